@@ -1,0 +1,10 @@
+/** Unit, integration and end-to-end tests (browser tests live in test/browser and run last). */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test'],
+  testMatch: ['**/*.test.ts'],
+  transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true, diagnostics: false }] },
+  testTimeout: 60000,
+  // e2e tests start child processes and servers; two workers fit the 2-core machine
+  maxWorkers: 2,
+};

@@ -1,0 +1,70 @@
+/**
+ * Builds what uniCloud runs from the TypeScript sources (no npm install needed on upload):
+ *   common/vk-uni-pay/dist/index.js               core (no provider SDK inside)
+ *   common/vk-uni-pay/dist/providers/<name>.js     one lazily required file per provider adapter
+ *   common/vk-uni-pay/dist/vendor/qrcode.js        QR images, loaded only when asked for
+ *   vk-pay/dist/index.obj.js                       the cloud object, requiring the common module
+ * Usage: tsx tools/build.ts
+ */
+import * as esbuild from 'esbuild';
+import * as path from 'node:path';
+import { existsSync, rmSync } from 'node:fs';
+
+const root = path.resolve(__dirname, '..');
+const plugin = path.join(root, 'uni_modules/vk-uni-pay');
+const server = path.join(plugin, 'server');
+const commonDist = path.join(plugin, 'uniCloud/cloudfunctions/common/vk-uni-pay/dist');
+const objectDist = path.join(plugin, 'uniCloud/cloudfunctions/vk-pay/dist');
+export const PROVIDERS = ['wxpay', 'alipay', 'appleiap', 'vkspay', 'wxpay-virtual'];
+
+/** Keeps lazy boundaries as runtime requires between the built files. */
+const boundaries: esbuild.Plugin = {
+  name: 'vk-pay-boundaries',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/([a-z-]+)$/ }, (args) => {
+      const name = args.path.slice(2);
+      if (args.importer === path.join(server, 'providers/registry.ts') && PROVIDERS.includes(name)) return { path: `./providers/${name}.js`, external: true };
+      if (args.importer === path.join(server, 'entry/cloud-object.ts') && name === 'common') return { path: 'vk-uni-pay', external: true };
+      return undefined;
+    });
+    b.onResolve({ filter: /^qrcode$/ }, (args) => (args.importer.startsWith(server) ? { path: './vendor/qrcode.js', external: true } : undefined));
+    b.onResolve({ filter: /^uni-config-center$/ }, () => ({ path: 'uni-config-center', external: true }));
+  },
+};
+
+const common: esbuild.BuildOptions = {
+  bundle: true,
+  platform: 'node',
+  target: 'node18',
+  format: 'cjs',
+  legalComments: 'eof',
+  logLevel: 'warning',
+  logOverride: { 'unsupported-require-call': 'silent' },
+  plugins: [boundaries],
+};
+
+export async function build(): Promise<void> {
+  const missing = PROVIDERS.filter((name) => !existsSync(path.join(server, `providers/${name}/index.ts`)));
+  if (missing.length && process.env.VK_BUILD_ALLOW_MISSING !== '1') throw new Error(`provider sources missing: ${missing.join(', ')}`);
+  rmSync(commonDist, { recursive: true, force: true });
+  rmSync(objectDist, { recursive: true, force: true });
+  await Promise.all([
+    esbuild.build({ ...common, entryPoints: [path.join(server, 'entry/index.ts')], outfile: path.join(commonDist, 'index.js') }),
+    ...PROVIDERS.filter((name) => !missing.includes(name)).map((name) =>
+      esbuild.build({ ...common, minify: name !== 'wxpay', keepNames: true, entryPoints: [path.join(server, `providers/${name}/index.ts`)], outfile: path.join(commonDist, `providers/${name}.js`) }),
+    ),
+    esbuild.build({ ...common, minify: true, entryPoints: [require.resolve('qrcode')], outfile: path.join(commonDist, 'vendor/qrcode.js') }),
+    esbuild.build({ ...common, entryPoints: [path.join(server, 'entry/cloud-object.ts')], outfile: path.join(objectDist, 'index.obj.js') }),
+  ]);
+}
+
+if (require.main === module) {
+  const t = Date.now();
+  build().then(
+    () => console.log(`built vk-uni-pay and vk-pay in ${Date.now() - t} ms`),
+    (e) => {
+      console.error(e);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,151 @@
+/**
+ * The main job, as one function: sandbox gateways on loopback (keys generated at start), a
+ * generated `uni-pay/config.js` that points every provider at its sandbox, and the local uniCloud
+ * runtime serving the built cloud objects, the URL化 notify route, the uniCloud client protocol and
+ * the H5 demo. Used by `npm start` (tools/start.ts), the end-to-end and browser tests, and bench.
+ */
+import * as path from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { startRuntime, type RuntimeHandle } from './local-unicloud';
+import { createWxpayMerchant, startWxpaySandbox, type WxpaySandbox, type WxpaySandboxMerchant, type WxSignMode } from './sandbox/wxpay';
+import { createAlipayApp, startAlipaySandbox, type AlipaySandbox, type AlipaySandboxApp } from './sandbox/alipay';
+
+export const ROOT = path.resolve(__dirname, '..');
+
+export const WX_APPIDS = { mp: 'wx1000000000000001', app: 'wx2000000000000002', oa: 'wx3000000000000003' };
+
+export interface StackOptions {
+  /** runtime port; 0 = ephemeral (tests); default 8080 */
+  port?: number;
+  /** database and generated config live here; default <repo>/.data */
+  dataDir?: string;
+  /** project whose cloud code runs (default: this repository) */
+  projectDir?: string;
+  /** the H5 build to serve at / (default: <repo>/dist/build/h5 when it exists) */
+  staticDir?: string;
+  /** notification retry schedule of the sandboxes */
+  retryDelaysMs?: number[];
+  wxSignMode?: WxSignMode;
+  /** WeChat Pay API version for every wxpay node */
+  wxVersion?: 2 | 3;
+  alipayCertMode?: boolean;
+  quiet?: boolean;
+}
+
+export interface Stack {
+  url: string;
+  runtime: RuntimeHandle;
+  wxpay: WxpaySandbox;
+  alipay: AlipaySandbox;
+  wxMerchant: WxpaySandboxMerchant;
+  alipayApp: AlipaySandboxApp;
+  configDir: string;
+  /** the generated config object (what config.js exports) */
+  config: Record<string, any>;
+  close(): Promise<void>;
+}
+
+function pemFiles(dir: string, files: Record<string, string>): Record<string, string> {
+  mkdirSync(dir, { recursive: true });
+  const paths: Record<string, string> = {};
+  for (const [name, pem] of Object.entries(files)) {
+    writeFileSync(path.join(dir, name), pem);
+    paths[name] = path.join(dir, name);
+  }
+  return paths;
+}
+
+/** Builds the uni-pay config (vk-uni-pay node layout) for the sandbox merchants. */
+export function sandboxConfig(opts: { notifyUrl: string; spaceId: string; wx: WxpaySandboxMerchant; wxGateway: string; wxVersion: 2 | 3; ali: AlipaySandboxApp; aliGateway: string; pemDir: string }) {
+  const { wx, ali } = opts;
+  const wxPem = pemFiles(path.join(opts.pemDir, 'wxpay'), {
+    'apiclient_cert.pem': wx.merchant.certPem,
+    'apiclient_key.pem': wx.merchant.keyPem,
+    'pub_key.pem': wx.publicKey.publicKeyPem,
+  });
+  const wxNode = (appId: string) => ({
+    appId,
+    mchId: wx.mchid,
+    version: opts.wxVersion,
+    v3Key: wx.apiV3Key,
+    key: wx.apiV2Key,
+    appCertPath: wxPem['apiclient_cert.pem'],
+    appPrivateKeyPath: wxPem['apiclient_key.pem'],
+    ...(wx.signMode !== 'platform-cert' ? { wxpayPublicKeyPath: wxPem['pub_key.pem'], wxpayPublicKeyId: wx.publicKeyId } : {}),
+    secret: 'sandbox-secret',
+    gateway: opts.wxGateway,
+  });
+  const aliNode = {
+    appId: ali.appId,
+    privateKey: ali.appPrivateKeyPem,
+    gateway: opts.aliGateway,
+    ...(ali.certMode
+      ? { appCertContent: ali.appCert!.certPem, alipayPublicCertContent: ali.alipayCert!.certPem, alipayRootCertContent: ali.rootBundlePem ?? ali.rootCert!.certPem }
+      : { alipayPublicKey: ali.alipayPublicKeyPem }),
+  };
+  return {
+    notifyUrl: { [opts.spaceId]: opts.notifyUrl },
+    wxpay: {
+      'mp-weixin': wxNode(WX_APPIDS.mp),
+      'app-plus': wxNode(WX_APPIDS.app),
+      h5: wxNode(WX_APPIDS.oa),
+      'h5-weixin': wxNode(WX_APPIDS.oa),
+      mweb: { ...wxNode(WX_APPIDS.oa), sceneInfo: { h5_info: { type: 'Wap', wap_url: 'http://127.0.0.1', wap_name: 'vk-uni-pay 演示' } } },
+    },
+    alipay: { 'mp-alipay': aliNode, 'app-plus': aliNode, h5: aliNode },
+  };
+}
+
+export async function startStack(opts: StackOptions = {}): Promise<Stack> {
+  const dataDir = path.resolve(opts.dataDir ?? path.join(ROOT, '.data'));
+  const configDir = path.join(dataDir, 'config');
+  mkdirSync(path.join(configDir, 'uni-pay'), { recursive: true });
+  const quiet = opts.quiet ?? false;
+  const [wxMerchant, alipayApp] = await Promise.all([
+    createWxpayMerchant({ appids: Object.values(WX_APPIDS), signMode: opts.wxSignMode ?? 'public-key' }),
+    createAlipayApp({ certMode: opts.alipayCertMode ?? false }),
+  ]);
+  const [wxpay, alipay] = await Promise.all([
+    startWxpaySandbox({ merchants: [wxMerchant], port: 0, retryDelaysMs: opts.retryDelaysMs, quiet }),
+    startAlipaySandbox({ apps: [alipayApp], port: 0, retryDelaysMs: opts.retryDelaysMs, quiet }),
+  ]);
+  const spaceId = 'local-space';
+  const runtime = await startRuntime({
+    projectDir: opts.projectDir ?? ROOT,
+    dataDir,
+    configDir,
+    port: opts.port ?? 8080,
+    spaceId,
+    staticDir: opts.staticDir,
+    quiet,
+  });
+  // the notify URL needs the runtime's real port, so the config is written once it listens
+  // (the plugin reads config.js lazily, at the first payment)
+  const config = sandboxConfig({
+    notifyUrl: `${runtime.url}/http/vk-pay`,
+    spaceId,
+    wx: wxMerchant,
+    wxGateway: wxpay.url,
+    wxVersion: opts.wxVersion ?? 3,
+    ali: alipayApp,
+    aliGateway: alipay.gateway,
+    pemDir: path.join(configDir, 'uni-pay'),
+  });
+  writeFileSync(
+    path.join(configDir, 'uni-pay', 'config.js'),
+    `// Generated by tools/stack.ts for the loopback sandboxes. Do not use in production.\nmodule.exports = ${JSON.stringify(config, null, 2)};\n`,
+  );
+  return {
+    url: runtime.url,
+    runtime,
+    wxpay,
+    alipay,
+    wxMerchant,
+    alipayApp,
+    configDir,
+    config,
+    async close() {
+      await Promise.allSettled([runtime.close(), wxpay.close(), alipay.close()]);
+    },
+  };
+}

@@ -1,0 +1,96 @@
+/** The payment order (`vk-pay-orders`) and its state machine. */
+import type { PayType, PlatformKey, ProviderName } from '../providers/types';
+
+export const ORDER_STATUS = {
+  CLOSED: -1,
+  UNPAID: 0,
+  PAID: 1,
+  PART_REFUNDED: 2,
+  REFUNDED: 3,
+} as const;
+export type OrderStatus = (typeof ORDER_STATUS)[keyof typeof ORDER_STATUS];
+
+/** Statuses in which the money was received (handler may run). */
+export const PAID_STATUSES: OrderStatus[] = [ORDER_STATUS.PAID, ORDER_STATUS.PART_REFUNDED, ORDER_STATUS.REFUNDED];
+
+export interface RefundRecord {
+  out_refund_no: string;
+  refund_fee: number;
+  refund_desc?: string;
+  refund_date: number;
+  state: 'PROCESSING' | 'SUCCESS' | 'FAIL';
+  refund_id?: string;
+}
+
+export interface PayOrder {
+  _id?: string;
+  out_trade_no: string;
+  /** integer fen */
+  total_fee: number;
+  status: OrderStatus;
+  provider: ProviderName;
+  pay_type: PayType;
+  /** legacy platform key (h5 / app-plus / mp-weixin ...) */
+  platform: PlatformKey | string;
+  uni_platform: string;
+  type: string;
+  description: string;
+  body?: string;
+  openid?: string;
+  user_id?: string;
+  nickname?: string;
+  device_id?: string;
+  client_ip: string;
+  /** DCloud appid of the client */
+  appid?: string;
+  custom: Record<string, unknown>;
+  pid?: string;
+  notify_url: string;
+  notify_path: string;
+  time_expire?: number;
+  transaction_id?: string;
+  create_date: number;
+  pay_date?: number;
+  notify_date?: number;
+  cancel_date?: number;
+  /** undefined: handler not finished; true: succeeded; false: failed (retried) */
+  user_order_success?: boolean;
+  /** 1 async notification, 0 active (query found it paid first) */
+  notify_mode?: 0 | 1;
+  refund_fee: number;
+  refund_num: number;
+  refund_list: RefundRecord[];
+  notify_info?: Record<string, unknown>;
+  stat_data: Record<string, unknown>;
+  expand_data?: Record<string, unknown>;
+  provider_appid?: string;
+  mch_id?: string;
+  /** lease on the handler run (ms timestamp); 0 when free */
+  handler_lock_until: number;
+  handler_attempts: number;
+  handler_error?: string;
+}
+
+/** Order fields a `custom` key may not shadow (custom is flattened into the handler's data). */
+export const ORDER_FIELDS: ReadonlySet<string> = new Set([
+  '_id', 'out_trade_no', 'total_fee', 'status', 'provider', 'pay_type', 'platform', 'uni_platform', 'type',
+  'description', 'subject', 'body', 'openid', 'user_id', 'nickname', 'device_id', 'client_ip', 'appid', 'custom',
+  'pid', 'notify_url', 'notify_path', 'time_expire', 'transaction_id', 'create_date', 'pay_date', 'notify_date',
+  'cancel_date', 'user_order_success', 'notify_mode', 'refund_fee', 'refund_num', 'refund_list', 'notify_info',
+  'original_data', 'stat_data', 'expand_data', 'provider_appid', 'mch_id', 'handler_lock_until',
+  'handler_attempts', 'handler_error', 'other', 'out_refund_no',
+]);
+
+/** What a `pay-notify/<type>` handler receives as `data`: the order with `custom` flattened in (vk-uni-pay). */
+export function handlerData(order: PayOrder): Record<string, unknown> {
+  const { handler_lock_until, handler_attempts, handler_error, ...rest } = order;
+  void handler_lock_until; void handler_attempts; void handler_error;
+  return { ...rest, ...(order.custom || {}) };
+}
+
+/** The order as a client may see it (no raw notification, no lease bookkeeping). */
+export function publicOrder(order: PayOrder): Record<string, unknown> {
+  const { handler_lock_until, handler_attempts, handler_error, notify_info, ...rest } = order;
+  void handler_lock_until; void handler_attempts; void handler_error; void notify_info;
+  return rest;
+}

@@ -1,0 +1,144 @@
+/**
+ * Client context → platform, and (provider, platform, switches) → pay type. Pure functions with a
+ * table-driven test matrix; the rules follow vk-uni-pay (reference/vk-uni-pay.md §2).
+ */
+import { PayError } from './errors';
+import type { PayType, PlatformKey, ProviderName } from '../providers/types';
+
+export const PROVIDERS: readonly ProviderName[] = ['wxpay', 'alipay', 'appleiap', 'vkspay', 'wxpay-virtual'];
+
+/** uni platform after folding synonyms: app | web | mp-weixin | mp-alipay | mp-* ... */
+export type UniPlatform = string;
+
+export interface ClientContext {
+  /** normalised uni platform (`web`, `app`, `mp-weixin` ...) */
+  uniPlatform: UniPlatform;
+  clientIP: string;
+  userAgent: string;
+  appId?: string;
+  deviceId?: string;
+  spaceId?: string;
+  locale?: string;
+  stat: Record<string, unknown>;
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' && v !== '' ? v : typeof v === 'number' ? String(v) : undefined;
+}
+
+export function normalizeUniPlatform(p: string | undefined): UniPlatform | undefined {
+  if (!p) return undefined;
+  const v = p.toLowerCase();
+  if (v === 'h5' || v === 'web') return 'web';
+  if (v === 'app' || v === 'app-plus' || v.startsWith('app-')) return 'app';
+  return v;
+}
+
+/**
+ * Accepts the three context shapes vk-uni-pay documents: a cloud object's `this.getClientInfo()`,
+ * a VK `originalParam.context`, or a classic cloud function `context` (upper-case keys).
+ */
+export function normalizeContext(context: unknown): ClientContext {
+  if (!context || typeof context !== 'object') throw new PayError('CONTEXT_INVALID');
+  const c = context as Record<string, any>;
+  const uniPlatform = normalizeUniPlatform(str(c.uniPlatform) ?? str(c.PLATFORM) ?? str(c.platform));
+  if (!uniPlatform) throw new PayError('CONTEXT_INVALID');
+  const space = c.SPACEINFO ?? c.spaceInfo;
+  const userAgent = str(c.userAgent) ?? str(c.CLIENTUA) ?? str(c.ua) ?? '';
+  return {
+    uniPlatform,
+    clientIP: str(c.clientIP) ?? str(c.CLIENTIP) ?? '127.0.0.1',
+    userAgent,
+    appId: str(c.appId) ?? str(c.APPID),
+    deviceId: str(c.deviceId) ?? str(c.DEVICEID),
+    spaceId: str(c.spaceId) ?? str(space?.spaceId),
+    locale: str(c.locale) ?? str(c.LOCALE) ?? str(c.appLanguage),
+    stat: {
+      platform: uniPlatform,
+      app_version: str(c.appVersion),
+      app_version_code: str(c.appVersionCode),
+      app_wgt_version: str(c.appWgtVersion),
+      os: str(c.osName) ?? str(c.OS),
+      ua: userAgent,
+      channel: str(c.channel),
+      scene: str(c.scene),
+    },
+  };
+}
+
+/** vk-uni-pay's legacy `platform` value returned by createPayment (h5 / app-plus / mp-weixin ...) */
+export function legacyPlatform(uniPlatform: UniPlatform): string {
+  return uniPlatform === 'web' ? 'h5' : uniPlatform === 'app' ? 'app-plus' : uniPlatform;
+}
+
+export interface PayTypeInput {
+  provider: ProviderName;
+  uniPlatform: UniPlatform;
+  userAgent: string;
+  isPC?: boolean;
+  needQRcode?: boolean | 'image';
+  alipayAppPayToH5Pay?: boolean;
+}
+
+export interface PayTypeDecision {
+  payType: PayType;
+  platformKey: PlatformKey;
+  /** the client shows a QR code (PC or forced) */
+  qr: boolean;
+}
+
+const WECHAT_UA = /MicroMessenger/i;
+
+function decide(provider: ProviderName, platformKey: PlatformKey, qr = false): PayTypeDecision {
+  return { payType: `${provider}_${platformKey}` as PayType, platformKey, qr };
+}
+
+export function detectPayType(input: PayTypeInput): PayTypeDecision {
+  const { provider, uniPlatform: p } = input;
+  const unsupported = () => new PayError('PLATFORM_UNSUPPORTED', { platform: p, provider });
+  switch (provider) {
+    case 'appleiap':
+      if (p !== 'app') throw unsupported();
+      return decide(provider, 'app-plus');
+    case 'wxpay-virtual':
+      if (p !== 'mp-weixin') throw unsupported();
+      return decide(provider, 'mp-weixin');
+    case 'vkspay': {
+      const key: Record<string, PlatformKey> = { web: 'h5', app: 'app-plus', 'mp-weixin': 'mp-weixin', 'mp-alipay': 'mp-alipay' };
+      if (!key[p]) throw unsupported();
+      return decide(provider, key[p], true);
+    }
+    case 'wxpay':
+    case 'alipay':
+      break;
+    default:
+      throw new PayError('PROVIDER_INVALID');
+  }
+  if (input.needQRcode) return decide(provider, 'h5', true);
+  if (provider === 'wxpay') {
+    if (p === 'mp-weixin') return decide(provider, 'mp-weixin');
+    if (p === 'app') return decide(provider, 'app-plus');
+    if (p === 'web') {
+      // the WeChat desktop browser counts as PC (vk-uni-pay 1.12.2): check isPC first
+      if (input.isPC) return decide(provider, 'h5', true);
+      if (WECHAT_UA.test(input.userAgent)) return decide(provider, 'h5-weixin');
+      return decide(provider, 'mweb');
+    }
+    throw unsupported();
+  }
+  // alipay
+  if (p === 'mp-alipay') return decide(provider, 'mp-alipay');
+  if (p === 'app') return input.alipayAppPayToH5Pay ? decide(provider, 'h5', true) : decide(provider, 'app-plus');
+  if (p === 'web') return decide(provider, 'h5', !!input.isPC);
+  throw unsupported();
+}
+
+/** Pay types that cannot work without the payer's openid. */
+export function needsOpenid(payType: PayType): boolean {
+  return payType === 'wxpay_mp-weixin' || payType === 'wxpay_h5-weixin' || payType === 'alipay_mp-alipay';
+}
+
+/** The config node path for a pay type: config[provider][platformKey] (vkspay has one flat node). */
+export function configNodePath(provider: ProviderName, platformKey: PlatformKey): string[] {
+  return provider === 'vkspay' ? ['vkspay'] : [provider, platformKey];
+}

@@ -1,0 +1,73 @@
+/**
+ * The `vk-pay` cloud object (URL化 at /http/vk-pay). Client-callable: queryPayment. HTTP only:
+ * paymentNotify (provider notifications). Cloud-to-cloud only: createPayment (the amount must come
+ * from server code). Results follow uniCloud's response spec: `errCode`, `errMsg`, `errSubject`.
+ */
+import { PayError, isPayError } from '../core/errors';
+import type { CloudObjectThis } from '../../../../types/unicloud-server';
+import { createVkPay, type VkPay } from './common';
+
+const SUBJECT = 'vk-pay';
+/** fields of an order a client may see (no openid, IP, custom data or raw notification) */
+const CLIENT_ORDER_FIELDS = ['out_trade_no', 'total_fee', 'status', 'provider', 'pay_type', 'description', 'create_date', 'pay_date', 'user_order_success', 'refund_fee'];
+
+type Ctx = CloudObjectThis & { locale?: string };
+
+function isServerCall(ctx: Ctx): boolean {
+  const source = ctx.getClientInfo()?.source;
+  return source === 'function' || source === 'server' || source === 'timing';
+}
+
+/** `{code, msg}` → `{errCode, errMsg}` in the caller's language. */
+function toResponse(ctx: Ctx, result: Record<string, any>): Record<string, unknown> {
+  const { code, msg, msg_en, ...rest } = result;
+  const en = ctx.locale && /^en/i.test(ctx.locale);
+  return { errCode: code, errMsg: en && msg_en ? msg_en : msg, ...(code ? { errSubject: SUBJECT } : {}), ...rest };
+}
+
+export function createCloudObject(options: { handlersDir: string }) {
+  let pay: VkPay | undefined;
+  const vkPay = () => (pay ??= createVkPay({ handlersDir: options.handlersDir }));
+
+  return {
+    _before(this: Ctx) {
+      const info = this.getClientInfo() || {};
+      this.locale = String(info.locale ?? info.LOCALE ?? info.appLanguage ?? 'zh-Hans');
+    },
+
+    /** Provider notifications: `/http/vk-pay/paymentNotify/<pay_type>/<out_trade_no>` */
+    async paymentNotify(this: Ctx) {
+      const http = this.getHttpInfo();
+      if (!http) throw new PayError('FORBIDDEN', { method: 'paymentNotify' });
+      return vkPay().paymentNotify(http);
+    },
+
+    /** Not paid is not an error here: errCode 0 with orderPaid false (clients poll this). */
+    async queryPayment(this: Ctx, params: Record<string, unknown> = {}) {
+      const server = isServerCall(this);
+      const result = (await vkPay().queryPayment({
+        out_trade_no: typeof params.out_trade_no === 'string' ? params.out_trade_no : undefined,
+        transaction_id: typeof params.transaction_id === 'string' ? params.transaction_id : undefined,
+        await_notify: params.await_notify === true,
+        await_max_time: typeof params.await_max_time === 'number' ? params.await_max_time : undefined,
+        pay_order_info: params.pay_order_info === true,
+      })) as Record<string, any>;
+      if (result.code === -1) result.code = 0;
+      if (result.payOrder && !server) {
+        result.payOrder = Object.fromEntries(CLIENT_ORDER_FIELDS.filter((k) => k in result.payOrder).map((k) => [k, result.payOrder[k]]));
+      }
+      return toResponse(this, result);
+    },
+
+    async createPayment(this: Ctx, options: Record<string, unknown> = {}) {
+      if (!isServerCall(this)) throw new PayError('FORBIDDEN', { method: 'createPayment' });
+      return toResponse(this, (await vkPay().createPayment(options)) as Record<string, unknown>);
+    },
+
+    _after(this: Ctx, error: unknown, result: unknown) {
+      if (!error) return result;
+      if (isPayError(error)) return toResponse(this, { code: error.code, msg: error.msgZh, msg_en: error.msgEn });
+      throw error;
+    },
+  };
+}

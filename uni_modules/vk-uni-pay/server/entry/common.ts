@@ -1,0 +1,79 @@
+/**
+ * The common module `vk-uni-pay` (`require('vk-uni-pay')`): vk-uni-pay's API with `{code, msg, …}`
+ * results. One default instance per warm cloud instance; `createVkPay()` builds others (tests,
+ * benchmarks, several handler folders).
+ */
+import { ERRORS, PayError, isPayError } from '../core/errors';
+import { createDeps, handlersFromDir, type PayDeps } from '../services/deps';
+import { createPayment } from '../services/create-payment';
+import { paymentNotify } from '../services/notify';
+import { queryPayment, type QueryPaymentParams } from '../services/query-payment';
+import type { HttpInfo, IntegratedResponse } from '../../../../types/unicloud-server';
+import type { RawHttpRequest } from '../providers/types';
+
+export interface ErrorResult {
+  code: number;
+  msg: string;
+  msg_en: string;
+  [k: string]: unknown;
+}
+
+export function errorResult(e: unknown, deps?: Pick<PayDeps, 'log'>): ErrorResult {
+  if (isPayError(e)) return { code: e.code, msg: e.msgZh, msg_en: e.msgEn, ...(e.detail ?? {}) };
+  // an unexpected failure: log the message only (never objects that may hold secrets)
+  deps?.log.error('internal', { error: e instanceof Error ? e.message : String(e) });
+  const [code, zh, en] = ERRORS.INTERNAL;
+  return { code, msg: zh, msg_en: en };
+}
+
+export function httpInfoToRequest(http: HttpInfo): RawHttpRequest {
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(http.headers || {})) headers[k.toLowerCase()] = String(v);
+  return {
+    method: (http.httpMethod || 'POST').toUpperCase(),
+    path: http.path || '',
+    headers,
+    query: http.queryStringParameters || {},
+    body: Buffer.from(http.body || '', http.isBase64Encoded ? 'base64' : 'utf8'),
+  };
+}
+
+export interface VkPayOptions extends Partial<PayDeps> {
+  /** folder of the `pay-notify/<type>.js` handlers */
+  handlersDir?: string;
+}
+
+export function createVkPay(options: VkPayOptions = {}) {
+  const { handlersDir, ...overrides } = options;
+  const deps = createDeps({ ...overrides, ...(handlersDir && !overrides.handlers ? { handlers: handlersFromDir(handlersDir) } : {}) });
+  const safe =
+    <A extends unknown[], R>(fn: (...a: A) => Promise<R>) =>
+    async (...a: A): Promise<R | ErrorResult> => {
+      try {
+        return await fn(...a);
+      } catch (e) {
+        return errorResult(e, deps);
+      }
+    };
+  return {
+    deps,
+    /** vk-uni-pay createPayment (seed contract) */
+    createPayment: safe((options: unknown) => createPayment(deps, options)),
+    /** vk-uni-pay queryPayment */
+    queryPayment: safe((params: QueryPaymentParams) => queryPayment(deps, params)),
+    /** a URL化 notification (`this.getHttpInfo()`) → the integrated response the provider expects */
+    paymentNotify: (http: HttpInfo): Promise<IntegratedResponse> => paymentNotify(deps, httpInfoToRequest(http)),
+  };
+}
+
+export type VkPay = ReturnType<typeof createVkPay>;
+
+let defaultInstance: VkPay | undefined;
+function instance(): VkPay {
+  return (defaultInstance ??= createVkPay());
+}
+
+export const createPaymentApi = (options: unknown) => instance().createPayment(options);
+export const queryPaymentApi = (params: QueryPaymentParams) => instance().queryPayment(params);
+
+export { PayError, ERRORS, isPayError };

@@ -1,0 +1,90 @@
+/** Everything a use case needs, built once per warm instance; tests and benchmarks swap pieces. */
+import * as path from 'node:path';
+import type { Clock } from '../core/time';
+import { systemClock } from '../core/time';
+import type { HttpTransport } from '../transport/http';
+import { uniCloudTransport } from '../transport/http';
+import type { KeyValueCache } from '../store/cache';
+import { databaseCache } from '../store/cache';
+import type { DatabaseSource } from '../store/db';
+import { uniCloudDatabase } from '../store/db';
+import { OrdersRepo } from '../store/orders';
+import type { ConfigSource } from '../store/config';
+import { configCenterSource, withMerchants } from '../store/config';
+import type { ProviderContext } from '../providers/types';
+import { createLogger, type Logger } from './log';
+
+/** A `pay-notify/<type>` module: `(obj, originalParam) => true | false` (vk-uni-pay contract). */
+export type NotifyHandler = (obj: { data: Record<string, unknown> }, originalParam: { db: unknown; _: unknown }) => unknown;
+export type HandlerResolver = (type: string) => NotifyHandler | undefined;
+
+export interface PayDeps {
+  db: DatabaseSource;
+  orders: OrdersRepo;
+  configs: ConfigSource;
+  http: HttpTransport;
+  clock: Clock;
+  cache: KeyValueCache;
+  handlers: HandlerResolver;
+  log: Logger;
+  /** the service space, for notifyUrl[spaceId] when the context does not carry it */
+  spaceId: () => string | undefined;
+  /** how long a handler run holds its lease before another attempt may take over */
+  handlerLeaseMs: number;
+  /** pause after a failed handler before the next attempt may run */
+  handlerRetryDelayMs: number;
+}
+
+const TYPE = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * Handlers from a folder: `<dir>/<type>.js`. The type is whitelisted (no path tricks) and the
+ * module is required at call time, so a user's handler is found without any registry.
+ */
+export function handlersFromDir(dir: string): HandlerResolver {
+  return (type) => {
+    if (!TYPE.test(type)) return undefined;
+    const file = path.join(dir, `${type}.js`);
+    let mod: unknown;
+    try {
+      mod = require(file);
+    } catch (e) {
+      if ((e as { code?: string }).code === 'MODULE_NOT_FOUND' && String((e as Error).message).includes(file)) return undefined;
+      throw e;
+    }
+    const fn = typeof mod === 'function' ? mod : (mod as { default?: unknown; main?: unknown })?.default ?? (mod as { main?: unknown })?.main;
+    return typeof fn === 'function' ? (fn as NotifyHandler) : undefined;
+  };
+}
+
+/** The running space id, from the request being served (uniCloud.getCloudInfos). */
+function runtimeSpaceId(): string | undefined {
+  try {
+    const infos = typeof uniCloud !== 'undefined' && uniCloud.getCloudInfos ? uniCloud.getCloudInfos() : [];
+    return infos[infos.length - 1]?.spaceId;
+  } catch {
+    return undefined;
+  }
+}
+
+export function createDeps(overrides: Partial<PayDeps> = {}): PayDeps {
+  const db = overrides.db ?? uniCloudDatabase;
+  const clock = overrides.clock ?? systemClock;
+  return {
+    db,
+    orders: overrides.orders ?? new OrdersRepo(db),
+    configs: overrides.configs ?? withMerchants(configCenterSource(), db, 60_000, () => clock.now()),
+    http: overrides.http ?? uniCloudTransport(),
+    clock,
+    cache: overrides.cache ?? databaseCache(db, () => clock.now()),
+    handlers: overrides.handlers ?? (() => undefined),
+    log: overrides.log ?? createLogger(),
+    spaceId: overrides.spaceId ?? runtimeSpaceId,
+    handlerLeaseMs: overrides.handlerLeaseMs ?? 60_000,
+    handlerRetryDelayMs: overrides.handlerRetryDelayMs ?? 3_000,
+  };
+}
+
+export function providerContext<C>(deps: PayDeps, config: C, pid?: string): ProviderContext<C> {
+  return { config, http: deps.http, clock: deps.clock, cache: deps.cache, pid };
+}

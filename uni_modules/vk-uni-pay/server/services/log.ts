@@ -1,0 +1,34 @@
+/**
+ * Structured log lines. Only whitelisted, non-secret fields are printed; anything that looks like
+ * a key, certificate, session key or raw body is masked before it reaches a log line.
+ */
+export interface Logger {
+  info(event: string, fields?: Record<string, unknown>): void;
+  warn(event: string, fields?: Record<string, unknown>): void;
+  error(event: string, fields?: Record<string, unknown>): void;
+}
+
+const SECRET_KEY = /key|secret|sign|cert|token|password|authorization|session|body|raw|pem|private/i;
+
+export function maskFields(fields: Record<string, unknown> = {}): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(fields)) {
+    if (SECRET_KEY.test(k)) out[k] = '***';
+    else if (typeof v === 'string') out[k] = v.length > 200 ? `${v.slice(0, 200)}…` : v.replace(/-----BEGIN[\s\S]*?-----END[^-]*-----/g, '***');
+    else if (v === null || typeof v !== 'object') out[k] = v;
+    else out[k] = '[object]';
+  }
+  return out;
+}
+
+export function createLogger(sink: (line: string) => void = (l) => console.log(l)): Logger {
+  const write = (level: string, event: string, fields?: Record<string, unknown>) =>
+    sink(JSON.stringify({ level, event, ...maskFields(fields) }));
+  return {
+    info: (e, f) => write('info', e, f),
+    warn: (e, f) => write('warn', e, f),
+    error: (e, f) => write('error', e, f),
+  };
+}
+
+export const silentLogger: Logger = { info() {}, warn() {}, error() {} };

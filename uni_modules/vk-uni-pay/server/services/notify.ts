@@ -1,0 +1,120 @@
+/**
+ * paymentNotify: a provider's asynchronous notification, routed as
+ * `/paymentNotify/<pay_type>/<out_trade_no>`. Nothing is written before the notification is
+ * verified over its raw bytes and matches the stored order (ids, amount). The reply tells the
+ * provider to retry whenever the handler has not succeeded yet.
+ */
+import { PayError, isPayError } from '../core/errors';
+import { ORDER_STATUS, type PayOrder } from '../core/order';
+import { PROVIDERS, configNodePath } from '../core/platform';
+import { loadAdapter } from '../providers/registry';
+import type { NotifyEvent, PayType, PlatformKey, ProviderAdapter, ProviderContext, ProviderName, RawHttpRequest } from '../providers/types';
+import { configNode } from '../store/config';
+import type { IntegratedResponse } from '../../../../types/unicloud-server';
+import { providerContext, type PayDeps } from './deps';
+import { settlePaid } from './settle';
+
+const PLATFORM_KEYS: PlatformKey[] = ['mp-weixin', 'mp-alipay', 'app-plus', 'h5', 'h5-weixin', 'mweb'];
+const OUT_TRADE_NO = /^[0-9A-Za-z_\-|*]{6,32}$/;
+
+export interface NotifyRoute {
+  provider: ProviderName;
+  platformKey: PlatformKey;
+  payType: PayType;
+  out_trade_no: string;
+}
+
+/** Parses `/paymentNotify/<pay_type>/<out_trade_no>` (path relative to the cloud object's root). */
+export function parseNotifyRoute(path: string): NotifyRoute | undefined {
+  const m = /^\/?paymentNotify\/([a-z-]+)_([a-z0-9-]+)\/([^/?#]+)\/?$/.exec(path);
+  if (!m) return undefined;
+  const provider = m[1] as ProviderName;
+  const platformKey = m[2] as PlatformKey;
+  const out_trade_no = decodeURIComponent(m[3]);
+  if (!PROVIDERS.includes(provider) || !PLATFORM_KEYS.includes(platformKey) || !OUT_TRADE_NO.test(out_trade_no)) return undefined;
+  return { provider, platformKey, payType: `${provider}_${platformKey}` as PayType, out_trade_no };
+}
+
+export async function paymentNotify(deps: PayDeps, req: RawHttpRequest): Promise<IntegratedResponse> {
+  const route = parseNotifyRoute(req.path);
+  if (!route) {
+    deps.log.warn('notify.refused', { reason: 'route', path: req.path.slice(0, 120) });
+    return { mpserverlessComposedResponse: true, statusCode: 404, headers: { 'content-type': 'text/plain' }, body: 'not found' };
+  }
+  const adapter = loadAdapter(route.provider);
+  const refuse = (reason: string, e?: unknown) => {
+    deps.log.warn('notify.refused', { out_trade_no: route.out_trade_no, pay_type: route.payType, reason, code: isPayError(e) ? e.code : undefined });
+    return adapter.notifyReply(false, 'FAIL');
+  };
+  try {
+    const order = await deps.orders.findByOutTradeNo(route.out_trade_no);
+    if (!order) return refuse('unknown out_trade_no');
+    if (order.provider !== route.provider) return refuse('provider differs from the order');
+    const config = await deps.configs.load(order.pid);
+    const node = configNode<Record<string, any>>(config, configNodePath(route.provider, route.platformKey));
+    const ctx = providerContext(deps, node, order.pid);
+    const event = await adapter.verifyNotify(req, ctx);
+    return await handleEvent(deps, adapter, ctx, route, order, event);
+  } catch (e) {
+    if (isPayError(e)) return refuse(e.key, e);
+    deps.log.error('notify.error', { out_trade_no: route.out_trade_no, error: e instanceof Error ? e.message : String(e) });
+    return adapter.notifyReply(false, 'FAIL');
+  }
+}
+
+async function handleEvent(
+  deps: PayDeps,
+  adapter: ProviderAdapter,
+  ctx: ProviderContext<Record<string, any>>,
+  route: NotifyRoute,
+  order: PayOrder,
+  event: NotifyEvent,
+): Promise<IntegratedResponse> {
+  switch (event.kind) {
+    case 'challenge':
+      return event.reply;
+    case 'ignore':
+      deps.log.info('notify.ignored', { out_trade_no: order.out_trade_no, reason: event.reason });
+      return adapter.notifyReply(true);
+    case 'refund':
+      deps.log.info('notify.refund', { out_trade_no: order.out_trade_no, out_refund_no: event.out_refund_no });
+      return adapter.notifyReply(true);
+    case 'hint': {
+      // unsigned notification (VksPay): only the provider's answer to our own query is trusted
+      if (event.out_trade_no !== order.out_trade_no) throw new PayError('NOTIFY_MISMATCH', { field: 'out_trade_no' });
+      const q = await adapter.queryOrder({ out_trade_no: order.out_trade_no }, ctx);
+      if (q.state !== 'PAID') {
+        deps.log.warn('notify.hint_unconfirmed', { out_trade_no: order.out_trade_no, state: q.state });
+        return adapter.notifyReply(true);
+      }
+      if (q.total_fee !== order.total_fee) throw new PayError('NOTIFY_MISMATCH', { field: 'total_fee' });
+      const outcome = await settlePaid(deps, order, { transaction_id: q.transaction_id ?? '', pay_date: q.pay_date, openid: q.openid, notify_mode: 1, pay_type: route.payType });
+      return adapter.notifyReply(outcome === 'done');
+    }
+    case 'payment': {
+      const mismatch = paymentMismatch(event, order, ctx.config);
+      if (mismatch) throw new PayError('NOTIFY_MISMATCH', { field: mismatch });
+      if (!event.paid) return adapter.notifyReply(true);
+      if (order.status === ORDER_STATUS.CLOSED) deps.log.error('order.paid_after_close', { out_trade_no: order.out_trade_no });
+      const outcome = await settlePaid(deps, order, {
+        transaction_id: event.transaction_id,
+        pay_date: event.pay_date,
+        openid: event.openid,
+        notify_info: event.info,
+        notify_mode: 1,
+        pay_type: route.payType,
+      });
+      return adapter.notifyReply(outcome === 'done');
+    }
+  }
+}
+
+/** The first field in which a verified payment disagrees with the order or the merchant config. */
+export function paymentMismatch(event: Extract<NotifyEvent, { kind: 'payment' }>, order: PayOrder, node: Record<string, any>): string | undefined {
+  if (event.out_trade_no !== order.out_trade_no) return 'out_trade_no';
+  if (event.total_fee !== order.total_fee) return 'total_fee';
+  if (event.appid !== undefined && node.appId && event.appid !== node.appId) return 'appid';
+  if (event.mchid !== undefined && node.mchId && event.mchid !== node.mchId) return 'mchid';
+  if (!event.transaction_id) return 'transaction_id';
+  return undefined;
+}

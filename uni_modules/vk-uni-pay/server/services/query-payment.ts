@@ -1,0 +1,98 @@
+/**
+ * queryPayment (vk-uni-pay): the order's state, confirmed with the provider while unpaid. When the
+ * provider says paid before its notification arrived, the same gate as the notification settles
+ * it (active callback, notify_mode 0), so the handler still runs exactly once.
+ */
+import { PayError } from '../core/errors';
+import { ORDER_STATUS, PAID_STATUSES, publicOrder, type PayOrder } from '../core/order';
+import { configNodePath } from '../core/platform';
+import { loadAdapter } from '../providers/registry';
+import type { PlatformKey } from '../providers/types';
+import { configNode } from '../store/config';
+import { providerContext, type PayDeps } from './deps';
+import { runHandler, settlePaid } from './settle';
+
+export interface QueryPaymentParams {
+  out_trade_no?: string;
+  transaction_id?: string;
+  await_notify?: boolean;
+  /** seconds, 1–40 (default 20) */
+  await_max_time?: number;
+  pay_order_info?: boolean;
+}
+
+export interface QueryPaymentResult {
+  code: number;
+  msg: string;
+  orderPaid: boolean;
+  user_order_success?: boolean;
+  status: number;
+  out_trade_no: string;
+  transaction_id?: string;
+  payOrder?: Record<string, unknown>;
+}
+
+const POLL_MS = 300;
+
+export async function queryPayment(deps: PayDeps, params: QueryPaymentParams): Promise<QueryPaymentResult> {
+  let order = await findOrder(deps, params);
+  if (order.status === ORDER_STATUS.UNPAID) order = await reconcile(deps, order);
+  const paid = PAID_STATUSES.includes(order.status);
+  if (paid && order.user_order_success !== true) {
+    // a failed or missing handler run is finished here too (its lease decides who runs it)
+    await runHandler(deps, order.out_trade_no);
+    order = (await deps.orders.findByOutTradeNo(order.out_trade_no)) ?? order;
+    if (params.await_notify) order = await awaitHandler(deps, order, params.await_max_time);
+  }
+  return {
+    code: paid ? 0 : -1,
+    msg: paid ? 'ok' : order.status === ORDER_STATUS.CLOSED ? '订单已关闭' : '订单未支付',
+    orderPaid: paid,
+    user_order_success: order.user_order_success,
+    status: order.status,
+    out_trade_no: order.out_trade_no,
+    ...(paid && order.transaction_id ? { transaction_id: order.transaction_id } : {}),
+    ...(params.pay_order_info ? { payOrder: publicOrder(order) } : {}),
+  };
+}
+
+async function findOrder(deps: PayDeps, params: QueryPaymentParams): Promise<PayOrder> {
+  const key = params.out_trade_no ?? params.transaction_id;
+  if (typeof key !== 'string' || !key) throw new PayError('FIELD_INVALID', { field: 'out_trade_no', reason: 'required' });
+  const order = params.out_trade_no ? await deps.orders.findByOutTradeNo(params.out_trade_no) : await deps.orders.findByTransactionId(key);
+  if (!order) throw new PayError('ORDER_NOT_FOUND', { out_trade_no: key });
+  return order;
+}
+
+/** Asks the provider about an unpaid order: paid → settle; closed or expired → close. */
+async function reconcile(deps: PayDeps, order: PayOrder): Promise<PayOrder> {
+  const adapter = loadAdapter(order.provider);
+  const platformKey = order.pay_type.slice(order.provider.length + 1) as PlatformKey;
+  const config = await deps.configs.load(order.pid);
+  const ctx = providerContext(deps, configNode<Record<string, any>>(config, configNodePath(order.provider, platformKey)), order.pid);
+  const q = await adapter.queryOrder({ out_trade_no: order.out_trade_no }, ctx);
+  const expired = order.time_expire !== undefined && deps.clock.now() > order.time_expire;
+  if (q.state === 'PAID') {
+    if (q.total_fee !== undefined && q.total_fee !== order.total_fee) {
+      deps.log.error('query.amount_mismatch', { out_trade_no: order.out_trade_no, provider_total: q.total_fee });
+      return order;
+    }
+    await settlePaid(deps, order, { transaction_id: q.transaction_id ?? '', pay_date: q.pay_date, openid: q.openid, notify_mode: 0 });
+  } else if (q.state === 'CLOSED' || (expired && (q.state === 'NOTPAY' || q.state === 'NOT_FOUND'))) {
+    await deps.orders.markClosed(order.out_trade_no, deps.clock.now());
+  } else {
+    return order;
+  }
+  return (await deps.orders.findByOutTradeNo(order.out_trade_no)) ?? order;
+}
+
+/** Waits (bounded) until the handler has a result. */
+async function awaitHandler(deps: PayDeps, order: PayOrder, maxSeconds = 20): Promise<PayOrder> {
+  const deadline = Date.now() + Math.min(Math.max(maxSeconds, 1), 40) * 1000;
+  let current = order;
+  while (current.user_order_success === undefined && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, POLL_MS));
+    current = (await deps.orders.findByOutTradeNo(order.out_trade_no)) ?? current;
+  }
+  return current;
+}

@@ -1,0 +1,73 @@
+/**
+ * The one path by which an order becomes paid and its handler runs, shared by the asynchronous
+ * notification and the active query: gate 0 → 1 with one conditional update, then run the user's
+ * `pay-notify/<type>` under a lease until it has succeeded once.
+ */
+import type { PayOrder } from '../core/order';
+import { handlerData } from '../core/order';
+import type { PayDeps } from './deps';
+
+export interface PaidFacts {
+  transaction_id: string;
+  pay_date?: number;
+  openid?: string;
+  notify_info?: Record<string, unknown>;
+  /** 1 asynchronous notification, 0 active (query) */
+  notify_mode: 0 | 1;
+  /** the pay type the money arrived through (a re-paid order may have switched) */
+  pay_type?: string;
+}
+
+export type HandlerOutcome = 'done' | 'failed' | 'busy';
+
+/** Marks the order paid (no-op when already paid) and makes sure the handler has run once. */
+export async function settlePaid(deps: PayDeps, order: PayOrder, facts: PaidFacts): Promise<HandlerOutcome> {
+  const now = deps.clock.now();
+  const won = await deps.orders.markPaid(order.out_trade_no, {
+    transaction_id: facts.transaction_id,
+    pay_date: facts.pay_date ?? now,
+    notify_date: now,
+    notify_mode: facts.notify_mode,
+    ...(facts.openid ? { openid: facts.openid } : {}),
+    ...(facts.notify_info ? { notify_info: facts.notify_info } : {}),
+    ...(facts.pay_type ? { pay_type: facts.pay_type as PayOrder['pay_type'] } : {}),
+  });
+  if (won) deps.log.info('order.paid', { out_trade_no: order.out_trade_no, transaction_id: facts.transaction_id, mode: facts.notify_mode });
+  else if (order.transaction_id && facts.transaction_id && order.transaction_id !== facts.transaction_id) {
+    // a second, different payment for one order (e.g. paid with two providers): money to give back
+    deps.log.error('order.duplicate_payment', { out_trade_no: order.out_trade_no, transaction_id: facts.transaction_id, first: order.transaction_id });
+  }
+  return runHandler(deps, order.out_trade_no);
+}
+
+/**
+ * Runs the handler if this caller takes the lease; otherwise reports whether it already succeeded
+ * ('done') or another attempt holds the lease / must wait ('busy').
+ */
+export async function runHandler(deps: PayDeps, out_trade_no: string): Promise<HandlerOutcome> {
+  const now = deps.clock.now();
+  const claimed = await deps.orders.claimHandler(out_trade_no, now, deps.handlerLeaseMs);
+  if (!claimed) {
+    const current = await deps.orders.findByOutTradeNo(out_trade_no);
+    return current?.user_order_success === true ? 'done' : 'busy';
+  }
+  const handler = deps.handlers(claimed.type);
+  let ok = false;
+  let error: string | undefined;
+  if (!handler) {
+    error = `pay-notify/${claimed.type}.js not found`;
+  } else {
+    try {
+      const db = deps.db();
+      const result = await handler({ data: handlerData(claimed) }, { db, _: db.command });
+      ok = result !== false;
+      if (!ok) error = 'handler returned false';
+    } catch (e) {
+      error = e instanceof Error ? e.message : String(e);
+    }
+  }
+  await deps.orders.finishHandler(out_trade_no, ok, error, ok ? 0 : deps.clock.now() + deps.handlerRetryDelayMs);
+  if (ok) deps.log.info('handler.done', { out_trade_no, type: claimed.type, attempt: claimed.handler_attempts });
+  else deps.log.warn('handler.failed', { out_trade_no, type: claimed.type, error });
+  return ok ? 'done' : 'failed';
+}

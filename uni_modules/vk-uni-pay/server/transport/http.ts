@@ -1,0 +1,58 @@
+/**
+ * The HTTP port. Adapters speak to gateways only through this, so the sandbox, a test double or
+ * the benchmark's in-process gateway can stand in. Production: uniCloud.httpclient (urllib).
+ */
+export interface HttpRequest {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
+  url: string;
+  headers?: Record<string, string>;
+  /** sent byte-exactly (signatures cover these bytes) */
+  body?: string | Buffer;
+  timeoutMs?: number;
+}
+
+export interface HttpResponse {
+  status: number;
+  /** lower-case names */
+  headers: Record<string, string>;
+  /** raw bytes: signatures are verified over them, never over a re-serialisation */
+  body: Buffer;
+}
+
+export interface HttpTransport {
+  request(req: HttpRequest): Promise<HttpResponse>;
+}
+
+const DEFAULT_TIMEOUT_MS = 10_000;
+
+/** uniCloud.httpclient, read lazily so the module can load before the runtime sets the global. */
+export function uniCloudTransport(): HttpTransport {
+  return {
+    async request(req) {
+      const res = await uniCloud.httpclient.request<Buffer>(req.url, {
+        method: req.method,
+        headers: req.headers,
+        content: req.body,
+        dataType: '',
+        timeout: req.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+        followRedirect: false,
+      });
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(res.headers || {})) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : String(v);
+      const body = Buffer.isBuffer(res.data) ? res.data : Buffer.from(typeof res.data === 'string' ? res.data : JSON.stringify(res.data ?? ''));
+      return { status: res.status, headers, body };
+    },
+  };
+}
+
+/** Wraps a transport and counts calls (benchmarks, tests). */
+export function countingTransport(inner: HttpTransport): HttpTransport & { calls: HttpRequest[] } {
+  const calls: HttpRequest[] = [];
+  return {
+    calls,
+    request(req) {
+      calls.push(req);
+      return inner.request(req);
+    },
+  };
+}

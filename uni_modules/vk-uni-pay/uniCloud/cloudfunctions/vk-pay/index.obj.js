@@ -1,0 +1,4 @@
+// vk-pay cloud object. Built from uni_modules/vk-uni-pay/server/entry/cloud-object.ts (`npm run build`).
+// Your business handlers live beside it in pay-notify/<type>.js (never overwritten by plugin updates).
+const path = require('path');
+module.exports = require('./dist/index.obj.js').createCloudObject({ handlersDir: path.join(__dirname, 'pay-notify') });
