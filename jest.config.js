@@ -7,4 +7,5 @@ module.exports = {
   testTimeout: 60000,
   // e2e tests start child processes and servers; two workers fit the 2-core machine
   maxWorkers: 2,
+  setupFiles: ['<rootDir>/test/setup-env.ts'],
 };

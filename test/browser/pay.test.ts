@@ -20,7 +20,7 @@ interface Stack {
   url: string;
   close(): Promise<void>;
 }
-type StartStack = (opts: { port?: number; dataDir?: string; staticDir?: string }) => Promise<Stack>;
+type StartStack = (opts: { port?: number; dataDir?: string; staticDir?: string; quiet?: boolean }) => Promise<Stack>;
 
 const ARTIFACTS = path.join(ROOT, 'test-artifacts');
 
@@ -30,16 +30,22 @@ suite('vk-uni-pay H5 demo in chromium', () => {
   let browser: Browser;
   let dataDir: string;
   const pageErrors: string[] = [];
+  /** requests that tried to leave loopback (aborted) */
+  const offHost: string[] = [];
 
   beforeAll(async () => {
     const build = ensureH5Build();
     if (build.rebuilt) console.log(`[test/browser] H5 build took ${build.ms} ms`);
-    const startFile = process.env.VK_PAY_STACK_MODULE || path.join(ROOT, 'tools/start.ts');
-    if (!fs.existsSync(startFile)) throw new Error(`${startFile} is missing: the browser suite needs startStack() from tools/start.ts`);
+    // startStack() is exported by tools/stack.ts (tools/start.ts is its `npm start` CLI)
+    const candidates = [process.env.VK_PAY_STACK_MODULE, path.join(ROOT, 'tools/stack.ts'), path.join(ROOT, 'tools/start.ts')].filter(
+      (f): f is string => !!f && fs.existsSync(f),
+    );
+    if (!candidates.length) throw new Error('tools/stack.ts (startStack) is missing: the browser suite needs the local stack');
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { startStack } = require(startFile) as { startStack: StartStack };
+    const { startStack } = require(candidates[0]) as { startStack?: StartStack };
+    if (typeof startStack !== 'function') throw new Error(`${candidates[0]} does not export startStack()`);
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'vkpay-browser-'));
-    stack = await startStack({ port: 0, dataDir, staticDir: H5_DIR });
+    stack = await startStack({ port: 0, dataDir, staticDir: H5_DIR, quiet: true });
     base = stack.url.replace(/\/+$/, '');
     browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -56,7 +62,9 @@ suite('vk-uni-pay H5 demo in chromium', () => {
 
   afterEach(() => {
     const errors = pageErrors.splice(0);
+    const outside = offHost.splice(0);
     expect(errors).toEqual([]);
+    expect(outside).toEqual([]);
   });
 
   // ------------------------------------------------------------------ helpers
@@ -65,6 +73,14 @@ suite('vk-uni-pay H5 demo in chromium', () => {
 
   async function openDemo(user: string, extra = ''): Promise<{ context: BrowserContext; page: Page }> {
     const context = await browser.newContext({ viewport: { width: 1024, height: 900 } });
+    // loopback only: anything else is aborted and reported
+    await context.route(
+      (url) => !['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname) && /^https?:$/.test(url.protocol),
+      (route) => {
+        offHost.push(route.request().url());
+        return route.abort();
+      },
+    );
     const page = await context.newPage();
     page.on('pageerror', (e) => pageErrors.push(`${e.name}: ${e.message}`));
     await page.goto(`${base}/#/pages/index/index?user=${encodeURIComponent(user)}&poll=500${extra}`);
@@ -164,6 +180,24 @@ suite('vk-uni-pay H5 demo in chromium', () => {
     await waitResult(page, 'paid');
     await waitBalance(page, before + item.balance);
     await page.screenshot({ path: path.join(ARTIFACTS, 'paid-alipay.png'), fullPage: true });
+    await context.close();
+  });
+
+  test("QR image from the server (needQRcode 'image'): shown as is, paid", async () => {
+    const { context, page } = await openDemo(uid('img'));
+    const before = await balanceFen(page);
+    const item = await choose(page, 'wxpay', 'image');
+    const created = page.waitForResponse((r) => r.url().endsWith('/unicloud/client') && (r.request().postData() || '').includes('createRechargeOrder'));
+    await page.click('#pay-btn');
+    const body = (await (await created).json()) as { data: { qrcodeImage?: string; needQRcode?: unknown } };
+    expect(body.data.needQRcode).toBeTruthy(); // the result reports QR mode as a boolean
+    expect(body.data.qrcodeImage).toBeTruthy();
+    const cashierUrl = await waitQr(page);
+    const src = await page.getAttribute('#qrcode-img img', 'src');
+    expect(src!.endsWith(body.data.qrcodeImage!.replace(/^data:image\/png;base64,/, ''))).toBe(true);
+    await (await actInCashier(context, cashierUrl, '#pay-btn')).close();
+    await waitResult(page, 'paid');
+    await waitBalance(page, before + item.balance);
     await context.close();
   });
 

@@ -42,8 +42,11 @@ const PROTECTED_OTHER_KEYS = new Set([
   'appid', 'app_id', 'mchid', 'mch_id', 'sp_appid', 'sp_mchid', 'seller_id', 'trans_amount', 'buy_quantity',
 ]);
 
+/** A plain object from any realm (request bodies may be parsed in another VM context). */
 function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && Object.getPrototypeOf(v) === Object.prototype;
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === null || Object.getPrototypeOf(proto) === null;
 }
 
 function optionalString(field: string, v: unknown, max = 256): string | undefined {

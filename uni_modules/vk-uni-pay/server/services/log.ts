@@ -21,9 +21,14 @@ export function maskFields(fields: Record<string, unknown> = {}): Record<string,
   return out;
 }
 
+const LEVELS: Record<string, number> = { info: 1, warn: 2, error: 3, silent: 4 };
+
+/** One JSON line per event; VK_PAY_LOG_LEVEL (info | warn | error | silent) filters, default info. */
 export function createLogger(sink: (line: string) => void = (l) => console.log(l)): Logger {
-  const write = (level: string, event: string, fields?: Record<string, unknown>) =>
+  const write = (level: string, event: string, fields?: Record<string, unknown>) => {
+    if (LEVELS[level] < (LEVELS[process.env.VK_PAY_LOG_LEVEL ?? 'info'] ?? 1)) return;
     sink(JSON.stringify({ level, event, ...maskFields(fields) }));
+  };
   return {
     info: (e, f) => write('info', e, f),
     warn: (e, f) => write('warn', e, f),

@@ -164,7 +164,7 @@ export function verifyGatewayResponse(rt: AlipayRuntime, method: string, raw: st
   }
   let good = false;
   try {
-    good = true;
+    good = rt.sdk.rsaCheck(signed, sign, rt.signType);
   } catch {
     good = false;
   }

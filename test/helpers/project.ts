@@ -1,0 +1,106 @@
+/**
+ * End-to-end fixture: a throw-away uni-app project holding the BUILT plugin (run `npm run build`
+ * first; `npm test` does), instrumented `pay-notify` handlers and a test-only business object, run
+ * by the real local runtime behind its HTTP server with the sandbox gateways (tools/stack.ts).
+ */
+import * as path from 'node:path';
+import { cpSync, mkdirSync, mkdtempSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { ROOT, startStack, type Stack, type StackOptions } from '../../tools/stack';
+import { callCloudObject } from '../../tools/local-unicloud';
+import type { ClientInfo } from '../../types/unicloud-server';
+
+/** Handlers record every invocation in `test-handler-calls` so tests can count runs across processes. */
+const HANDLERS: Record<string, string> = {
+  counted: `module.exports = async function ({ data }) {
+  await uniCloud.database().collection('test-handler-calls').add({ out_trade_no: data.out_trade_no, type: 'counted', total_fee: data.total_fee, custom_note: data.note, ok: true });
+  await new Promise((r) => setTimeout(r, 50));
+  return true;
+};`,
+  flaky: `module.exports = async function ({ data }) {
+  const calls = uniCloud.database().collection('test-handler-calls');
+  const { total } = await calls.where({ out_trade_no: data.out_trade_no }).count();
+  await calls.add({ out_trade_no: data.out_trade_no, type: 'flaky', ok: total > 0 });
+  if (total === 0) throw new Error('first run fails on purpose');
+  return true;
+};`,
+};
+
+/** A business object for tests only: passes createPayment options through unchanged. */
+const TEST_SHOP = `const vkPay = require('vk-uni-pay');
+module.exports = {
+  async createPayment(options) {
+    const res = await vkPay.createPayment({ ...options, context: options.context || this.getClientInfo() });
+    const { code, msg, msg_en, ...rest } = res;
+    return { errCode: code, errMsg: msg, ...rest };
+  },
+  async handlerCalls(out_trade_no) {
+    return { errCode: 0, calls: (await uniCloud.database().collection('test-handler-calls').where({ out_trade_no }).get()).data };
+  },
+  async order(out_trade_no) {
+    return { errCode: 0, order: (await uniCloud.database().collection('vk-pay-orders').where({ out_trade_no }).get()).data[0] || null };
+  },
+};`;
+
+export function makeTestProject(): string {
+  const built = path.join(ROOT, 'uni_modules/vk-uni-pay/uniCloud/cloudfunctions/common/vk-uni-pay/dist/index.js');
+  if (!existsSync(built)) throw new Error('run `npm run build` before the end-to-end tests');
+  const dir = mkdtempSync(path.join(tmpdir(), 'vkpay-e2e-'));
+  cpSync(path.join(ROOT, 'uni_modules/vk-uni-pay/uniCloud'), path.join(dir, 'uni_modules/vk-uni-pay/uniCloud'), { recursive: true });
+  const notifyDir = path.join(dir, 'uni_modules/vk-uni-pay/uniCloud/cloudfunctions/vk-pay/pay-notify');
+  for (const [type, src] of Object.entries(HANDLERS)) writeFileSync(path.join(notifyDir, `${type}.js`), src);
+  const shop = path.join(dir, 'uniCloud-aliyun/cloudfunctions/test-shop');
+  mkdirSync(shop, { recursive: true });
+  writeFileSync(path.join(shop, 'index.obj.js'), TEST_SHOP);
+  writeFileSync(path.join(shop, 'package.json'), JSON.stringify({ name: 'test-shop', main: 'index.obj.js', dependencies: { 'vk-uni-pay': 'file:../../../uni_modules/vk-uni-pay/uniCloud/cloudfunctions/common/vk-uni-pay' } }));
+  return dir;
+}
+
+export interface TestStack extends Stack {
+  /** a client call over the real uniCloud client protocol */
+  call<T = any>(object: string, method: string, params: unknown[], clientInfo?: ClientInfo): Promise<T>;
+  createPayment(options: Record<string, unknown>, clientInfo?: ClientInfo): Promise<any>;
+  handlerCalls(out_trade_no: string): Promise<Array<Record<string, any>>>;
+  order(out_trade_no: string): Promise<Record<string, any> | null>;
+  /** POSTs raw bytes to the URL化 notify route */
+  notify(payType: string, out_trade_no: string, body: string | Buffer, headers: Record<string, string>): Promise<{ status: number; body: string }>;
+}
+
+export const WEB_PC: ClientInfo = { uniPlatform: 'web', appId: '__UNI__TEST', locale: 'zh-Hans', ua: 'Mozilla/5.0 (Windows NT 10.0) Chrome/120' };
+
+export async function startTestStack(opts: StackOptions = {}): Promise<TestStack> {
+  const projectDir = makeTestProject();
+  const stack = await startStack({ port: 0, quiet: true, retryDelaysMs: [400, 800, 1600, 3200, 6400], ...opts, projectDir, dataDir: path.join(projectDir, '.data') });
+  const call = async (object: string, method: string, params: unknown[], clientInfo: ClientInfo = WEB_PC) => {
+    const reply = await callCloudObject(stack.url, object, method, params, { clientInfo, clientSecret: stack.runtime.clientSecret, spaceId: stack.runtime.spaceId });
+    if (!reply.success) throw new Error(`${object}.${method}: ${JSON.stringify(reply.error)}`);
+    return reply.data as any;
+  };
+  return {
+    ...stack,
+    call,
+    createPayment: (options, clientInfo) => call('test-shop', 'createPayment', [options], clientInfo),
+    handlerCalls: async (no) => (await call('test-shop', 'handlerCalls', [no])).calls,
+    order: async (no) => (await call('test-shop', 'order', [no])).order,
+    async notify(payType, no, body, headers) {
+      const res = await fetch(`${stack.url}/http/vk-pay/paymentNotify/${payType}/${no}`, { method: 'POST', headers, body: typeof body === 'string' ? body : new Uint8Array(body) });
+      return { status: res.status, body: await res.text() };
+    },
+  };
+}
+
+let seq = 0;
+/** A unique out_trade_no per test run. */
+export function tradeNo(prefix = 'T'): string {
+  return `${prefix}${Date.now().toString(36)}${(seq++).toString(36).padStart(3, '0')}${Math.floor(Math.random() * 1e6)}`.slice(0, 32);
+}
+
+export async function until<T>(fn: () => Promise<T | undefined | false>, timeoutMs = 15000, stepMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+}
