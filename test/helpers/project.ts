@@ -34,11 +34,25 @@ module.exports = {
     const { code, msg, msg_en, ...rest } = res;
     return { errCode: code, errMsg: msg, ...rest };
   },
+  async createPaymentRaw(options) {
+    return { errCode: 0, result: await vkPay.createPayment({ ...options, context: options.context || this.getClientInfo() }) };
+  },
   async handlerCalls(out_trade_no) {
     return { errCode: 0, calls: (await uniCloud.database().collection('test-handler-calls').where({ out_trade_no }).get()).data };
   },
   async order(out_trade_no) {
     return { errCode: 0, order: (await uniCloud.database().collection('vk-pay-orders').where({ out_trade_no }).get()).data[0] || null };
+  },
+  async orders(out_trade_no) {
+    return { errCode: 0, orders: (await uniCloud.database().collection('vk-pay-orders').where({ out_trade_no }).get()).data };
+  },
+  async updateOrder(out_trade_no, patch) {
+    const { updated } = await uniCloud.database().collection('vk-pay-orders').where({ out_trade_no }).update(patch);
+    return { errCode: 0, updated };
+  },
+  async addMerchantConfig(doc) {
+    const { id } = await uniCloud.database().collection('vk-pay-config').add(doc);
+    return { errCode: 0, id };
   },
 };`;
 
@@ -64,6 +78,16 @@ export interface TestStack extends Stack {
   order(out_trade_no: string): Promise<Record<string, any> | null>;
   /** POSTs raw bytes to the URL化 notify route */
   notify(payType: string, out_trade_no: string, body: string | Buffer, headers: Record<string, string>): Promise<{ status: number; body: string }>;
+  /** like createPayment, with the HTTP-level client facts the runtime reads (x-forwarded-for, user-agent) */
+  createPaymentVia(options: Record<string, unknown>, clientInfo: ClientInfo, http: { forwardedFor?: string; userAgent?: string }): Promise<any>;
+  /** vk-uni-pay's own `{code, msg, msg_en, …}` result, unmapped (zh and en messages) */
+  createPaymentRaw(options: Record<string, unknown>, clientInfo?: ClientInfo): Promise<Record<string, any>>;
+  /** every stored order row with this out_trade_no (the unique index should keep it at one) */
+  orders(out_trade_no: string): Promise<Array<Record<string, any>>>;
+  /** test-only: patch a stored order (e.g. mark it closed) */
+  updateOrder(out_trade_no: string, patch: Record<string, unknown>): Promise<number>;
+  /** test-only: insert a `vk-pay-config` document (multi-merchant pid) */
+  addMerchantConfig(doc: Record<string, unknown>): Promise<string>;
 }
 
 export const WEB_PC: ClientInfo = { uniPlatform: 'web', appId: '__UNI__TEST', locale: 'zh-Hans', ua: 'Mozilla/5.0 (Windows NT 10.0) Chrome/120' };
@@ -82,6 +106,15 @@ export async function startTestStack(opts: StackOptions = {}): Promise<TestStack
     createPayment: (options, clientInfo) => call('test-shop', 'createPayment', [options], clientInfo),
     handlerCalls: async (no) => (await call('test-shop', 'handlerCalls', [no])).calls,
     order: async (no) => (await call('test-shop', 'order', [no])).order,
+    createPaymentRaw: async (options, clientInfo) => (await call('test-shop', 'createPaymentRaw', [options], clientInfo)).result,
+    orders: async (no) => (await call('test-shop', 'orders', [no])).orders,
+    updateOrder: async (no, patch) => (await call('test-shop', 'updateOrder', [no, patch])).updated,
+    addMerchantConfig: async (doc) => (await call('test-shop', 'addMerchantConfig', [doc])).id,
+    async createPaymentVia(options, clientInfo, http) {
+      const reply = await callCloudObject(stack.url, 'test-shop', 'createPayment', [options], { clientInfo, clientSecret: stack.runtime.clientSecret, spaceId: stack.runtime.spaceId, ...http });
+      if (!reply.success) throw new Error(`test-shop.createPayment: ${JSON.stringify(reply.error)}`);
+      return reply.data;
+    },
     async notify(payType, no, body, headers) {
       const res = await fetch(`${stack.url}/http/vk-pay/paymentNotify/${payType}/${no}`, { method: 'POST', headers, body: typeof body === 'string' ? body : new Uint8Array(body) });
       return { status: res.status, body: await res.text() };

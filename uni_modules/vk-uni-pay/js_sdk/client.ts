@@ -554,7 +554,7 @@ export class VkPayClient {
         this.finishFail(flow, { failType: 'request', errMsg: MESSAGES.noLocation });
         return;
       }
-      const back = withPageParams(this.opts.returnUrl || loc.href, { confirmShow: 'true' });
+      const back = withPageParams(this.opts.returnUrl || loc.href, { confirmShow: 'true', out_trade_no: otn });
       this.navigate(flow, appendQuery(mwebUrl, 'redirect_url', back));
       return;
     }

@@ -59,6 +59,37 @@ export function createCloudObject(options: { handlersDir: string }) {
       return toResponse(this, result);
     },
 
+    /** WeChat mini-program message push (virtual payment): `/http/vk-pay/wxpayVirtualNotify` */
+    async wxpayVirtualNotify(this: Ctx) {
+      const http = this.getHttpInfo();
+      if (!http) throw new PayError('FORBIDDEN', { method: 'wxpayVirtualNotify' });
+      return vkPay().pushNotify('wxpay-virtual', http);
+    },
+
+    /** App Store Server Notifications V2: `/http/vk-pay/appleNotify` */
+    async appleNotify(this: Ctx) {
+      const http = this.getHttpInfo();
+      if (!http) throw new PayError('FORBIDDEN', { method: 'appleNotify' });
+      return vkPay().pushNotify('appleiap', http);
+    },
+
+    /** After an App Store purchase: the legacy receipt (vk-uni-pay's verifyReceipt) ... */
+    async verifyAppleReceipt(this: Ctx, params: Record<string, unknown> = {}) {
+      const { out_trade_no, transaction_receipt, transaction_identifier } = params;
+      return toResponse(this, (await vkPay().verifyApplePurchase({ out_trade_no, transaction_receipt, transaction_identifier })) as Record<string, unknown>);
+    },
+
+    /** ... or a StoreKit 2 signed transaction (JWS). */
+    async verifyAppleTransaction(this: Ctx, params: Record<string, unknown> = {}) {
+      const { out_trade_no, signedTransaction } = params;
+      return toResponse(this, (await vkPay().verifyApplePurchase({ out_trade_no, signedTransaction })) as Record<string, unknown>);
+    },
+
+    /** Mini-program login: returns the openid; the session_key never leaves the server. */
+    async code2SessionWeixinMP(this: Ctx, params: Record<string, unknown> = {}) {
+      return toResponse(this, (await vkPay().code2SessionWeixinMP({ code: params.code })) as Record<string, unknown>);
+    },
+
     async createPayment(this: Ctx, options: Record<string, unknown> = {}) {
       if (!isServerCall(this)) throw new PayError('FORBIDDEN', { method: 'createPayment' });
       return toResponse(this, (await vkPay().createPayment(options)) as Record<string, unknown>);

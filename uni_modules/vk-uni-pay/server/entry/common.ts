@@ -6,7 +6,9 @@
 import { ERRORS, PayError, isPayError } from '../core/errors';
 import { createDeps, handlersFromDir, type PayDeps } from '../services/deps';
 import { createPayment } from '../services/create-payment';
-import { paymentNotify } from '../services/notify';
+import { paymentNotify, pushNotify } from '../services/notify';
+import { verifyApplePurchase, type ApplePurchaseParams } from '../services/apple';
+import { code2SessionWeixinMP } from '../services/sessions';
 import { queryPayment, type QueryPaymentParams } from '../services/query-payment';
 import type { HttpInfo, IntegratedResponse } from '../../../../types/unicloud-server';
 import type { RawHttpRequest } from '../providers/types';
@@ -63,6 +65,12 @@ export function createVkPay(options: VkPayOptions = {}) {
     queryPayment: safe((params: QueryPaymentParams) => queryPayment(deps, params)),
     /** a URL化 notification (`this.getHttpInfo()`) → the integrated response the provider expects */
     paymentNotify: (http: HttpInfo): Promise<IntegratedResponse> => paymentNotify(deps, httpInfoToRequest(http)),
+    /** fixed-URL notifications: WeChat virtual-payment message push, App Store Server Notifications V2 */
+    pushNotify: (provider: 'wxpay-virtual' | 'appleiap', http: HttpInfo): Promise<IntegratedResponse> => pushNotify(deps, provider, httpInfoToRequest(http)),
+    /** Apple IAP: verify a receipt or signed transaction, then settle the order (vk appleiap.verifyReceipt) */
+    verifyApplePurchase: safe((params: ApplePurchaseParams) => verifyApplePurchase(deps, params)),
+    /** mini-program login: openid back, session_key kept on the server */
+    code2SessionWeixinMP: safe((params: { code?: unknown; pid?: string }) => code2SessionWeixinMP(deps, params)),
   };
 }
 
@@ -75,5 +83,7 @@ function instance(): VkPay {
 
 export const createPaymentApi = (options: unknown) => instance().createPayment(options);
 export const queryPaymentApi = (params: QueryPaymentParams) => instance().queryPayment(params);
+export const code2SessionWeixinMPApi = (params: { code?: unknown; pid?: string }) => instance().code2SessionWeixinMP(params);
+export const appleiapApi = { verifyReceipt: (params: ApplePurchaseParams) => instance().verifyApplePurchase(params) };
 
 export { PayError, ERRORS, isPayError };

@@ -1,9 +1,11 @@
 /** `require('vk-uni-pay')` — the common module's public surface. */
-import { createVkPay, createPaymentApi, queryPaymentApi, PayError, ERRORS, isPayError } from './common';
+import { createVkPay, createPaymentApi, queryPaymentApi, code2SessionWeixinMPApi, appleiapApi, PayError, ERRORS, isPayError } from './common';
 
 export = {
   createPayment: createPaymentApi,
   queryPayment: queryPaymentApi,
+  code2SessionWeixinMP: code2SessionWeixinMPApi,
+  appleiap: appleiapApi,
   createVkPay,
   PayError,
   ERRORS,

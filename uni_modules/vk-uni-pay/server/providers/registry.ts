@@ -6,16 +6,27 @@
 import { PayError } from '../core/errors';
 import type { ProviderAdapter, ProviderName } from './types';
 
-const LOADERS: Record<ProviderName, () => ProviderAdapter<any>> = {
-  wxpay: () => pick(require('./wxpay'), 'wxpayAdapter'),
-  alipay: () => pick(require('./alipay'), 'alipayAdapter'),
-  appleiap: () => pick(require('./appleiap'), 'appleiapAdapter'),
-  vkspay: () => pick(require('./vkspay'), 'vkspayAdapter'),
-  'wxpay-virtual': () => pick(require('./wxpay-virtual'), 'wxpayVirtualAdapter'),
+const LOADERS: Record<ProviderName, () => Record<string, any>> = {
+  wxpay: () => require('./wxpay'),
+  alipay: () => require('./alipay'),
+  appleiap: () => require('./appleiap'),
+  vkspay: () => require('./vkspay'),
+  'wxpay-virtual': () => require('./wxpay-virtual'),
 };
 
-function pick(mod: Record<string, any>, name: string): ProviderAdapter<any> {
-  return mod[name] ?? mod.default;
+const ADAPTER_EXPORT: Record<ProviderName, string> = {
+  wxpay: 'wxpayAdapter',
+  alipay: 'alipayAdapter',
+  appleiap: 'appleiapAdapter',
+  vkspay: 'vkspayAdapter',
+  'wxpay-virtual': 'wxpayVirtualAdapter',
+};
+
+/** A provider's whole module (adapter plus provider-specific functions such as Apple receipt checks). */
+export function loadProviderModule<T = Record<string, any>>(provider: ProviderName): T {
+  const loader = LOADERS[provider];
+  if (!loader) throw new PayError('PROVIDER_INVALID');
+  return loader() as T;
 }
 
 const loaded = new Map<ProviderName, ProviderAdapter<any>>();
@@ -23,9 +34,8 @@ const loaded = new Map<ProviderName, ProviderAdapter<any>>();
 export function loadAdapter(provider: ProviderName): ProviderAdapter<any> {
   let adapter = loaded.get(provider);
   if (adapter) return adapter;
-  const loader = LOADERS[provider];
-  if (!loader) throw new PayError('PROVIDER_INVALID');
-  adapter = loader();
+  const mod = loadProviderModule(provider);
+  adapter = (mod[ADAPTER_EXPORT[provider]] ?? mod.default) as ProviderAdapter<any>;
   loaded.set(provider, adapter);
   return adapter;
 }

@@ -59,8 +59,12 @@ export interface CreateOrderInput {
 }
 
 export interface CreateOrderResult {
-  /** what the client needs to start paying (shape per pay type, vk-uni-pay compatible) */
-  orderInfo: Record<string, unknown>;
+  /**
+   * what the client needs to start paying (shape per pay type, vk-uni-pay compatible): an object,
+   * or a string where vk-uni-pay hands one to uni.requestPayment (Alipay mini program trade_no,
+   * Alipay App order string)
+   */
+  orderInfo: Record<string, unknown> | string;
   /** the QR payload when the scene is QR based (also placed in orderInfo.codeUrl) */
   codeUrl?: string;
   /** fields to persist on the order (e.g. provider_appid, mch_id, expand_data) */
@@ -128,7 +132,8 @@ export type NotifyEvent =
 export interface ProviderAdapter<C = Record<string, any>> {
   readonly provider: ProviderName;
   createOrder(input: CreateOrderInput, ctx: ProviderContext<C>): Promise<CreateOrderResult>;
-  queryOrder(q: { out_trade_no: string; transaction_id?: string }, ctx: ProviderContext<C>): Promise<QueryOrderResult>;
+  /** `openid`: the payer, for providers whose order query is per user (WeChat virtual payment) */
+  queryOrder(q: { out_trade_no: string; transaction_id?: string; openid?: string }, ctx: ProviderContext<C>): Promise<QueryOrderResult>;
   closeOrder?(q: { out_trade_no: string }, ctx: ProviderContext<C>): Promise<{ closed: boolean; raw: unknown }>;
   refund?(input: RefundInput, ctx: ProviderContext<C>): Promise<RefundResult>;
   queryRefund?(q: { out_trade_no: string; out_refund_no: string }, ctx: ProviderContext<C>): Promise<RefundResult>;

@@ -10,11 +10,12 @@ import { loadAdapter } from '../providers/registry';
 import type { CreateOrderInput } from '../providers/types';
 import { configNode, notifyBaseUrl } from '../store/config';
 import { providerContext, type PayDeps } from './deps';
+import { requireSessionKey } from './sessions';
 
 export interface CreatePaymentResult {
   code: 0;
   msg: string;
-  orderInfo: Record<string, unknown>;
+  orderInfo: Record<string, unknown> | string;
   out_trade_no: string;
   provider: string;
   pay_type: string;
@@ -25,7 +26,7 @@ export interface CreatePaymentResult {
 }
 
 /** Provider inputs that are not order fields but the adapters need (vk-uni-pay `data.*` extras). */
-const EXTRA_KEYS = ['wxpay_virtual', 'return_url', 'auth_code', 'session_key', 'product_id'] as const;
+const EXTRA_KEYS = ['wxpay_virtual', 'return_url', 'auth_code', 'productid', 'product_id'] as const;
 
 export async function createPayment(deps: PayDeps, raw: unknown): Promise<CreatePaymentResult> {
   const opts = validateCreatePayment(raw);
@@ -69,6 +70,7 @@ export async function createPayment(deps: PayDeps, raw: unknown): Promise<Create
     ...(data.time_expire ? { time_expire: data.time_expire } : {}),
     ...(node.appId ? { provider_appid: node.appId } : {}),
     ...(node.mchId ? { mch_id: node.mchId } : {}),
+    ...(provider === 'appleiap' && (data.productid || data.product_id) ? { expand_data: { product_id: data.productid ?? data.product_id } } : {}),
     client_ip: client.clientIP,
     custom: data.custom ?? {},
     notify_url,
@@ -85,6 +87,8 @@ export async function createPayment(deps: PayDeps, raw: unknown): Promise<Create
 
   const extra: Record<string, unknown> = { provider_pay_method: opts.provider_pay_method };
   for (const k of EXTRA_KEYS) if (data[k] !== undefined) extra[k] = data[k];
+  // WeChat virtual payment signs with the user's session_key, which only the server holds
+  if (provider === 'wxpay-virtual') extra.session_key = await requireSessionKey(deps, node.appId, data.openid);
   const input: CreateOrderInput = {
     payType,
     platformKey,
@@ -101,8 +105,9 @@ export async function createPayment(deps: PayDeps, raw: unknown): Promise<Create
     extra,
   };
   const result = await loadAdapter(provider).createOrder(input, providerContext(deps, node, data.pid));
-  if (result.orderPatch && Object.keys(result.orderPatch).length) await deps.orders.updateUnpaid(order.out_trade_no, order.total_fee, result.orderPatch);
-  const codeUrl = result.codeUrl ?? (result.orderInfo.codeUrl as string | undefined);
+  const patch = changedFields(result.orderPatch, order);
+  if (patch) await deps.orders.updateUnpaid(order.out_trade_no, order.total_fee, patch);
+  const codeUrl = result.codeUrl ?? (typeof result.orderInfo === 'object' ? (result.orderInfo.codeUrl as string | undefined) : undefined);
   return {
     code: 0,
     msg: 'ok',
@@ -142,6 +147,14 @@ function assertReusable(existing: PayOrder, fresh: PayOrder): void {
   if (existing.status === ORDER_STATUS.CLOSED) throw new PayError('ORDER_CLOSED');
   if (existing.total_fee !== fresh.total_fee) throw new PayError('ORDER_AMOUNT_CHANGED', { old: existing.total_fee, new: fresh.total_fee });
   if ((existing.pid ?? '') !== (fresh.pid ?? '')) throw new PayError('FIELD_INVALID', { field: 'pid', reason: 'an order keeps the merchant it was created with' });
+}
+
+/** The part of an adapter's order patch that is not already stored (saves a round trip). */
+function changedFields(patch: Record<string, unknown> | undefined, order: PayOrder): Record<string, unknown> | undefined {
+  if (!patch) return undefined;
+  const stored = order as unknown as Record<string, unknown>;
+  const changed = Object.entries(patch).filter(([k, v]) => JSON.stringify(stored[k]) !== JSON.stringify(v));
+  return changed.length ? Object.fromEntries(changed) : undefined;
 }
 
 /** Base64 PNG of the QR payload; `qrcode` is loaded only when an image is asked for. */

@@ -13,6 +13,7 @@ import { configNode } from '../store/config';
 import type { IntegratedResponse } from '../../../../types/unicloud-server';
 import { providerContext, type PayDeps } from './deps';
 import { settlePaid } from './settle';
+import { orderOfAppleTransaction } from './apple';
 
 const PLATFORM_KEYS: PlatformKey[] = ['mp-weixin', 'mp-alipay', 'app-plus', 'h5', 'h5-weixin', 'mweb'];
 const OUT_TRADE_NO = /^[0-9A-Za-z_\-|*]{6,32}$/;
@@ -54,7 +55,7 @@ export async function paymentNotify(deps: PayDeps, req: RawHttpRequest): Promise
     const node = configNode<Record<string, any>>(config, configNodePath(route.provider, route.platformKey));
     const ctx = providerContext(deps, node, order.pid);
     const event = await adapter.verifyNotify(req, ctx);
-    return await handleEvent(deps, adapter, ctx, route, order, event);
+    return await handleEvent(deps, adapter, ctx, route.payType, order, event);
   } catch (e) {
     if (isPayError(e)) return refuse(e.key, e);
     deps.log.error('notify.error', { out_trade_no: route.out_trade_no, error: e instanceof Error ? e.message : String(e) });
@@ -66,7 +67,7 @@ async function handleEvent(
   deps: PayDeps,
   adapter: ProviderAdapter,
   ctx: ProviderContext<Record<string, any>>,
-  route: NotifyRoute,
+  payType: PayType,
   order: PayOrder,
   event: NotifyEvent,
 ): Promise<IntegratedResponse> {
@@ -82,13 +83,13 @@ async function handleEvent(
     case 'hint': {
       // unsigned notification (VksPay): only the provider's answer to our own query is trusted
       if (event.out_trade_no !== order.out_trade_no) throw new PayError('NOTIFY_MISMATCH', { field: 'out_trade_no' });
-      const q = await adapter.queryOrder({ out_trade_no: order.out_trade_no }, ctx);
+      const q = await adapter.queryOrder({ out_trade_no: order.out_trade_no, openid: order.openid }, ctx);
       if (q.state !== 'PAID') {
         deps.log.warn('notify.hint_unconfirmed', { out_trade_no: order.out_trade_no, state: q.state });
         return adapter.notifyReply(true);
       }
       if (q.total_fee !== order.total_fee) throw new PayError('NOTIFY_MISMATCH', { field: 'total_fee' });
-      const outcome = await settlePaid(deps, order, { transaction_id: q.transaction_id ?? '', pay_date: q.pay_date, openid: q.openid, notify_mode: 1, pay_type: route.payType });
+      const outcome = await settlePaid(deps, order, { transaction_id: q.transaction_id ?? '', pay_date: q.pay_date, openid: q.openid, notify_mode: 1, pay_type: payType });
       return adapter.notifyReply(outcome === 'done');
     }
     case 'payment': {
@@ -102,7 +103,7 @@ async function handleEvent(
         openid: event.openid,
         notify_info: event.info,
         notify_mode: 1,
-        pay_type: route.payType,
+        pay_type: payType,
       });
       return adapter.notifyReply(outcome === 'done');
     }
@@ -117,4 +118,54 @@ export function paymentMismatch(event: Extract<NotifyEvent, { kind: 'payment' }>
   if (event.mchid !== undefined && node.mchId && event.mchid !== node.mchId) return 'mchid';
   if (!event.transaction_id) return 'transaction_id';
   return undefined;
+}
+
+const PUSH_NODE: Record<'wxpay-virtual' | 'appleiap', [string, PlatformKey]> = {
+  'wxpay-virtual': ['wxpay-virtual', 'mp-weixin'],
+  appleiap: ['appleiap', 'app-plus'],
+};
+
+/**
+ * Notifications sent to one fixed URL per app, with no order in the path: the WeChat mini-program
+ * message push (virtual payment; also its echostr handshake) and App Store Server Notifications V2.
+ * The order is found from the verified content.
+ */
+export async function pushNotify(deps: PayDeps, provider: 'wxpay-virtual' | 'appleiap', req: RawHttpRequest): Promise<IntegratedResponse> {
+  const adapter = loadAdapter(provider);
+  const [name, platformKey] = PUSH_NODE[provider];
+  const refuse = (reason: string, e?: unknown) => {
+    deps.log.warn('notify.refused', { provider, reason, code: isPayError(e) ? e.code : undefined });
+    return adapter.notifyReply(false, 'FAIL');
+  };
+  try {
+    const ctx = providerContext(deps, configNode<Record<string, any>>(await deps.configs.load(), [name, platformKey]));
+    const event = await adapter.verifyNotify(req, ctx);
+    if (event.kind === 'refund') {
+      const order = provider === 'appleiap' ? await orderOfAppleTransaction(deps, event.info.transactionId as string | undefined) : await deps.orders.findByOutTradeNo(event.out_trade_no);
+      if (order && provider === 'appleiap') await recordStoreRefund(deps, order, event.info);
+      deps.log.info('notify.refund', { provider, out_trade_no: order?.out_trade_no });
+      return adapter.notifyReply(true);
+    }
+    if (event.kind !== 'payment') return await handleEvent(deps, adapter, ctx, `${provider}_${platformKey}` as PayType, undefined as never, event);
+    const order = await deps.orders.findByOutTradeNo(event.out_trade_no);
+    if (!order || order.provider !== provider) return refuse('unknown out_trade_no');
+    return await handleEvent(deps, adapter, ctx, `${provider}_${platformKey}` as PayType, order, event);
+  } catch (e) {
+    if (isPayError(e)) return refuse(e.key, e);
+    deps.log.error('notify.error', { provider, error: e instanceof Error ? e.message : String(e) });
+    return adapter.notifyReply(false, 'FAIL');
+  }
+}
+
+/** Apple refunded or revoked the purchase: the whole remaining amount is recorded as refunded. */
+async function recordStoreRefund(deps: PayDeps, order: PayOrder, info: Record<string, unknown>): Promise<void> {
+  const remaining = order.total_fee - order.refund_fee;
+  if (remaining <= 0) return;
+  await deps.orders.reserveRefund(order, {
+    out_refund_no: `apple-${String(info.notificationUUID ?? info.transactionId ?? deps.clock.now())}`.slice(0, 64),
+    refund_fee: remaining,
+    refund_desc: String(info.notificationType ?? 'REFUND'),
+    refund_date: deps.clock.now(),
+    state: 'SUCCESS',
+  });
 }

@@ -110,26 +110,15 @@ async function createOrder(input: CreateOrderInput, ctx: Ctx): Promise<CreateOrd
     const biz = { ...tradeBiz(input, 'JSAPI_PAY', ctx.config), ...buyerFields(input) };
     const data = await callGatewayOk(ctx, 'alipay.trade.create', biz, common);
     if (typeof data.trade_no !== 'string' || !data.trade_no) throw new PayError('GATEWAY_RESPONSE_INVALID');
-    /*
-     * vk-uni-pay's client calls uni.requestPayment for mp-alipay, whose Alipay shim passes
-     * `orderInfo` to my.tradePay as `tradeNO`, so the client needs the trade_no *string* there.
-     * The adapter contract returns an object, so the string rides as `orderInfo.orderInfo`: a
-     * client that spreads the result (`uni.requestPayment({provider:'alipay', orderInfo, ...orderInfo})`,
-     * the wxpay app pattern) ends up with orderInfo = trade_no, and the service may unwrap it for
-     * vk-uni-pay's plain `orderInfo: trade_no`. `tradeNO` serves `my.tradePay({...orderInfo})` directly.
-     */
-    return { orderInfo: { orderInfo: data.trade_no, tradeNO: data.trade_no, trade_no: data.trade_no }, orderPatch };
+    // vk-uni-pay hands this trade_no string to uni.requestPayment({orderInfo}) (my.tradePay's tradeNO)
+    return { orderInfo: data.trade_no, orderPatch };
   }
 
   if (scene === 'app-plus') {
     const biz = tradeBiz(input, 'QUICK_MSECURITY_PAY', ctx.config);
     const orderStr = signedParamString(rt, 'alipay.trade.app.pay', biz, common, ctx.clock.now());
-    /*
-     * No HTTP: the signed order string goes to the Alipay App SDK. vk-uni-pay's client calls
-     * uni.requestPayment({provider:'alipay', orderInfo}) with that string; as for mp-alipay it
-     * rides as `orderInfo.orderInfo` (same spread / unwrap convention).
-     */
-    return { orderInfo: { orderInfo: orderStr }, orderPatch };
+    // no HTTP: the signed order string goes to the Alipay App SDK through uni.requestPayment({provider:'alipay', orderInfo})
+    return { orderInfo: orderStr, orderPatch };
   }
 
   throw new PayError('PLATFORM_UNSUPPORTED', { platform: input.platformKey, provider: 'alipay' });
