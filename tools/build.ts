@@ -4,11 +4,12 @@
  *   common/vk-uni-pay/dist/providers/<name>.js     one lazily required file per provider adapter
  *   common/vk-uni-pay/dist/vendor/qrcode.js        QR images, loaded only when asked for
  *   vk-pay/dist/index.obj.js                       the cloud object, requiring the common module
- * Usage: tsx tools/build.ts
+ * Files are overwritten in place (never deleted first), so a build never leaves a window in which
+ * a running runtime or test finds them missing. Usage: tsx tools/build.ts
  */
 import * as esbuild from 'esbuild';
 import * as path from 'node:path';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 
 const root = path.resolve(__dirname, '..');
 const plugin = path.join(root, 'uni_modules/vk-uni-pay');
@@ -46,8 +47,6 @@ const common: esbuild.BuildOptions = {
 export async function build(): Promise<void> {
   const missing = PROVIDERS.filter((name) => !existsSync(path.join(server, `providers/${name}/index.ts`)));
   if (missing.length && process.env.VK_BUILD_ALLOW_MISSING !== '1') throw new Error(`provider sources missing: ${missing.join(', ')}`);
-  rmSync(commonDist, { recursive: true, force: true });
-  rmSync(objectDist, { recursive: true, force: true });
   await Promise.all([
     esbuild.build({ ...common, entryPoints: [path.join(server, 'entry/index.ts')], outfile: path.join(commonDist, 'index.js') }),
     ...PROVIDERS.filter((name) => !missing.includes(name)).map((name) =>

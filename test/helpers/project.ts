@@ -54,6 +54,9 @@ module.exports = {
     const { id } = await uniCloud.database().collection('vk-pay-config').add(doc);
     return { errCode: 0, id };
   },
+  async findDocs(collection, where) {
+    return { errCode: 0, docs: (await uniCloud.database().collection(collection).where(where || {}).get()).data };
+  },
 };`;
 
 export function makeTestProject(): string {
@@ -88,6 +91,8 @@ export interface TestStack extends Stack {
   updateOrder(out_trade_no: string, patch: Record<string, unknown>): Promise<number>;
   /** test-only: insert a `vk-pay-config` document (multi-merchant pid) */
   addMerchantConfig(doc: Record<string, unknown>): Promise<string>;
+  /** test-only: every document of a collection matching `where` (e.g. vk-pay-apple-transactions, vk-pay-sessions) */
+  findDocs(collection: string, where?: Record<string, unknown>): Promise<Array<Record<string, any>>>;
 }
 
 export const WEB_PC: ClientInfo = { uniPlatform: 'web', appId: '__UNI__TEST', locale: 'zh-Hans', ua: 'Mozilla/5.0 (Windows NT 10.0) Chrome/120' };
@@ -110,6 +115,7 @@ export async function startTestStack(opts: StackOptions = {}): Promise<TestStack
     orders: async (no) => (await call('test-shop', 'orders', [no])).orders,
     updateOrder: async (no, patch) => (await call('test-shop', 'updateOrder', [no, patch])).updated,
     addMerchantConfig: async (doc) => (await call('test-shop', 'addMerchantConfig', [doc])).id,
+    findDocs: async (collection, where = {}) => (await call('test-shop', 'findDocs', [collection, where])).docs,
     async createPaymentVia(options, clientInfo, http) {
       const reply = await callCloudObject(stack.url, 'test-shop', 'createPayment', [options], { clientInfo, clientSecret: stack.runtime.clientSecret, spaceId: stack.runtime.spaceId, ...http });
       if (!reply.success) throw new Error(`test-shop.createPayment: ${JSON.stringify(reply.error)}`);

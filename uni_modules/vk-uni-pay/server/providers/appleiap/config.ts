@@ -51,6 +51,12 @@ export interface ApplePurchase {
 
 export const DEFAULT_RECEIPT_EXPIRES_IN_S = 86_400;
 
+/** A purchase older than `receiptExpiresIn` (default 24 h) is refused, whichever proof carries it. */
+export function checkPurchaseAge(purchaseDate: number, config: AppleIapConfig, now: number): void {
+  const maxAgeS = config.receiptExpiresIn ?? DEFAULT_RECEIPT_EXPIRES_IN_S;
+  if (now - purchaseDate > maxAgeS * 1000) throw new PayError('APPLE_RECEIPT_INVALID', { reason: 'purchase is older than receiptExpiresIn' });
+}
+
 export function requireBundleId(config: AppleIapConfig): string {
   if (!config.bundleId) throw new PayError('CONFIG_FIELD_MISSING', { node: APPLE_NODE, field: 'bundleId' });
   return config.bundleId;

@@ -7,7 +7,7 @@
 import type * as AppleLib from '@apple/app-store-server-library';
 import { PayError } from '../../core/errors';
 import type { ProviderContext } from '../types';
-import { APPLE_NODE, AppleIapConfig, ApplePurchase, AppleEnvironment, checkProduct, configEnvironment, requireBundleId } from './config';
+import { APPLE_NODE, AppleIapConfig, ApplePurchase, AppleEnvironment, checkProduct, checkPurchaseAge, configEnvironment, requireBundleId } from './config';
 
 function loadLib(): typeof AppleLib {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -96,6 +96,8 @@ export async function verifySignedTransaction(jws: string, ctx: ProviderContext<
   if (decoded.environment !== configEnvironment(ctx.config)) throw new PayError('APPLE_RECEIPT_INVALID', { reason: `environment ${decoded.environment} not accepted` });
   if (decoded.revocationDate !== undefined) throw new PayError('APPLE_RECEIPT_INVALID', { reason: 'transaction was refunded or revoked' });
   const purchase = normaliseTransaction(decoded, bundleId);
+  // same age limit as the legacy receipt path: an old, never-redeemed purchase cannot pay a new order
+  checkPurchaseAge(purchase.purchaseDate, ctx.config, ctx.clock.now());
   const total_fee = checkProduct(purchase.productId, purchase.quantity, ctx.config, opts.expectedProductIds);
   return { ...purchase, ...(total_fee !== undefined ? { total_fee } : {}) };
 }

@@ -12,8 +12,8 @@ import {
   AppleIapConfig,
   ApplePurchase,
   AppleEnvironment,
-  DEFAULT_RECEIPT_EXPIRES_IN_S,
   checkProduct,
+  checkPurchaseAge,
   configEnvironment,
   requireBundleId,
 } from './config';
@@ -140,8 +140,7 @@ export async function verifyReceipt(params: VerifyReceiptParams, ctx: ProviderCo
   const purchaseDate = toMs(entry.purchase_date_ms);
   if (purchaseDate === undefined) throw invalid('purchase date missing');
 
-  const maxAgeS = config.receiptExpiresIn ?? DEFAULT_RECEIPT_EXPIRES_IN_S;
-  if (ctx.clock.now() - purchaseDate > maxAgeS * 1000) throw invalid('purchase is older than receiptExpiresIn');
+  checkPurchaseAge(purchaseDate, config, ctx.clock.now());
 
   const total_fee = checkProduct(productId, quantity, config, params.expectedProductIds);
   return {

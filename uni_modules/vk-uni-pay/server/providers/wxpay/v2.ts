@@ -36,7 +36,8 @@ export class WxpayV2Client {
     }
     const answer = parseXml(text);
     if (answer.return_code !== 'SUCCESS') throw new PayError('GATEWAY_ERROR', { providerCode: answer.return_code ?? 'FAIL', providerMsg: answer.return_msg ?? '' });
-    if (!verifyV2(answer, key)) throw new PayError('GATEWAY_RESPONSE_UNVERIFIED');
+    // the answer is signed with the request's sign type and does not name it
+    if (!verifyV2(answer, key, signType)) throw new PayError('GATEWAY_RESPONSE_UNVERIFIED');
     if (answer.mch_id && answer.mch_id !== this.config.mchId) throw new PayError('GATEWAY_RESPONSE_UNVERIFIED');
     if (answer.result_code !== 'SUCCESS' && !opts.allowResultFail) {
       throw new PayError('GATEWAY_ERROR', { providerCode: answer.err_code ?? 'FAIL', providerMsg: answer.err_code_des ?? '' }, { providerCode: answer.err_code });

@@ -38,11 +38,18 @@ export function signV2(params: Record<string, unknown>, key: string, signType: V
   throw new PayError('INTERNAL', {}, { reason: 'unknown v2 sign type' });
 }
 
-export function verifyV2(params: Record<string, string>, key: string): boolean {
+/**
+ * `signType`: the sign type the merchant signs with. Gateway answers are signed with the request's
+ * sign type and do not echo `sign_type`, so for them the caller passes the configured type; a
+ * message that names another type is refused. Without it, the message's `sign_type` (default MD5).
+ */
+export function verifyV2(params: Record<string, string>, key: string, signType?: V2SignType): boolean {
   if (!params || typeof params !== 'object') return false;
   const received = params.sign;
   if (typeof received !== 'string' || received === '') return false;
-  const type = params.sign_type === undefined || params.sign_type === '' ? 'MD5' : params.sign_type;
+  const named = params.sign_type === undefined || params.sign_type === '' ? undefined : params.sign_type;
+  if (signType !== undefined && named !== undefined && named !== signType) return false;
+  const type = named ?? signType ?? 'MD5';
   if (type !== 'MD5' && type !== 'HMAC-SHA256') return false;
   const expected = Buffer.from(signV2(params, key, type), 'utf8');
   const got = Buffer.from(received, 'utf8');
