@@ -23,12 +23,7 @@ function alipayCalls(no: string) {
   return s.alipay.requests.filter((r) => r.biz.out_trade_no === no);
 }
 
-/*
- * BUG (services/create-payment.ts reuseUnpaidOrder, ~l.135-140): an identical second call changes
- * nothing in the row, so `updateUnpaid` reports updated 0 (uniCloud counts modified documents) and
- * the service answers 2009 ORDER_BUSY instead of reusing the order. Remove `.failing` once fixed.
- */
-test.failing('an identical second call reuses the unpaid order: same row, same prepay', async () => {
+test('an identical second call (nothing in the row changes) reuses the unpaid order: same row, same prepay', async () => {
   const d = data({ custom: { note: 'first' } });
   const a = await s.createPayment({ provider: 'wxpay', data: d }, MP);
   expect(a.errCode).toBe(0);
