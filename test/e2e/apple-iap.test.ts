@@ -206,6 +206,18 @@ describe('StoreKit 2 signed transaction', () => {
     await expectUntouched(no);
   });
 
+  test('the wrong product is refused by the product check itself, not only by its price', async () => {
+    const no = await newOrder();
+    const tx = newTxId();
+    const r = await verifyTransaction(no, s.apple.signTransaction(txPayload(tx, { productId: 'vip_month' })));
+    expect(r.errCode).toBe(1016);
+    expect(r.errMsg).toContain('vip_month is not the ordered product');
+    const receipt = s.apple.issueReceipt({ transactionId: tx, productId: 'vip_month', environment: 'Production' });
+    const rr = await verifyReceipt(no, receipt, tx);
+    expect(rr.errMsg).toContain('vip_month is not the ordered product');
+    await expectUntouched(no);
+  });
+
   test('2 concurrent verifications of one transaction for two orders: exactly one order is paid', async () => {
     const a = await newOrder();
     const b = await newOrder();

@@ -71,6 +71,10 @@ describe('context normalisation: the three shapes vk-uni-pay accepts', () => {
     expect(legacyPlatform('app')).toBe('app-plus');
     expect(legacyPlatform('mp-weixin')).toBe('mp-weixin');
   });
+  test('a client cannot choose the space (and so the notify URL) through uploaded clientInfo', () => {
+    expect(normalizeContext({ uniPlatform: 'web', spaceId: 'someone-elses-space' }).spaceId).toBeUndefined();
+    expect(normalizeContext({ PLATFORM: 'h5', SPACEINFO: { spaceId: 'platform-set' } }).spaceId).toBe('platform-set');
+  });
   test('a context without a platform is refused', () => {
     expect(codeOf(() => normalizeContext({}))).toBe(ERRORS.CONTEXT_INVALID[0]);
     expect(codeOf(() => normalizeContext(undefined))).toBe(ERRORS.CONTEXT_INVALID[0]);

@@ -52,6 +52,8 @@ export interface PayOrder {
   create_date: number;
   /** last time the unpaid order was re-used for another payment attempt */
   update_date?: number;
+  /** how many times the unpaid order was re-used */
+  update_count?: number;
   pay_date?: number;
   notify_date?: number;
   cancel_date?: number;
@@ -78,7 +80,7 @@ export const ORDER_FIELDS: ReadonlySet<string> = new Set([
   '_id', 'out_trade_no', 'total_fee', 'status', 'provider', 'pay_type', 'platform', 'uni_platform', 'type',
   'description', 'subject', 'body', 'openid', 'user_id', 'nickname', 'device_id', 'client_ip', 'appid', 'custom',
   'pid', 'notify_url', 'notify_path', 'time_expire', 'transaction_id', 'create_date', 'pay_date', 'notify_date',
-  'cancel_date', 'update_date', 'user_order_success', 'notify_mode', 'refund_fee', 'refund_num', 'refund_list', 'notify_info',
+  'cancel_date', 'update_date', 'update_count', 'user_order_success', 'notify_mode', 'refund_fee', 'refund_num', 'refund_list', 'notify_info',
   'original_data', 'stat_data', 'expand_data', 'provider_appid', 'mch_id', 'handler_lock_until',
   'handler_attempts', 'handler_error', 'other', 'out_refund_no',
 ]);

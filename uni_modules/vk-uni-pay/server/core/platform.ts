@@ -51,7 +51,9 @@ export function normalizeContext(context: unknown): ClientContext {
     userAgent,
     appId: str(c.appId) ?? str(c.APPID),
     deviceId: str(c.deviceId) ?? str(c.DEVICEID),
-    spaceId: str(c.spaceId) ?? str(space?.spaceId),
+    // only the platform-set SPACEINFO (classic / VK context) names the space; a client can upload
+    // arbitrary extra clientInfo keys, so a bare `spaceId` there is not trusted
+    spaceId: str(space?.spaceId),
     locale: str(c.locale) ?? str(c.LOCALE) ?? str(c.appLanguage),
     stat: {
       platform: uniPlatform,

@@ -132,8 +132,6 @@ async function reuseUnpaidOrder(deps: PayDeps, fresh: PayOrder): Promise<void> {
   assertReusable(existing, fresh);
   const { _id, out_trade_no, total_fee, status, create_date, refund_fee, refund_num, refund_list, handler_lock_until, handler_attempts, custom, type, ...scene } = fresh;
   void _id; void out_trade_no; void status; void create_date; void refund_fee; void refund_num; void refund_list; void handler_lock_until; void handler_attempts;
-  // update_date always changes, so `updated` is 1 whenever the order was still unpaid (uniCloud
-  // reports 0 for an update that changes nothing)
   const updated = await deps.orders.updateUnpaid(fresh.out_trade_no, total_fee, { ...scene, custom, type, update_date: fresh.create_date });
   if (!updated) {
     // the order changed state between our read and write (paid or closed meanwhile)

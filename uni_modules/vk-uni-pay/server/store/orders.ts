@@ -36,11 +36,14 @@ export class OrdersRepo {
     return data[0];
   }
 
-  /** Re-payment of an unpaid order: only while still unpaid and with the same amount. */
+  /**
+   * Changes an order only while it is unpaid and has this amount. The counter always changes, so
+   * `updated` is 1 whenever the order matched (uniCloud reports 0 for an update that changes nothing).
+   */
   async updateUnpaid(out_trade_no: string, total_fee: number, patch: Partial<PayOrder>): Promise<boolean> {
     const { updated } = await this.coll()
       .where({ out_trade_no, status: ORDER_STATUS.UNPAID, total_fee })
-      .update(patch as Record<string, unknown>);
+      .update({ ...patch, update_count: this.db().command.inc(1) } as Record<string, unknown>);
     return updated === 1;
   }
 

@@ -221,7 +221,8 @@ async function verifyNotifyV2(req: RawHttpRequest, ctx: Ctx): Promise<NotifyEven
     const r = parseXml(decryptRefundReqInfo(params.req_info, v2Key(config)).replace(/^<root>/, '<xml>').replace(/<\/root>$/, '</xml>'));
     return { kind: 'refund', out_trade_no: r.out_trade_no, out_refund_no: r.out_refund_no, refund_fee: Number(r.refund_fee), info: { refund_status: r.refund_status } };
   }
-  if (!verifyV2(params, v2Key(config))) throw new PayError('NOTIFY_SIGNATURE_INVALID');
+  // verified with the configured sign type, whatever the message claims
+  if (!verifyV2(params, v2Key(config), v2SignType(config))) throw new PayError('NOTIFY_SIGNATURE_INVALID');
   if (params.return_code !== 'SUCCESS') return { kind: 'ignore', reason: `return_code ${params.return_code}` };
   const total = Number(params.total_fee);
   if (!params.out_trade_no || !Number.isSafeInteger(total)) throw new PayError('NOTIFY_MALFORMED');
