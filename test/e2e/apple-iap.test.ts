@@ -331,10 +331,8 @@ describe('App Store Server Notifications V2', () => {
     expect(await s.order(no)).toMatchObject({ status: 1, refund_fee: 0, refund_list: [] });
   });
 
-  // BUG (services/notify.ts L149 → L78): pushNotify passes `undefined` as the order to handleEvent
-  // for non-payment events; the 'ignore' case reads order.out_trade_no → TypeError → 500 "retry",
-  // so Apple redelivers every TEST/DID_RENEW/CONSUMPTION_REQUEST/... notification.
-  test.failing('a non-refund notification (TEST) is acknowledged and changes nothing', async () => {
+  // regression: non-refund notifications (TEST, DID_RENEW, ...) must be acknowledged, or Apple redelivers them
+  test('a non-refund notification (TEST) is acknowledged and changes nothing', async () => {
     const { no } = await paidOrder();
     const r = await postNotify(JSON.stringify({ signedPayload: s.apple.signNotification({ notificationType: 'TEST', data: { appAppleId: 1234567890, bundleId: APPLE_BUNDLE_ID, environment: 'Production' } }) }));
     expect(r.status).toBe(200);

@@ -291,9 +291,8 @@ describe('message push URL', () => {
     await expectUntouched(no);
   });
 
-  // BUG (services/notify.ts L149 → L78): non-payment events reach handleEvent with order undefined;
-  // the 'ignore' case reads order.out_trade_no → TypeError → ErrCode 1, so WeChat redelivers them.
-  test.failing('a genuine non-payment push (xpay_complaint_notify) is acknowledged', async () => {
+  // regression: non-payment pushes must be acknowledged, or WeChat redelivers them for hours
+  test('a genuine non-payment push (xpay_complaint_notify) is acknowledged', async () => {
     const r = await post(push({ ToUserName: 'gh_test', MsgType: 'event', Event: 'xpay_complaint_notify', CreateTime: Math.floor(Date.now() / 1000) }));
     expect(acked(r)).toBe(true);
   });
@@ -306,11 +305,9 @@ describe('message push URL', () => {
     expect(await s.handlerCalls(no)).toHaveLength(0);
   });
 
-  // BUG (providers/wxpay-virtual/index.ts verifyVirtualPush, the `else` plaintext branch): with safe
-  // mode configured (encodingAESKey set) a push without encrypt_type is still accepted, and in
-  // plaintext mode the URL signature covers only token/timestamp/nonce, never the body. Anyone who
-  // saw one push URL can replay its signature with any body and mark any order paid.
-  test.failing('a replayed URL signature with a plaintext body (no encrypt_type) cannot pay an order', async () => {
+  // regression: in plaintext mode the URL signature covers only token/timestamp/nonce, never the
+  // body, so a seen push URL replayed with a made-up body must not pay anything
+  test('a replayed URL signature with a plaintext body (no encrypt_type) cannot pay an order', async () => {
     const openid = await login();
     const { no } = await coinOrder(openid);
     // an attacker who saw one genuine push URL keeps its signature/timestamp/nonce (they do not cover the body)

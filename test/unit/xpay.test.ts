@@ -179,7 +179,12 @@ describe('adapter (offline)', () => {
   });
 
   test('plaintext push, refund push, other events, echostr challenge, replies', async () => {
-    await expect(wxpayVirtualAdapter.verifyNotify(push({ ...goods, Event: 'xpay_coin_pay_notify', GoodsInfo: undefined, CoinInfo: { Quantity: 300, OrigPrice: 300, ActualPrice: 300 } }, { plain: true }), ctx())).resolves.toMatchObject({ kind: 'payment', total_fee: 300 });
+    const coin = { ...goods, Event: 'xpay_coin_pay_notify', GoodsInfo: undefined, CoinInfo: { Quantity: 300, OrigPrice: 300, ActualPrice: 300 } };
+    // safe mode configured: a plaintext push (its body is not covered by any signature) is refused
+    await expect(wxpayVirtualAdapter.verifyNotify(push(coin, { plain: true }), ctx())).rejects.toMatchObject({ key: 'NOTIFY_SIGNATURE_INVALID' });
+    // plaintext mode: only a hint, which the service must confirm with query_order
+    const plainCtx = { ...ctx(), config: { ...ctx().config, encodingAESKey: undefined } };
+    await expect(wxpayVirtualAdapter.verifyNotify(push(coin, { plain: true }), plainCtx)).resolves.toEqual({ kind: 'hint', out_trade_no: coin.OutTradeNo });
     await expect(wxpayVirtualAdapter.verifyNotify(push({ Event: 'xpay_refund_notify', MchOrderId: 'VKORDER0002', MchRefundId: 'R0000001', RefundFee: 100, RetCode: 0 }), ctx())).resolves.toMatchObject({ kind: 'refund', out_trade_no: 'VKORDER0002', out_refund_no: 'R0000001', refund_fee: 100 });
     await expect(wxpayVirtualAdapter.verifyNotify(push({ Event: 'xpay_complaint_notify' }), ctx())).resolves.toMatchObject({ kind: 'ignore' });
     const challenge = await wxpayVirtualAdapter.verifyNotify({ method: 'GET', path: '/', headers: {}, body: Buffer.alloc(0), query: { signature: pushSignature('tok', '1', '2'), timestamp: '1', nonce: '2', echostr: 'hello123' } }, ctx());

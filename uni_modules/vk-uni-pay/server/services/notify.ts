@@ -146,7 +146,11 @@ export async function pushNotify(deps: PayDeps, provider: 'wxpay-virtual' | 'app
       deps.log.info('notify.refund', { provider, out_trade_no: order?.out_trade_no });
       return adapter.notifyReply(true);
     }
-    if (event.kind !== 'payment') return await handleEvent(deps, adapter, ctx, `${provider}_${platformKey}` as PayType, undefined as never, event);
+    if (event.kind === 'challenge') return event.reply;
+    if (event.kind === 'ignore') {
+      deps.log.info('notify.ignored', { provider, reason: event.reason });
+      return adapter.notifyReply(true);
+    }
     const order = await deps.orders.findByOutTradeNo(event.out_trade_no);
     if (!order || order.provider !== provider) return refuse('unknown out_trade_no');
     return await handleEvent(deps, adapter, ctx, `${provider}_${platformKey}` as PayType, order, event);

@@ -70,7 +70,7 @@ async function reconcile(deps: PayDeps, order: PayOrder): Promise<PayOrder> {
   const platformKey = order.pay_type.slice(order.provider.length + 1) as PlatformKey;
   const config = await deps.configs.load(order.pid);
   const ctx = providerContext(deps, configNode<Record<string, any>>(config, configNodePath(order.provider, platformKey)), order.pid);
-  const q = await adapter.queryOrder({ out_trade_no: order.out_trade_no }, ctx);
+  const q = await adapter.queryOrder({ out_trade_no: order.out_trade_no, openid: order.openid }, ctx);
   const expired = order.time_expire !== undefined && deps.clock.now() > order.time_expire;
   if (q.state === 'PAID') {
     if (q.total_fee !== undefined && q.total_fee !== order.total_fee) {

@@ -195,8 +195,15 @@ export async function verifyVirtualPush(req: RawHttpRequest, ctx: ProviderContex
     appid = dec.appId;
     msg = parseJsonObject(dec.message);
   } else {
-    // Plaintext mode: the URL signature does not cover the body (WeChat's design). Prefer safe mode.
+    // Plaintext mode: the URL signature covers token/timestamp/nonce only, never the body, so a seen
+    // URL could be replayed with any body. With safe mode configured a plaintext push is refused;
+    // without it, a plaintext payment push is only a hint that the service confirms by query_order.
+    if (ctx.config.encodingAESKey) throw new PayError('NOTIFY_SIGNATURE_INVALID');
     msg = parseJsonObject(req.body.toString('utf8'));
+    const event = virtualEvent(msg, undefined, false, ctx.config);
+    if (event.kind === 'payment') return { kind: 'hint', out_trade_no: event.out_trade_no };
+    if (event.kind === 'refund') return { kind: 'ignore', reason: 'unauthenticated plaintext refund push' };
+    return event;
   }
   return virtualEvent(msg, appid, encrypted, ctx.config);
 }
