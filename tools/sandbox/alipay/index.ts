@@ -3,7 +3,8 @@
  * RSA2 request signatures (and cert SNs in certificate mode), answers like Alipay (inner
  * `…_response` text built first, `/` escaped as `\/`, signed with the sandbox's Alipay key), keeps
  * trades in memory, serves a small cashier page for 当面付 QR codes and posts signed asynchronous
- * notifications with retries. All times are Beijing time whatever the host TZ.
+ * notifications with retries, and issues single-use auth codes for `alipay.system.oauth.token`.
+ * All times are Beijing time whatever the host TZ.
  */
 import http from 'node:http';
 import { randomBytes, randomInt } from 'node:crypto';
@@ -145,6 +146,11 @@ export interface AlipaySandbox {
   submitAppOrder(orderStr: string): Promise<{ trade_no: string; out_trade_no: string }>;
   /** every gateway call, in order (tests inspect what reached the gateway) */
   requests: AlipayGatewayRequest[];
+  /**
+   * What my.getAuthCode / the web authorisation redirect hands the client: a single-use auth code
+   * for `alipay.system.oauth.token` (bound to `appId`, default the first app) and the ids it maps to.
+   */
+  issueAuthCode(opts?: { user_id?: string; open_id?: string; appId?: string }): { code: string; user_id: string; open_id: string };
 }
 
 export interface AlipaySandboxOptions {
@@ -238,6 +244,7 @@ export async function startAlipaySandbox(opts: AlipaySandboxOptions): Promise<Al
   const byCashier = new Map<string, AlipaySandboxOrder>();
   const deliveries: AlipayDelivery[] = [];
   const requests: AlipayGatewayRequest[] = [];
+  const authCodes = new Map<string, { appId: string; user_id: string; open_id: string }>(); // unused codes only
   const events = new EventEmitter();
   events.setMaxListeners(0);
   const timers = new Set<NodeJS.Timeout>();
@@ -486,6 +493,24 @@ export async function startAlipaySandbox(opts: AlipaySandboxOptions): Promise<Al
       if (opts.refundNotify) void sendRefundNoticeFor(o, fen, reqNo, at);
       return { code: '10000', msg: 'Success', ...head, fund_change: 'Y', refund_fee: fenToYuanText(o.refunded_fen), gmt_refund_pay: beijing(at) };
     },
+    // answers only with the token fields (no code/msg) on success, like Alipay; failures go out as error_response
+    'alipay.system.oauth.token'(app, _biz, params) {
+      if (!params.grant_type) return MISSING('grant-type');
+      if (params.grant_type !== 'authorization_code') return fail('40002', 'Invalid Arguments', 'isv.grant-type-invalid', '不支持的grantType');
+      if (!params.code) return MISSING('code');
+      const c = authCodes.get(params.code);
+      if (!c || c.appId !== app.appId) return fail('40002', 'Invalid Arguments', 'isv.code-invalid', '授权码code无效');
+      authCodes.delete(params.code); // single use
+      return {
+        access_token: `authusrB${randomBytes(16).toString('hex')}`,
+        expires_in: 1296000,
+        refresh_token: `authusrB${randomBytes(16).toString('hex')}`,
+        re_expires_in: 2592000,
+        auth_start: beijing(now()),
+        user_id: c.user_id,
+        open_id: c.open_id,
+      };
+    },
     'alipay.trade.fastpay.refund.query'(app, biz) {
       const o = lookup(app, biz, true);
       if (isFailure(o)) return o;
@@ -561,7 +586,8 @@ export async function startAlipaySandbox(opts: AlipaySandboxOptions): Promise<Al
       text = signedResponse(app, 'error_response', { ...fail('40002', 'Invalid Arguments', 'isv.invalid-method', '不存在的方法名') });
     } else {
       const r = handlers[method](app!, biz!, params);
-      text = signedResponse(app, responseKey, r as Record<string, unknown>);
+      const asError = method === 'alipay.system.oauth.token' && isFailure(r);
+      text = signedResponse(app, asError ? 'error_response' : responseKey, r as Record<string, unknown>);
     }
     requests.push({ at: now(), method, app_id: params.app_id, params, biz: biz ?? {}, response: text });
     log(`${method} ${params.app_id} → ${text.length > 200 ? text.slice(0, 200) + '…' : text}`);
@@ -697,6 +723,15 @@ var c=document.getElementById('cancel-btn');if(c)c.onclick=function(){act('cance
       const o = findOrder(out_trade_no);
       if (!o) throw new Error(`no order ${out_trade_no}`);
       await sendRefundNoticeFor(o, refund_fee_fen, `${out_trade_no}-refund-${o.refunds.length + 1}`, now());
+    },
+    issueAuthCode(o = {}) {
+      const appId = o.appId ?? opts.apps[0]?.appId;
+      if (!appId || !apps.has(appId)) throw new Error(`unknown app ${appId}`);
+      const code = randomBytes(16).toString('hex');
+      const user_id = o.user_id ?? `2088${String(randomInt(1e6)).padStart(6, '0')}${String(randomInt(1e6)).padStart(6, '0')}`;
+      const open_id = o.open_id ?? `0${randomBytes(24).toString('base64url')}`;
+      authCodes.set(code, { appId, user_id, open_id });
+      return { code, user_id, open_id };
     },
     async submitAppOrder(orderStr) {
       const params: Record<string, string> = {};

@@ -1,7 +1,7 @@
 /**
  * WeChat sandbox peer for mini-program virtual payment: plays api.weixin.qq.com
- * (`/cgi-bin/stable_token`, `/sns/jscode2session`, `/xpay/query_order|refund_order|notify_provide_goods`
- * with access_token and pay_sig checks) and the WeChat client (`wx.login`, `wx.requestVirtualPayment`
+ * (`/cgi-bin/stable_token`, `/sns/jscode2session`, `/sns/oauth2/access_token` for 公众号网页授权 codes,
+ * `/xpay/query_order|refund_order|notify_provide_goods` with access_token and pay_sig checks) and the WeChat client (`wx.login`, `wx.requestVirtualPayment`
  * checking paySig and the user signature), then pushes the (safe-mode encrypted) delivery message
  * to the app's message-push URL until it answers `{"ErrCode":0}`.
  */
@@ -79,6 +79,8 @@ export interface WxApiSandbox {
   url: string;
   close(): Promise<void>;
   login(openid?: string, appId?: string): { code: string; openid: string };
+  /** 公众号网页授权 (snsapi_base): the single-use `code` the OAuth redirect hands the page */
+  oauthLogin(openid?: string, appId?: string): { code: string; openid: string };
   sessionKeyOf(openid: string, appId?: string): string | undefined;
   requestVirtualPayment(args: RequestVirtualPaymentArgs): Promise<void>;
   setPushUrl(appId: string, url: string): void;
@@ -97,6 +99,7 @@ export async function startWxApiSandbox(opts: WxApiSandboxOptions): Promise<WxAp
   const tokens = new Map<string, { appId: string; expires: number }>();
   const stableTokens = new Map<string, string>();
   const codes = new Map<string, { appId: string; openid: string }>();
+  const oauthCodes = new Map<string, { appId: string; openid: string; used: boolean }>();
   const sessions = new Map<string, string>(); // `${appId}|${openid}` → session_key
   const orders = new Map<string, XpayOrder>(); // `${appId}|${order_id}`
   const log = deliveryLog();
@@ -196,6 +199,25 @@ export async function startWxApiSandbox(opts: WxApiSandboxOptions): Promise<WxAp
       calls.push({ path, errcode: 0 });
       return json({ openid: c.openid, session_key, unionid: `u_${c.openid}` });
     }
+    if (path === '/sns/oauth2/access_token' && req.method === 'GET') {
+      const app = apps.get(req.query.appid);
+      if (!app) return err(path, 40013, 'invalid appid');
+      if (req.query.secret !== app.secret) return err(path, 40125, 'invalid appsecret');
+      if (req.query.grant_type !== 'authorization_code') return err(path, 40002, 'invalid grant_type');
+      const c = oauthCodes.get(req.query.code ?? '');
+      if (!c || c.appId !== app.appId) return err(path, 40029, 'invalid code');
+      if (c.used) return err(path, 40163, 'code been used');
+      c.used = true; // single use
+      calls.push({ path, errcode: 0 });
+      return json({
+        access_token: `WAT_${randomUUID().replace(/-/g, '')}`,
+        expires_in: 7200,
+        refresh_token: `WRT_${randomUUID().replace(/-/g, '')}`,
+        openid: c.openid,
+        scope: 'snsapi_base',
+        unionid: `u_${c.openid}`,
+      });
+    }
     if (path.startsWith('/xpay/') && req.method === 'POST') {
       const t = tokens.get(req.query.access_token ?? '');
       if (!t || t.expires < Date.now()) return err(path, 40001, 'invalid credential, access_token is invalid or not latest');
@@ -265,6 +287,11 @@ export async function startWxApiSandbox(opts: WxApiSandboxOptions): Promise<WxAp
     login(openid = `o${randomBytes(12).toString('base64url')}`, appId = firstApp) {
       const code = randomBytes(16).toString('hex');
       codes.set(code, { appId, openid });
+      return { code, openid };
+    },
+    oauthLogin(openid = `o${randomBytes(12).toString('base64url')}`, appId = firstApp) {
+      const code = randomBytes(16).toString('hex');
+      oauthCodes.set(code, { appId, openid, used: false });
       return { code, openid };
     },
     sessionKeyOf: (openid, appId = firstApp) => sessions.get(`${appId}|${openid}`),

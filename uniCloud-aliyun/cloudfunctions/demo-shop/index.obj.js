@@ -12,6 +12,11 @@ const CATALOGUE = {
     { id: 'g1', title: '会员月卡', total_fee: 990 },
     { id: 'g2', title: '电子书《支付对账实务》', total_fee: 1999 },
   ],
+  // App Store products: the price must equal appleiap.products in uni-pay/config.js
+  apple: [
+    { id: 'coins_600', title: '600 金币', total_fee: 600, balance: 600 },
+    { id: 'vip_month', title: '会员月卡（内购）', total_fee: 1800, balance: 0 },
+  ],
 };
 
 const USER_ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -28,7 +33,7 @@ function newOutTradeNo(prefix) {
   return `${prefix}${t}${rnd}`;
 }
 
-async function pay(ctx, params, { item, type, custom }) {
+async function pay(ctx, params, { item, type, custom, productid }) {
   if (!item) return fail('DEMO_ITEM_NOT_FOUND', '商品不存在 / unknown item');
   if (!USER_ID.test(String(params.user_id || ''))) return fail('DEMO_USER_INVALID', 'user_id 无效 / invalid user_id');
   if (!PROVIDERS.includes(params.provider)) return fail('DEMO_PROVIDER_INVALID', 'provider 无效 / invalid provider');
@@ -46,6 +51,7 @@ async function pay(ctx, params, { item, type, custom }) {
       user_id: params.user_id,
       openid: typeof params.openid === 'string' ? params.openid : undefined,
       custom,
+      ...(productid ? { productid } : {}),
       ...(seconds > 0 ? { time_expire: Date.now() + seconds * 1000 } : {}),
     },
   });
@@ -66,6 +72,19 @@ module.exports = {
   async createGoodsOrder(params = {}) {
     const item = CATALOGUE.goods.find((i) => i.id === params.goods_id);
     return pay(this, params, { item, type: 'goods', custom: item ? { goods_id: item.id } : {} });
+  },
+
+  /** Apple in-app purchase: the client names the App Store product; its price comes from here. */
+  async createAppleOrder(params = {}) {
+    const item = CATALOGUE.apple.find((i) => i.id === params.productid);
+    // coins are a recharge, a membership is goods
+    const recharge = !!item && item.balance > 0;
+    return pay(this, { ...params, provider: 'appleiap' }, {
+      item,
+      type: recharge ? 'recharge' : 'goods',
+      custom: !item ? {} : recharge ? { recharge_balance: item.balance, item_id: item.id } : { goods_id: item.id },
+      productid: item && item.id,
+    });
   },
 
   async getAccount(params = {}) {

@@ -22,12 +22,18 @@ const URL_PARAMS = new Set([
 export interface CommonParams {
   notify_url?: string;
   app_auth_token?: string;
+  /**
+   * Business params some methods take at the top level instead of inside biz_content (e.g.
+   * `grant_type` and `code` of `alipay.system.oauth.token`). They never replace a common param.
+   */
+  params?: Record<string, string>;
 }
 
 /**
  * The signed parameter string `k=encodeURIComponent(v)&…` (alipay-sdk `sdkExecute`). The timestamp
  * is passed explicitly in Beijing time: the SDK would format the host's local time (UTC in the cloud).
- * biz_content is sent exactly as given (no camel/snake case rewriting of merchant keys).
+ * biz_content is sent exactly as given (no camel/snake case rewriting of merchant keys), and left
+ * out when empty; `common.params` are extra top-level params.
  */
 export function signedParamString(
   rt: AlipayRuntime,
@@ -36,7 +42,13 @@ export function signedParamString(
   common: CommonParams,
   nowMs: number,
 ): string {
-  const params: Record<string, unknown> = { timestamp: toDateTimeShanghai(nowMs), biz_content: biz };
+  const params: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(common.params ?? {})) {
+    if (!URL_PARAMS.has(k) && k !== 'biz_content' && k !== 'alipay_sdk') params[k] = v;
+  }
+  params.timestamp = toDateTimeShanghai(nowMs);
+  // no biz_content at all for methods without business content (the SDK would send `{}`)
+  if (Object.keys(biz).length) params.biz_content = biz;
   if (common.notify_url) params.notify_url = common.notify_url;
   if (common.app_auth_token) params.app_auth_token = common.app_auth_token;
   return rt.sdk.sdkExecute(method, params, { bizContentAutoSnakeCase: false });

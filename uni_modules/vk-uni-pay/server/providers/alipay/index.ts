@@ -22,6 +22,7 @@ import { callGateway, callGatewayOk, gatewayError, signedParamString, type Commo
 import { verifyAndParseNotify } from './notify';
 
 export type { AlipayNodeConfig } from './config';
+export { alipayOauthToken, type AlipayOauthIds } from './oauth';
 
 type Ctx = ProviderContext<AlipayNodeConfig>;
 

@@ -26,6 +26,8 @@ export interface WxpayVirtualConfig {
   sandbox?: boolean;
   /** default https://api.weixin.qq.com (the sandbox peer in tests) */
   apiBase?: string;
+  /** same as apiBase (the override key every provider node accepts) */
+  gateway?: string;
   timeout?: number;
 }
 
@@ -41,9 +43,10 @@ export const envOf = (config: WxpayVirtualConfig): 0 | 1 => (config.sandbox === 
 /** The AppKey that signs for the configured env. */
 export const appKeyOf = (config: WxpayVirtualConfig): string => (config.sandbox === true ? need(config, 'sandboxAppKey') : need(config, 'appKey'));
 
-const baseOf = (config: WxpayVirtualConfig) => (config.apiBase ?? DEFAULT_API_BASE).replace(/\/+$/, '');
+/** `apiBase`, or `gateway` like every other provider node (the sandbox stands in here) */
+const baseOf = (config: WxpayVirtualConfig) => (config.apiBase ?? config.gateway ?? DEFAULT_API_BASE).replace(/\/+$/, '');
 
-async function send(ctx: ProviderContext<WxpayVirtualConfig>, method: 'GET' | 'POST', url: string, body?: string): Promise<Record<string, any>> {
+export async function send(ctx: ProviderContext<WxpayVirtualConfig>, method: 'GET' | 'POST', url: string, body?: string): Promise<Record<string, any>> {
   let res: HttpResponse;
   try {
     res = await ctx.http.request({ method, url, headers: body !== undefined ? { 'content-type': 'application/json' } : {}, body, timeoutMs: ctx.config.timeout });
@@ -60,7 +63,7 @@ async function send(ctx: ProviderContext<WxpayVirtualConfig>, method: 'GET' | 'P
   }
 }
 
-function failIfErr(json: Record<string, any>): void {
+export function failIfErr(json: Record<string, any>): void {
   if (json.errcode !== undefined && json.errcode !== 0) {
     throw new PayError('GATEWAY_ERROR', { providerCode: json.errcode, providerMsg: String(json.errmsg ?? '') }, { errcode: json.errcode });
   }

@@ -268,3 +268,4 @@ export const wxpayAdapter: ProviderAdapter<WxpayNodeConfig> = {
 
 export default wxpayAdapter;
 export type { WxpayNodeConfig };
+export { officialAccountOpenid, type OfficialAccountIds } from './oauth';
