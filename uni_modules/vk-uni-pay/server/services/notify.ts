@@ -43,11 +43,7 @@ export async function paymentNotify(deps: PayDeps, req: RawHttpRequest): Promise
     return { mpserverlessComposedResponse: true, statusCode: 404, headers: { 'content-type': 'text/plain' }, body: 'not found' };
   }
   const adapter = loadAdapter(route.provider);
-  const refuse = (reason: string, e?: unknown) => {
-    deps.log.warn('notify.refused', { out_trade_no: route.out_trade_no, pay_type: route.payType, reason, code: isPayError(e) ? e.code : undefined });
-    return adapter.notifyReply(false, 'FAIL');
-  };
-  try {
+  return answering(deps, adapter, { out_trade_no: route.out_trade_no, pay_type: route.payType }, async (refuse) => {
     const order = await deps.orders.findByOutTradeNo(route.out_trade_no);
     if (!order) return refuse('unknown out_trade_no');
     if (order.provider !== route.provider) return refuse('provider differs from the order');
@@ -55,10 +51,29 @@ export async function paymentNotify(deps: PayDeps, req: RawHttpRequest): Promise
     const node = configNode<Record<string, any>>(config, configNodePath(route.provider, route.platformKey));
     const ctx = providerContext(deps, node, order.pid);
     const event = await adapter.verifyNotify(req, ctx);
-    return await handleEvent(deps, adapter, ctx, route.payType, order, event);
+    return handleEvent(deps, adapter, ctx, route.payType, order, event);
+  });
+}
+
+/**
+ * Runs one notification: a refusal (any PayError: forged, stale, mismatched) or a crash answers
+ * "retry" to the provider and is logged without secrets; nothing was written before the refusal.
+ */
+async function answering(
+  deps: PayDeps,
+  adapter: ProviderAdapter,
+  fields: Record<string, unknown>,
+  run: (refuse: (reason: string) => IntegratedResponse) => Promise<IntegratedResponse>,
+): Promise<IntegratedResponse> {
+  const refuse = (reason: string, code?: number) => {
+    deps.log.warn('notify.refused', { ...fields, reason, code });
+    return adapter.notifyReply(false, 'FAIL');
+  };
+  try {
+    return await run(refuse);
   } catch (e) {
-    if (isPayError(e)) return refuse(e.key, e);
-    deps.log.error('notify.error', { out_trade_no: route.out_trade_no, error: e instanceof Error ? e.message : String(e) });
+    if (isPayError(e)) return refuse(e.key, e.code);
+    deps.log.error('notify.error', { ...fields, error: e instanceof Error ? e.message : String(e) });
     return adapter.notifyReply(false, 'FAIL');
   }
 }
@@ -133,32 +148,24 @@ const PUSH_NODE: Record<'wxpay-virtual' | 'appleiap', [string, PlatformKey]> = {
 export async function pushNotify(deps: PayDeps, provider: 'wxpay-virtual' | 'appleiap', req: RawHttpRequest): Promise<IntegratedResponse> {
   const adapter = loadAdapter(provider);
   const [name, platformKey] = PUSH_NODE[provider];
-  const refuse = (reason: string, e?: unknown) => {
-    deps.log.warn('notify.refused', { provider, reason, code: isPayError(e) ? e.code : undefined });
-    return adapter.notifyReply(false, 'FAIL');
-  };
-  try {
+  return answering(deps, adapter, { provider }, async (refuse) => {
     const ctx = providerContext(deps, configNode<Record<string, any>>(await deps.configs.load(), [name, platformKey]));
     const event = await adapter.verifyNotify(req, ctx);
+    if (event.kind === 'challenge') return event.reply;
+    if (event.kind === 'ignore') {
+      deps.log.info('notify.ignored', { provider, reason: event.reason });
+      return adapter.notifyReply(true);
+    }
     if (event.kind === 'refund') {
       const order = provider === 'appleiap' ? await orderOfAppleTransaction(deps, event.info.transactionId as string | undefined) : await deps.orders.findByOutTradeNo(event.out_trade_no);
       if (order && provider === 'appleiap') await recordStoreRefund(deps, order, event.info);
       deps.log.info('notify.refund', { provider, out_trade_no: order?.out_trade_no });
       return adapter.notifyReply(true);
     }
-    if (event.kind === 'challenge') return event.reply;
-    if (event.kind === 'ignore') {
-      deps.log.info('notify.ignored', { provider, reason: event.reason });
-      return adapter.notifyReply(true);
-    }
     const order = await deps.orders.findByOutTradeNo(event.out_trade_no);
     if (!order || order.provider !== provider) return refuse('unknown out_trade_no');
-    return await handleEvent(deps, adapter, ctx, `${provider}_${platformKey}` as PayType, order, event);
-  } catch (e) {
-    if (isPayError(e)) return refuse(e.key, e);
-    deps.log.error('notify.error', { provider, error: e instanceof Error ? e.message : String(e) });
-    return adapter.notifyReply(false, 'FAIL');
-  }
+    return handleEvent(deps, adapter, ctx, `${provider}_${platformKey}` as PayType, order, event);
+  });
 }
 
 /** Apple refunded or revoked the purchase: the whole remaining amount is recorded as refunded. */
