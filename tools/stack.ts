@@ -17,6 +17,8 @@ import { randomBytes } from 'node:crypto';
 export const ROOT = path.resolve(__dirname, '..');
 
 export const WX_APPIDS = { mp: 'wx1000000000000001', app: 'wx2000000000000002', oa: 'wx3000000000000003' };
+/** the official account's AppSecret in the WeChat API sandbox (OAuth for JSAPI in the WeChat browser) */
+const OA_SECRET = randomBytes(16).toString('hex');
 export const APPLE_BUNDLE_ID = 'com.example.vkunipay';
 /** the demo's App Store price list (server side): product → fen */
 export const APPLE_PRODUCTS = { coins_600: { total_fee: 600 }, vip_month: { total_fee: 1800 } };
@@ -73,7 +75,7 @@ function pemFiles(dir: string, files: Record<string, string>): Record<string, st
 }
 
 /** Builds the uni-pay config (vk-uni-pay node layout) for the sandbox merchants. */
-export function sandboxConfig(opts: { notifyUrl: string; spaceId: string; wx: WxpaySandboxMerchant; wxGateway: string; wxVersion: 2 | 3; wxSignType?: 'MD5' | 'HMAC-SHA256'; ali: AlipaySandboxApp; aliGateway: string; pemDir: string }) {
+export function sandboxConfig(opts: { notifyUrl: string; spaceId: string; wx: WxpaySandboxMerchant; wxGateway: string; wxApiBase: string; wxVersion: 2 | 3; wxSignType?: 'MD5' | 'HMAC-SHA256'; ali: AlipaySandboxApp; aliGateway: string; pemDir: string }) {
   const { wx, ali } = opts;
   const wxPem = pemFiles(path.join(opts.pemDir, 'wxpay'), {
     'apiclient_cert.pem': wx.merchant.certPem,
@@ -90,8 +92,9 @@ export function sandboxConfig(opts: { notifyUrl: string; spaceId: string; wx: Wx
     appCertPath: wxPem['apiclient_cert.pem'],
     appPrivateKeyPath: wxPem['apiclient_key.pem'],
     ...(wx.signMode !== 'platform-cert' ? { wxpayPublicKeyPath: wxPem['pub_key.pem'], wxpayPublicKeyId: wx.publicKeyId } : {}),
-    secret: 'sandbox-secret',
+    secret: OA_SECRET,
     gateway: opts.wxGateway,
+    apiBase: opts.wxApiBase,
   });
   const aliNode = {
     appId: ali.appId,
@@ -112,6 +115,12 @@ export function sandboxConfig(opts: { notifyUrl: string; spaceId: string; wx: Wx
     },
     alipay: { 'mp-alipay': aliNode, 'app-plus': aliNode, h5: aliNode },
   };
+}
+
+/** The official account, as the WeChat API sandbox knows it (only its OAuth is used). */
+function officialAccountApp(): WxApp {
+  const r = () => randomBytes(16).toString('hex');
+  return { appId: WX_APPIDS.oa, secret: OA_SECRET, appKey: r(), sandboxAppKey: r(), offerId: '0', token: r(), encodingAESKey: randomBytes(32).toString('base64').slice(0, 43) };
 }
 
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
@@ -138,7 +147,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     startWxpaySandbox({ merchants: [wxMerchant], port: 0, retryDelaysMs: opts.retryDelaysMs, quiet }),
     startAlipaySandbox({ apps: [alipayApp], port: 0, retryDelaysMs: opts.retryDelaysMs, quiet }),
     startAppleSandbox({ port: 0, bundleId: APPLE_BUNDLE_ID, sharedSecret: 'apple-shared-secret' }),
-    startWxApiSandbox({ port: 0, apps: [wxApp], pushRetryDelaysMs: opts.retryDelaysMs }),
+    startWxApiSandbox({ port: 0, apps: [wxApp, officialAccountApp()], pushRetryDelaysMs: opts.retryDelaysMs }),
     startVksPaySandbox({ port: 0, merchants: [vksMerchant], notifyRetryDelaysMs: opts.retryDelaysMs }),
   ]);
   const spaceId = 'local-space';
@@ -158,6 +167,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     spaceId,
     wx: wxMerchant,
     wxGateway: wxpay.url,
+    wxApiBase: wxapi.url,
     wxVersion: opts.wxVersion ?? 3,
     wxSignType: opts.wxSignType,
     ali: alipayApp,

@@ -1,5 +1,5 @@
 import { startAppleSandbox, createApplePki, AppleSandbox, signAppleJws } from '../../tools/sandbox/apple';
-import { nodeTransport } from '../../tools/sandbox/apple/loopback';
+import { nodeTransport } from '../../tools/sandbox/loopback';
 import {
   appleiapAdapter,
   verifyReceipt,

@@ -14,7 +14,7 @@ import { memoryCache } from '../../uni_modules/vk-uni-pay/server/store/cache';
 import { createAlipayApp, startAlipaySandbox, type AlipaySandbox, type AlipaySandboxApp } from '../../tools/sandbox/alipay';
 import { alipayNodeConfig, loopbackTransport } from '../../tools/sandbox/alipay/testkit';
 import { startWxApiSandbox, type WxApiSandbox } from '../../tools/sandbox/wxapi';
-import { nodeTransport } from '../../tools/sandbox/apple/loopback';
+import { nodeTransport } from '../../tools/sandbox/loopback';
 
 /** the PayError `p` rejects with (fails the test when it resolves) */
 const payError = (p: Promise<unknown>): Promise<any> =>

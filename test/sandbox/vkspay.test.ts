@@ -1,5 +1,5 @@
 import { startVksPaySandbox, VksPaySandbox } from '../../tools/sandbox/vkspay';
-import { startLoopbackServer, nodeTransport, LoopbackServer } from '../../tools/sandbox/apple/loopback';
+import { startLoopbackServer, nodeTransport, LoopbackServer } from '../../tools/sandbox/loopback';
 import { vkspayAdapter, vksPaySign, VksPayConfig } from '../../uni_modules/vk-uni-pay/server/providers/vkspay';
 import type { CreateOrderInput, NotifyEvent, ProviderContext } from '../../uni_modules/vk-uni-pay/server/providers/types';
 import { memoryCache } from '../../uni_modules/vk-uni-pay/server/store/cache';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { startWxApiSandbox, WxApiSandbox, WxClientError } from '../../tools/sandbox/wxapi';
-import { startLoopbackServer, nodeTransport, LoopbackServer } from '../../tools/sandbox/apple/loopback';
+import { startLoopbackServer, nodeTransport, LoopbackServer } from '../../tools/sandbox/loopback';
 import {
   wxpayVirtualAdapter,
   code2Session,

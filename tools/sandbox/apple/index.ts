@@ -6,7 +6,7 @@
  */
 import { randomUUID, sign as cryptoSign } from 'node:crypto';
 import { issueCertificate, Issued } from '../pki';
-import { startLoopbackServer, PeerRequest, PeerResponse } from './loopback';
+import { startLoopbackServer, PeerRequest, PeerResponse } from '../loopback';
 
 export type AppleEnv = 'Production' | 'Sandbox';
 

@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { vksPaySign, VksPayValue } from '../../../uni_modules/vk-uni-pay/server/providers/vkspay';
-import { startLoopbackServer, nodeTransport, deliveryLog, deliverWithRetries, PeerRequest, PeerResponse, Delivery } from '../apple/loopback';
+import { startLoopbackServer, nodeTransport, deliveryLog, deliverWithRetries, PeerRequest, PeerResponse, Delivery } from '../loopback';
 
 export interface VksMerchant {
   mchId: string;

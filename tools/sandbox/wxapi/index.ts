@@ -14,7 +14,7 @@ import {
   userSignature,
   virtualPaySig,
 } from '../../../uni_modules/vk-uni-pay/server/providers/wxpay-virtual/sign';
-import { startLoopbackServer, nodeTransport, deliveryLog, deliverWithRetries, PeerRequest, PeerResponse, Delivery } from '../apple/loopback';
+import { startLoopbackServer, nodeTransport, deliveryLog, deliverWithRetries, PeerRequest, PeerResponse, Delivery } from '../loopback';
 
 export interface WxApp {
   appId: string;

@@ -90,6 +90,16 @@ export function createCloudObject(options: { handlersDir: string }) {
       return toResponse(this, (await vkPay().code2SessionWeixinMP({ code: params.code })) as Record<string, unknown>);
     },
 
+    /** Official-account OAuth code (snsapi_base) → openid. */
+    async code2SessionWeixinH5(this: Ctx, params: Record<string, unknown> = {}) {
+      return toResponse(this, (await vkPay().code2SessionWeixinH5({ code: params.code })) as Record<string, unknown>);
+    },
+
+    /** Alipay mini-program auth code → buyer id (returned as openid). */
+    async code2SessionAlipay(this: Ctx, params: Record<string, unknown> = {}) {
+      return toResponse(this, (await vkPay().code2SessionAlipay({ code: params.code })) as Record<string, unknown>);
+    },
+
     async createPayment(this: Ctx, options: Record<string, unknown> = {}) {
       if (!isServerCall(this)) throw new PayError('FORBIDDEN', { method: 'createPayment' });
       return toResponse(this, (await vkPay().createPayment(options)) as Record<string, unknown>);

@@ -8,7 +8,7 @@ import { createDeps, handlersFromDir, type PayDeps } from '../services/deps';
 import { createPayment } from '../services/create-payment';
 import { paymentNotify, pushNotify } from '../services/notify';
 import { verifyApplePurchase, type ApplePurchaseParams } from '../services/apple';
-import { code2SessionWeixinMP } from '../services/sessions';
+import { code2SessionAlipay, code2SessionWeixinH5, code2SessionWeixinMP, type LoginParams } from '../services/sessions';
 import { queryPayment, type QueryPaymentParams } from '../services/query-payment';
 import type { HttpInfo, IntegratedResponse } from '../../../../types/unicloud-server';
 import type { RawHttpRequest } from '../providers/types';
@@ -70,7 +70,11 @@ export function createVkPay(options: VkPayOptions = {}) {
     /** Apple IAP: verify a receipt or signed transaction, then settle the order (vk appleiap.verifyReceipt) */
     verifyApplePurchase: safe((params: ApplePurchaseParams) => verifyApplePurchase(deps, params)),
     /** mini-program login: openid back, session_key kept on the server */
-    code2SessionWeixinMP: safe((params: { code?: unknown; pid?: string }) => code2SessionWeixinMP(deps, params)),
+    code2SessionWeixinMP: safe((params: LoginParams) => code2SessionWeixinMP(deps, params)),
+    /** official-account OAuth code → openid (JSAPI in the WeChat browser) */
+    code2SessionWeixinH5: safe((params: LoginParams) => code2SessionWeixinH5(deps, params)),
+    /** Alipay mini-program auth code → buyer id */
+    code2SessionAlipay: safe((params: LoginParams) => code2SessionAlipay(deps, params)),
   };
 }
 
@@ -83,7 +87,11 @@ function instance(): VkPay {
 
 export const createPaymentApi = (options: unknown) => instance().createPayment(options);
 export const queryPaymentApi = (params: QueryPaymentParams) => instance().queryPayment(params);
-export const code2SessionWeixinMPApi = (params: { code?: unknown; pid?: string }) => instance().code2SessionWeixinMP(params);
+export const code2SessionApi = {
+  weixinMP: (params: LoginParams) => instance().code2SessionWeixinMP(params),
+  weixinH5: (params: LoginParams) => instance().code2SessionWeixinH5(params),
+  alipay: (params: LoginParams) => instance().code2SessionAlipay(params),
+};
 export const appleiapApi = { verifyReceipt: (params: ApplePurchaseParams) => instance().verifyApplePurchase(params) };
 
 export { PayError, ERRORS, isPayError };

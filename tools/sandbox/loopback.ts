@@ -8,7 +8,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { HttpRequest, HttpResponse, HttpTransport } from '../../../uni_modules/vk-uni-pay/server/transport/http';
+import type { HttpRequest, HttpResponse, HttpTransport } from '../../uni_modules/vk-uni-pay/server/transport/http';
 
 export interface PeerRequest {
   method: string;
