@@ -57,6 +57,12 @@ module.exports = {
   async findDocs(collection, where) {
     return { errCode: 0, docs: (await uniCloud.database().collection(collection).where(where || {}).get()).data };
   },
+  async refund(params) {
+    return { errCode: 0, result: await vkPay.refund(params) };
+  },
+  async queryRefund(params) {
+    return { errCode: 0, result: await vkPay.queryRefund(params) };
+  },
 };`;
 
 export function makeTestProject(): string {

@@ -1,6 +1,6 @@
 /**
  * The `vk-pay` cloud object (URL化 at /http/vk-pay). Client-callable: queryPayment. HTTP only:
- * paymentNotify (provider notifications). Cloud-to-cloud only: createPayment (the amount must come
+ * paymentNotify, wxpayVirtualNotify, appleNotify. Cloud-to-cloud only: createPayment, refund, queryRefund (the amount must come
  * from server code). Results follow uniCloud's response spec: `errCode`, `errMsg`, `errSubject`.
  */
 import { PayError, isPayError } from '../core/errors';
@@ -103,6 +103,17 @@ export function createCloudObject(options: { handlersDir: string }) {
     async createPayment(this: Ctx, options: Record<string, unknown> = {}) {
       if (!isServerCall(this)) throw new PayError('FORBIDDEN', { method: 'createPayment' });
       return toResponse(this, (await vkPay().createPayment(options)) as Record<string, unknown>);
+    },
+
+    /** Refunds move money out: never callable by a client, only by your own cloud code. */
+    async refund(this: Ctx, params: Record<string, any> = {}) {
+      if (!isServerCall(this)) throw new PayError('FORBIDDEN', { method: 'refund' });
+      return toResponse(this, (await vkPay().refund(params as never)) as Record<string, unknown>);
+    },
+
+    async queryRefund(this: Ctx, params: Record<string, any> = {}) {
+      if (!isServerCall(this)) throw new PayError('FORBIDDEN', { method: 'queryRefund' });
+      return toResponse(this, (await vkPay().queryRefund(params as never)) as Record<string, unknown>);
     },
 
     _after(this: Ctx, error: unknown, result: unknown) {

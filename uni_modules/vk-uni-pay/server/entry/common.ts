@@ -8,6 +8,7 @@ import { createDeps, handlersFromDir, type PayDeps } from '../services/deps';
 import { createPayment } from '../services/create-payment';
 import { paymentNotify, pushNotify } from '../services/notify';
 import { verifyApplePurchase, type ApplePurchaseParams } from '../services/apple';
+import { queryRefund, refund, type QueryRefundParams, type RefundParams } from '../services/refund';
 import { code2SessionAlipay, code2SessionWeixinH5, code2SessionWeixinMP, type LoginParams } from '../services/sessions';
 import { queryPayment, type QueryPaymentParams } from '../services/query-payment';
 import type { HttpInfo, IntegratedResponse } from '../../../../types/unicloud-server';
@@ -63,6 +64,10 @@ export function createVkPay(options: VkPayOptions = {}) {
     createPayment: safe((options: unknown) => createPayment(deps, options)),
     /** vk-uni-pay queryPayment */
     queryPayment: safe((params: QueryPaymentParams) => queryPayment(deps, params)),
+    /** refund (vk-uni-pay): the amount is reserved on the order before the provider is asked; server code only */
+    refund: safe((params: RefundParams) => refund(deps, params)),
+    /** the provider's word on a refund; settles PROCESSING / UNKNOWN, releases a failed one */
+    queryRefund: safe((params: QueryRefundParams) => queryRefund(deps, params)),
     /** a URL化 notification (`this.getHttpInfo()`) → the integrated response the provider expects */
     paymentNotify: (http: HttpInfo): Promise<IntegratedResponse> => paymentNotify(deps, httpInfoToRequest(http)),
     /** fixed-URL notifications: WeChat virtual-payment message push, App Store Server Notifications V2 */
@@ -87,6 +92,8 @@ function instance(): VkPay {
 
 export const createPaymentApi = (options: unknown) => instance().createPayment(options);
 export const queryPaymentApi = (params: QueryPaymentParams) => instance().queryPayment(params);
+export const refundApi = (params: RefundParams) => instance().refund(params);
+export const queryRefundApi = (params: QueryRefundParams) => instance().queryRefund(params);
 export const code2SessionApi = {
   weixinMP: (params: LoginParams) => instance().code2SessionWeixinMP(params),
   weixinH5: (params: LoginParams) => instance().code2SessionWeixinH5(params),

@@ -1,10 +1,12 @@
 /** `require('vk-uni-pay')` — the common module's public surface. */
-import { createVkPay, createPaymentApi, queryPaymentApi, code2SessionApi, appleiapApi, PayError, ERRORS, isPayError } from './common';
+import { createVkPay, createPaymentApi, queryPaymentApi, code2SessionApi, refundApi, queryRefundApi, appleiapApi, PayError, ERRORS, isPayError } from './common';
 
 export = {
   createPayment: createPaymentApi,
   queryPayment: queryPaymentApi,
-  code2SessionWeixinMP: code2SessionApi,
+  refund: refundApi,
+  queryRefund: queryRefundApi,
+  code2SessionWeixinMP: code2SessionApi, refundApi, queryRefundApi,
   appleiap: appleiapApi,
   createVkPay,
   PayError,

@@ -14,6 +14,7 @@ import type { IntegratedResponse } from '../../../../types/unicloud-server';
 import { providerContext, type PayDeps } from './deps';
 import { settlePaid } from './settle';
 import { orderOfAppleTransaction } from './apple';
+import { queryRefund } from './refund';
 
 const PLATFORM_KEYS: PlatformKey[] = ['mp-weixin', 'mp-alipay', 'app-plus', 'h5', 'h5-weixin', 'mweb'];
 const OUT_TRADE_NO = /^[0-9A-Za-z_\-|*]{6,32}$/;
@@ -93,7 +94,14 @@ async function handleEvent(
       deps.log.info('notify.ignored', { out_trade_no: order.out_trade_no, reason: event.reason });
       return adapter.notifyReply(true);
     case 'refund':
+      // the notification only prompts us; the ledger follows the provider's answer to our own query
       deps.log.info('notify.refund', { out_trade_no: order.out_trade_no, out_refund_no: event.out_refund_no });
+      // (a refund made elsewhere, e.g. in the merchant console, is not in our ledger: logged, acknowledged)
+      if (event.out_refund_no) {
+        await queryRefund(deps, { out_trade_no: order.out_trade_no, out_refund_no: event.out_refund_no }).catch((e) =>
+          deps.log.warn('notify.refund_unsettled', { out_trade_no: order.out_trade_no, out_refund_no: event.out_refund_no, code: isPayError(e) ? e.code : undefined }),
+        );
+      }
       return adapter.notifyReply(true);
     case 'hint': {
       // unsigned notification (VksPay): only the provider's answer to our own query is trusted

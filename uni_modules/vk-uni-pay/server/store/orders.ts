@@ -109,4 +109,42 @@ export class OrdersRepo {
       });
     return updated === 1;
   }
+  /**
+   * Changes one refund_list record (state, refund_id). State FAIL also releases the record's
+   * amount: refund_fee goes back down and status is recomputed (1 / 2 / 3) from what stays
+   * reserved. A FAIL record never changes again, so an amount is released at most once.
+   * ONE conditional update, guarded by refund_fee, refund_num and refund_version: any concurrent
+   * reservation, release or change makes it return 'conflict' (re-read the order and retry).
+   */
+  async updateRefundRecord(
+    order: PayOrder,
+    out_refund_no: string,
+    change: { state: RefundRecord['state']; refund_id?: string },
+  ): Promise<'updated' | 'unchanged' | 'missing' | 'conflict'> {
+    const _ = this.db().command;
+    const list = order.refund_list ?? [];
+    const current = list.find((r) => r.out_refund_no === out_refund_no);
+    if (!current) return 'missing';
+    if (current.state === 'FAIL') return 'unchanged';
+    const refund_id = change.refund_id ?? current.refund_id;
+    if (current.state === change.state && current.refund_id === refund_id) return 'unchanged';
+    const next = list.map((r) => (r.out_refund_no === out_refund_no ? { ...r, state: change.state, ...(refund_id ? { refund_id } : {}) } : r));
+    const version = (order as PayOrder & { refund_version?: number }).refund_version;
+    const patch: Record<string, unknown> = { refund_list: _.set(next), refund_version: (version ?? 0) + 1 };
+    if (change.state === 'FAIL') {
+      const refunded = order.refund_fee - current.refund_fee;
+      patch.refund_fee = refunded;
+      patch.status = refunded >= order.total_fee ? ORDER_STATUS.REFUNDED : refunded > 0 ? ORDER_STATUS.PART_REFUNDED : ORDER_STATUS.PAID;
+    }
+    const { updated } = await this.coll()
+      .where({
+        out_trade_no: order.out_trade_no,
+        status: _.in(PAID_STATUSES),
+        refund_fee: order.refund_fee,
+        refund_num: order.refund_num,
+        refund_version: version === undefined ? _.exists(false) : version,
+      })
+      .update(patch);
+    return updated === 1 ? 'updated' : 'conflict';
+  }
 }
