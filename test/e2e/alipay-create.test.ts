@@ -4,7 +4,7 @@
  * irrelevant notifications that must write nothing.
  */
 import { randomBytes } from 'node:crypto';
-import { startTestStack, tradeNo, WEB_PC, type TestStack } from '../helpers/project';
+import { startTestStack, tradeNo, WEB_PC, type TestStack, expectUntouched as expectUntouchedIn, CLIENT } from '../helpers/project';
 import type { ClientInfo } from '../../types/unicloud-server';
 
 let s: TestStack;
@@ -13,8 +13,8 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => s?.close());
 
-const MP_ALIPAY: ClientInfo = { uniPlatform: 'mp-alipay', appId: '__UNI__TEST', locale: 'zh-Hans' };
-const APP: ClientInfo = { uniPlatform: 'app', appId: '__UNI__TEST', locale: 'zh-Hans' };
+const MP_ALIPAY = CLIENT.mpAlipay;
+const APP = CLIENT.app;
 const WEB: ClientInfo = { uniPlatform: 'web', appId: '__UNI__TEST', locale: 'zh-Hans', ua: 'Mozilla/5.0 (iPhone) Mobile Safari' };
 const BUYER = '2088102146225135';
 const FORM = { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' };
@@ -175,11 +175,7 @@ describe('notifications', () => {
   }
 
   async function expectUntouched(no: string) {
-    const order = await s.order(no);
-    expect(order).toMatchObject({ status: 0 });
-    expect(order!.transaction_id).toBeUndefined();
-    expect(order!.user_order_success).toBeUndefined();
-    expect(await s.handlerCalls(no)).toHaveLength(0);
+    await expectUntouchedIn(s, no);
   }
 
   test('pay in the sandbox → form notification → verified, handler once; the duplicate runs nothing', async () => {

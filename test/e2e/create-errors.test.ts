@@ -2,7 +2,7 @@
  * createPayment refusals end to end: each with its code and a zh-Hans and an en message, nothing
  * stored and nothing sent to the gateway.
  */
-import { startTestStack, tradeNo, type TestStack } from '../helpers/project';
+import { startTestStack, tradeNo, type TestStack, CLIENT } from '../helpers/project';
 import type { ClientInfo } from '../../types/unicloud-server';
 
 let s: TestStack;
@@ -11,8 +11,8 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => s?.close());
 
-const MP: ClientInfo = { uniPlatform: 'mp-weixin', appId: '__UNI__TEST', locale: 'zh-Hans' };
-const APP: ClientInfo = { uniPlatform: 'app', appId: '__UNI__TEST', locale: 'zh-Hans' };
+const MP = CLIENT.mp;
+const APP = CLIENT.app;
 const OPENID = 'oTestOpenid0000000000000002';
 const CJK = /[\u4e00-\u9fff]/;
 

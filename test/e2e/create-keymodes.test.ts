@@ -8,13 +8,13 @@ import http from 'node:http';
 import * as path from 'node:path';
 import { writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { startTestStack, tradeNo, WEB_PC, type TestStack } from '../helpers/project';
+import { startTestStack, tradeNo, WEB_PC, type TestStack, CLIENT } from '../helpers/project';
 import { certSn, rootCertSn } from '../../tools/sandbox/alipay';
 import type { WxSignMode } from '../../tools/sandbox/wxpay';
 import type { ClientInfo } from '../../types/unicloud-server';
 
-const MP: ClientInfo = { uniPlatform: 'mp-weixin', appId: '__UNI__TEST', locale: 'zh-Hans' };
-const APP: ClientInfo = { uniPlatform: 'app', appId: '__UNI__TEST', locale: 'zh-Hans' };
+const MP = CLIENT.mp;
+const APP = CLIENT.app;
 const OPENID = 'oTestOpenid0000000000000005';
 
 /** A loopback proxy to the WeChat sandbox that logs `METHOD path` of every request. */

@@ -4,7 +4,7 @@
  * client gets back is checked against what really reached the sandbox and what was stored.
  */
 import { createVerify } from 'node:crypto';
-import { startTestStack, tradeNo, WEB_PC, type TestStack } from '../helpers/project';
+import { startTestStack, tradeNo, WEB_PC, type TestStack, CLIENT } from '../helpers/project';
 import { WX_APPIDS } from '../../tools/stack';
 import type { ClientInfo } from '../../types/unicloud-server';
 
@@ -14,9 +14,9 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => s?.close());
 
-const MP: ClientInfo = { uniPlatform: 'mp-weixin', appId: '__UNI__TEST', locale: 'zh-Hans' };
+const MP = CLIENT.mp;
 const APP: ClientInfo = { uniPlatform: 'app', appId: '__UNI__TEST', locale: 'zh-Hans', osName: 'android' };
-const WEB: ClientInfo = { uniPlatform: 'web', appId: '__UNI__TEST', locale: 'zh-Hans' };
+const WEB = CLIENT.web;
 const WECHAT_UA = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148 MicroMessenger/8.0.47 NetType/WIFI';
 const MOBILE_UA = 'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Chrome/120 Mobile Safari/537.36';
 const OPENID = 'oTestOpenid0000000000000001';

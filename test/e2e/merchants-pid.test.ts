@@ -4,12 +4,11 @@
  * verified with its own keys only, and missing configurations give their codes.
  */
 import { createVerify } from 'node:crypto';
-import { startTestStack, tradeNo, type TestStack } from '../helpers/project';
+import { startTestStack, tradeNo, type TestStack, CLIENT } from '../helpers/project';
 import { createWxpayMerchant, startWxpaySandbox, type WxpaySandbox, type WxpaySandboxMerchant } from '../../tools/sandbox/wxpay';
 import { alipayNodeConfig } from '../../tools/sandbox/alipay/testkit';
-import type { ClientInfo } from '../../types/unicloud-server';
 
-const MP: ClientInfo = { uniPlatform: 'mp-weixin', appId: '__UNI__TEST', locale: 'zh-Hans' };
+const MP = CLIENT.mp;
 const OPENID = 'oTestOpenid0000000000000006';
 const APPID_MP2 = 'wx5000000000000005';
 const APPID_WEB2 = 'wx5000000000000006';

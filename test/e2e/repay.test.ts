@@ -3,8 +3,7 @@
  * switch provider, and every other state is refused with its own code. Concurrent calls for one
  * out_trade_no leave exactly one order and never leak a database error to the client.
  */
-import { startTestStack, tradeNo, WEB_PC, type TestStack } from '../helpers/project';
-import type { ClientInfo } from '../../types/unicloud-server';
+import { startTestStack, tradeNo, WEB_PC, type TestStack, CLIENT } from '../helpers/project';
 
 let s: TestStack;
 beforeAll(async () => {
@@ -12,7 +11,7 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => s?.close());
 
-const MP: ClientInfo = { uniPlatform: 'mp-weixin', appId: '__UNI__TEST', locale: 'zh-Hans' };
+const MP = CLIENT.mp;
 const OPENID = 'oTestOpenid0000000000000003';
 
 function data(over: Record<string, unknown> = {}) {

@@ -4,7 +4,7 @@
  * notification arrives → the plugin treats it as a hint and asks `orderquery` → paid, handler once,
  * reply {"code":"SUCCESS","msg":"SUCCESS"}. Hints for unpaid or unknown orders write nothing.
  */
-import { startTestStack, tradeNo, until, WEB_PC, type TestStack } from '../helpers/project';
+import { startTestStack, tradeNo, until, WEB_PC, type TestStack, expectUntouched as expectUntouchedIn } from '../helpers/project';
 
 let s: TestStack;
 beforeAll(async () => {
@@ -28,11 +28,7 @@ const notifyUrl = (no: string) => `${s.url}/http/vk-pay/paymentNotify/${PAY_TYPE
 const queriesOf = (from: number) => s.vkspay.calls.slice(from).filter((c) => c.method === 'orderquery');
 
 async function expectUntouched(no: string) {
-  const order = await s.order(no);
-  expect(order).toMatchObject({ status: 0 });
-  expect(order!.transaction_id).toBeUndefined();
-  expect(order!.user_order_success).toBeUndefined();
-  expect(await s.handlerCalls(no)).toHaveLength(0);
+  await expectUntouchedIn(s, no);
 }
 
 async function expectPaidOnce(no: string, total_fee: number) {

@@ -5,7 +5,7 @@
  * and by the WeChat Pay public key in turn, and the plugin must fetch /v3/certificates itself.
  */
 import { randomBytes } from 'node:crypto';
-import { startTestStack, tradeNo, type TestStack } from '../helpers/project';
+import { startTestStack, tradeNo, type TestStack, expectUntouched as expectUntouchedIn } from '../helpers/project';
 import { WX_APPIDS } from '../../tools/stack';
 
 let s: TestStack;
@@ -48,11 +48,7 @@ function signed(no: string, over: Record<string, unknown> = {}) {
 }
 
 async function expectUntouched(no: string) {
-  const order = await s.order(no);
-  expect(order).toMatchObject({ status: 0 });
-  expect(order!.transaction_id).toBeUndefined();
-  expect(order!.user_order_success).toBeUndefined();
-  expect(await s.handlerCalls(no)).toHaveLength(0);
+  await expectUntouchedIn(s, no);
 }
 
 test('a payment made in the sandbox is notified, verified and handled once', async () => {

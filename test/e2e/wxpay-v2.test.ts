@@ -4,13 +4,12 @@
  * notification, and forged notifications refused without a write.
  */
 import { createHash, createHmac, randomBytes } from 'node:crypto';
-import { startTestStack, tradeNo, WEB_PC, type TestStack } from '../helpers/project';
+import { startTestStack, tradeNo, WEB_PC, type TestStack, CLIENT } from '../helpers/project';
 import { WX_APPIDS } from '../../tools/stack';
-import type { ClientInfo } from '../../types/unicloud-server';
 
-const MP: ClientInfo = { uniPlatform: 'mp-weixin', appId: '__UNI__TEST', locale: 'zh-Hans' };
-const APP: ClientInfo = { uniPlatform: 'app', appId: '__UNI__TEST', locale: 'zh-Hans' };
-const WEB: ClientInfo = { uniPlatform: 'web', appId: '__UNI__TEST', locale: 'zh-Hans' };
+const MP = CLIENT.mp;
+const APP = CLIENT.app;
+const WEB = CLIENT.web;
 const MOBILE_UA = 'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Chrome/120 Mobile Safari/537.36';
 const OPENID = 'oTestOpenid0000000000000004';
 

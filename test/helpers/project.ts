@@ -102,6 +102,22 @@ export interface TestStack extends Stack {
 }
 
 export const WEB_PC: ClientInfo = { uniPlatform: 'web', appId: '__UNI__TEST', locale: 'zh-Hans', ua: 'Mozilla/5.0 (Windows NT 10.0) Chrome/120' };
+/** client info of the platforms the tests act as */
+export const CLIENT = {
+  mp: { uniPlatform: 'mp-weixin', appId: '__UNI__TEST', locale: 'zh-Hans' } as ClientInfo,
+  mpAlipay: { uniPlatform: 'mp-alipay', appId: '__UNI__TEST', locale: 'zh-Hans' } as ClientInfo,
+  app: { uniPlatform: 'app', appId: '__UNI__TEST', locale: 'zh-Hans' } as ClientInfo,
+  web: { uniPlatform: 'web', appId: '__UNI__TEST', locale: 'zh-Hans' } as ClientInfo,
+};
+
+/** A refused notification or verification wrote nothing: still unpaid, no transaction, no handler run. */
+export async function expectUntouched(s: TestStack, out_trade_no: string): Promise<void> {
+  const order = await s.order(out_trade_no);
+  expect(order).toMatchObject({ status: 0 });
+  expect(order!.transaction_id).toBeUndefined();
+  expect(order!.user_order_success).toBeUndefined();
+  expect(await s.handlerCalls(out_trade_no)).toHaveLength(0);
+}
 
 export async function startTestStack(opts: StackOptions = {}): Promise<TestStack> {
   const projectDir = makeTestProject();
