@@ -122,6 +122,13 @@ export async function createPayment(deps: PayDeps, raw: unknown): Promise<Create
   };
 }
 
+/** What paying again may change: the scene and the payer, never the amount, merchant or order identity. */
+const REPAYABLE_FIELDS = [
+  'provider', 'pay_type', 'platform', 'uni_platform', 'type', 'description', 'body', 'openid', 'user_id', 'nickname',
+  'device_id', 'client_ip', 'appid', 'custom', 'notify_url', 'notify_path', 'time_expire', 'provider_appid', 'mch_id',
+  'expand_data', 'stat_data',
+] as const satisfies ReadonlyArray<keyof PayOrder>;
+
 /**
  * Paying again with the same out_trade_no: allowed only for an unpaid order with the same amount
  * (and merchant); the stored pay type follows the new scene. Each refusal has its own code.
@@ -130,9 +137,8 @@ async function reuseUnpaidOrder(deps: PayDeps, fresh: PayOrder): Promise<void> {
   const existing = await deps.orders.findByOutTradeNo(fresh.out_trade_no);
   if (!existing) throw new PayError('ORDER_BUSY');
   assertReusable(existing, fresh);
-  const { _id, out_trade_no, total_fee, status, create_date, refund_fee, refund_num, refund_list, handler_lock_until, handler_attempts, custom, type, ...scene } = fresh;
-  void _id; void out_trade_no; void status; void create_date; void refund_fee; void refund_num; void refund_list; void handler_lock_until; void handler_attempts;
-  const updated = await deps.orders.updateUnpaid(fresh.out_trade_no, total_fee, { ...scene, custom, type, update_date: fresh.create_date });
+  const scene = Object.fromEntries(REPAYABLE_FIELDS.filter((k) => fresh[k] !== undefined).map((k) => [k, fresh[k]]));
+  const updated = await deps.orders.updateUnpaid(fresh.out_trade_no, fresh.total_fee, { ...scene, update_date: fresh.create_date });
   if (!updated) {
     // the order changed state between our read and write (paid or closed meanwhile)
     const now = await deps.orders.findByOutTradeNo(fresh.out_trade_no);
