@@ -160,3 +160,22 @@ test('queryPayment settles a payment whose notification has not arrived (active 
   expect((await s.notify(PAY_TYPE, no, n.body, n.headers)).status).toBe(200);
   expect(await s.handlerCalls(no)).toHaveLength(1);
 });
+
+test('a second, different payment for a paid order is recorded for refunding, and runs nothing', async () => {
+  const no = await newOrder();
+  const first = signed(no);
+  expect((await s.notify(PAY_TYPE, no, first.body, first.headers)).status).toBe(200);
+  const second = signed(no); // same order, another transaction id: the payer paid twice
+  for (let i = 0; i < 2; i++) expect((await s.notify(PAY_TYPE, no, second.body, second.headers)).status).toBe(200);
+  const order = (await s.order(no))!;
+  expect(order.duplicate_payments).toHaveLength(1);
+  expect(order.duplicate_payments[0]).toMatchObject({ total_fee: 100, pay_type: PAY_TYPE });
+  expect(order.duplicate_payments[0].transaction_id).not.toBe(order.transaction_id);
+  expect(await s.handlerCalls(no)).toHaveLength(1);
+});
+
+test('queryPayment says "not paid" in the client language', async () => {
+  const no = await newOrder();
+  expect(await s.call('vk-pay', 'queryPayment', [{ out_trade_no: no }], { uniPlatform: 'web', locale: 'en' })).toMatchObject({ errCode: 0, orderPaid: false, errMsg: 'The order is not paid' });
+  expect(await s.call('vk-pay', 'queryPayment', [{ out_trade_no: no }])).toMatchObject({ errCode: 0, orderPaid: false, errMsg: '订单未支付' });
+});

@@ -22,6 +22,14 @@ export interface RefundRecord {
   refund_id?: string;
 }
 
+/** A payment that arrived for an order another transaction had already paid (to be refunded). */
+export interface DuplicatePayment {
+  transaction_id: string;
+  pay_type?: string;
+  total_fee: number;
+  date: number;
+}
+
 export interface PayOrder {
   _id?: string;
   out_trade_no: string;
@@ -73,6 +81,8 @@ export interface PayOrder {
   handler_lock_until: number;
   handler_attempts: number;
   handler_error?: string;
+  /** payments beyond the first (e.g. paid with two providers): refund these */
+  duplicate_payments?: DuplicatePayment[];
 }
 
 /** Order fields a `custom` key may not shadow (custom is flattened into the handler's data). */
@@ -82,7 +92,7 @@ export const ORDER_FIELDS: ReadonlySet<string> = new Set([
   'pid', 'notify_url', 'notify_path', 'time_expire', 'transaction_id', 'create_date', 'pay_date', 'notify_date',
   'cancel_date', 'update_date', 'update_count', 'user_order_success', 'notify_mode', 'refund_fee', 'refund_num', 'refund_list', 'notify_info',
   'original_data', 'stat_data', 'expand_data', 'provider_appid', 'mch_id', 'handler_lock_until',
-  'handler_attempts', 'handler_error', 'other', 'out_refund_no',
+  'handler_attempts', 'handler_error', 'duplicate_payments', 'other', 'out_refund_no',
 ]);
 
 /** What a `pay-notify/<type>` handler receives as `data`: the order with `custom` flattened in (vk-uni-pay). */

@@ -33,11 +33,22 @@ export async function settlePaid(deps: PayDeps, order: PayOrder, facts: PaidFact
     ...(facts.pay_type ? { pay_type: facts.pay_type as PayOrder['pay_type'] } : {}),
   });
   if (won) deps.log.info('order.paid', { out_trade_no: order.out_trade_no, transaction_id: facts.transaction_id, mode: facts.notify_mode });
-  else if (order.transaction_id && facts.transaction_id && order.transaction_id !== facts.transaction_id) {
-    // a second, different payment for one order (e.g. paid with two providers): money to give back
-    deps.log.error('order.duplicate_payment', { out_trade_no: order.out_trade_no, transaction_id: facts.transaction_id, first: order.transaction_id });
-  }
+  else if (facts.transaction_id) await noteDuplicatePayment(deps, order, facts);
   return runHandler(deps, order.out_trade_no);
+}
+
+/**
+ * The order was already paid. If by another transaction (paid twice, or with two providers), the
+ * money must go back: recorded on the order and logged as an error. Re-read, because two first
+ * notifications can race.
+ */
+async function noteDuplicatePayment(deps: PayDeps, order: PayOrder, facts: PaidFacts): Promise<void> {
+  const current = await deps.orders.findByOutTradeNo(order.out_trade_no);
+  if (!current?.transaction_id || current.transaction_id === facts.transaction_id) return;
+  const entry = { transaction_id: facts.transaction_id, pay_type: facts.pay_type, total_fee: order.total_fee, date: deps.clock.now() };
+  if (await deps.orders.recordDuplicatePayment(order.out_trade_no, entry)) {
+    deps.log.error('order.duplicate_payment', { out_trade_no: order.out_trade_no, transaction_id: facts.transaction_id, first: current.transaction_id });
+  }
 }
 
 /**

@@ -4,7 +4,7 @@
  */
 import type { DatabaseSource } from './db';
 import { isDuplicateKeyError } from './db';
-import { ORDER_STATUS, PAID_STATUSES, type PayOrder, type RefundRecord } from '../core/order';
+import { ORDER_STATUS, PAID_STATUSES, type DuplicatePayment, type PayOrder, type RefundRecord } from '../core/order';
 
 export const ORDERS_COLLECTION = 'vk-pay-orders';
 
@@ -77,6 +77,18 @@ export class OrdersRepo {
     await this.coll()
       .where({ out_trade_no })
       .update({ user_order_success: ok, handler_lock_until: retryAfter, handler_error: ok ? '' : (error ?? 'failed').slice(0, 500) });
+  }
+
+  /**
+   * A second, different payment for an order already paid by another transaction: kept on the order
+   * (once per transaction) so the merchant can refund it.
+   */
+  async recordDuplicatePayment(out_trade_no: string, entry: DuplicatePayment): Promise<boolean> {
+    const _ = this.db().command;
+    const { updated } = await this.coll()
+      .where({ out_trade_no, transaction_id: _.neq(entry.transaction_id), 'duplicate_payments.transaction_id': _.neq(entry.transaction_id) })
+      .update({ duplicate_payments: _.push(entry) });
+    return updated === 1;
   }
 
   /** Unpaid → closed (expired or closed at the provider). */
