@@ -46,6 +46,7 @@ export const ERRORS = {
   ORDER_REFUNDED: [2007, '订单已退款，请使用新的 out_trade_no', 'The order has been refunded; use a new out_trade_no'],
   ORDER_AMOUNT_CHANGED: [2008, '同一 out_trade_no 的金额不能修改（原 {old} 分，本次 {new} 分），请使用新的单号', 'The amount of an out_trade_no cannot change (was {old}, now {new} fen); use a new out_trade_no'],
   ORDER_BUSY: [2009, '订单正在处理中，请稍后重试', 'The order is being processed; retry shortly'],
+  ORDER_CLOSE_LATER: [2010, '支付平台暂时无法关闭该订单（例如二维码尚未被扫描），请稍后重试或等待订单过期', 'The provider cannot close this order yet (e.g. its QR code was never scanned); retry later or let it expire'],
 
   // ---- provider / gateway (30xx)
   GATEWAY_ERROR: [3001, '支付网关返回错误：{providerCode} {providerMsg}', 'The payment gateway returned an error: {providerCode} {providerMsg}'],

@@ -1,6 +1,6 @@
 /**
  * The `vk-pay` cloud object (URL化 at /http/vk-pay). Client-callable: queryPayment. HTTP only:
- * paymentNotify, wxpayVirtualNotify, appleNotify. Cloud-to-cloud only: createPayment, refund, queryRefund (the amount must come
+ * paymentNotify, wxpayVirtualNotify, appleNotify. Cloud-to-cloud only: createPayment, closeOrder, refund, queryRefund (the amount must come
  * from server code). Results follow uniCloud's response spec: `errCode`, `errMsg`, `errSubject`.
  */
 import { PayError, isPayError } from '../core/errors';
@@ -109,6 +109,11 @@ export function createCloudObject(options: { handlersDir: string }) {
     async refund(this: Ctx, params: Record<string, any> = {}) {
       if (!isServerCall(this)) throw new PayError('FORBIDDEN', { method: 'refund' });
       return toResponse(this, (await vkPay().refund(params as never)) as Record<string, unknown>);
+    },
+
+    async closeOrder(this: Ctx, params: Record<string, any> = {}) {
+      if (!isServerCall(this)) throw new PayError('FORBIDDEN', { method: 'closeOrder' });
+      return toResponse(this, (await vkPay().closeOrder(params)) as Record<string, unknown>);
     },
 
     async queryRefund(this: Ctx, params: Record<string, any> = {}) {

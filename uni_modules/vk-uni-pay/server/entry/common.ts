@@ -9,6 +9,7 @@ import { createPayment } from '../services/create-payment';
 import { paymentNotify, pushNotify } from '../services/notify';
 import { verifyApplePurchase, type ApplePurchaseParams } from '../services/apple';
 import { queryRefund, refund, type QueryRefundParams, type RefundParams } from '../services/refund';
+import { closeOrder } from '../services/close-order';
 import { code2SessionAlipay, code2SessionWeixinH5, code2SessionWeixinMP, type LoginParams } from '../services/sessions';
 import { queryPayment, type QueryPaymentParams } from '../services/query-payment';
 import type { HttpInfo, IntegratedResponse } from '../../../../types/unicloud-server';
@@ -64,6 +65,8 @@ export function createVkPay(options: VkPayOptions = {}) {
     createPayment: safe((options: unknown) => createPayment(deps, options)),
     /** vk-uni-pay queryPayment */
     queryPayment: safe((params: QueryPaymentParams) => queryPayment(deps, params)),
+    /** closes an unpaid order at the provider, then here; server code only */
+    closeOrder: safe((params: { out_trade_no?: unknown }) => closeOrder(deps, params)),
     /** refund (vk-uni-pay): the amount is reserved on the order before the provider is asked; server code only */
     refund: safe((params: RefundParams) => refund(deps, params)),
     /** the provider's word on a refund; settles PROCESSING / UNKNOWN, releases a failed one */
@@ -93,6 +96,7 @@ function instance(): VkPay {
 export const createPaymentApi = (options: unknown) => instance().createPayment(options);
 export const queryPaymentApi = (params: QueryPaymentParams) => instance().queryPayment(params);
 export const refundApi = (params: RefundParams) => instance().refund(params);
+export const closeOrderApi = (params: { out_trade_no?: unknown }) => instance().closeOrder(params);
 export const queryRefundApi = (params: QueryRefundParams) => instance().queryRefund(params);
 export const code2SessionApi = {
   weixinMP: (params: LoginParams) => instance().code2SessionWeixinMP(params),

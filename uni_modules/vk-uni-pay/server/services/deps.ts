@@ -10,8 +10,10 @@ import type { DatabaseSource } from '../store/db';
 import { uniCloudDatabase } from '../store/db';
 import { OrdersRepo } from '../store/orders';
 import type { ConfigSource } from '../store/config';
-import { configCenterSource, withMerchants } from '../store/config';
-import type { ProviderContext } from '../providers/types';
+import { configCenterSource, configNode, withMerchants } from '../store/config';
+import type { PlatformKey, ProviderContext } from '../providers/types';
+import type { PayOrder } from '../core/order';
+import { configNodePath } from '../core/platform';
 import { createLogger, type Logger } from './log';
 
 /** A `pay-notify/<type>` module: `(obj, originalParam) => true | false` (vk-uni-pay contract). */
@@ -26,6 +28,12 @@ export interface PayDeps {
   clock: Clock;
   cache: KeyValueCache;
   handlers: HandlerResolver;
+  /**
+   * Whether this instance carries the `pay-notify` handlers. The vk-pay cloud object does; the
+   * common module used from another cloud function does not (on uniCloud those files are deployed
+   * with vk-pay only), so there a payment is settled but its handler is left to vk-pay.
+   */
+  handlersConfigured: boolean;
   log: Logger;
   /** the service space, for notifyUrl[spaceId] when the context does not carry it */
   spaceId: () => string | undefined;
@@ -78,6 +86,7 @@ export function createDeps(overrides: Partial<PayDeps> = {}): PayDeps {
     clock,
     cache: overrides.cache ?? databaseCache(db, () => clock.now()),
     handlers: overrides.handlers ?? (() => undefined),
+    handlersConfigured: overrides.handlersConfigured ?? overrides.handlers !== undefined,
     log: overrides.log ?? createLogger(),
     spaceId: overrides.spaceId ?? runtimeSpaceId,
     handlerLeaseMs: overrides.handlerLeaseMs ?? 60_000,
@@ -87,4 +96,11 @@ export function createDeps(overrides: Partial<PayDeps> = {}): PayDeps {
 
 export function providerContext<C>(deps: PayDeps, config: C, pid?: string): ProviderContext<C> {
   return { config, http: deps.http, clock: deps.clock, cache: deps.cache, pid };
+}
+
+/** The provider context of an existing order: its merchant (`pid`) and the config node of its pay type. */
+export async function orderProviderContext(deps: PayDeps, order: PayOrder): Promise<ProviderContext<Record<string, any>>> {
+  const platformKey = order.pay_type.slice(order.provider.length + 1) as PlatformKey;
+  const config = await deps.configs.load(order.pid);
+  return providerContext(deps, configNode<Record<string, any>>(config, configNodePath(order.provider, platformKey)), order.pid);
 }

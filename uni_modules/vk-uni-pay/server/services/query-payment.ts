@@ -5,11 +5,8 @@
  */
 import { ERRORS, PayError } from '../core/errors';
 import { ORDER_STATUS, PAID_STATUSES, publicOrder, type PayOrder } from '../core/order';
-import { configNodePath } from '../core/platform';
 import { loadAdapter } from '../providers/registry';
-import type { PlatformKey } from '../providers/types';
-import { configNode } from '../store/config';
-import { providerContext, type PayDeps } from './deps';
+import { orderProviderContext, type PayDeps } from './deps';
 import { runHandler, settlePaid } from './settle';
 
 export interface QueryPaymentParams {
@@ -73,11 +70,9 @@ async function findOrder(deps: PayDeps, params: QueryPaymentParams): Promise<Pay
 }
 
 /** Asks the provider about an unpaid order: paid → settle; closed or expired → close. */
-async function reconcile(deps: PayDeps, order: PayOrder): Promise<PayOrder> {
+export async function reconcile(deps: PayDeps, order: PayOrder): Promise<PayOrder> {
   const adapter = loadAdapter(order.provider);
-  const platformKey = order.pay_type.slice(order.provider.length + 1) as PlatformKey;
-  const config = await deps.configs.load(order.pid);
-  const ctx = providerContext(deps, configNode<Record<string, any>>(config, configNodePath(order.provider, platformKey)), order.pid);
+  const ctx = await orderProviderContext(deps, order);
   const q = await adapter.queryOrder({ out_trade_no: order.out_trade_no, openid: order.openid }, ctx);
   const expired = order.time_expire !== undefined && deps.clock.now() > order.time_expire;
   if (q.state === 'PAID') {

@@ -10,12 +10,10 @@
  */
 import { PayError, isPayError } from '../core/errors';
 import { PAID_STATUSES, type PayOrder, type RefundRecord } from '../core/order';
-import { configNodePath } from '../core/platform';
 import { loadAdapter } from '../providers/registry';
-import type { PlatformKey, ProviderAdapter, ProviderContext, RefundInput, RefundResult } from '../providers/types';
-import { configNode } from '../store/config';
+import type { ProviderAdapter, RefundInput, RefundResult } from '../providers/types';
 import { FINAL_REFUND_STATES, RefundsRepo, type RefundLedgerDoc, type RefundLedgerState } from '../store/refunds';
-import { providerContext, type PayDeps } from './deps';
+import { orderProviderContext, type PayDeps } from './deps';
 
 export type { RefundLedgerState } from '../store/refunds';
 
@@ -137,7 +135,7 @@ export async function refund(deps: PayDeps, params: RefundParams): Promise<Refun
   }
 
   // 3. ask the provider (only the claimant of the number ever does)
-  const ctx = await contextFor(deps, order);
+  const ctx = await orderProviderContext(deps, order);
   let result: RefundResult;
   try {
     const input: RefundInput & { openid?: string } = {
@@ -221,7 +219,7 @@ async function settle(deps: PayDeps, refunds: RefundsRepo, adapter: ProviderAdap
   if (!adapter.queryRefund) return doc; // settled by the provider's notification only
   let answer: RefundResult | 'NOT_FOUND';
   try {
-    answer = await adapter.queryRefund({ out_trade_no: order.out_trade_no, out_refund_no: doc.out_refund_no }, await contextFor(deps, order));
+    answer = await adapter.queryRefund({ out_trade_no: order.out_trade_no, out_refund_no: doc.out_refund_no }, await orderProviderContext(deps, order));
   } catch (e) {
     if (isPayError(e) && e.key === 'GATEWAY_ERROR' && e.detail?.status === 404) answer = 'NOT_FOUND';
     else if (strict) throw e;
@@ -325,12 +323,6 @@ function refundAdapter(order: PayOrder): ProviderAdapter {
   const adapter = loadAdapter(order.provider);
   if (typeof adapter.refund !== 'function') throw new PayError('OPERATION_UNSUPPORTED', { provider: order.provider, operation: 'refund' });
   return adapter;
-}
-
-async function contextFor(deps: PayDeps, order: PayOrder): Promise<ProviderContext<Record<string, any>>> {
-  const platformKey = order.pay_type.slice(order.provider.length + 1) as PlatformKey;
-  const config = await deps.configs.load(order.pid);
-  return providerContext(deps, configNode<Record<string, any>>(config, configNodePath(order.provider, platformKey)), order.pid);
 }
 
 function pause(attempt: number): Promise<void> {

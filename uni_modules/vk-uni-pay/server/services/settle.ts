@@ -57,7 +57,8 @@ async function noteDuplicatePayment(deps: PayDeps, order: PayOrder, facts: PaidF
  */
 export async function runHandler(deps: PayDeps, out_trade_no: string): Promise<HandlerOutcome> {
   const now = deps.clock.now();
-  const claimed = await deps.orders.claimHandler(out_trade_no, now, deps.handlerLeaseMs);
+  // without the handlers here, vk-pay runs it (its notification retry or the client's next query)
+  const claimed = deps.handlersConfigured ? await deps.orders.claimHandler(out_trade_no, now, deps.handlerLeaseMs) : undefined;
   if (!claimed) {
     const current = await deps.orders.findByOutTradeNo(out_trade_no);
     return current?.user_order_success === true ? 'done' : 'busy';

@@ -47,10 +47,14 @@ export class OrdersRepo {
     return updated === 1;
   }
 
-  /** The 0 → 1 gate. True for exactly one caller per order. */
+  /**
+   * The → paid gate: true for exactly one caller per order. A closed order is accepted too: the
+   * provider's verified word that the money arrived outranks our closing it (e.g. on expiry).
+   */
   async markPaid(out_trade_no: string, patch: Partial<PayOrder>): Promise<boolean> {
+    const _ = this.db().command;
     const { updated } = await this.coll()
-      .where({ out_trade_no, status: ORDER_STATUS.UNPAID })
+      .where({ out_trade_no, status: _.in([ORDER_STATUS.UNPAID, ORDER_STATUS.CLOSED]) })
       .update({ ...patch, status: ORDER_STATUS.PAID } as Record<string, unknown>);
     return updated === 1;
   }

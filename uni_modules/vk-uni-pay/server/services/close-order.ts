@@ -1,0 +1,39 @@
+/**
+ * closeOrder: an unpaid order can no longer be paid (the buyer gave up, or the business cancelled
+ * it). The provider is asked first; the order becomes closed (-1) only once the provider's trade is
+ * closed, and a trade the provider reports paid is settled instead of closed.
+ */
+import { PayError, isPayError } from '../core/errors';
+import { ORDER_STATUS, PAID_STATUSES } from '../core/order';
+import { loadAdapter } from '../providers/registry';
+import { orderProviderContext, type PayDeps } from './deps';
+import { reconcile } from './query-payment';
+
+export async function closeOrder(deps: PayDeps, params: { out_trade_no?: unknown }): Promise<{ code: 0; msg: string; out_trade_no: string; status: number }> {
+  const out_trade_no = params.out_trade_no;
+  if (typeof out_trade_no !== 'string' || !out_trade_no) throw new PayError('FIELD_INVALID', { field: 'out_trade_no', reason: 'required' });
+  let order = await deps.orders.findByOutTradeNo(out_trade_no);
+  if (!order) throw new PayError('ORDER_NOT_FOUND', { out_trade_no });
+  const adapter = loadAdapter(order.provider);
+  if (typeof adapter.closeOrder !== 'function') throw new PayError('OPERATION_UNSUPPORTED', { provider: order.provider, operation: 'closeOrder' });
+  // the payer may have paid a moment ago: that wins over closing
+  if (order.status === ORDER_STATUS.UNPAID) order = await reconcile(deps, order);
+  if (PAID_STATUSES.includes(order.status)) throw new PayError('ORDER_PAID');
+  if (order.status !== ORDER_STATUS.CLOSED) {
+    let closed: boolean;
+    try {
+      ({ closed } = await adapter.closeOrder({ out_trade_no }, await orderProviderContext(deps, order)));
+    } catch (e) {
+      // a close refused because the trade was paid in between: settle it like any payment
+      if (isPayError(e) && e.key === 'GATEWAY_ERROR') {
+        const now = await reconcile(deps, order);
+        if (PAID_STATUSES.includes(now.status)) throw new PayError('ORDER_PAID');
+      }
+      throw e;
+    }
+    if (!closed) throw new PayError('ORDER_CLOSE_LATER');
+    await deps.orders.markClosed(out_trade_no, deps.clock.now());
+    deps.log.info('order.closed', { out_trade_no });
+  }
+  return { code: 0, msg: 'ok', out_trade_no, status: ORDER_STATUS.CLOSED };
+}
