@@ -313,3 +313,32 @@ describe('message push URL', () => {
     await expectUntouched(no);
   });
 });
+
+describe('notifyProvideGoods (server API with pay_sig)', () => {
+  test('a delivery push that never arrived is pushed again on request: handler once', async () => {
+    const openid = await login();
+    const { no, orderInfo } = await coinOrder(openid);
+    s.wxapi.setPushUrl(s.wxApp.appId, 'http://127.0.0.1:9/lost'); // WeChat cannot reach us
+    await pay(openid, orderInfo);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await s.order(no)).toMatchObject({ status: 0 });
+    s.wxapi.setPushUrl(s.wxApp.appId, `${s.url}/http/vk-pay/wxpayVirtualNotify`);
+    const r = await s.call('test-shop', 'notifyProvideGoods', [{ out_trade_no: no }]);
+    expect(r.result).toMatchObject({ code: 0, out_trade_no: no });
+    expect(s.wxapi.calls.some((c) => c.path === '/xpay/notify_provide_goods' && c.errcode === 0)).toBe(true);
+    await s.wxapi.waitForDelivery(no, 10_000);
+    await new Promise((r2) => setTimeout(r2, 300));
+    expect(await s.order(no)).toMatchObject({ status: 1, user_order_success: true });
+    expect(await s.handlerCalls(no)).toHaveLength(1);
+    // asking again re-pushes, and the gate still runs the handler only once
+    await s.call('test-shop', 'notifyProvideGoods', [{ out_trade_no: no }]);
+    await new Promise((r2) => setTimeout(r2, 300));
+    expect(await s.handlerCalls(no)).toHaveLength(1);
+  });
+
+  test('only for virtual-payment orders', async () => {
+    const no = `W${Date.now()}`;
+    await s.createPayment({ provider: 'wxpay', isPC: true, data: { out_trade_no: no, total_fee: 1, subject: 's', type: 'counted' } }, { uniPlatform: 'web' });
+    expect((await s.call('test-shop', 'notifyProvideGoods', [{ out_trade_no: no }])).result).toMatchObject({ code: 3005 });
+  });
+});

@@ -57,6 +57,9 @@ module.exports = {
   async findDocs(collection, where) {
     return { errCode: 0, docs: (await uniCloud.database().collection(collection).where(where || {}).get()).data };
   },
+  async notifyProvideGoods(params) {
+    return { errCode: 0, result: await vkPay.wxpayVirtual.notifyProvideGoods(params) };
+  },
   async closeOrder(params) {
     return { errCode: 0, result: await vkPay.closeOrder(params) };
   },

@@ -10,6 +10,7 @@ import { paymentNotify, pushNotify } from '../services/notify';
 import { verifyApplePurchase, type ApplePurchaseParams } from '../services/apple';
 import { queryRefund, refund, type QueryRefundParams, type RefundParams } from '../services/refund';
 import { closeOrder } from '../services/close-order';
+import { notifyProvideGoods } from '../services/virtual-payment';
 import { code2SessionAlipay, code2SessionWeixinH5, code2SessionWeixinMP, type LoginParams } from '../services/sessions';
 import { queryPayment, type QueryPaymentParams } from '../services/query-payment';
 import type { HttpInfo, IntegratedResponse } from '../../../../types/unicloud-server';
@@ -65,6 +66,8 @@ export function createVkPay(options: VkPayOptions = {}) {
     createPayment: safe((options: unknown) => createPayment(deps, options)),
     /** vk-uni-pay queryPayment */
     queryPayment: safe((params: QueryPaymentParams) => queryPayment(deps, params)),
+    /** WeChat virtual payment: have WeChat push the delivery notification again; server code only */
+    notifyProvideGoods: safe((params: { out_trade_no?: unknown }) => notifyProvideGoods(deps, params)),
     /** closes an unpaid order at the provider, then here; server code only */
     closeOrder: safe((params: { out_trade_no?: unknown }) => closeOrder(deps, params)),
     /** refund (vk-uni-pay): the amount is reserved on the order before the provider is asked; server code only */
@@ -96,6 +99,7 @@ function instance(): VkPay {
 export const createPaymentApi = (options: unknown) => instance().createPayment(options);
 export const queryPaymentApi = (params: QueryPaymentParams) => instance().queryPayment(params);
 export const refundApi = (params: RefundParams) => instance().refund(params);
+export const wxpayVirtualApi = { notifyProvideGoods: (params: { out_trade_no?: unknown }) => instance().notifyProvideGoods(params) };
 export const closeOrderApi = (params: { out_trade_no?: unknown }) => instance().closeOrder(params);
 export const queryRefundApi = (params: QueryRefundParams) => instance().queryRefund(params);
 export const code2SessionApi = {

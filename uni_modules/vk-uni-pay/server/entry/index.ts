@@ -1,14 +1,30 @@
-/** `require('vk-uni-pay')` — the common module's public surface. */
-import { createVkPay, createPaymentApi, queryPaymentApi, code2SessionApi, refundApi, queryRefundApi, closeOrderApi, appleiapApi, PayError, ERRORS, isPayError } from './common';
+/** `require('vk-uni-pay')` — the common module's public surface (vk-uni-pay compatible names). */
+import {
+  appleiapApi,
+  closeOrderApi,
+  code2SessionApi,
+  createPaymentApi,
+  createVkPay,
+  ERRORS,
+  isPayError,
+  PayError,
+  queryPaymentApi,
+  queryRefundApi,
+  refundApi,
+  wxpayVirtualApi,
+} from './common';
 
 export = {
   createPayment: createPaymentApi,
   queryPayment: queryPaymentApi,
-  refund: refundApi,
   closeOrder: closeOrderApi,
+  refund: refundApi,
   queryRefund: queryRefundApi,
-  code2SessionWeixinMP: code2SessionApi, refundApi, queryRefundApi, closeOrderApi,
+  code2SessionWeixinMP: code2SessionApi.weixinMP,
+  code2SessionWeixinH5: code2SessionApi.weixinH5,
+  code2SessionAlipay: code2SessionApi.alipay,
   appleiap: appleiapApi,
+  wxpayVirtual: wxpayVirtualApi,
   createVkPay,
   PayError,
   ERRORS,
