@@ -4,7 +4,7 @@
  * from server code). Results follow uniCloud's response spec: `errCode`, `errMsg`, `errSubject`.
  */
 import { PayError, isPayError } from '../core/errors';
-import type { CloudObjectThis } from '../../../../types/unicloud-server';
+import type { CloudObjectThis, HttpInfo } from '../../../../types/unicloud-server';
 import { createVkPay, type VkPay } from './common';
 
 const SUBJECT = 'vk-pay';
@@ -25,6 +25,19 @@ function toResponse(ctx: Ctx, result: Record<string, any>): Record<string, unkno
   return { errCode: code, errMsg: en && msg_en ? msg_en : msg, ...(code ? { errSubject: SUBJECT } : {}), ...rest };
 }
 
+/** Money-moving methods: only your own cloud code may call them (5001 for a client). */
+async function serverOnly(ctx: Ctx, method: string, run: () => Promise<unknown>): Promise<Record<string, unknown>> {
+  if (!isServerCall(ctx)) throw new PayError('FORBIDDEN', { method });
+  return toResponse(ctx, (await run()) as Record<string, unknown>);
+}
+
+/** Provider notifications arrive over URL化 only. */
+function httpOnly(ctx: Ctx, method: string): HttpInfo {
+  const http = ctx.getHttpInfo();
+  if (!http) throw new PayError('FORBIDDEN', { method });
+  return http;
+}
+
 export function createCloudObject(options: { handlersDir: string }) {
   let pay: VkPay | undefined;
   const vkPay = () => (pay ??= createVkPay({ handlersDir: options.handlersDir }));
@@ -37,8 +50,7 @@ export function createCloudObject(options: { handlersDir: string }) {
 
     /** Provider notifications: `/http/vk-pay/paymentNotify/<pay_type>/<out_trade_no>` */
     async paymentNotify(this: Ctx) {
-      const http = this.getHttpInfo();
-      if (!http) throw new PayError('FORBIDDEN', { method: 'paymentNotify' });
+      const http = httpOnly(this, 'paymentNotify');
       return vkPay().paymentNotify(http);
     },
 
@@ -61,15 +73,13 @@ export function createCloudObject(options: { handlersDir: string }) {
 
     /** WeChat mini-program message push (virtual payment): `/http/vk-pay/wxpayVirtualNotify` */
     async wxpayVirtualNotify(this: Ctx) {
-      const http = this.getHttpInfo();
-      if (!http) throw new PayError('FORBIDDEN', { method: 'wxpayVirtualNotify' });
+      const http = httpOnly(this, 'wxpayVirtualNotify');
       return vkPay().pushNotify('wxpay-virtual', http);
     },
 
     /** App Store Server Notifications V2: `/http/vk-pay/appleNotify` */
     async appleNotify(this: Ctx) {
-      const http = this.getHttpInfo();
-      if (!http) throw new PayError('FORBIDDEN', { method: 'appleNotify' });
+      const http = httpOnly(this, 'appleNotify');
       return vkPay().pushNotify('appleiap', http);
     },
 
@@ -101,24 +111,20 @@ export function createCloudObject(options: { handlersDir: string }) {
     },
 
     async createPayment(this: Ctx, options: Record<string, unknown> = {}) {
-      if (!isServerCall(this)) throw new PayError('FORBIDDEN', { method: 'createPayment' });
-      return toResponse(this, (await vkPay().createPayment(options)) as Record<string, unknown>);
+      return serverOnly(this, 'createPayment', () => vkPay().createPayment(options));
     },
 
     /** Refunds move money out: never callable by a client, only by your own cloud code. */
     async refund(this: Ctx, params: Record<string, any> = {}) {
-      if (!isServerCall(this)) throw new PayError('FORBIDDEN', { method: 'refund' });
-      return toResponse(this, (await vkPay().refund(params as never)) as Record<string, unknown>);
+      return serverOnly(this, 'refund', () => vkPay().refund(params as never));
     },
 
     async closeOrder(this: Ctx, params: Record<string, any> = {}) {
-      if (!isServerCall(this)) throw new PayError('FORBIDDEN', { method: 'closeOrder' });
-      return toResponse(this, (await vkPay().closeOrder(params)) as Record<string, unknown>);
+      return serverOnly(this, 'closeOrder', () => vkPay().closeOrder(params));
     },
 
     async queryRefund(this: Ctx, params: Record<string, any> = {}) {
-      if (!isServerCall(this)) throw new PayError('FORBIDDEN', { method: 'queryRefund' });
-      return toResponse(this, (await vkPay().queryRefund(params as never)) as Record<string, unknown>);
+      return serverOnly(this, 'queryRefund', () => vkPay().queryRefund(params as never));
     },
 
     _after(this: Ctx, error: unknown, result: unknown) {

@@ -9,7 +9,7 @@ import { ORDER_STATUS, type PayOrder } from '../core/order';
 import { loadProviderModule } from '../providers/registry';
 import { configNode } from '../store/config';
 import { isDuplicateKeyError } from '../store/db';
-import { providerContext, type PayDeps } from './deps';
+import { providerContext, requireOrder, type PayDeps } from './deps';
 import { settlePaid } from './settle';
 
 export const APPLE_TRANSACTIONS_COLLECTION = 'vk-pay-apple-transactions';
@@ -41,10 +41,8 @@ export interface ApplePurchaseParams {
 const str = (v: unknown) => (typeof v === 'string' && v ? v : undefined);
 
 export async function verifyApplePurchase(deps: PayDeps, params: ApplePurchaseParams) {
-  const out_trade_no = str(params.out_trade_no);
-  if (!out_trade_no) throw new PayError('FIELD_INVALID', { field: 'out_trade_no', reason: 'required' });
-  const order = await deps.orders.findByOutTradeNo(out_trade_no);
-  if (!order) throw new PayError('ORDER_NOT_FOUND', { out_trade_no });
+  const order = await requireOrder(deps, params.out_trade_no);
+  const { out_trade_no } = order;
   if (order.provider !== 'appleiap') throw new PayError('FIELD_INVALID', { field: 'out_trade_no', reason: 'not an Apple in-app purchase order' });
   if (order.status === ORDER_STATUS.CLOSED) throw new PayError('ORDER_CLOSED');
 

@@ -6,14 +6,12 @@
 import { PayError, isPayError } from '../core/errors';
 import { ORDER_STATUS, PAID_STATUSES } from '../core/order';
 import { loadAdapter } from '../providers/registry';
-import { orderProviderContext, type PayDeps } from './deps';
+import { orderProviderContext, requireOrder, type PayDeps } from './deps';
 import { reconcile } from './query-payment';
 
 export async function closeOrder(deps: PayDeps, params: { out_trade_no?: unknown }): Promise<{ code: 0; msg: string; out_trade_no: string; status: number }> {
-  const out_trade_no = params.out_trade_no;
-  if (typeof out_trade_no !== 'string' || !out_trade_no) throw new PayError('FIELD_INVALID', { field: 'out_trade_no', reason: 'required' });
-  let order = await deps.orders.findByOutTradeNo(out_trade_no);
-  if (!order) throw new PayError('ORDER_NOT_FOUND', { out_trade_no });
+  let order = await requireOrder(deps, params.out_trade_no);
+  const { out_trade_no } = order;
   const adapter = loadAdapter(order.provider);
   if (typeof adapter.closeOrder !== 'function') throw new PayError('OPERATION_UNSUPPORTED', { provider: order.provider, operation: 'closeOrder' });
   // the payer may have paid a moment ago: that wins over closing

@@ -13,6 +13,7 @@ import type { ConfigSource } from '../store/config';
 import { configCenterSource, configNode, withMerchants } from '../store/config';
 import type { PlatformKey, ProviderContext } from '../providers/types';
 import type { PayOrder } from '../core/order';
+import { PayError } from '../core/errors';
 import { configNodePath } from '../core/platform';
 import { createLogger, type Logger } from './log';
 
@@ -96,6 +97,14 @@ export function createDeps(overrides: Partial<PayDeps> = {}): PayDeps {
 
 export function providerContext<C>(deps: PayDeps, config: C, pid?: string): ProviderContext<C> {
   return { config, http: deps.http, clock: deps.clock, cache: deps.cache, pid };
+}
+
+/** The order an operation names, or a clear error: out_trade_no missing (1021) or unknown (2001). */
+export async function requireOrder(deps: PayDeps, out_trade_no: unknown): Promise<PayOrder> {
+  if (typeof out_trade_no !== 'string' || !out_trade_no) throw new PayError('FIELD_INVALID', { field: 'out_trade_no', reason: 'required' });
+  const order = await deps.orders.findByOutTradeNo(out_trade_no);
+  if (!order) throw new PayError('ORDER_NOT_FOUND', { out_trade_no });
+  return order;
 }
 
 /** The provider context of an existing order: its merchant (`pid`) and the config node of its pay type. */

@@ -13,7 +13,7 @@ import { PAID_STATUSES, type PayOrder, type RefundRecord } from '../core/order';
 import { loadAdapter } from '../providers/registry';
 import type { ProviderAdapter, RefundInput, RefundResult } from '../providers/types';
 import { FINAL_REFUND_STATES, RefundsRepo, type RefundLedgerDoc, type RefundLedgerState } from '../store/refunds';
-import { orderProviderContext, type PayDeps } from './deps';
+import { orderProviderContext, requireOrder, type PayDeps } from './deps';
 
 export type { RefundLedgerState } from '../store/refunds';
 
@@ -75,7 +75,7 @@ const RETRYABLE_CODES = new Set(['SYSTEM_ERROR', 'FREQUENCY_LIMITED', 'ACQ.SYSTE
 export async function refund(deps: PayDeps, params: RefundParams): Promise<RefundReply> {
   const p = checkRefundParams(params);
   const refunds = new RefundsRepo(deps.db);
-  let order = await findOrder(deps, p.out_trade_no);
+  let order = await requireOrder(deps, p.out_trade_no);
   const adapter = refundAdapter(order);
 
   if (p.out_refund_no) {
@@ -119,7 +119,7 @@ export async function refund(deps: PayDeps, params: RefundParams): Promise<Refun
   };
   for (let attempt = 1; ; attempt++) {
     if (await deps.orders.reserveRefund(order, record)) break;
-    order = await findOrder(deps, order.out_trade_no);
+    order = await requireOrder(deps, order.out_trade_no);
     const refusal = !PAID_STATUSES.includes(order.status)
       ? new PayError('ORDER_NOT_PAID')
       : order.total_fee - order.refund_fee < refund_fee
@@ -176,7 +176,7 @@ export async function queryRefund(deps: PayDeps, params: QueryRefundParams): Pro
     throw new PayError('FIELD_INVALID', { field: 'out_refund_no', reason: '1-64 letters, digits or _-|*@' });
   }
   const refunds = new RefundsRepo(deps.db);
-  const order = await findOrder(deps, out_trade_no);
+  const order = await requireOrder(deps, out_trade_no);
   const doc = params.out_refund_no ? await refunds.find(params.out_refund_no) : await refunds.latest(out_trade_no);
   if (!doc || doc.out_trade_no !== out_trade_no) throw new PayError('FIELD_INVALID', { field: 'out_refund_no', reason: 'no such refund for this order' });
   const settled = await settle(deps, refunds, refundAdapter(order), order, doc, true);
@@ -311,12 +311,6 @@ function checkAmount(order: PayOrder, requested: unknown): number {
     throw new PayError('REFUND_FEE_INVALID', { refundable }, { refundable });
   }
   return fee;
-}
-
-async function findOrder(deps: PayDeps, out_trade_no: string): Promise<PayOrder> {
-  const order = await deps.orders.findByOutTradeNo(out_trade_no);
-  if (!order) throw new PayError('ORDER_NOT_FOUND', { out_trade_no });
-  return order;
 }
 
 function refundAdapter(order: PayOrder): ProviderAdapter {

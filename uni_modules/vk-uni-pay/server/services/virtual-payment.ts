@@ -5,13 +5,11 @@
  */
 import { PayError } from '../core/errors';
 import { loadProviderModule } from '../providers/registry';
-import { orderProviderContext, type PayDeps } from './deps';
+import { orderProviderContext, requireOrder, type PayDeps } from './deps';
 
 export async function notifyProvideGoods(deps: PayDeps, params: { out_trade_no?: unknown }): Promise<{ code: 0; msg: string; out_trade_no: string }> {
-  const out_trade_no = params.out_trade_no;
-  if (typeof out_trade_no !== 'string' || !out_trade_no) throw new PayError('FIELD_INVALID', { field: 'out_trade_no', reason: 'required' });
-  const order = await deps.orders.findByOutTradeNo(out_trade_no);
-  if (!order) throw new PayError('ORDER_NOT_FOUND', { out_trade_no });
+  const order = await requireOrder(deps, params.out_trade_no);
+  const { out_trade_no } = order;
   if (order.provider !== 'wxpay-virtual') throw new PayError('OPERATION_UNSUPPORTED', { provider: order.provider, operation: 'notifyProvideGoods' });
   const virtual = loadProviderModule<{ notifyProvideGoods(q: { out_trade_no: string }, ctx: unknown): Promise<void> }>('wxpay-virtual');
   await virtual.notifyProvideGoods({ out_trade_no }, await orderProviderContext(deps, order));
