@@ -46,17 +46,18 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 function countingDb(db) {
   let n = 0;
   const TERMINAL = new Set(['get', 'count', 'add', 'update', 'updateAndReturn', 'set', 'remove']);
-  const wrap = (t) => new Proxy(t, {
-    get(target, prop) {
-      const v = target[prop];
-      if (typeof v !== 'function') return v;
-      return (...a) => {
-        if (TERMINAL.has(String(prop))) n++;
-        const r = v.apply(target, a);
-        return r && typeof r === 'object' && typeof r.then !== 'function' ? wrap(r) : r;
-      };
-    },
-  });
+  const wrap = (t) =>
+    new Proxy(t, {
+      get(target, prop) {
+        const v = target[prop];
+        if (typeof v !== 'function') return v;
+        return (...a) => {
+          if (TERMINAL.has(String(prop))) n++;
+          const r = v.apply(target, a);
+          return r && typeof r === 'object' && typeof r.then !== 'function' ? wrap(r) : r;
+        };
+      },
+    });
   return { db: wrap(db), count: () => n };
 }
 
@@ -93,10 +94,20 @@ async function main() {
     // timestamp inside the 5-minute window), so only our own code is measured
     const { answer } = setup.warm;
     let httpCalls = 0;
-    const transport = { async request() { httpCalls++; return { status: 200, headers: answer.headers, body: Buffer.from(answer.body) }; } };
+    const transport = {
+      async request() {
+        httpCalls++;
+        return { status: 200, headers: answer.headers, body: Buffer.from(answer.body) };
+      },
+    };
     const pay = vkPay.createVkPay({ configs: { load: async () => config }, http: transport, spaceId: () => 'bench-space' });
     let i = 0;
-    const options = () => ({ context: { uniPlatform: 'web', clientIP: '127.0.0.1' }, provider: 'wxpay', isPC: true, data: { out_trade_no: `BENCH${process.pid}x${i++}`, total_fee: 100, subject: 'bench', type: 'bench' } });
+    const options = () => ({
+      context: { uniPlatform: 'web', clientIP: '127.0.0.1' },
+      provider: 'wxpay',
+      isPC: true,
+      data: { out_trade_no: `BENCH${process.pid}x${i++}`, total_fee: 100, subject: 'bench', type: 'bench' },
+    });
     for (let w = 0; w < 30; w++) {
       const r = await pay.createPayment(options());
       if (r.code !== 0) throw new Error(`warm-up failed: ${r.code} ${r.msg}`);

@@ -25,7 +25,10 @@ const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 async function child(mode: string, setup: Record<string, unknown>, dir: string): Promise<any> {
   const file = path.join(dir, `setup-${mode}-${randomBytes(4).toString('hex')}.json`);
   writeFileSync(file, JSON.stringify({ ...setup, dbFile: path.join(dir, `db-${randomBytes(4).toString('hex')}.sqlite`) }));
-  const { stdout: out } = await promisify(execFile)(process.execPath, [path.join(__dirname, 'harness.js'), mode, file], { encoding: 'utf8', env: { ...process.env, VK_PAY_LOG_LEVEL: 'silent', NODE_PATH: path.join(ROOT, 'node_modules') } });
+  const { stdout: out } = await promisify(execFile)(process.execPath, [path.join(__dirname, 'harness.js'), mode, file], {
+    encoding: 'utf8',
+    env: { ...process.env, VK_PAY_LOG_LEVEL: 'silent', NODE_PATH: path.join(ROOT, 'node_modules') },
+  });
   return JSON.parse(out.trim().split('\n').pop()!);
 }
 
@@ -46,7 +49,10 @@ async function main() {
   const stack = await startStack({ port: 0, dataDir: path.join(dir, 'stack'), quiet: true, configOverrides: {} });
   try {
     const configFile = path.join(dir, 'config.js');
-    writeFileSync(configFile, `module.exports = ${JSON.stringify({ ...stack.config, notifyUrl: { 'bench-space': 'https://example.invalid/http/vk-pay' } })};`);
+    writeFileSync(
+      configFile,
+      `module.exports = ${JSON.stringify({ ...stack.config, notifyUrl: { 'bench-space': 'https://example.invalid/http/vk-pay' } })};`,
+    );
     const base = {
       pluginRoot: plugin,
       commonModule: path.join(plugin, 'uniCloud/cloudfunctions/common/vk-uni-pay/index.js'),
@@ -71,18 +77,37 @@ async function main() {
       wxpay: { provider: 'wxpay', options: { context: web, provider: 'wxpay', isPC: true, data: {} } },
       alipay: { provider: 'alipay', options: { context: web, provider: 'alipay', isPC: true, data: {} } },
       vkspay: { provider: 'vkspay', options: { context: web, provider: 'vkspay', data: {} } },
-      appleiap: { provider: 'appleiap', options: { context: { uniPlatform: 'app' }, provider: 'appleiap', data: { productid: 'coins_600' } } },
+      appleiap: {
+        provider: 'appleiap',
+        options: { context: { uniPlatform: 'app' }, provider: 'appleiap', data: { productid: 'coins_600' } },
+      },
       'wxpay-virtual': {
         provider: 'wxpay-virtual',
-        options: { context: { uniPlatform: 'mp-weixin' }, provider: 'wxpay-virtual', data: { openid, wxpay_virtual: { mode: 'short_series_coin', buy_quantity: 600 } } },
-        session: { _id: `${stack.wxApp.appId}:${openid}`, doc: { appid: stack.wxApp.appId, openid, session_key: randomBytes(16).toString('base64') } },
+        options: {
+          context: { uniPlatform: 'mp-weixin' },
+          provider: 'wxpay-virtual',
+          data: { openid, wxpay_virtual: { mode: 'short_series_coin', buy_quantity: 600 } },
+        },
+        session: {
+          _id: `${stack.wxApp.appId}:${openid}`,
+          doc: { appid: stack.wxApp.appId, openid, session_key: randomBytes(16).toString('base64') },
+        },
       },
     };
     const first: Record<string, number> = {};
     for (const [name, f] of Object.entries(firsts)) {
       const runs: number[] = [];
       for (let i = 0; i < 5; i++) {
-        const options = { ...f.options, data: { out_trade_no: `FIRST${name.replace(/\W/g, '')}${Date.now()}${i}`.slice(0, 32), total_fee: APPLE_PRODUCTS.coins_600.total_fee, subject: 'bench', type: 'bench', ...(f.options.data as object) } };
+        const options = {
+          ...f.options,
+          data: {
+            out_trade_no: `FIRST${name.replace(/\W/g, '')}${Date.now()}${i}`.slice(0, 32),
+            total_fee: APPLE_PRODUCTS.coins_600.total_fee,
+            subject: 'bench',
+            type: 'bench',
+            ...(f.options.data as object),
+          },
+        };
         runs.push((await child('first', { ...base, first: { ...f, options } }, dir)).firstMs);
       }
       first[name] = round(median(runs));
@@ -96,9 +121,19 @@ async function main() {
     const signature = createSign('RSA-SHA256').update(`${ts}\n${nonce}\n${body}\n`).sign(m.publicKey.privateKeyPem, 'base64');
     const answer = {
       body,
-      headers: { 'wechatpay-timestamp': String(ts), 'wechatpay-nonce': nonce, 'wechatpay-signature': signature, 'wechatpay-serial': m.publicKeyId, 'content-type': 'application/json' },
+      headers: {
+        'wechatpay-timestamp': String(ts),
+        'wechatpay-nonce': nonce,
+        'wechatpay-signature': signature,
+        'wechatpay-serial': m.publicKeyId,
+        'content-type': 'application/json',
+      },
     };
-    const warm = await child('warm', { ...base, warm: { answer, calls: 400, privateKeyPem: m.merchant.keyPem, publicKeyPem: m.publicKey.publicKeyPem } }, dir);
+    const warm = await child(
+      'warm',
+      { ...base, warm: { answer, calls: 400, privateKeyPem: m.merchant.keyPem, publicKeyPem: m.publicKey.publicKeyPem } },
+      dir,
+    );
 
     const figures = {
       cold_load_ms: round(median(coldMs)),
@@ -114,13 +149,18 @@ async function main() {
       http_calls_create: warm.httpPerCall,
     };
     console.log('vk-uni-pay benchmark (this machine, one run; medians)');
-    console.log(`  cold load of vk-pay + vk-uni-pay       ${figures.cold_load_ms} ms (min ${figures.cold_load_ms_min}, max ${figures.cold_load_ms_max}; goal ≤ 15; uni-pay-co ≈ 89 per reference)`);
+    console.log(
+      `  cold load of vk-pay + vk-uni-pay       ${figures.cold_load_ms} ms (min ${figures.cold_load_ms_min}, max ${figures.cold_load_ms_max}; goal ≤ 15; uni-pay-co ≈ 89 per reference)`,
+    );
     console.log(`    modules loaded: ${coldModules.join(', ')}`);
-    for (const [p, v] of Object.entries(first)) console.log(`  first createPayment ${p.padEnd(14)}     ${v} ms (fresh process, provider loaded lazily)`);
+    for (const [p, v] of Object.entries(first))
+      console.log(`  first createPayment ${p.padEnd(14)}     ${v} ms (fresh process, provider loaded lazily)`);
     console.log(`  warm createPayment (wxpay Native) CPU   ${figures.warm_create_cpu_ms} ms`);
     console.log(`  crypto floor (RSA-2048 sign + verify)   ${figures.crypto_floor_cpu_ms} ms`);
     console.log(`  warm ratio                              ${figures.warm_create_ratio}× (goal ≤ 2.0; uni-pay-co ≈ 11× per reference)`);
-    console.log(`  database round trips per createPayment  ${figures.db_roundtrips_create} new order (goal 1), ${figures.db_roundtrips_repay} re-paying (goal ≤ 3)`);
+    console.log(
+      `  database round trips per createPayment  ${figures.db_roundtrips_create} new order (goal 1), ${figures.db_roundtrips_repay} re-paying (goal ≤ 3)`,
+    );
     console.log(`  gateway HTTP calls per createPayment    ${figures.http_calls_create} (goal exactly 1)`);
     if (json) console.log(JSON.stringify(figures));
   } finally {

@@ -24,11 +24,14 @@ const boundaries: esbuild.Plugin = {
   setup(b) {
     b.onResolve({ filter: /^\.\/([a-z-]+)$/ }, (args) => {
       const name = args.path.slice(2);
-      if (args.importer === path.join(server, 'providers/registry.ts') && PROVIDERS.includes(name)) return { path: `./providers/${name}.js`, external: true };
+      if (args.importer === path.join(server, 'providers/registry.ts') && PROVIDERS.includes(name))
+        return { path: `./providers/${name}.js`, external: true };
       if (args.importer === path.join(server, 'entry/cloud-object.ts') && name === 'common') return { path: 'vk-uni-pay', external: true };
       return undefined;
     });
-    b.onResolve({ filter: /^qrcode$/ }, (args) => (args.importer.startsWith(server) ? { path: './vendor/qrcode.js', external: true } : undefined));
+    b.onResolve({ filter: /^qrcode$/ }, (args) =>
+      args.importer.startsWith(server) ? { path: './vendor/qrcode.js', external: true } : undefined,
+    );
     b.onResolve({ filter: /^uni-config-center$/ }, () => ({ path: 'uni-config-center', external: true }));
   },
 };
@@ -50,9 +53,20 @@ export async function build(): Promise<void> {
   await Promise.all([
     esbuild.build({ ...common, entryPoints: [path.join(server, 'entry/index.ts')], outfile: path.join(commonDist, 'index.js') }),
     ...PROVIDERS.filter((name) => !missing.includes(name)).map((name) =>
-      esbuild.build({ ...common, minify: name !== 'wxpay', keepNames: true, entryPoints: [path.join(server, `providers/${name}/index.ts`)], outfile: path.join(commonDist, `providers/${name}.js`) }),
+      esbuild.build({
+        ...common,
+        minify: name !== 'wxpay',
+        keepNames: true,
+        entryPoints: [path.join(server, `providers/${name}/index.ts`)],
+        outfile: path.join(commonDist, `providers/${name}.js`),
+      }),
     ),
-    esbuild.build({ ...common, minify: true, entryPoints: [require.resolve('qrcode')], outfile: path.join(commonDist, 'vendor/qrcode.js') }),
+    esbuild.build({
+      ...common,
+      minify: true,
+      entryPoints: [require.resolve('qrcode')],
+      outfile: path.join(commonDist, 'vendor/qrcode.js'),
+    }),
     esbuild.build({ ...common, entryPoints: [path.join(server, 'entry/cloud-object.ts')], outfile: path.join(objectDist, 'index.obj.js') }),
   ]);
 }

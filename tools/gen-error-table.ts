@@ -28,7 +28,7 @@ export function renderErrorTable(): string {
     '',
     '另：`queryPayment` 在订单未支付时返回 `code: -1`（公共模块）；云对象的 `queryPayment` 此时返回 `errCode: 0, orderPaid: false`，便于客户端轮询。',
     '',
-    'Also: the common module\'s `queryPayment` returns `code: -1` for an unpaid order; the cloud object returns `errCode: 0, orderPaid: false` instead, so clients can poll without exceptions.',
+    "Also: the common module's `queryPayment` returns `code: -1` for an unpaid order; the cloud object returns `errCode: 0, orderPaid: false` instead, so clients can poll without exceptions.",
     '',
   ].join('\n');
 }

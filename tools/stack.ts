@@ -75,7 +75,18 @@ function pemFiles(dir: string, files: Record<string, string>): Record<string, st
 }
 
 /** Builds the uni-pay config (vk-uni-pay node layout) for the sandbox merchants. */
-export function sandboxConfig(opts: { notifyUrl: string; spaceId: string; wx: WxpaySandboxMerchant; wxGateway: string; wxApiBase: string; wxVersion: 2 | 3; wxSignType?: 'MD5' | 'HMAC-SHA256'; ali: AlipaySandboxApp; aliGateway: string; pemDir: string }) {
+export function sandboxConfig(opts: {
+  notifyUrl: string;
+  spaceId: string;
+  wx: WxpaySandboxMerchant;
+  wxGateway: string;
+  wxApiBase: string;
+  wxVersion: 2 | 3;
+  wxSignType?: 'MD5' | 'HMAC-SHA256';
+  ali: AlipaySandboxApp;
+  aliGateway: string;
+  pemDir: string;
+}) {
   const { wx, ali } = opts;
   const wxPem = pemFiles(path.join(opts.pemDir, 'wxpay'), {
     'apiclient_cert.pem': wx.merchant.certPem,
@@ -101,7 +112,11 @@ export function sandboxConfig(opts: { notifyUrl: string; spaceId: string; wx: Wx
     privateKey: ali.appPrivateKeyPem,
     gateway: opts.aliGateway,
     ...(ali.certMode
-      ? { appCertContent: ali.appCert!.certPem, alipayPublicCertContent: ali.alipayCert!.certPem, alipayRootCertContent: ali.rootBundlePem ?? ali.rootCert!.certPem }
+      ? {
+          appCertContent: ali.appCert!.certPem,
+          alipayPublicCertContent: ali.alipayCert!.certPem,
+          alipayRootCertContent: ali.rootBundlePem ?? ali.rootCert!.certPem,
+        }
       : { alipayPublicKey: ali.alipayPublicKeyPem }),
   };
   return {
@@ -120,7 +135,15 @@ export function sandboxConfig(opts: { notifyUrl: string; spaceId: string; wx: Wx
 /** The official account, as the WeChat API sandbox knows it (only its OAuth is used). */
 function officialAccountApp(): WxApp {
   const r = () => randomBytes(16).toString('hex');
-  return { appId: WX_APPIDS.oa, secret: OA_SECRET, appKey: r(), sandboxAppKey: r(), offerId: '0', token: r(), encodingAESKey: randomBytes(32).toString('base64').slice(0, 43) };
+  return {
+    appId: WX_APPIDS.oa,
+    secret: OA_SECRET,
+    appKey: r(),
+    sandboxAppKey: r(),
+    offerId: '0',
+    token: r(),
+    encodingAESKey: randomBytes(32).toString('base64').slice(0, 43),
+  };
 }
 
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {

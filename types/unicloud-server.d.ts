@@ -73,16 +73,36 @@ export interface CloudObjectThis {
 
 // ---------------------------------------------------------------- database (classic API)
 
-export interface AddResult { id: string }
-export interface AddManyResult { ids: string[]; inserted: number }
-export interface GetResult<T = Record<string, any>> { data: T[]; affectedDocs?: number }
-export interface CountResult { total: number }
-export interface UpdateResult { updated: number; upsertedId?: string }
-export interface RemoveResult { deleted: number }
-export interface UpdateAndReturnResult<T = Record<string, any>> { updated: number; doc: T | null }
+export interface AddResult {
+  id: string;
+}
+export interface AddManyResult {
+  ids: string[];
+  inserted: number;
+}
+export interface GetResult<T = Record<string, any>> {
+  data: T[];
+  affectedDocs?: number;
+}
+export interface CountResult {
+  total: number;
+}
+export interface UpdateResult {
+  updated: number;
+  upsertedId?: string;
+}
+export interface RemoveResult {
+  deleted: number;
+}
+export interface UpdateAndReturnResult<T = Record<string, any>> {
+  updated: number;
+  doc: T | null;
+}
 
 /** An operator value produced by db.command (opaque to callers). */
-export interface DbCommandValue { readonly __dbCommand: true }
+export interface DbCommandValue {
+  readonly __dbCommand: true;
+}
 
 export interface DbCommand {
   eq(v: unknown): DbCommandValue;
@@ -169,6 +189,5 @@ export interface UniCloudServer {
 }
 
 declare global {
-  // eslint-disable-next-line no-var
   var uniCloud: UniCloudServer;
 }

@@ -41,7 +41,12 @@ export function h5BuildIsFresh(): boolean {
 export function ensureH5Build(): { rebuilt: boolean; ms: number } {
   if (h5BuildIsFresh()) return { rebuilt: false, ms: 0 };
   const t0 = Date.now();
-  const r = spawnSync('npm', ['run', 'build:h5'], { cwd: ROOT, encoding: 'utf8', timeout: 300_000, env: { ...process.env, NODE_ENV: 'production' } });
+  const r = spawnSync('npm', ['run', 'build:h5'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 300_000,
+    env: { ...process.env, NODE_ENV: 'production' },
+  });
   if (r.status !== 0 || !fs.existsSync(path.join(H5_DIR, 'index.html'))) {
     throw new Error(`npm run build:h5 failed (${r.status}):\n${(r.stdout || '').slice(-3000)}\n${(r.stderr || '').slice(-3000)}`);
   }

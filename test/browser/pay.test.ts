@@ -41,7 +41,7 @@ suite('vk-uni-pay H5 demo in chromium', () => {
       (f): f is string => !!f && fs.existsSync(f),
     );
     if (!candidates.length) throw new Error('tools/stack.ts (startStack) is missing: the browser suite needs the local stack');
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+
     const { startStack } = require(candidates[0]) as { startStack?: StartStack };
     if (typeof startStack !== 'function') throw new Error(`${candidates[0]} does not export startStack()`);
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'vkpay-browser-'));
@@ -50,7 +50,15 @@ suite('vk-uni-pay H5 demo in chromium', () => {
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
   }, 300_000);
 
@@ -85,7 +93,9 @@ suite('vk-uni-pay H5 demo in chromium', () => {
     page.on('pageerror', (e) => pageErrors.push(`${e.name}: ${e.message}`));
     await page.goto(`${base}/#/pages/index/index?user=${encodeURIComponent(user)}&poll=500${extra}`);
     await page.waitForSelector('#pay-btn', { timeout: 20_000 });
-    await page.waitForFunction(() => /^\d+\.\d\d$/.test(document.querySelector('#balance')?.textContent?.trim() || ''), null, { timeout: 20_000 });
+    await page.waitForFunction(() => /^\d+\.\d\d$/.test(document.querySelector('#balance')?.textContent?.trim() || ''), null, {
+      timeout: 20_000,
+    });
     return { context, page };
   }
 
@@ -110,7 +120,11 @@ suite('vk-uni-pay H5 demo in chromium', () => {
   /** The catalogue through the page's own uniCloud client. */
   async function catalogue(page: Page): Promise<RechargeItem[]> {
     return page.evaluate(async () => {
-      const uc = (globalThis as unknown as { uniCloud: { importObject(n: string, o: unknown): { getCatalogue(): Promise<{ recharge: RechargeItem[] }> } } }).uniCloud;
+      const uc = (
+        globalThis as unknown as {
+          uniCloud: { importObject(n: string, o: unknown): { getCatalogue(): Promise<{ recharge: RechargeItem[] }> } };
+        }
+      ).uniCloud;
       return (await uc.importObject('demo-shop', { customUI: true }).getCatalogue()).recharge;
     });
   }
@@ -132,7 +146,11 @@ suite('vk-uni-pay H5 demo in chromium', () => {
   /** The QR is rendered (client-side PNG data URL) and the cashier URL is readable. */
   async function waitQr(page: Page): Promise<string> {
     await page.waitForSelector('#qrcode-panel', { timeout: 20_000 });
-    await page.waitForFunction(() => (document.querySelector('#qrcode-img img') as HTMLImageElement | null)?.src.startsWith('data:image/png;base64,'), null, { timeout: 20_000 });
+    await page.waitForFunction(
+      () => (document.querySelector('#qrcode-img img') as HTMLImageElement | null)?.src.startsWith('data:image/png;base64,'),
+      null,
+      { timeout: 20_000 },
+    );
     const url = (await page.textContent('#cashier-link'))!.trim();
     expect(url).toMatch(/^https?:\/\//);
     return url;
@@ -187,7 +205,9 @@ suite('vk-uni-pay H5 demo in chromium', () => {
     const { context, page } = await openDemo(uid('img'));
     const before = await balanceFen(page);
     const item = await choose(page, 'wxpay', 'image');
-    const created = page.waitForResponse((r) => r.url().endsWith('/unicloud/client') && (r.request().postData() || '').includes('createRechargeOrder'));
+    const created = page.waitForResponse(
+      (r) => r.url().endsWith('/unicloud/client') && (r.request().postData() || '').includes('createRechargeOrder'),
+    );
     await page.click('#pay-btn');
     const body = (await (await created).json()) as { data: { qrcodeImage?: string; needQRcode?: unknown } };
     expect(body.data.needQRcode).toBeTruthy(); // the result reports QR mode as a boolean

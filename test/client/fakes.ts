@@ -43,14 +43,18 @@ export class FakeUni implements UniLike {
 
   requestPayment(options: PayCall): void {
     const { success, fail, complete, ...rest } = options;
-    void success; void fail; void complete;
+    void success;
+    void fail;
+    void complete;
     this.payments.push(rest);
     this.onPay(options);
   }
 
   requestVirtualPayment?(options: PayCall): void {
     const { success, fail, complete, ...rest } = options;
-    void success; void fail; void complete;
+    void success;
+    void fail;
+    void complete;
     this.virtualPayments.push(rest);
     this.onVirtualPay(options);
   }
@@ -63,7 +67,8 @@ export class FakeUni implements UniLike {
 
   showModal(options: ModalOptions & UniCallbacks<ModalResult>): void {
     const { success, fail, complete, ...rest } = options;
-    void fail; void complete;
+    void fail;
+    void complete;
     this.modals.push(rest);
     success?.(this.modalAnswer);
   }
@@ -108,7 +113,8 @@ export class FakeCloud {
   }
 
   readonly caller: CloudCaller = async (action: CloudAction, data: Record<string, unknown>) => {
-    const target = typeof action === 'string' ? action : 'method' in action ? `${action.name}.${action.method}` : `${action.name}:${action.action}`;
+    const target =
+      typeof action === 'string' ? action : 'method' in action ? `${action.name}.${action.method}` : `${action.name}:${action.action}`;
     this.calls.push({ target, data: { ...data } });
     const h = this.handlers.get(target);
     if (!h) throw { errCode: 'NOT_FOUND', errMsg: `no handler for ${target}` };
@@ -148,7 +154,11 @@ export class FakeIapChannel implements IapChannelLike {
     this.finished.push(tx);
     success();
   }
-  restoreCompletedTransactions(_o: { manualFinishTransaction: boolean }, success: (t: IapTransaction[]) => void, _fail: (e: UniFailResult) => void): void {
+  restoreCompletedTransactions(
+    _o: { manualFinishTransaction: boolean },
+    success: (t: IapTransaction[]) => void,
+    _fail: (e: UniFailResult) => void,
+  ): void {
     success(this.restoreAnswer);
   }
 }
@@ -170,14 +180,39 @@ export function makeDeps(partial: Partial<PayDeps> & { uni: FakeUni; cloud: Fake
 /** createPayment result in the contract's shape. */
 export function created(payType: string, orderInfo: unknown, extra: Record<string, unknown> = {}): Record<string, unknown> {
   const provider = payType.slice(0, payType.lastIndexOf('_'));
-  return { errCode: 0, orderInfo, out_trade_no: 'T1', provider, pay_type: payType, needQRcode: false, total_fee: 100, platform: 'x', ...extra };
+  return {
+    errCode: 0,
+    orderInfo,
+    out_trade_no: 'T1',
+    provider,
+    pay_type: payType,
+    needQRcode: false,
+    total_fee: 100,
+    platform: 'x',
+    ...extra,
+  };
 }
 
-export const PAID = { errCode: 0, errMsg: 'ok', orderPaid: true, user_order_success: true, status: 1, out_trade_no: 'T1', transaction_id: 'W1' };
+export const PAID = {
+  errCode: 0,
+  errMsg: 'ok',
+  orderPaid: true,
+  user_order_success: true,
+  status: 1,
+  out_trade_no: 'T1',
+  transaction_id: 'W1',
+};
 export const UNPAID = { errCode: 0, errMsg: 'ok', orderPaid: false, status: 0, out_trade_no: 'T1' };
 export const CLOSED = { errCode: 0, errMsg: 'ok', orderPaid: false, status: -1, out_trade_no: 'T1' };
 
-import type { PayListeners, PayFailResult, PayCancelResult, PaySuccessResult, UiStatus, CreatePaymentResult } from '../../uni_modules/vk-uni-pay/js_sdk/types';
+import type {
+  PayListeners,
+  PayFailResult,
+  PayCancelResult,
+  PaySuccessResult,
+  UiStatus,
+  CreatePaymentResult,
+} from '../../uni_modules/vk-uni-pay/js_sdk/types';
 
 /** Listeners that record every event in order. */
 export function recorder() {
@@ -190,13 +225,31 @@ export function recorder() {
   const images: string[] = [];
   const creates: CreatePaymentResult[] = [];
   const listeners: PayListeners = {
-    create: (r) => { events.push('create'); creates.push(r); },
-    success: (r) => { events.push('success'); successes.push(r); },
-    fail: (r) => { events.push(`fail:${r.failType}`); fails.push(r); },
-    cancel: (r) => { events.push('cancel'); cancels.push(r); },
-    status: (s) => { statuses.push(s); },
-    codeUrl: (u) => { codeUrls.push(u); },
-    qrcodeImage: (i) => { images.push(i); },
+    create: (r) => {
+      events.push('create');
+      creates.push(r);
+    },
+    success: (r) => {
+      events.push('success');
+      successes.push(r);
+    },
+    fail: (r) => {
+      events.push(`fail:${r.failType}`);
+      fails.push(r);
+    },
+    cancel: (r) => {
+      events.push('cancel');
+      cancels.push(r);
+    },
+    status: (s) => {
+      statuses.push(s);
+    },
+    codeUrl: (u) => {
+      codeUrls.push(u);
+    },
+    qrcodeImage: (i) => {
+      images.push(i);
+    },
   };
   return { events, successes, fails, cancels, statuses, codeUrls, images, creates, listeners };
 }

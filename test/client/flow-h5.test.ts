@@ -1,7 +1,23 @@
 /** Web paths: PC / forced QR with polling, MWEB redirect and return, 公众号 JSAPI, Alipay mobile web. */
 import { MESSAGES, VkPayClient } from '../../uni_modules/vk-uni-pay/js_sdk/client';
 import type { PayDeps, PayOptions } from '../../uni_modules/vk-uni-pay/js_sdk/types';
-import { ALIPAY_NAV, CLOSED, FakeBridge, FakeCloud, FakeLocation, FakeUni, PAID, PC_NAV, PHONE_NAV, UNPAID, WEIXIN_NAV, created, env, makeDeps, recorder } from './fakes';
+import {
+  ALIPAY_NAV,
+  CLOSED,
+  FakeBridge,
+  FakeCloud,
+  FakeLocation,
+  FakeUni,
+  PAID,
+  PC_NAV,
+  PHONE_NAV,
+  UNPAID,
+  WEIXIN_NAV,
+  created,
+  env,
+  makeDeps,
+  recorder,
+} from './fakes';
 
 const SHOP = { name: 'demo-shop', method: 'createRechargeOrder' };
 const PAGE = 'http://127.0.0.1:9/#/pages/index/index?user=u1';
@@ -10,7 +26,12 @@ const CODE_URL = 'http://127.0.0.1:9/sandbox/wxpay/cashier?code=abc';
 beforeEach(() => jest.useFakeTimers());
 afterEach(() => jest.useRealTimers());
 
-function setup(nav: { platform?: string; userAgent?: string }, createResult: Record<string, unknown>, options: Partial<PayOptions> = {}, extra: Partial<Omit<PayDeps, 'uni' | 'callCloud' | 'env'>> = {}) {
+function setup(
+  nav: { platform?: string; userAgent?: string },
+  createResult: Record<string, unknown>,
+  options: Partial<PayOptions> = {},
+  extra: Partial<Omit<PayDeps, 'uni' | 'callCloud' | 'env'>> = {},
+) {
   const uni = new FakeUni();
   const location = new FakeLocation(PAGE);
   const answers: Record<string, unknown>[] = [];
@@ -18,7 +39,11 @@ function setup(nav: { platform?: string; userAgent?: string }, createResult: Rec
     .on('demo-shop.createRechargeOrder', () => createResult)
     .on('vk-pay.queryPayment', () => (answers.length ? answers.shift()! : UNPAID));
   const rec = recorder();
-  const client = new VkPayClient(makeDeps({ uni, cloud, env: env('h5', nav), location, ...extra }), { polling: true, ...options }, rec.listeners);
+  const client = new VkPayClient(
+    makeDeps({ uni, cloud, env: env('h5', nav), location, ...extra }),
+    { polling: true, ...options },
+    rec.listeners,
+  );
   const queries = () => cloud.callsTo('vk-pay.queryPayment').length;
   return { uni, cloud, rec, client, location, answers, queries };
 }
@@ -149,7 +174,10 @@ describe('PC QR code with polling', () => {
   });
 
   test("needQRcode 'image': the server image is shown even on a phone", async () => {
-    const t = setup(PHONE_NAV, created('wxpay_h5', { codeUrl: CODE_URL }, { needQRcode: 'image', qrcodeImage: 'data:image/png;base64,AAA' }));
+    const t = setup(
+      PHONE_NAV,
+      created('wxpay_h5', { codeUrl: CODE_URL }, { needQRcode: 'image', qrcodeImage: 'data:image/png;base64,AAA' }),
+    );
     await t.client.createPayment({ action: SHOP, data: { provider: 'wxpay', needQRcode: 'image' } });
     expect(t.rec.images).toEqual(['data:image/png;base64,AAA']);
     expect(t.rec.codeUrls).toEqual([CODE_URL]);
@@ -171,7 +199,9 @@ describe('Alipay on a mobile browser', () => {
     await t.client.createPayment({ action: SHOP, data: { provider: 'alipay' } });
     expect(t.rec.codeUrls).toEqual([]);
     expect(t.location.assigned).toHaveLength(1);
-    expect(t.location.assigned[0]).toMatch(/^alipays:\/\/platformapi\/startapp\?saId=10000007&qrcode=https%3A%2F%2Fqr\.alipay\.com%2Fbax1%3F_s%3Dweb-other$/);
+    expect(t.location.assigned[0]).toMatch(
+      /^alipays:\/\/platformapi\/startapp\?saId=10000007&qrcode=https%3A%2F%2Fqr\.alipay\.com%2Fbax1%3F_s%3Dweb-other$/,
+    );
     await jest.advanceTimersByTimeAsync(200);
     expect(t.rec.events).toEqual(['create', 'success']);
   });
@@ -208,7 +238,9 @@ describe('WeChat MWEB (mobile browser)', () => {
   test('the returnUrl option replaces the current page', async () => {
     const t = setup(PHONE_NAV, created('wxpay_mweb', { mweb_url: MWEB }), { returnUrl: 'https://shop.example/#/pages/done/done' });
     await t.client.createPayment({ action: SHOP, data: { provider: 'wxpay' } });
-    expect(new URL(t.location.assigned[0]).searchParams.get('redirect_url')).toBe('https://shop.example/#/pages/done/done?confirmShow=true&out_trade_no=T1');
+    expect(new URL(t.location.assigned[0]).searchParams.get('redirect_url')).toBe(
+      'https://shop.example/#/pages/done/done?confirmShow=true&out_trade_no=T1',
+    );
   });
 
   test('on return: the confirm dialog, then the query → success; the URL is cleaned', async () => {
@@ -216,7 +248,14 @@ describe('WeChat MWEB (mobile browser)', () => {
     const t = setup(PHONE_NAV, {}, {}, { replaceUrl: (u) => replaced.push(u) });
     t.answers.push(PAID);
     expect(t.client.checkReturn('http://127.0.0.1:9/#/pages/index/index?user=u1&confirmShow=true&out_trade_no=T1')).toBe(true);
-    expect(t.uni.modals).toEqual([{ title: MESSAGES.confirmTitle, content: MESSAGES.confirmContent, confirmText: MESSAGES.confirmOk, cancelText: MESSAGES.confirmCancel }]);
+    expect(t.uni.modals).toEqual([
+      {
+        title: MESSAGES.confirmTitle,
+        content: MESSAGES.confirmContent,
+        confirmText: MESSAGES.confirmOk,
+        cancelText: MESSAGES.confirmCancel,
+      },
+    ]);
     expect(replaced).toEqual(['http://127.0.0.1:9/#/pages/index/index?user=u1']);
     expect(t.client.getStatus()).toBe(1);
     await jest.advanceTimersByTimeAsync(200);
@@ -278,7 +317,12 @@ describe('WeChat browser (公众号 JSAPI)', () => {
   });
 
   test('no bridge → fail request', async () => {
-    const t = setup(WEIXIN_NAV, created('wxpay_h5-weixin', JSAPI), {}, { getWeixinJSBridge: () => Promise.reject({ errCode: 'NO_BRIDGE', errMsg: 'WeixinJSBridge not available' }) });
+    const t = setup(
+      WEIXIN_NAV,
+      created('wxpay_h5-weixin', JSAPI),
+      {},
+      { getWeixinJSBridge: () => Promise.reject({ errCode: 'NO_BRIDGE', errMsg: 'WeixinJSBridge not available' }) },
+    );
     await t.client.createPayment({ action: SHOP, data: { provider: 'wxpay' } });
     expect(t.rec.events).toEqual(['create', 'fail:request']);
     expect(t.rec.fails[0].errMsg).toBe('WeixinJSBridge not available');

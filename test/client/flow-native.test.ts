@@ -35,7 +35,12 @@ describe('mp-weixin: uni.requestPayment', () => {
     expect(rec.statuses).toEqual([1, 2]);
     // the openid came from uni.login + code2Session and was sent with isPC false
     expect(uni.logins).toEqual([{ provider: 'weixin' }]);
-    expect(cloud.callsTo('demo-shop.createRechargeOrder')[0].data).toEqual({ item_id: 'r1', provider: 'wxpay', isPC: false, openid: 'wx-openid-for-code-1' });
+    expect(cloud.callsTo('demo-shop.createRechargeOrder')[0].data).toEqual({
+      item_id: 'r1',
+      provider: 'wxpay',
+      isPC: false,
+      openid: 'wx-openid-for-code-1',
+    });
     expect(client.isPolling()).toBe(false);
   });
 
@@ -50,7 +55,12 @@ describe('mp-weixin: uni.requestPayment', () => {
     const { uni, rec, client } = setup('mp-weixin', created('wxpay_mp-weixin', WX_MP_INFO));
     uni.onPay = (o) => o.fail?.({ errMsg: 'requestPayment:fail cancel' });
     const perCall: string[] = [];
-    await client.createPayment({ action: SHOP, data: { provider: 'wxpay' }, cancel: () => perCall.push('cancel'), fail: () => perCall.push('fail') });
+    await client.createPayment({
+      action: SHOP,
+      data: { provider: 'wxpay' },
+      cancel: () => perCall.push('cancel'),
+      fail: () => perCall.push('fail'),
+    });
     expect(rec.events).toEqual(['create', 'cancel']);
     expect(rec.cancels[0]).toEqual({ errMsg: 'requestPayment:fail cancel', out_trade_no: 'T1' });
     expect(perCall).toEqual(['cancel']);
@@ -97,7 +107,9 @@ describe('mp-weixin: uni.requestPayment', () => {
 
   test('awaitNotify: a paid order without handler result is re-queried with await_notify', async () => {
     const { cloud, rec, client } = setup('mp-weixin', created('wxpay_mp-weixin', WX_MP_INFO), { awaitNotify: true });
-    cloud.on('vk-pay.queryPayment', (d) => (d.await_notify ? { ...PAID, user_order_success: true } : { ...PAID, user_order_success: undefined, status: 1 }));
+    cloud.on('vk-pay.queryPayment', (d) =>
+      d.await_notify ? { ...PAID, user_order_success: true } : { ...PAID, user_order_success: undefined, status: 1 },
+    );
     await client.createPayment({ action: SHOP, data: { provider: 'wxpay' } });
     await jest.advanceTimersByTimeAsync(200);
     expect(cloud.callsTo('vk-pay.queryPayment').map((c) => c.data.await_notify)).toEqual([false, true]);
@@ -164,7 +176,9 @@ describe('openid', () => {
 });
 
 test('needQRcode in a mini program shows the QR code instead of requestPayment', async () => {
-  const { uni, rec, client } = setup('mp-weixin', created('douyin_mp-weixin', { codeUrl: 'http://gw/qr/1' }, { needQRcode: true }), { polling: true });
+  const { uni, rec, client } = setup('mp-weixin', created('douyin_mp-weixin', { codeUrl: 'http://gw/qr/1' }, { needQRcode: true }), {
+    polling: true,
+  });
   await client.createPayment({ action: SHOP, data: { provider: 'wxpay', needQRcode: true } });
   expect(uni.payments).toHaveLength(0);
   expect(rec.codeUrls).toEqual(['http://gw/qr/1']);
@@ -196,7 +210,15 @@ describe('mp-alipay', () => {
 });
 
 describe('App', () => {
-  const APP_WX = { appid: 'wxa', partnerid: '1900', prepayid: 'wx2', package: 'Sign=WXPay', noncestr: 'n', timestamp: '1700000000', sign: 's' };
+  const APP_WX = {
+    appid: 'wxa',
+    partnerid: '1900',
+    prepayid: 'wx2',
+    package: 'Sign=WXPay',
+    noncestr: 'n',
+    timestamp: '1700000000',
+    sign: 's',
+  };
 
   test('wxpay: requestPayment with provider and the orderInfo object', async () => {
     const { uni, rec, client } = setup('app', created('wxpay_app-plus', APP_WX));
@@ -274,7 +296,12 @@ describe('Apple IAP', () => {
     return { uni, channel, cloud, rec, client };
   }
   const ACTION = { name: 'demo-shop', method: 'createGoodsOrder' };
-  const TX = { transactionState: '1', transactionIdentifier: 'apple-tx-1', transactionReceipt: 'MIIR', payment: { productid: 'coin_6', username: 'T1' } };
+  const TX = {
+    transactionState: '1',
+    transactionIdentifier: 'apple-tx-1',
+    transactionReceipt: 'MIIR',
+    payment: { productid: 'coin_6', username: 'T1' },
+  };
 
   test('purchase → server verification → finishTransaction → confirmed success', async () => {
     const { uni, channel, cloud, rec, client } = iapSetup();
@@ -287,10 +314,22 @@ describe('Apple IAP', () => {
     await client.createPayment({ action: ACTION, data: { provider: 'appleiap', productid: 'coin_6', goods_id: 'g1' } });
     await jest.advanceTimersByTimeAsync(0);
     // the client never sends an amount; the product title is informational
-    expect(cloud.callsTo('demo-shop.createGoodsOrder')[0].data).toEqual({ isPC: false, provider: 'appleiap', productid: 'coin_6', goods_id: 'g1', subject: '60 coins' });
-    expect(uni.payments).toEqual([{ provider: 'appleiap', orderInfo: { productid: 'coin_6', username: 'T1', quantity: 1, manualFinishTransaction: true } }]);
+    expect(cloud.callsTo('demo-shop.createGoodsOrder')[0].data).toEqual({
+      isPC: false,
+      provider: 'appleiap',
+      productid: 'coin_6',
+      goods_id: 'g1',
+      subject: '60 coins',
+    });
+    expect(uni.payments).toEqual([
+      { provider: 'appleiap', orderInfo: { productid: 'coin_6', username: 'T1', quantity: 1, manualFinishTransaction: true } },
+    ]);
     expect(cacheDuringVerify).toMatchObject({ 'apple-tx-1': { out_trade_no: 'T1', productid: 'coin_6' } });
-    expect(cloud.callsTo('vk-pay.verifyAppleReceipt')[0].data).toEqual({ out_trade_no: 'T1', transaction_receipt: 'MIIR', transaction_identifier: 'apple-tx-1' });
+    expect(cloud.callsTo('vk-pay.verifyAppleReceipt')[0].data).toEqual({
+      out_trade_no: 'T1',
+      transaction_receipt: 'MIIR',
+      transaction_identifier: 'apple-tx-1',
+    });
     expect(channel.finished.map((t) => t.transactionIdentifier)).toEqual(['apple-tx-1']);
     expect(uni.getStorageSync(IAP_CACHE_KEY)).toEqual({});
     await jest.advanceTimersByTimeAsync(200);
@@ -350,4 +389,3 @@ describe('Apple IAP', () => {
     await expect(client.appleiapRestore()).rejects.toMatchObject({ errCode: 'NO_IAP' });
   });
 });
-

@@ -37,7 +37,9 @@ describe('platform detection', () => {
     // an Android phone whose navigator.platform says Linux but whose UA says Android is not a PC
     expect(detectEnv('h5', { platform: 'Linux x86_64', userAgent: 'Mozilla/5.0 (Linux; Android 12)' }).isPC).toBe(false);
     // the WeChat desktop browser is PC (QR payment)
-    expect(detectEnv('h5', { platform: 'Win32', userAgent: 'Mozilla/5.0 (Windows NT 10.0) MicroMessenger/3.9 WindowsWechat' })).toMatchObject({ isPC: true, inWeixin: true });
+    expect(
+      detectEnv('h5', { platform: 'Win32', userAgent: 'Mozilla/5.0 (Windows NT 10.0) MicroMessenger/3.9 WindowsWechat' }),
+    ).toMatchObject({ isPC: true, inWeixin: true });
     expect(detectEnv('mp-weixin', PC_NAV)).toEqual({ platform: 'mp-weixin', isPC: false, inWeixin: false, inAlipay: false });
     expect(detectEnv('app', undefined).isPC).toBe(false);
   });
@@ -111,7 +113,10 @@ describe('cloud caller', () => {
     const thrown = Object.assign(new Error('订单不存在'), { errCode: 'vk-pay-order-not-found', errMsg: '订单不存在' });
     const { uc } = fakeUniCloud(thrown, { code: 1001, msg: 'bad' });
     const call = createUniCloudCaller(() => uc);
-    await expect(call({ name: 'vk-pay', method: 'queryPayment' }, {})).rejects.toMatchObject({ errCode: 'vk-pay-order-not-found', errMsg: '订单不存在' });
+    await expect(call({ name: 'vk-pay', method: 'queryPayment' }, {})).rejects.toMatchObject({
+      errCode: 'vk-pay-order-not-found',
+      errMsg: '订单不存在',
+    });
     await expect(call('fn', {})).rejects.toBeInstanceOf(CloudCallError);
     await expect(call('fn', {})).rejects.toMatchObject({ errCode: 1001, errMsg: 'bad' });
     await expect(call({ name: 'vk-pay', method: 'nope' }, {})).rejects.toMatchObject({ errCode: 'METHOD_NOT_FOUND' });

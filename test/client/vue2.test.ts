@@ -25,7 +25,10 @@ function loadComponent(platform: string): Record<string, any> {
   return mod.exports.default;
 }
 
-interface Calls { requestPayment: any[]; cloud: Array<[string, string, unknown]> }
+interface Calls {
+  requestPayment: any[];
+  cloud: Array<[string, string, unknown]>;
+}
 
 function fakes(calls: Calls, pay: 'ok' | 'cancel') {
   (globalThis as any).uni = {
@@ -42,15 +45,27 @@ function fakes(calls: Calls, pay: 'ok' | 'cancel') {
   };
   (globalThis as any).uniCloud = {
     importObject: (name: string) =>
-      new Proxy({}, {
-        get: (_t, method: string) => async (params: unknown) => {
-          calls.cloud.push([name, method, params]);
-          if (method === 'createRechargeOrder') {
-            return { errCode: 0, orderInfo: { appId: 'wx1', timeStamp: '1', nonceStr: 'n', package: 'prepay_id=p', signType: 'RSA', paySign: 's' }, out_trade_no: 'T0001', provider: 'wxpay', pay_type: 'wxpay_mp-weixin', needQRcode: false, total_fee: 1, platform: 'mp-weixin' };
-          }
-          return { errCode: 0, orderPaid: true, status: 1, user_order_success: true, out_trade_no: 'T0001' };
+      new Proxy(
+        {},
+        {
+          get: (_t, method: string) => async (params: unknown) => {
+            calls.cloud.push([name, method, params]);
+            if (method === 'createRechargeOrder') {
+              return {
+                errCode: 0,
+                orderInfo: { appId: 'wx1', timeStamp: '1', nonceStr: 'n', package: 'prepay_id=p', signType: 'RSA', paySign: 's' },
+                out_trade_no: 'T0001',
+                provider: 'wxpay',
+                pay_type: 'wxpay_mp-weixin',
+                needQRcode: false,
+                total_fee: 1,
+                platform: 'mp-weixin',
+              };
+            }
+            return { errCode: 0, orderPaid: true, status: 1, user_order_success: true, out_trade_no: 'T0001' };
+          },
         },
-      }),
+      ),
     callFunction: async () => ({ result: {} }),
   };
 }
@@ -64,7 +79,8 @@ async function pay(result: 'ok' | 'cancel') {
   const events: Array<[string, any]> = [];
   for (const ev of ['update:status', 'create', 'success', 'fail', 'cancel']) vm.$on(ev, (p: any) => events.push([ev, p]));
   await vm.createPayment({ action: { name: 'demo-shop', method: 'createRechargeOrder' }, data: { item_id: 'r1', provider: 'wxpay' } });
-  for (let i = 0; i < 50 && !events.some(([e]) => e === 'success' || e === 'cancel' || e === 'fail'); i++) await new Promise((r) => setTimeout(r, 10));
+  for (let i = 0; i < 50 && !events.some(([e]) => e === 'success' || e === 'cancel' || e === 'fail'); i++)
+    await new Promise((r) => setTimeout(r, 10));
   return { vm, events, calls };
 }
 

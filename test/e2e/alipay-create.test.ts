@@ -40,19 +40,44 @@ describe('scenes', () => {
   test('mp-alipay with a 2088 user id → trade.create, product_code JSAPI_PAY, orderInfo is the trade_no', async () => {
     const d = data({ openid: BUYER });
     const r = await s.createPayment({ provider: 'alipay', data: d }, MP_ALIPAY);
-    expect(r).toMatchObject({ errCode: 0, provider: 'alipay', pay_type: 'alipay_mp-alipay', platform: 'mp-alipay', needQRcode: false, total_fee: 100 });
+    expect(r).toMatchObject({
+      errCode: 0,
+      provider: 'alipay',
+      pay_type: 'alipay_mp-alipay',
+      platform: 'mp-alipay',
+      needQRcode: false,
+      total_fee: 100,
+    });
     const call = only(d.out_trade_no);
     expect(call.method).toBe('alipay.trade.create');
-    expect(call.biz).toMatchObject({ out_trade_no: d.out_trade_no, total_amount: '1.00', subject: '测试订单', product_code: 'JSAPI_PAY', buyer_id: BUYER });
+    expect(call.biz).toMatchObject({
+      out_trade_no: d.out_trade_no,
+      total_amount: '1.00',
+      subject: '测试订单',
+      product_code: 'JSAPI_PAY',
+      buyer_id: BUYER,
+    });
     expect(call.params.notify_url).toBe(`${s.url}/http/vk-pay/paymentNotify/alipay_mp-alipay/${d.out_trade_no}`);
     expect(r.orderInfo).toBe(s.alipay.order(d.out_trade_no)!.trade_no);
-    expect(await s.order(d.out_trade_no)).toMatchObject({ status: 0, provider: 'alipay', pay_type: 'alipay_mp-alipay', platform: 'mp-alipay', uni_platform: 'mp-alipay', openid: BUYER });
+    expect(await s.order(d.out_trade_no)).toMatchObject({
+      status: 0,
+      provider: 'alipay',
+      pay_type: 'alipay_mp-alipay',
+      platform: 'mp-alipay',
+      uni_platform: 'mp-alipay',
+      openid: BUYER,
+    });
   });
 
   test('other.product_code overrides the default; other keys reach biz_content as-is', async () => {
     const d = data({ openid: BUYER, other: { product_code: 'QUICK_MSECURITY_PAY', goods_type: '1', timeout_express: '90m' } });
     expect((await s.createPayment({ provider: 'alipay', data: d }, MP_ALIPAY)).errCode).toBe(0);
-    expect(only(d.out_trade_no).biz).toMatchObject({ product_code: 'QUICK_MSECURITY_PAY', goods_type: '1', timeout_express: '90m', total_amount: '1.00' });
+    expect(only(d.out_trade_no).biz).toMatchObject({
+      product_code: 'QUICK_MSECURITY_PAY',
+      goods_type: '1',
+      timeout_express: '90m',
+      total_amount: '1.00',
+    });
   });
 
   test('op_app_id + op_buyer_open_id mode works without data.openid', async () => {
@@ -60,7 +85,11 @@ describe('scenes', () => {
     const r = await s.createPayment({ provider: 'alipay', data: d }, MP_ALIPAY);
     expect(r).toMatchObject({ errCode: 0, pay_type: 'alipay_mp-alipay' });
     const biz = only(d.out_trade_no).biz;
-    expect(biz).toMatchObject({ op_app_id: '2021004100000001', op_buyer_open_id: '074a1CcTG1LelxKe4xQC0zgNdId0nxi95b5lsNpazWYoCo5', product_code: 'JSAPI_PAY' });
+    expect(biz).toMatchObject({
+      op_app_id: '2021004100000001',
+      op_buyer_open_id: '074a1CcTG1LelxKe4xQC0zgNdId0nxi95b5lsNpazWYoCo5',
+      product_code: 'JSAPI_PAY',
+    });
     expect(biz).not.toHaveProperty('buyer_id');
   });
 
@@ -185,7 +214,12 @@ describe('notifications', () => {
     const calls = await s.handlerCalls(no);
     expect(calls).toHaveLength(1);
     expect(calls[0]).toMatchObject({ total_fee: 100, custom_note: 'ali' });
-    expect(await s.order(no)).toMatchObject({ status: 1, user_order_success: true, transaction_id: s.alipay.order(no)!.trade_no, notify_mode: 1 });
+    expect(await s.order(no)).toMatchObject({
+      status: 1,
+      user_order_success: true,
+      transaction_id: s.alipay.order(no)!.trade_no,
+      notify_mode: 1,
+    });
     // Alipay resends the very same form: acknowledged, nothing runs twice
     const payload = s.alipay.deliveries.find((x) => x.out_trade_no === no)!.payload!;
     for (let i = 0; i < 3; i++) {
@@ -197,7 +231,12 @@ describe('notifications', () => {
 
   test('TRADE_FINISHED is a payment too', async () => {
     const no = await newOrder();
-    const r = await s.notify('alipay_h5', no, s.alipay.buildNotification(s.alipayApp.appId, fields(no, { trade_status: 'TRADE_FINISHED' })), FORM);
+    const r = await s.notify(
+      'alipay_h5',
+      no,
+      s.alipay.buildNotification(s.alipayApp.appId, fields(no, { trade_status: 'TRADE_FINISHED' })),
+      FORM,
+    );
     expect(r).toEqual({ status: 200, body: 'success' });
     expect(await s.handlerCalls(no)).toHaveLength(1);
     expect(await s.order(no)).toMatchObject({ status: 1, user_order_success: true });
@@ -218,20 +257,49 @@ describe('notifications', () => {
 
   test('a WAIT_BUYER_PAY notice is acknowledged and ignored', async () => {
     const no = await newOrder();
-    const r = await s.notify('alipay_h5', no, s.alipay.buildNotification(s.alipayApp.appId, fields(no, { trade_status: 'WAIT_BUYER_PAY' })), FORM);
+    const r = await s.notify(
+      'alipay_h5',
+      no,
+      s.alipay.buildNotification(s.alipayApp.appId, fields(no, { trade_status: 'WAIT_BUYER_PAY' })),
+      FORM,
+    );
     expect(r).toEqual({ status: 200, body: 'success' });
     await expectUntouched(no);
   });
 
   const forged: Array<[string, (no: string) => string]> = [
-    ['the amount changed after signing', (no) => s.alipay.buildNotification(s.alipayApp.appId, fields(no)).replace('total_amount=1.00', 'total_amount=0.01')],
-    ['a correctly signed different amount', (no) => s.alipay.buildNotification(s.alipayApp.appId, fields(no, { total_amount: '0.01', receipt_amount: '0.01' }))],
-    ['a correctly signed other app_id', (no) => s.alipay.buildNotification(s.alipayApp.appId, fields(no, { app_id: '2021000000000999', auth_app_id: '2021000000000999' }))],
-    ['app_id changed after signing', (no) => s.alipay.buildNotification(s.alipayApp.appId, fields(no)).replace(`app_id=${s.alipayApp.appId}`, 'app_id=2021000000000999')],
-    ['a garbage signature', (no) => s.alipay.buildNotification(s.alipayApp.appId, fields(no)).replace(/sign=[^&]+/, `sign=${encodeURIComponent(randomBytes(256).toString('base64'))}`)],
+    [
+      'the amount changed after signing',
+      (no) => s.alipay.buildNotification(s.alipayApp.appId, fields(no)).replace('total_amount=1.00', 'total_amount=0.01'),
+    ],
+    [
+      'a correctly signed different amount',
+      (no) => s.alipay.buildNotification(s.alipayApp.appId, fields(no, { total_amount: '0.01', receipt_amount: '0.01' })),
+    ],
+    [
+      'a correctly signed other app_id',
+      (no) => s.alipay.buildNotification(s.alipayApp.appId, fields(no, { app_id: '2021000000000999', auth_app_id: '2021000000000999' })),
+    ],
+    [
+      'app_id changed after signing',
+      (no) => s.alipay.buildNotification(s.alipayApp.appId, fields(no)).replace(`app_id=${s.alipayApp.appId}`, 'app_id=2021000000000999'),
+    ],
+    [
+      'a garbage signature',
+      (no) =>
+        s.alipay
+          .buildNotification(s.alipayApp.appId, fields(no))
+          .replace(/sign=[^&]+/, `sign=${encodeURIComponent(randomBytes(256).toString('base64'))}`),
+    ],
     ['no signature', (no) => s.alipay.buildNotification(s.alipayApp.appId, fields(no)).replace(/&?sign=[^&]+/, '')],
-    ['sign_type downgraded to RSA', (no) => s.alipay.buildNotification(s.alipayApp.appId, fields(no)).replace('sign_type=RSA2', 'sign_type=RSA')],
-    ['another order posted to this order', (no) => s.alipay.buildNotification(s.alipayApp.appId, fields(no, { out_trade_no: `${no.slice(0, 20)}X` }))],
+    [
+      'sign_type downgraded to RSA',
+      (no) => s.alipay.buildNotification(s.alipayApp.appId, fields(no)).replace('sign_type=RSA2', 'sign_type=RSA'),
+    ],
+    [
+      'another order posted to this order',
+      (no) => s.alipay.buildNotification(s.alipayApp.appId, fields(no, { out_trade_no: `${no.slice(0, 20)}X` })),
+    ],
   ];
   test.each(forged)('%s → refused, nothing written', async (_n, make) => {
     const no = await newOrder();

@@ -24,7 +24,10 @@ const newTxId = () => `2000000${Date.now().toString().slice(-8)}${String(txSeq++
 
 async function newOrder(productid = 'coins_600', total_fee = 600, type = 'counted'): Promise<string> {
   const no = tradeNo('A');
-  const r = await s.createPayment({ provider: 'appleiap', data: { out_trade_no: no, total_fee, subject: '600 金币', type, productid, custom: { note: 'apple' } } }, IOS);
+  const r = await s.createPayment(
+    { provider: 'appleiap', data: { out_trade_no: no, total_fee, subject: '600 金币', type, productid, custom: { note: 'apple' } } },
+    IOS,
+  );
   expect(r).toMatchObject({ errCode: 0, pay_type: PAY_TYPE, out_trade_no: no, total_fee });
   expect(r.orderInfo).toMatchObject({ out_trade_no: no, productid });
   return no;
@@ -32,7 +35,8 @@ async function newOrder(productid = 'coins_600', total_fee = 600, type = 'counte
 
 const verifyReceipt = (out_trade_no: string, transaction_receipt: string, transaction_identifier: string) =>
   s.call('vk-pay', 'verifyAppleReceipt', [{ out_trade_no, transaction_receipt, transaction_identifier }], IOS);
-const verifyTransaction = (out_trade_no: string, signedTransaction: string) => s.call('vk-pay', 'verifyAppleTransaction', [{ out_trade_no, signedTransaction }], IOS);
+const verifyTransaction = (out_trade_no: string, signedTransaction: string) =>
+  s.call('vk-pay', 'verifyAppleTransaction', [{ out_trade_no, signedTransaction }], IOS);
 
 function txPayload(transactionId: string, over: Record<string, unknown> = {}) {
   const now = Date.now();
@@ -83,14 +87,30 @@ async function expectPaidOnce(no: string, transactionId: string) {
 describe('create', () => {
   test('time_expire is refused (1013) and no order is stored', async () => {
     const no = tradeNo('A');
-    const r = await s.createPayment({ provider: 'appleiap', data: { out_trade_no: no, total_fee: 600, subject: 's', type: 'counted', productid: 'coins_600', time_expire: Date.now() + 3600_000 } }, IOS);
+    const r = await s.createPayment(
+      {
+        provider: 'appleiap',
+        data: {
+          out_trade_no: no,
+          total_fee: 600,
+          subject: 's',
+          type: 'counted',
+          productid: 'coins_600',
+          time_expire: Date.now() + 3600_000,
+        },
+      },
+      IOS,
+    );
     expect(r.errCode).toBe(1013);
     expect(await s.order(no)).toBeNull();
   });
 
   test('an amount that is not the product price is refused (1016)', async () => {
     const no = tradeNo('A');
-    const r = await s.createPayment({ provider: 'appleiap', data: { out_trade_no: no, total_fee: 1, subject: 's', type: 'counted', productid: 'coins_600' } }, IOS);
+    const r = await s.createPayment(
+      { provider: 'appleiap', data: { out_trade_no: no, total_fee: 1, subject: 's', type: 'counted', productid: 'coins_600' } },
+      IOS,
+    );
     expect(r.errCode).toBe(1016);
   });
 });
@@ -117,21 +137,60 @@ describe('legacy receipt (verifyReceipt)', () => {
   });
 
   const hostile: Array<[string, (tx: string) => { receipt: string; tx?: string }, number?]> = [
-    ['a receipt the peer never issued', () => ({ receipt: Buffer.from(JSON.stringify({ rid: randomUUID(), signature: 'x' })).toString('base64') })],
+    [
+      'a receipt the peer never issued',
+      () => ({ receipt: Buffer.from(JSON.stringify({ rid: randomUUID(), signature: 'x' })).toString('base64') }),
+    ],
     ['malformed base64', () => ({ receipt: '%%%not-base64%%%' })],
     ['base64 that is not a receipt', () => ({ receipt: Buffer.from('hello').toString('base64') })],
-    ['another app (bundle id)', (tx) => ({ receipt: s.apple.issueReceipt({ transactionId: tx, productId: 'coins_600', environment: 'Production', bundleId: 'com.evil.app' }) })],
-    ['the wrong product (vip_month on a coins_600 order)', (tx) => ({ receipt: s.apple.issueReceipt({ transactionId: tx, productId: 'vip_month', environment: 'Production' }) }), 1016],
-    ['a product not in the price list', (tx) => ({ receipt: s.apple.issueReceipt({ transactionId: tx, productId: 'coins_1', environment: 'Production' }) }), 1016],
-    ['two of the product (quantity 2)', (tx) => ({ receipt: s.apple.issueReceipt({ transactionId: tx, productId: 'coins_600', quantity: 2, environment: 'Production' }) }), 1016],
-    ['a purchase older than receiptExpiresIn (24 h)', (tx) => ({ receipt: s.apple.issueReceipt({ transactionId: tx, productId: 'coins_600', environment: 'Production', purchaseDate: Date.now() - 86_400_000 - 60_000 }) })],
-    ['a Sandbox receipt against the production config', (tx) => ({ receipt: s.apple.issueReceipt({ transactionId: tx, productId: 'coins_600', environment: 'Sandbox' }) })],
-    ['a transaction id that is not in the receipt', () => ({ receipt: s.apple.issueReceipt({ transactionId: newTxId(), productId: 'coins_600', environment: 'Production' }) })],
-    ['a refunded transaction', (tx) => {
-      const receipt = s.apple.issueReceipt({ transactionId: tx, productId: 'coins_600', environment: 'Production' });
-      s.apple.cancelTransaction(tx);
-      return { receipt };
-    }],
+    [
+      'another app (bundle id)',
+      (tx) => ({
+        receipt: s.apple.issueReceipt({ transactionId: tx, productId: 'coins_600', environment: 'Production', bundleId: 'com.evil.app' }),
+      }),
+    ],
+    [
+      'the wrong product (vip_month on a coins_600 order)',
+      (tx) => ({ receipt: s.apple.issueReceipt({ transactionId: tx, productId: 'vip_month', environment: 'Production' }) }),
+      1016,
+    ],
+    [
+      'a product not in the price list',
+      (tx) => ({ receipt: s.apple.issueReceipt({ transactionId: tx, productId: 'coins_1', environment: 'Production' }) }),
+      1016,
+    ],
+    [
+      'two of the product (quantity 2)',
+      (tx) => ({ receipt: s.apple.issueReceipt({ transactionId: tx, productId: 'coins_600', quantity: 2, environment: 'Production' }) }),
+      1016,
+    ],
+    [
+      'a purchase older than receiptExpiresIn (24 h)',
+      (tx) => ({
+        receipt: s.apple.issueReceipt({
+          transactionId: tx,
+          productId: 'coins_600',
+          environment: 'Production',
+          purchaseDate: Date.now() - 86_400_000 - 60_000,
+        }),
+      }),
+    ],
+    [
+      'a Sandbox receipt against the production config',
+      (tx) => ({ receipt: s.apple.issueReceipt({ transactionId: tx, productId: 'coins_600', environment: 'Sandbox' }) }),
+    ],
+    [
+      'a transaction id that is not in the receipt',
+      () => ({ receipt: s.apple.issueReceipt({ transactionId: newTxId(), productId: 'coins_600', environment: 'Production' }) }),
+    ],
+    [
+      'a refunded transaction',
+      (tx) => {
+        const receipt = s.apple.issueReceipt({ transactionId: tx, productId: 'coins_600', environment: 'Production' });
+        s.apple.cancelTransaction(tx);
+        return { receipt };
+      },
+    ],
   ];
   test.each(hostile)('refused: %s', async (_name, make, code = 1014) => {
     const no = await newOrder();
@@ -188,15 +247,34 @@ describe('StoreKit 2 signed transaction', () => {
 
   const hostile: Array<[string, (tx: string) => Promise<string> | string, number?]> = [
     ['signed by another PKI (not under the configured root)', async (tx) => signAppleJws(txPayload(tx), await createApplePki('Evil'))],
-    ['a payload changed after signing (product price)', (tx) => tamper(s.apple.signTransaction(txPayload(tx, { productId: 'vip_month' })), { productId: 'coins_600' })],
-    ['a payload changed after signing (transaction id)', (tx) => tamper(s.apple.signTransaction(txPayload(newTxId())), { transactionId: tx, originalTransactionId: tx })],
+    [
+      'a payload changed after signing (product price)',
+      (tx) => tamper(s.apple.signTransaction(txPayload(tx, { productId: 'vip_month' })), { productId: 'coins_600' }),
+    ],
+    [
+      'a payload changed after signing (transaction id)',
+      (tx) => tamper(s.apple.signTransaction(txPayload(newTxId())), { transactionId: tx, originalTransactionId: tx }),
+    ],
     ['not a JWS', () => 'abc.def'],
     ['another app (bundle id)', (tx) => s.apple.signTransaction(txPayload(tx, { bundleId: 'com.evil.app' }))],
-    ['the wrong product (vip_month on a coins_600 order)', (tx) => s.apple.signTransaction(txPayload(tx, { productId: 'vip_month' })), 1016],
+    [
+      'the wrong product (vip_month on a coins_600 order)',
+      (tx) => s.apple.signTransaction(txPayload(tx, { productId: 'vip_month' })),
+      1016,
+    ],
     ['quantity 2', (tx) => s.apple.signTransaction(txPayload(tx, { quantity: 2 })), 1016],
     ['a Sandbox transaction against the production config', (tx) => s.apple.signTransaction(txPayload(tx, { environment: 'Sandbox' }))],
-    ['a revoked (refunded) transaction', (tx) => s.apple.signTransaction(txPayload(tx, { revocationDate: Date.now(), revocationReason: 0 }))],
-    ['a purchase older than receiptExpiresIn (24 h)', (tx) => s.apple.signTransaction(txPayload(tx, { purchaseDate: Date.now() - 86_400_000 - 60_000, originalPurchaseDate: Date.now() - 86_400_000 - 60_000 }))],
+    [
+      'a revoked (refunded) transaction',
+      (tx) => s.apple.signTransaction(txPayload(tx, { revocationDate: Date.now(), revocationReason: 0 })),
+    ],
+    [
+      'a purchase older than receiptExpiresIn (24 h)',
+      (tx) =>
+        s.apple.signTransaction(
+          txPayload(tx, { purchaseDate: Date.now() - 86_400_000 - 60_000, originalPurchaseDate: Date.now() - 86_400_000 - 60_000 }),
+        ),
+    ],
   ];
   test.each(hostile)('refused: %s', async (_name, make, code = 1014) => {
     const no = await newOrder();
@@ -242,7 +320,11 @@ describe('StoreKit 2 signed transaction', () => {
 
   test('an order of another provider cannot be paid with an Apple transaction', async () => {
     const no = tradeNo('W');
-    const c = await s.createPayment({ provider: 'wxpay', isPC: true, data: { out_trade_no: no, total_fee: 600, subject: 's', type: 'counted' } });
+    const c = await s.createPayment({
+      provider: 'wxpay',
+      isPC: true,
+      data: { out_trade_no: no, total_fee: 600, subject: 's', type: 'counted' },
+    });
     expect(c.errCode).toBe(0);
     const r = await verifyTransaction(no, s.apple.signTransaction(txPayload(newTxId())));
     expect(r.errCode).not.toBe(0);
@@ -295,7 +377,15 @@ describe('App Store Server Notifications V2', () => {
     const { no, payload } = await paidOrder();
     const evil = await createApplePki('Evil');
     const n = refundPayload(payload);
-    const forged = signAppleJws({ version: '2.0', signedDate: Date.now(), ...n, data: { ...n.data, signedTransactionInfo: signAppleJws({ ...payload, revocationDate: Date.now() }, evil) } }, evil);
+    const forged = signAppleJws(
+      {
+        version: '2.0',
+        signedDate: Date.now(),
+        ...n,
+        data: { ...n.data, signedTransactionInfo: signAppleJws({ ...payload, revocationDate: Date.now() }, evil) },
+      },
+      evil,
+    );
     const r = await postNotify(JSON.stringify({ signedPayload: forged }));
     expect(r.status).not.toBe(200);
     expect(await s.order(no)).toMatchObject({ status: 1, refund_fee: 0, refund_num: 0, refund_list: [] });
@@ -305,7 +395,10 @@ describe('App Store Server Notifications V2', () => {
     const { no, payload } = await paidOrder();
     const evil = await createApplePki('Evil');
     const n = refundPayload(payload);
-    const forged = s.apple.signNotification({ ...n, data: { ...n.data, signedTransactionInfo: signAppleJws({ ...payload, revocationDate: Date.now() }, evil) } });
+    const forged = s.apple.signNotification({
+      ...n,
+      data: { ...n.data, signedTransactionInfo: signAppleJws({ ...payload, revocationDate: Date.now() }, evil) },
+    });
     const r = await postNotify(JSON.stringify({ signedPayload: forged }));
     expect(r.status).not.toBe(200);
     expect(await s.order(no)).toMatchObject({ status: 1, refund_fee: 0, refund_list: [] });
@@ -326,7 +419,9 @@ describe('App Store Server Notifications V2', () => {
   test('a refund notification of another app (bundle id) is refused', async () => {
     const { no, payload } = await paidOrder();
     const n = refundPayload(payload);
-    const r = await postNotify(JSON.stringify({ signedPayload: s.apple.signNotification({ ...n, data: { ...n.data, bundleId: 'com.evil.app' } }) }));
+    const r = await postNotify(
+      JSON.stringify({ signedPayload: s.apple.signNotification({ ...n, data: { ...n.data, bundleId: 'com.evil.app' } }) }),
+    );
     expect(r.status).not.toBe(200);
     expect(await s.order(no)).toMatchObject({ status: 1, refund_fee: 0, refund_list: [] });
   });
@@ -334,7 +429,14 @@ describe('App Store Server Notifications V2', () => {
   // regression: non-refund notifications (TEST, DID_RENEW, ...) must be acknowledged, or Apple redelivers them
   test('a non-refund notification (TEST) is acknowledged and changes nothing', async () => {
     const { no } = await paidOrder();
-    const r = await postNotify(JSON.stringify({ signedPayload: s.apple.signNotification({ notificationType: 'TEST', data: { appAppleId: 1234567890, bundleId: APPLE_BUNDLE_ID, environment: 'Production' } }) }));
+    const r = await postNotify(
+      JSON.stringify({
+        signedPayload: s.apple.signNotification({
+          notificationType: 'TEST',
+          data: { appAppleId: 1234567890, bundleId: APPLE_BUNDLE_ID, environment: 'Production' },
+        }),
+      }),
+    );
     expect(r.status).toBe(200);
     expect(await s.order(no)).toMatchObject({ status: 1, refund_fee: 0 });
   });

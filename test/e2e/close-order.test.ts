@@ -22,7 +22,11 @@ test('an unpaid WeChat order is closed at the provider, then here; it cannot be 
   expect(s.wxpay.order(no)!.trade_state).toBe('CLOSED');
   expect(await s.order(no)).toMatchObject({ status: -1 });
   await expect(s.wxpay.pay(no)).rejects.toMatchObject({ code: 'ORDER_CLOSED' });
-  const again = await s.createPayment({ provider: 'wxpay', isPC: true, data: { out_trade_no: no, total_fee: 100, subject: '关单测试', type: 'counted' } });
+  const again = await s.createPayment({
+    provider: 'wxpay',
+    isPC: true,
+    data: { out_trade_no: no, total_fee: 100, subject: '关单测试', type: 'counted' },
+  });
   expect(again.errCode).toBe(2006);
   expect(await close(no)).toMatchObject({ code: 0, status: -1 }); // idempotent
 });
@@ -38,7 +42,10 @@ test('an order paid a moment ago is settled, not closed; vk-pay then runs its ha
   expect(settled.user_order_success).toBeUndefined(); // left to vk-pay, not recorded as a failure
   expect(await s.handlerCalls(no)).toHaveLength(0);
   // the client's next query through vk-pay runs it
-  expect(await s.call('vk-pay', 'queryPayment', [{ out_trade_no: no, await_notify: true }])).toMatchObject({ orderPaid: true, user_order_success: true });
+  expect(await s.call('vk-pay', 'queryPayment', [{ out_trade_no: no, await_notify: true }])).toMatchObject({
+    orderPaid: true,
+    user_order_success: true,
+  });
   expect(await s.handlerCalls(no)).toHaveLength(1);
 });
 
@@ -50,7 +57,10 @@ test('an Alipay QR never scanned cannot be closed yet (it stays payable until it
 
 test('apple cannot close (no such API): a clear error', async () => {
   const no = tradeNo('A');
-  const r = await s.createPayment({ provider: 'appleiap', data: { out_trade_no: no, total_fee: 600, subject: 'coins', type: 'counted', productid: 'coins_600' } }, { uniPlatform: 'app' });
+  const r = await s.createPayment(
+    { provider: 'appleiap', data: { out_trade_no: no, total_fee: 600, subject: 'coins', type: 'counted', productid: 'coins_600' } },
+    { uniPlatform: 'app' },
+  );
   expect(r.errCode).toBe(0);
   expect(await close(no)).toMatchObject({ code: 3005 });
 });
@@ -59,9 +69,18 @@ test('a verified payment for an order closed here is still accepted: the money a
   const no = await newOrder('wxpay');
   expect(await s.updateOrder(no, { status: -1, cancel_date: Date.now() })).toBe(1);
   const { body, headers } = s.wxpay.buildPaymentNotification(s.wxMerchant.mchid, {
-    appid: (await s.order(no))!.provider_appid, mchid: s.wxMerchant.mchid, out_trade_no: no, transaction_id: '4200000000000000000000000777',
-    trade_type: 'NATIVE', trade_state: 'SUCCESS', trade_state_desc: '支付成功', bank_type: 'OTHERS', attach: '', success_time: '2026-11-27T19:00:00+08:00',
-    payer: { openid: 'o1' }, amount: { total: 100, payer_total: 100, currency: 'CNY', payer_currency: 'CNY' },
+    appid: (await s.order(no))!.provider_appid,
+    mchid: s.wxMerchant.mchid,
+    out_trade_no: no,
+    transaction_id: '4200000000000000000000000777',
+    trade_type: 'NATIVE',
+    trade_state: 'SUCCESS',
+    trade_state_desc: '支付成功',
+    bank_type: 'OTHERS',
+    attach: '',
+    success_time: '2026-11-27T19:00:00+08:00',
+    payer: { openid: 'o1' },
+    amount: { total: 100, payer_total: 100, currency: 'CNY', payer_currency: 'CNY' },
   });
   expect((await s.notify('wxpay_h5', no, body, { ...headers, 'content-type': 'application/json' })).status).toBe(200);
   expect(await s.order(no)).toMatchObject({ status: 1, user_order_success: true, transaction_id: '4200000000000000000000000777' });

@@ -71,10 +71,19 @@ test.each([
   expect(r.msg_en).toContain(Object.keys(other)[0]);
 });
 
-test.each([['out_trade_no'], ['total_fee'], ['status'], ['user_order_success'], ['type']])('custom key %s colliding with an order field → 1009', async (key) => {
-  const r = await expectRefused({ provider: 'wxpay', data: data({ custom: { [key]: 'x', fine: 1 } }) }, MP, 1009, /custom/, /custom must be an object/);
-  expect(r.msg).toContain(key);
-});
+test.each([['out_trade_no'], ['total_fee'], ['status'], ['user_order_success'], ['type']])(
+  'custom key %s colliding with an order field → 1009',
+  async (key) => {
+    const r = await expectRefused(
+      { provider: 'wxpay', data: data({ custom: { [key]: 'x', fine: 1 } }) },
+      MP,
+      1009,
+      /custom/,
+      /custom must be an object/,
+    );
+    expect(r.msg).toContain(key);
+  },
+);
 
 test.each([['paypal'], [''], [undefined], ['WXPAY']])('unknown provider %p → 1001', async (provider) => {
   await expectRefused({ provider, data: data() }, APP, 1001, /provider/, /Invalid provider/);

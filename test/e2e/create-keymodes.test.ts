@@ -38,10 +38,11 @@ async function countingProxy(target: string) {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     seen,
     certificateDownloads: () => seen.filter((x) => x === 'GET /v3/certificates').length,
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }
 
@@ -78,7 +79,14 @@ describe.each([
       [MP, { openid: OPENID }],
     ] as Array<[ClientInfo, Record<string, unknown>]>) {
       const no = tradeNo('K');
-      const r = await s.createPayment({ provider: 'wxpay', isPC: ci === WEB_PC, data: { out_trade_no: no, total_fee: 100, subject: '测试订单', type: 'counted', ...extra } }, ci);
+      const r = await s.createPayment(
+        {
+          provider: 'wxpay',
+          isPC: ci === WEB_PC,
+          data: { out_trade_no: no, total_fee: 100, subject: '测试订单', type: 'counted', ...extra },
+        },
+        ci,
+      );
       expect(r).toMatchObject({ errCode: 0, out_trade_no: no });
       nos.push(no);
     }
@@ -101,11 +109,35 @@ describe.each([
 
   test('a notification signed by a key of the wrong kind or an unknown serial is refused', async () => {
     const no = tradeNo('K');
-    expect((await s.createPayment({ provider: 'wxpay', isPC: true, data: { out_trade_no: no, total_fee: 100, subject: '测试订单', type: 'counted' } }, WEB_PC)).errCode).toBe(0);
-    const tx = { appid: s.config.wxpay.h5.appId, mchid: s.wxMerchant.mchid, out_trade_no: no, transaction_id: '4200000000202611270000000001', trade_type: 'NATIVE', trade_state: 'SUCCESS', trade_state_desc: '支付成功', bank_type: 'OTHERS', success_time: '2026-11-27T19:00:00+08:00', payer: { openid: OPENID }, amount: { total: 100, payer_total: 100, currency: 'CNY', payer_currency: 'CNY' } };
+    expect(
+      (
+        await s.createPayment(
+          { provider: 'wxpay', isPC: true, data: { out_trade_no: no, total_fee: 100, subject: '测试订单', type: 'counted' } },
+          WEB_PC,
+        )
+      ).errCode,
+    ).toBe(0);
+    const tx = {
+      appid: s.config.wxpay.h5.appId,
+      mchid: s.wxMerchant.mchid,
+      out_trade_no: no,
+      transaction_id: '4200000000202611270000000001',
+      trade_type: 'NATIVE',
+      trade_state: 'SUCCESS',
+      trade_state_desc: '支付成功',
+      bank_type: 'OTHERS',
+      success_time: '2026-11-27T19:00:00+08:00',
+      payer: { openid: OPENID },
+      amount: { total: 100, payer_total: 100, currency: 'CNY', payer_currency: 'CNY' },
+    };
     const { body } = s.wxpay.buildPaymentNotification(s.wxMerchant.mchid, tx);
     // platform-cert merchants know no public key; public-key merchants accept no certificate serial
-    const wrongSerial = mode === 'platform-cert' ? s.wxMerchant.publicKeyId : mode === 'public-key' ? s.wxMerchant.platform.serialHex : 'ABCDEF0123456789ABCDEF0123456789ABCDEF01';
+    const wrongSerial =
+      mode === 'platform-cert'
+        ? s.wxMerchant.publicKeyId
+        : mode === 'public-key'
+          ? s.wxMerchant.platform.serialHex
+          : 'ABCDEF0123456789ABCDEF0123456789ABCDEF01';
     const headers = { ...s.wxpay.signNotification(s.wxMerchant.mchid, body, { serial: wrongSerial }), 'content-type': 'application/json' };
     const r = await s.notify('wxpay_h5', no, body, headers);
     expect(r.status).toBe(500);
@@ -121,7 +153,10 @@ describe.each([
     test('Alipay certificate mode: requests carry the app and root certificate SNs; the payment settles', async () => {
       expect(s.alipayApp.certMode).toBe(true);
       const no = tradeNo('C');
-      const r = await s.createPayment({ provider: 'alipay', isPC: true, data: { out_trade_no: no, total_fee: 250, subject: '证书模式', type: 'counted' } }, WEB_PC);
+      const r = await s.createPayment(
+        { provider: 'alipay', isPC: true, data: { out_trade_no: no, total_fee: 250, subject: '证书模式', type: 'counted' } },
+        WEB_PC,
+      );
       expect(r).toMatchObject({ errCode: 0, pay_type: 'alipay_h5' });
       const call = s.alipay.requests.find((x) => x.biz.out_trade_no === no)!;
       expect(call.params.app_cert_sn).toBe(certSn(s.alipayApp.appCert!.certPem));
@@ -135,10 +170,25 @@ describe.each([
       expect(await s.order(no)).toMatchObject({ status: 1, user_order_success: true });
       expect(await s.handlerCalls(no)).toHaveLength(1);
       // a notification signed with another key is refused
-      const forged = s.alipay.buildNotification(s.alipayApp.appId, { out_trade_no: no, trade_no: 'x', trade_status: 'TRADE_SUCCESS', total_amount: '2.50', app_id: s.alipayApp.appId });
+      const forged = s.alipay.buildNotification(s.alipayApp.appId, {
+        out_trade_no: no,
+        trade_no: 'x',
+        trade_status: 'TRADE_SUCCESS',
+        total_amount: '2.50',
+        app_id: s.alipayApp.appId,
+      });
       const n2 = tradeNo('C');
-      expect((await s.createPayment({ provider: 'alipay', isPC: true, data: { out_trade_no: n2, total_fee: 250, subject: '证书模式', type: 'counted' } }, WEB_PC)).errCode).toBe(0);
-      const r2 = await s.notify('alipay_h5', n2, forged.replace(`out_trade_no=${no}`, `out_trade_no=${n2}`), { 'content-type': 'application/x-www-form-urlencoded' });
+      expect(
+        (
+          await s.createPayment(
+            { provider: 'alipay', isPC: true, data: { out_trade_no: n2, total_fee: 250, subject: '证书模式', type: 'counted' } },
+            WEB_PC,
+          )
+        ).errCode,
+      ).toBe(0);
+      const r2 = await s.notify('alipay_h5', n2, forged.replace(`out_trade_no=${no}`, `out_trade_no=${n2}`), {
+        'content-type': 'application/x-www-form-urlencoded',
+      });
       expect(r2.body).not.toBe('success');
       expect(await s.order(n2)).toMatchObject({ status: 0 });
     });

@@ -17,7 +17,8 @@ afterAll(() => s?.close());
 const MP = CLIENT.mp;
 const APP: ClientInfo = { uniPlatform: 'app', appId: '__UNI__TEST', locale: 'zh-Hans', osName: 'android' };
 const WEB = CLIENT.web;
-const WECHAT_UA = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148 MicroMessenger/8.0.47 NetType/WIFI';
+const WECHAT_UA =
+  'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148 MicroMessenger/8.0.47 NetType/WIFI';
 const MOBILE_UA = 'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Chrome/120 Mobile Safari/537.36';
 const OPENID = 'oTestOpenid0000000000000001';
 
@@ -43,7 +44,15 @@ describe('scenes', () => {
     const d = data({ openid: OPENID, user_id: 'u-1', nickname: '小明', custom: { note: 'n1', coupon: 3 } });
     const r = await s.createPaymentRaw({ provider: 'wxpay', data: d }, MP);
     expect(Object.keys(r).sort()).toEqual(RESULT_KEYS);
-    expect(r).toMatchObject({ code: 0, out_trade_no: d.out_trade_no, provider: 'wxpay', pay_type: 'wxpay_mp-weixin', needQRcode: false, total_fee: 100, platform: 'mp-weixin' });
+    expect(r).toMatchObject({
+      code: 0,
+      out_trade_no: d.out_trade_no,
+      provider: 'wxpay',
+      pay_type: 'wxpay_mp-weixin',
+      needQRcode: false,
+      total_fee: 100,
+      platform: 'mp-weixin',
+    });
     const oi = r.orderInfo;
     expect(Object.keys(oi).sort()).toEqual(['appId', 'nonceStr', 'package', 'paySign', 'signType', 'timeStamp']);
     const sb = s.wxpay.order(d.out_trade_no)!;
@@ -55,7 +64,13 @@ describe('scenes', () => {
     expect(rsaOk(`${oi.appId}\n${oi.timeStamp}\n${oi.nonceStr}\nprepay_id=other\n`, oi.paySign)).toBe(false);
     // what reached the gateway
     expect(sb.trade_type).toBe('JSAPI');
-    expect(sent(d.out_trade_no)).toMatchObject({ appid: WX_APPIDS.mp, mchid: s.wxMerchant.mchid, description: '测试订单', amount: { total: 100, currency: 'CNY' }, payer: { openid: OPENID } });
+    expect(sent(d.out_trade_no)).toMatchObject({
+      appid: WX_APPIDS.mp,
+      mchid: s.wxMerchant.mchid,
+      description: '测试订单',
+      amount: { total: 100, currency: 'CNY' },
+      payer: { openid: OPENID },
+    });
     expect(sent(d.out_trade_no).notify_url).toBe(`${s.url}/http/vk-pay/paymentNotify/wxpay_mp-weixin/${d.out_trade_no}`);
     // what was stored
     const order = await s.order(d.out_trade_no);
@@ -91,7 +106,12 @@ describe('scenes', () => {
     expect(oi).toMatchObject({ appid: WX_APPIDS.app, partnerid: s.wxMerchant.mchid, prepayid: sb.prepay_id, package: 'Sign=WXPay' });
     expect(rsaOk(`${oi.appid}\n${oi.timestamp}\n${oi.noncestr}\n${oi.prepayid}\n`, oi.sign)).toBe(true);
     expect(rsaOk(`${oi.appid}\n${oi.timestamp}\n${oi.noncestr}\nprepay_id=${oi.prepayid}\n`, oi.sign)).toBe(false);
-    expect(await s.order(d.out_trade_no)).toMatchObject({ status: 0, pay_type: 'wxpay_app-plus', platform: 'app-plus', uni_platform: 'app' });
+    expect(await s.order(d.out_trade_no)).toMatchObject({
+      status: 0,
+      pay_type: 'wxpay_app-plus',
+      platform: 'app-plus',
+      uni_platform: 'app',
+    });
   });
 
   test('web inside WeChat (MicroMessenger UA) → JSAPI for the official account, openid required', async () => {
@@ -103,7 +123,9 @@ describe('scenes', () => {
     const r = await s.createPaymentVia({ provider: 'wxpay', data: d }, WEB, { userAgent: WECHAT_UA });
     expect(r).toMatchObject({ errCode: 0, pay_type: 'wxpay_h5-weixin', platform: 'h5', needQRcode: false });
     expect(r.orderInfo).toMatchObject({ appId: WX_APPIDS.oa, signType: 'RSA' });
-    expect(rsaOk(`${r.orderInfo.appId}\n${r.orderInfo.timeStamp}\n${r.orderInfo.nonceStr}\n${r.orderInfo.package}\n`, r.orderInfo.paySign)).toBe(true);
+    expect(
+      rsaOk(`${r.orderInfo.appId}\n${r.orderInfo.timeStamp}\n${r.orderInfo.nonceStr}\n${r.orderInfo.package}\n`, r.orderInfo.paySign),
+    ).toBe(true);
     expect(s.wxpay.order(d.out_trade_no)!.trade_type).toBe('JSAPI');
     expect(sent(d.out_trade_no).payer).toEqual({ openid: OPENID });
     expect(await s.order(d.out_trade_no)).toMatchObject({ pay_type: 'wxpay_h5-weixin', platform: 'h5', uni_platform: 'web' });
@@ -165,7 +187,11 @@ describe('scenes', () => {
     const calls = await s.handlerCalls(d.out_trade_no);
     expect(calls).toHaveLength(1);
     expect(calls[0]).toMatchObject({ total_fee: 100, custom_note: 'mp' });
-    expect(await s.order(d.out_trade_no)).toMatchObject({ status: 1, user_order_success: true, transaction_id: s.wxpay.order(d.out_trade_no)!.transaction_id });
+    expect(await s.order(d.out_trade_no)).toMatchObject({
+      status: 1,
+      user_order_success: true,
+      transaction_id: s.wxpay.order(d.out_trade_no)!.transaction_id,
+    });
   });
 });
 
@@ -226,10 +252,46 @@ describe('other: passed to the provider as-is, never overriding the order', () =
 
 describe('client context shapes give the same pay type', () => {
   const cases: Array<[string, Record<string, unknown>, ClientInfo, Record<string, unknown>, string]> = [
-    ['mp-weixin', { PLATFORM: 'mp-weixin', APPID: '__UNI__TEST', CLIENTIP: '198.51.100.1', SPACEINFO: { provider: 'aliyun', spaceId: 'local-space' } }, MP, { openid: OPENID }, 'wxpay_mp-weixin'],
-    ['app-plus', { PLATFORM: 'app-plus', APPID: '__UNI__TEST', CLIENTIP: '198.51.100.1', SPACEINFO: { provider: 'aliyun', spaceId: 'local-space' } }, APP, {}, 'wxpay_app-plus'],
-    ['h5 in WeChat', { PLATFORM: 'h5', APPID: '__UNI__TEST', CLIENTIP: '198.51.100.1', CLIENTUA: WECHAT_UA, SPACEINFO: { provider: 'aliyun', spaceId: 'local-space' } }, { ...WEB, ua: WECHAT_UA }, { openid: OPENID }, 'wxpay_h5-weixin'],
-    ['h5 mobile', { PLATFORM: 'h5', APPID: '__UNI__TEST', CLIENTIP: '198.51.100.1', CLIENTUA: MOBILE_UA, SPACEINFO: { provider: 'aliyun', spaceId: 'local-space' } }, { ...WEB, ua: MOBILE_UA }, {}, 'wxpay_mweb'],
+    [
+      'mp-weixin',
+      { PLATFORM: 'mp-weixin', APPID: '__UNI__TEST', CLIENTIP: '198.51.100.1', SPACEINFO: { provider: 'aliyun', spaceId: 'local-space' } },
+      MP,
+      { openid: OPENID },
+      'wxpay_mp-weixin',
+    ],
+    [
+      'app-plus',
+      { PLATFORM: 'app-plus', APPID: '__UNI__TEST', CLIENTIP: '198.51.100.1', SPACEINFO: { provider: 'aliyun', spaceId: 'local-space' } },
+      APP,
+      {},
+      'wxpay_app-plus',
+    ],
+    [
+      'h5 in WeChat',
+      {
+        PLATFORM: 'h5',
+        APPID: '__UNI__TEST',
+        CLIENTIP: '198.51.100.1',
+        CLIENTUA: WECHAT_UA,
+        SPACEINFO: { provider: 'aliyun', spaceId: 'local-space' },
+      },
+      { ...WEB, ua: WECHAT_UA },
+      { openid: OPENID },
+      'wxpay_h5-weixin',
+    ],
+    [
+      'h5 mobile',
+      {
+        PLATFORM: 'h5',
+        APPID: '__UNI__TEST',
+        CLIENTIP: '198.51.100.1',
+        CLIENTUA: MOBILE_UA,
+        SPACEINFO: { provider: 'aliyun', spaceId: 'local-space' },
+      },
+      { ...WEB, ua: MOBILE_UA },
+      {},
+      'wxpay_mweb',
+    ],
   ];
 
   test.each(cases)('%s: classic cloud-function context', async (_n, ctx, ci, extra, payType) => {
@@ -266,7 +328,14 @@ describe('client context shapes give the same pay type', () => {
 
   test('a context of another space, missing from notifyUrl → 101', async () => {
     const d = data();
-    const r = await s.createPaymentRaw({ provider: 'wxpay', context: { PLATFORM: 'app-plus', CLIENTIP: '198.51.100.1', SPACEINFO: { provider: 'aliyun', spaceId: 'space-not-configured' } }, data: d }, WEB_PC);
+    const r = await s.createPaymentRaw(
+      {
+        provider: 'wxpay',
+        context: { PLATFORM: 'app-plus', CLIENTIP: '198.51.100.1', SPACEINFO: { provider: 'aliyun', spaceId: 'space-not-configured' } },
+        data: d,
+      },
+      WEB_PC,
+    );
     expect(r.code).toBe(101);
     expect(r.msg).toContain('space-not-configured');
     expect(r.msg_en).toContain('notifyUrl');

@@ -12,7 +12,11 @@ let s: Stack;
 const web = { uniPlatform: 'web', appId: '__UNI__DEMO', locale: 'zh-Hans' };
 const app = { uniPlatform: 'app', osName: 'ios', appId: '__UNI__DEMO' };
 async function call(method: string, params: Record<string, unknown>, clientInfo: Record<string, unknown> = web) {
-  const r = await callCloudObject(s.url, 'demo-shop', method, [params], { clientInfo, clientSecret: s.runtime.clientSecret, spaceId: s.runtime.spaceId });
+  const r = await callCloudObject(s.url, 'demo-shop', method, [params], {
+    clientInfo,
+    clientSecret: s.runtime.clientSecret,
+    spaceId: s.runtime.spaceId,
+  });
   return r.data as any;
 }
 
@@ -22,7 +26,9 @@ beforeAll(async () => {
 afterAll(() => s?.close());
 
 test('the client cannot set the price: unknown items are refused, known items cost the catalogue price', async () => {
-  expect(await call('createRechargeOrder', { item_id: 'r-free', provider: 'wxpay', isPC: true, user_id: 'u1', total_fee: 1 })).toMatchObject({ errCode: 'DEMO_ITEM_NOT_FOUND' });
+  expect(
+    await call('createRechargeOrder', { item_id: 'r-free', provider: 'wxpay', isPC: true, user_id: 'u1', total_fee: 1 }),
+  ).toMatchObject({ errCode: 'DEMO_ITEM_NOT_FOUND' });
   const r = await call('createRechargeOrder', { item_id: 'r600', provider: 'wxpay', isPC: true, user_id: 'u1', total_fee: 1 });
   expect(r).toMatchObject({ errCode: 0, total_fee: 600, pay_type: 'wxpay_h5' });
   expect(s.wxpay.order(r.out_trade_no)!.request).toMatchObject({ amount: { total: 600 } });
@@ -35,17 +41,32 @@ test('recharge: paid once, credited once (with the bonus), even when the notific
   await s.alipay.waitForDelivery(r.out_trade_no, undefined, 10_000);
   const again = s.alipay.deliveries.find((d) => d.out_trade_no === r.out_trade_no)!;
   expect(again.payload).toBeDefined();
-  const res = await fetch(`${s.url}/http/vk-pay/paymentNotify/alipay_h5/${r.out_trade_no}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: again.payload });
+  const res = await fetch(`${s.url}/http/vk-pay/paymentNotify/alipay_h5/${r.out_trade_no}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: again.payload,
+  });
   expect(await res.text()).toBe('success');
   expect(await call('getAccount', { user_id: 'u2' })).toMatchObject({ errCode: 0, balance: 660 });
 });
 
 test('Apple in-app purchase priced from the App Store catalogue, verified, credited', async () => {
   const r = await call('createAppleOrder', { productid: 'coins_600', user_id: 'u3' }, app);
-  expect(r).toMatchObject({ errCode: 0, pay_type: 'appleiap_app-plus', total_fee: 600, orderInfo: { out_trade_no: r.out_trade_no, productid: 'coins_600' } });
+  expect(r).toMatchObject({
+    errCode: 0,
+    pay_type: 'appleiap_app-plus',
+    total_fee: 600,
+    orderInfo: { out_trade_no: r.out_trade_no, productid: 'coins_600' },
+  });
   const transactionId = `2000000${Date.now()}`;
   const receipt = s.apple.issueReceipt({ transactionId, productId: 'coins_600', environment: 'Production' });
-  const v = await callCloudObject(s.url, 'vk-pay', 'verifyAppleReceipt', [{ out_trade_no: r.out_trade_no, transaction_receipt: receipt, transaction_identifier: transactionId }], { clientInfo: app, clientSecret: s.runtime.clientSecret, spaceId: s.runtime.spaceId });
+  const v = await callCloudObject(
+    s.url,
+    'vk-pay',
+    'verifyAppleReceipt',
+    [{ out_trade_no: r.out_trade_no, transaction_receipt: receipt, transaction_identifier: transactionId }],
+    { clientInfo: app, clientSecret: s.runtime.clientSecret, spaceId: s.runtime.spaceId },
+  );
   expect(v.data).toMatchObject({ errCode: 0, orderPaid: true, user_order_success: true });
   expect(await call('getAccount', { user_id: 'u3' })).toMatchObject({ balance: 600 });
   expect(await call('createAppleOrder', { productid: 'coins_9999', user_id: 'u3' }, app)).toMatchObject({ errCode: 'DEMO_ITEM_NOT_FOUND' });

@@ -37,8 +37,11 @@ test('Alipay mini program: buyer id back as openid, no token', async () => {
   expect(JSON.stringify(r)).not.toMatch(SECRET_WORDS);
 });
 
-test.each(['code2SessionWeixinMP', 'code2SessionWeixinH5', 'code2SessionAlipay'])('%s refuses a malformed code with a clear error', async (method) => {
-  const r = await s.call('vk-pay', method, [{ code: '../x y' }]);
-  expect(r).toMatchObject({ errCode: 1021, errSubject: 'vk-pay' });
-  expect(r.errMsg).toContain('code');
-});
+test.each(['code2SessionWeixinMP', 'code2SessionWeixinH5', 'code2SessionAlipay'])(
+  '%s refuses a malformed code with a clear error',
+  async (method) => {
+    const r = await s.call('vk-pay', method, [{ code: '../x y' }]);
+    expect(r).toMatchObject({ errCode: 1021, errSubject: 'vk-pay' });
+    expect(r.errMsg).toContain('code');
+  },
+);

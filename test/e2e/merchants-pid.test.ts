@@ -37,7 +37,11 @@ beforeAll(async () => {
   s = await startTestStack();
   m2 = await createWxpayMerchant({ appids: [APPID_MP2, APPID_WEB2], signMode: 'public-key' });
   wx2 = await startWxpaySandbox({ merchants: [m2], port: 0, quiet: true, retryDelaysMs: [400, 800, 1600] });
-  await s.addMerchantConfig({ _id: PID, wxpay: { 'mp-weixin': node2(APPID_MP2), h5: node2(APPID_WEB2) }, alipay: { h5: alipayNodeConfig(s.alipayApp, s.alipay) } });
+  await s.addMerchantConfig({
+    _id: PID,
+    wxpay: { 'mp-weixin': node2(APPID_MP2), h5: node2(APPID_WEB2) },
+    alipay: { h5: alipayNodeConfig(s.alipayApp, s.alipay) },
+  });
   await s.addMerchantConfig({ _id: PID_NO_WX, alipay: { h5: alipayNodeConfig(s.alipayApp, s.alipay) } });
 }, 60_000);
 afterAll(async () => {

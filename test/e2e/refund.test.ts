@@ -14,8 +14,10 @@ type Provider = 'wxpay' | 'alipay';
 
 const refund = async (params: Record<string, unknown>) => (await s.call('test-shop', 'refund', [params])).result;
 const queryRefund = async (params: Record<string, unknown>) => (await s.call('test-shop', 'queryRefund', [params])).result;
-const refundedAtGateway = (provider: Provider, no: string) => (provider === 'wxpay' ? s.wxpay.order(no)!.refunded : s.alipay.order(no)!.refunded_fen);
-const gatewayRefundCalls = (no: string) => s.alipay.requests.filter((r) => r.method === 'alipay.trade.refund' && r.biz.out_trade_no === no).length;
+const refundedAtGateway = (provider: Provider, no: string) =>
+  provider === 'wxpay' ? s.wxpay.order(no)!.refunded : s.alipay.order(no)!.refunded_fen;
+const gatewayRefundCalls = (no: string) =>
+  s.alipay.requests.filter((r) => r.method === 'alipay.trade.refund' && r.biz.out_trade_no === no).length;
 
 /** A PC web order paid in the sandbox and settled by its notification. */
 async function paidOrder(provider: Provider, total_fee: number): Promise<string> {
@@ -42,9 +44,17 @@ describe.each<[Provider]>([['wxpay'], ['alipay']])('%s', (provider) => {
     expect(r2).toMatchObject({ code: 0, out_refund_no: `${no}-2`, refund_fee: 70, state: 'SUCCESS' });
     expect(await s.order(no)).toMatchObject({ status: 3, refund_fee: 100, refund_num: 2 });
     expect(refundedAtGateway(provider, no)).toBe(100);
-    expect(await queryRefund({ out_trade_no: no })).toMatchObject({ code: 0, out_refund_no: `${no}-2`, state: 'SUCCESS', order: { total_fee: 100, refund_fee: 100, status: 3 } });
+    expect(await queryRefund({ out_trade_no: no })).toMatchObject({
+      code: 0,
+      out_refund_no: `${no}-2`,
+      state: 'SUCCESS',
+      order: { total_fee: 100, refund_fee: 100, status: 3 },
+    });
     const docs = await s.findDocs('vk-pay-refunds', { out_trade_no: no });
-    expect(docs.map((d) => [d.out_refund_no, d.refund_fee, d.state]).sort()).toEqual([[`${no}-1`, 30, 'SUCCESS'], [`${no}-2`, 70, 'SUCCESS']]);
+    expect(docs.map((d) => [d.out_refund_no, d.refund_fee, d.state]).sort()).toEqual([
+      [`${no}-1`, 30, 'SUCCESS'],
+      [`${no}-2`, 70, 'SUCCESS'],
+    ]);
     expect(await refund({ out_trade_no: no, refund_fee: 1 })).toMatchObject({ code: 2003, refundable: 0 });
   });
 
@@ -63,7 +73,9 @@ describe.each<[Provider]>([['wxpay'], ['alipay']])('%s', (provider) => {
 
   test('concurrent refunds through the runtime never exceed the total', async () => {
     const no = await paidOrder(provider, 100);
-    const results = await Promise.all(Array.from({ length: 6 }, (_, i) => refund({ out_trade_no: no, out_refund_no: `${no}-p${i}`, refund_fee: 40 })));
+    const results = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => refund({ out_trade_no: no, out_refund_no: `${no}-p${i}`, refund_fee: 40 })),
+    );
     const ok = results.filter((r) => r.code === 0);
     for (const r of results.filter((x) => x.code !== 0)) expect([2003, 2004]).toContain(r.code);
     expect(ok.length).toBeGreaterThanOrEqual(1);
@@ -88,7 +100,15 @@ describe.each<[Provider]>([['wxpay'], ['alipay']])('%s', (provider) => {
 test('refund of an unknown order → 2001, of an unpaid order → 2002, bad out_refund_no → 1021', async () => {
   expect(await refund({ out_trade_no: tradeNo('X') })).toMatchObject({ code: 2001 });
   const no = tradeNo('U');
-  expect((await s.createPayment({ provider: 'wxpay', isPC: true, data: { out_trade_no: no, total_fee: 100, subject: '未支付', type: 'counted' } })).errCode).toBe(0);
+  expect(
+    (
+      await s.createPayment({
+        provider: 'wxpay',
+        isPC: true,
+        data: { out_trade_no: no, total_fee: 100, subject: '未支付', type: 'counted' },
+      })
+    ).errCode,
+  ).toBe(0);
   expect(await refund({ out_trade_no: no })).toMatchObject({ code: 2002 });
   expect(await refund({ out_trade_no: no, out_refund_no: 'bad refund no' })).toMatchObject({ code: 1021 });
   expect(await s.order(no)).toMatchObject({ status: 0, refund_fee: 0 });

@@ -41,7 +41,9 @@ test('a second call from another device (the row changes) reuses the unpaid orde
   const a = await s.createPayment({ provider: 'wxpay', data: d }, MP);
   expect(a.errCode).toBe(0);
   const before = await s.order(d.out_trade_no);
-  const b = await s.createPaymentVia({ provider: 'wxpay', data: { ...d, custom: { note: 'second' } } }, MP, { forwardedFor: '198.51.100.9' });
+  const b = await s.createPaymentVia({ provider: 'wxpay', data: { ...d, custom: { note: 'second' } } }, MP, {
+    forwardedFor: '198.51.100.9',
+  });
   expect(b).toMatchObject({ errCode: 0, out_trade_no: d.out_trade_no, pay_type: 'wxpay_mp-weixin' });
   expect(b.orderInfo.package).toBe(a.orderInfo.package);
   const rows = await s.orders(d.out_trade_no);
@@ -58,11 +60,21 @@ test('paying again through Alipay switches the stored pay type, and the Alipay p
   expect(alipayCalls(d.out_trade_no).map((x) => x.method)).toEqual(['alipay.trade.precreate']);
   const rows = await s.orders(d.out_trade_no);
   expect(rows).toHaveLength(1);
-  expect(rows[0]).toMatchObject({ status: 0, provider: 'alipay', pay_type: 'alipay_h5', notify_path: `/paymentNotify/alipay_h5/${d.out_trade_no}` });
+  expect(rows[0]).toMatchObject({
+    status: 0,
+    provider: 'alipay',
+    pay_type: 'alipay_h5',
+    notify_path: `/paymentNotify/alipay_h5/${d.out_trade_no}`,
+  });
   await s.alipay.pay(d.out_trade_no);
   await s.alipay.waitForDelivery(d.out_trade_no);
   expect(await s.handlerCalls(d.out_trade_no)).toHaveLength(1);
-  expect(await s.order(d.out_trade_no)).toMatchObject({ status: 1, pay_type: 'alipay_h5', user_order_success: true, transaction_id: s.alipay.order(d.out_trade_no)!.trade_no });
+  expect(await s.order(d.out_trade_no)).toMatchObject({
+    status: 1,
+    pay_type: 'alipay_h5',
+    user_order_success: true,
+    transaction_id: s.alipay.order(d.out_trade_no)!.trade_no,
+  });
 });
 
 test('a changed amount → 2008, the stored amount stays', async () => {

@@ -65,7 +65,8 @@ function secrets(): string[] {
     if (typeof v === 'string') {
       if (/Path$/.test(key)) v = readFileSync(v as string, 'utf8');
       const text = v as string;
-      if (/PRIVATE KEY/.test(text)) out.add(text.split('\n')[2]); // a line of the key body
+      if (/PRIVATE KEY/.test(text))
+        out.add(text.split('\n')[2]); // a line of the key body
       else if (SECRET.test(key) && !/Id$|Path$/.test(key) && text.length >= 8) out.add(text);
     } else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) walk(x, k);
   };
@@ -87,12 +88,37 @@ test('payments, forgeries and errors print no secret and answer none', async () 
   }
   // forged notifications, errors from bad input, a forbidden call, a bad login code
   const r = await call('demo-shop', 'createRechargeOrder', { item_id: 'r1', provider: 'wxpay', isPC: true, user_id: 'u-secret' });
-  expect((await post(`/http/vk-pay/paymentNotify/wxpay_h5/${r.out_trade_no}`, '{"id":"x","resource":{}}', { 'content-type': 'application/json', 'wechatpay-serial': 'ABC', 'wechatpay-signature': 'c2ln', 'wechatpay-timestamp': String(Math.floor(Date.now() / 1000)), 'wechatpay-nonce': 'n' })).status).toBe(500);
+  expect(
+    (
+      await post(`/http/vk-pay/paymentNotify/wxpay_h5/${r.out_trade_no}`, '{"id":"x","resource":{}}', {
+        'content-type': 'application/json',
+        'wechatpay-serial': 'ABC',
+        'wechatpay-signature': 'c2ln',
+        'wechatpay-timestamp': String(Math.floor(Date.now() / 1000)),
+        'wechatpay-nonce': 'n',
+      })
+    ).status,
+  ).toBe(500);
   // Alipay retries on any body but `success`
-  expect((await post(`/http/vk-pay/paymentNotify/alipay_h5/${r.out_trade_no}`, 'trade_status=TRADE_SUCCESS&sign=AAAA', { 'content-type': 'application/x-www-form-urlencoded' })).text).toBe('fail');
+  expect(
+    (
+      await post(`/http/vk-pay/paymentNotify/alipay_h5/${r.out_trade_no}`, 'trade_status=TRADE_SUCCESS&sign=AAAA', {
+        'content-type': 'application/x-www-form-urlencoded',
+      })
+    ).text,
+  ).toBe('fail');
   expect((await call('vk-pay', 'refund', { out_trade_no: r.out_trade_no })).errCode).toBe(5001);
   expect((await call('vk-pay', 'code2SessionWeixinMP', { code: 'no-such-code' }, { uniPlatform: 'mp-weixin' })).errCode).toBe(3001);
-  expect((await call('demo-shop', 'createRechargeOrder', { item_id: 'r1', provider: 'wxpay-virtual', user_id: 'u-secret' }, { uniPlatform: 'mp-weixin' })).errCode).not.toBe(0);
+  expect(
+    (
+      await call(
+        'demo-shop',
+        'createRechargeOrder',
+        { item_id: 'r1', provider: 'wxpay-virtual', user_id: 'u-secret' },
+        { uniPlatform: 'mp-weixin' },
+      )
+    ).errCode,
+  ).not.toBe(0);
 
   const list = secrets();
   expect(list.length).toBeGreaterThanOrEqual(8); // the search itself must have something to find

@@ -30,7 +30,22 @@ async function login(): Promise<string> {
 type Wv = Record<string, unknown>;
 async function create(openid: string | undefined, wxpay_virtual: Wv, total_fee: number, extra: Record<string, unknown> = {}) {
   const no = tradeNo('V');
-  const r = await s.createPayment({ provider: 'wxpay-virtual', data: { out_trade_no: no, total_fee, subject: '金币充值', type: 'counted', openid, wxpay_virtual, custom: { note: 'xpay' }, ...extra } }, MP);
+  const r = await s.createPayment(
+    {
+      provider: 'wxpay-virtual',
+      data: {
+        out_trade_no: no,
+        total_fee,
+        subject: '金币充值',
+        type: 'counted',
+        openid,
+        wxpay_virtual,
+        custom: { note: 'xpay' },
+        ...extra,
+      },
+    },
+    MP,
+  );
   return { no, r };
 }
 
@@ -41,7 +56,15 @@ async function coinOrder(openid: string, buy_quantity = 100): Promise<{ no: stri
 }
 
 const pay = (openid: string, orderInfo: Record<string, any>, over: Record<string, unknown> = {}) =>
-  s.wxapi.requestVirtualPayment({ appId: s.wxApp.appId, openid, signData: orderInfo.signData, paySig: orderInfo.paySig, signature: orderInfo.signature, mode: orderInfo.mode, ...over });
+  s.wxapi.requestVirtualPayment({
+    appId: s.wxApp.appId,
+    openid,
+    signData: orderInfo.signData,
+    paySig: orderInfo.paySig,
+    signature: orderInfo.signature,
+    mode: orderInfo.mode,
+    ...over,
+  });
 
 async function expectUntouched(no: string) {
   await expectUntouchedIn(s, no);
@@ -59,7 +82,10 @@ async function expectPaidOnce(no: string, total_fee: number) {
 }
 
 /** a push as WeChat sends it (safe mode), with knobs to forge it */
-function push(message: Record<string, unknown>, o: { token?: string; aesKey?: string; appId?: string; msgSignature?: string; plain?: boolean; signature?: string } = {}) {
+function push(
+  message: Record<string, unknown>,
+  o: { token?: string; aesKey?: string; appId?: string; msgSignature?: string; plain?: boolean; signature?: string } = {},
+) {
   const token = o.token ?? s.wxApp.token;
   const timestamp = String(Math.floor(Date.now() / 1000));
   const nonce = String(randomBytes(4).readUInt32BE(0));
@@ -75,7 +101,11 @@ function push(message: Record<string, unknown>, o: { token?: string; aesKey?: st
 }
 
 async function post(p: { query: URLSearchParams; body: string }) {
-  const res = await fetch(`${s.url}/http/vk-pay/wxpayVirtualNotify?${p.query}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: p.body });
+  const res = await fetch(`${s.url}/http/vk-pay/wxpayVirtualNotify?${p.query}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: p.body,
+  });
   return { status: res.status, body: await res.text() };
 }
 
@@ -84,7 +114,14 @@ const acked = (r: { status: number; body: string }) => r.status === 200 && JSON.
 function coinPush(no: string, openid: string, price: number, over: Record<string, unknown> = {}) {
   const now = Math.floor(Date.now() / 1000);
   return {
-    ToUserName: 'gh_test', FromUserName: openid, CreateTime: now, MsgType: 'event', Event: 'xpay_coin_pay_notify', OpenId: openid, OutTradeNo: no, Env: 0,
+    ToUserName: 'gh_test',
+    FromUserName: openid,
+    CreateTime: now,
+    MsgType: 'event',
+    Event: 'xpay_coin_pay_notify',
+    OpenId: openid,
+    OutTradeNo: no,
+    Env: 0,
     WeChatPayInfo: { MchOrderNo: `WX${now}`, TransactionId: `4200000${now}`, PaidTime: now },
     CoinInfo: { Quantity: price, OrigPrice: price, ActualPrice: price, Attach: no },
     ...over,
@@ -131,7 +168,12 @@ describe('createPayment validation', () => {
     ['buy_quantity as a string', { mode: 'short_series_coin', buy_quantity: '100' }, 100, 1018],
     ['goods mode without product_id', { mode: 'short_series_goods', buy_quantity: 1, goods_price: 100 }, 100, 1019],
     ['goods mode without goods_price', { mode: 'short_series_goods', buy_quantity: 1, product_id: 'sword' }, 100, 1019],
-    ['goods mode with a fractional goods_price', { mode: 'short_series_goods', buy_quantity: 1, product_id: 'sword', goods_price: 99.5 }, 100, 1019],
+    [
+      'goods mode with a fractional goods_price',
+      { mode: 'short_series_goods', buy_quantity: 1, product_id: 'sword', goods_price: 99.5 },
+      100,
+      1019,
+    ],
   ];
   test.each(cases)('%s', async (_n, wv, total_fee, code) => {
     const { no, r } = await create(openid, wv as Wv, total_fee);
@@ -183,7 +225,13 @@ describe('pay', () => {
     const openid = await login();
     const { no, orderInfo } = await coinOrder(openid, 100);
     expect(typeof orderInfo.signData).toBe('string');
-    expect(JSON.parse(orderInfo.signData)).toMatchObject({ offerId: s.wxApp.offerId, buyQuantity: 100, env: 0, currencyType: 'CNY', outTradeNo: no });
+    expect(JSON.parse(orderInfo.signData)).toMatchObject({
+      offerId: s.wxApp.offerId,
+      buyQuantity: 100,
+      env: 0,
+      currencyType: 'CNY',
+      outTradeNo: no,
+    });
     await pay(openid, orderInfo);
     const d = await s.wxapi.waitForDelivery(no, 15_000);
     expect(d.url).toContain('encrypt_type=aes');
@@ -229,7 +277,9 @@ describe('pay', () => {
     await pay(openid, orderInfo);
     await s.wxapi.waitForDelivery(no, 15_000);
     const paid = s.wxapi.orders.get(`${s.wxApp.appId}|${no}`)!;
-    const msg = coinPush(no, openid, 100, { WeChatPayInfo: { MchOrderNo: paid.wx_order_id, TransactionId: paid.transaction_id, PaidTime: paid.paid_time } });
+    const msg = coinPush(no, openid, 100, {
+      WeChatPayInfo: { MchOrderNo: paid.wx_order_id, TransactionId: paid.transaction_id, PaidTime: paid.paid_time },
+    });
     const replies = await Promise.all(Array.from({ length: 10 }, () => post(push(msg))));
     expect(replies.every((r) => r.status === 200)).toBe(true);
     expect(acked(await post(push(msg)))).toBe(true);
@@ -247,7 +297,9 @@ describe('pay', () => {
       s.wxapi.setPushUrl(s.wxApp.appId, `${s.url}/http/vk-pay/wxpayVirtualNotify`);
     }
     const paid = s.wxapi.orders.get(`${s.wxApp.appId}|${no}`)!;
-    const msg = coinPush(no, openid, 100, { WeChatPayInfo: { MchOrderNo: paid.wx_order_id, TransactionId: paid.transaction_id, PaidTime: paid.paid_time } });
+    const msg = coinPush(no, openid, 100, {
+      WeChatPayInfo: { MchOrderNo: paid.wx_order_id, TransactionId: paid.transaction_id, PaidTime: paid.paid_time },
+    });
     const replies = await Promise.all(Array.from({ length: 10 }, () => post(push(msg))));
     expect(replies.some(acked)).toBe(true);
     await until(async () => acked(await post(push(msg))));
@@ -260,10 +312,14 @@ describe('message push URL', () => {
     const timestamp = String(Math.floor(Date.now() / 1000));
     const nonce = '486452656';
     const echostr = `echo${Date.now()}`;
-    const ok = await fetch(`${s.url}/http/vk-pay/wxpayVirtualNotify?${new URLSearchParams({ signature: pushSignature(s.wxApp.token, timestamp, nonce), timestamp, nonce, echostr })}`);
+    const ok = await fetch(
+      `${s.url}/http/vk-pay/wxpayVirtualNotify?${new URLSearchParams({ signature: pushSignature(s.wxApp.token, timestamp, nonce), timestamp, nonce, echostr })}`,
+    );
     expect(ok.status).toBe(200);
     expect(await ok.text()).toBe(echostr);
-    const bad = await fetch(`${s.url}/http/vk-pay/wxpayVirtualNotify?${new URLSearchParams({ signature: pushSignature('wrong-token', timestamp, nonce), timestamp, nonce, echostr })}`);
+    const bad = await fetch(
+      `${s.url}/http/vk-pay/wxpayVirtualNotify?${new URLSearchParams({ signature: pushSignature('wrong-token', timestamp, nonce), timestamp, nonce, echostr })}`,
+    );
     expect(await bad.text()).not.toBe(echostr);
     const none = await fetch(`${s.url}/http/vk-pay/wxpayVirtualNotify?${new URLSearchParams({ timestamp, nonce, echostr })}`);
     expect(await none.text()).not.toBe(echostr);
@@ -272,7 +328,10 @@ describe('message push URL', () => {
   const forged: Array<[string, (no: string, openid: string) => ReturnType<typeof push>]> = [
     ['a wrong URL signature (another token)', (no, openid) => push(coinPush(no, openid, 100), { token: 'not-the-token' })],
     ['a wrong msg_signature', (no, openid) => push(coinPush(no, openid, 100), { msgSignature: pushSignature(s.wxApp.token, '1', '2') })],
-    ['encrypted with another EncodingAESKey', (no, openid) => push(coinPush(no, openid, 100), { aesKey: randomBytes(32).toString('base64').slice(0, 43) })],
+    [
+      'encrypted with another EncodingAESKey',
+      (no, openid) => push(coinPush(no, openid, 100), { aesKey: randomBytes(32).toString('base64').slice(0, 43) }),
+    ],
     ['a push for another appid', (no, openid) => push(coinPush(no, openid, 100), { appId: 'wx9999999999999999' })],
     ['a different amount', (no, openid) => push(coinPush(no, openid, 1))],
     ['the sandbox env on a production config', (no, openid) => push(coinPush(no, openid, 100, { Env: 1 }))],
@@ -288,7 +347,9 @@ describe('message push URL', () => {
 
   // regression: non-payment pushes must be acknowledged, or WeChat redelivers them for hours
   test('a genuine non-payment push (xpay_complaint_notify) is acknowledged', async () => {
-    const r = await post(push({ ToUserName: 'gh_test', MsgType: 'event', Event: 'xpay_complaint_notify', CreateTime: Math.floor(Date.now() / 1000) }));
+    const r = await post(
+      push({ ToUserName: 'gh_test', MsgType: 'event', Event: 'xpay_complaint_notify', CreateTime: Math.floor(Date.now() / 1000) }),
+    );
     expect(acked(r)).toBe(true);
   });
 
@@ -307,7 +368,11 @@ describe('message push URL', () => {
     const { no } = await coinOrder(openid);
     // an attacker who saw one genuine push URL keeps its signature/timestamp/nonce (they do not cover the body)
     const genuine = push({ MsgType: 'event', Event: 'user_enter_tempsession' });
-    const q = new URLSearchParams({ signature: genuine.query.get('signature')!, timestamp: genuine.query.get('timestamp')!, nonce: genuine.query.get('nonce')! });
+    const q = new URLSearchParams({
+      signature: genuine.query.get('signature')!,
+      timestamp: genuine.query.get('timestamp')!,
+      nonce: genuine.query.get('nonce')!,
+    });
     const r = await post({ query: q, body: JSON.stringify(coinPush(no, openid, 100)) });
     expect(acked(r)).toBe(false);
     await expectUntouched(no);
@@ -338,7 +403,10 @@ describe('notifyProvideGoods (server API with pay_sig)', () => {
 
   test('only for virtual-payment orders', async () => {
     const no = `W${Date.now()}`;
-    await s.createPayment({ provider: 'wxpay', isPC: true, data: { out_trade_no: no, total_fee: 1, subject: 's', type: 'counted' } }, { uniPlatform: 'web' });
+    await s.createPayment(
+      { provider: 'wxpay', isPC: true, data: { out_trade_no: no, total_fee: 1, subject: 's', type: 'counted' } },
+      { uniPlatform: 'web' },
+    );
     expect((await s.call('test-shop', 'notifyProvideGoods', [{ out_trade_no: no }])).result).toMatchObject({ code: 3005 });
   });
 });

@@ -17,7 +17,10 @@ const ACK = { code: 'SUCCESS', msg: 'SUCCESS' };
 
 async function newOrder(total_fee = 100, type = 'counted'): Promise<{ no: string; r: any }> {
   const no = tradeNo('K');
-  const r = await s.createPayment({ provider: 'vkspay', data: { out_trade_no: no, total_fee, subject: 'VksPay 测试', type, custom: { note: 'vks' } } }, WEB_PC);
+  const r = await s.createPayment(
+    { provider: 'vkspay', data: { out_trade_no: no, total_fee, subject: 'VksPay 测试', type, custom: { note: 'vks' } } },
+    WEB_PC,
+  );
   expect(r).toMatchObject({ errCode: 0, pay_type: PAY_TYPE, out_trade_no: no, total_fee });
   expect(r.orderInfo.codeUrl).toMatch(new RegExp(`^${s.vkspay.url}/cashier/[a-f0-9]+$`));
   return { no, r };
@@ -154,7 +157,10 @@ test('parallel duplicate hints racing on an order paid just now run the handler 
 
 test('time_expire is refused (1013) and no order is stored', async () => {
   const no = tradeNo('K');
-  const r = await s.createPayment({ provider: 'vkspay', data: { out_trade_no: no, total_fee: 100, subject: 's', type: 'counted', time_expire: Date.now() + 3600_000 } }, WEB_PC);
+  const r = await s.createPayment(
+    { provider: 'vkspay', data: { out_trade_no: no, total_fee: 100, subject: 's', type: 'counted', time_expire: Date.now() + 3600_000 } },
+    WEB_PC,
+  );
   expect(r.errCode).toBe(1013);
   expect(await s.order(no)).toBeNull();
   expect(peerOrder(no)).toBeUndefined();

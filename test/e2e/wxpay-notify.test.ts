@@ -18,7 +18,11 @@ const PAY_TYPE = 'wxpay_h5';
 
 async function newOrder(type = 'counted', total_fee = 100): Promise<string> {
   const no = tradeNo();
-  const r = await s.createPayment({ provider: 'wxpay', isPC: true, data: { out_trade_no: no, total_fee, subject: '测试订单', type, custom: { note: 'n1' } } });
+  const r = await s.createPayment({
+    provider: 'wxpay',
+    isPC: true,
+    data: { out_trade_no: no, total_fee, subject: '测试订单', type, custom: { note: 'n1' } },
+  });
   expect(r).toMatchObject({ errCode: 0, pay_type: PAY_TYPE, out_trade_no: no, total_fee, needQRcode: true, platform: 'h5' });
   expect(r.orderInfo.codeUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/cashier\//);
   return no;
@@ -82,30 +86,68 @@ test('duplicate notifications, sequential and 20 in parallel, run the handler on
 
 describe('forged or wrong notifications are refused and write nothing', () => {
   const cases: Array<[string, (no: string) => { path?: string; body: string; headers: Record<string, string> }]> = [
-    ['a body changed after signing', (no) => {
-      const n = signed(no);
-      return { body: n.body.replace('支付成功', '支付成功!'), headers: n.headers };
-    }],
-    ['an unknown certificate serial', (no) => {
-      const n = signed(no);
-      return { body: n.body, headers: { ...n.headers, ...s.wxpay.signNotification(s.wxMerchant.mchid, n.body, { serial: '7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF' }), 'content-type': 'application/json' } };
-    }],
-    ['a timestamp outside the 5-minute window', (no) => {
-      const n = signed(no);
-      return { body: n.body, headers: { ...n.headers, ...s.wxpay.signNotification(s.wxMerchant.mchid, n.body, { timestamp: Math.floor(Date.now() / 1000) - 301 }), 'content-type': 'application/json' } };
-    }],
-    ['a WECHATPAY/SIGNTEST probe', (no) => {
-      const n = signed(no);
-      return { body: n.body, headers: { ...n.headers, ...s.wxpay.signNotification(s.wxMerchant.mchid, n.body, { signature: `WECHATPAY/SIGNTEST/${randomBytes(64).toString('base64')}` }), 'content-type': 'application/json' } };
-    }],
-    ['a tampered GCM tag (correctly signed)', (no) => {
-      const outer = JSON.parse(signed(no).body);
-      const raw = Buffer.from(outer.resource.ciphertext, 'base64');
-      raw[raw.length - 1] ^= 0x01;
-      outer.resource.ciphertext = raw.toString('base64');
-      const body = JSON.stringify(outer);
-      return { body, headers: { ...s.wxpay.signNotification(s.wxMerchant.mchid, body), 'content-type': 'application/json' } };
-    }],
+    [
+      'a body changed after signing',
+      (no) => {
+        const n = signed(no);
+        return { body: n.body.replace('支付成功', '支付成功!'), headers: n.headers };
+      },
+    ],
+    [
+      'an unknown certificate serial',
+      (no) => {
+        const n = signed(no);
+        return {
+          body: n.body,
+          headers: {
+            ...n.headers,
+            ...s.wxpay.signNotification(s.wxMerchant.mchid, n.body, { serial: '7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF' }),
+            'content-type': 'application/json',
+          },
+        };
+      },
+    ],
+    [
+      'a timestamp outside the 5-minute window',
+      (no) => {
+        const n = signed(no);
+        return {
+          body: n.body,
+          headers: {
+            ...n.headers,
+            ...s.wxpay.signNotification(s.wxMerchant.mchid, n.body, { timestamp: Math.floor(Date.now() / 1000) - 301 }),
+            'content-type': 'application/json',
+          },
+        };
+      },
+    ],
+    [
+      'a WECHATPAY/SIGNTEST probe',
+      (no) => {
+        const n = signed(no);
+        return {
+          body: n.body,
+          headers: {
+            ...n.headers,
+            ...s.wxpay.signNotification(s.wxMerchant.mchid, n.body, {
+              signature: `WECHATPAY/SIGNTEST/${randomBytes(64).toString('base64')}`,
+            }),
+            'content-type': 'application/json',
+          },
+        };
+      },
+    ],
+    [
+      'a tampered GCM tag (correctly signed)',
+      (no) => {
+        const outer = JSON.parse(signed(no).body);
+        const raw = Buffer.from(outer.resource.ciphertext, 'base64');
+        raw[raw.length - 1] ^= 0x01;
+        outer.resource.ciphertext = raw.toString('base64');
+        const body = JSON.stringify(outer);
+        return { body, headers: { ...s.wxpay.signNotification(s.wxMerchant.mchid, body), 'content-type': 'application/json' } };
+      },
+    ],
     ['a different amount', (no) => signed(no, { amount: { total: 1, payer_total: 1, currency: 'CNY', payer_currency: 'CNY' } })],
     ['another merchant id', (no) => signed(no, { mchid: '1900000999' })],
     ['another appid', (no) => signed(no, { appid: 'wx9999999999999999' })],
@@ -176,6 +218,14 @@ test('a second, different payment for a paid order is recorded for refunding, an
 
 test('queryPayment says "not paid" in the client language', async () => {
   const no = await newOrder();
-  expect(await s.call('vk-pay', 'queryPayment', [{ out_trade_no: no }], { uniPlatform: 'web', locale: 'en' })).toMatchObject({ errCode: 0, orderPaid: false, errMsg: 'The order is not paid' });
-  expect(await s.call('vk-pay', 'queryPayment', [{ out_trade_no: no }])).toMatchObject({ errCode: 0, orderPaid: false, errMsg: '订单未支付' });
+  expect(await s.call('vk-pay', 'queryPayment', [{ out_trade_no: no }], { uniPlatform: 'web', locale: 'en' })).toMatchObject({
+    errCode: 0,
+    orderPaid: false,
+    errMsg: 'The order is not paid',
+  });
+  expect(await s.call('vk-pay', 'queryPayment', [{ out_trade_no: no }])).toMatchObject({
+    errCode: 0,
+    orderPaid: false,
+    errMsg: '订单未支付',
+  });
 });

@@ -21,7 +21,9 @@ function v2Sign(params: Record<string, unknown>, key: string, type: 'MD5' | 'HMA
       .sort()
       .map((k) => `${k}=${params[k]}`)
       .join('&') + `&key=${key}`;
-  return (type === 'MD5' ? createHash('md5').update(str, 'utf8') : createHmac('sha256', key).update(str, 'utf8')).digest('hex').toUpperCase();
+  return (type === 'MD5' ? createHash('md5').update(str, 'utf8') : createHmac('sha256', key).update(str, 'utf8'))
+    .digest('hex')
+    .toUpperCase();
 }
 
 function xml(fields: Record<string, string | number>): string {
@@ -37,7 +39,13 @@ describe.each([['MD5' as const], ['HMAC-SHA256' as const]])('v2 %s', (signType) 
   }, 60_000);
   afterAll(() => s?.close());
 
-  const data = (over: Record<string, unknown> = {}) => ({ out_trade_no: tradeNo('V'), total_fee: 100, subject: '测试订单', type: 'counted', ...over });
+  const data = (over: Record<string, unknown> = {}) => ({
+    out_trade_no: tradeNo('V'),
+    total_fee: 100,
+    subject: '测试订单',
+    type: 'counted',
+    ...over,
+  });
   const sent = (no: string) => s.wxpay.order(no)!.request as Record<string, string>;
 
   test('JSAPI (mini program): paySign is the v2 sign over appId, timeStamp, nonceStr, package, signType', async () => {
@@ -47,7 +55,14 @@ describe.each([['MD5' as const], ['HMAC-SHA256' as const]])('v2 %s', (signType) 
     const sb = s.wxpay.order(d.out_trade_no)!;
     expect(sb.protocol).toBe('v2');
     expect(sb.trade_type).toBe('JSAPI');
-    expect(sent(d.out_trade_no)).toMatchObject({ appid: WX_APPIDS.mp, mch_id: s.wxMerchant.mchid, openid: OPENID, total_fee: '100', body: '测试订单', attach: 'a-v2' });
+    expect(sent(d.out_trade_no)).toMatchObject({
+      appid: WX_APPIDS.mp,
+      mch_id: s.wxMerchant.mchid,
+      openid: OPENID,
+      total_fee: '100',
+      body: '测试订单',
+      attach: 'a-v2',
+    });
     expect(sent(d.out_trade_no).sign_type ?? 'MD5').toBe(signType);
     const oi = r.orderInfo;
     expect(Object.keys(oi).sort()).toEqual(['appId', 'nonceStr', 'package', 'paySign', 'signType', 'timeStamp']);
@@ -87,7 +102,9 @@ describe.each([['MD5' as const], ['HMAC-SHA256' as const]])('v2 %s', (signType) 
     expect(sb.trade_type).toBe('MWEB');
     expect(r.orderInfo).toEqual({ mwebUrl: sb.h5_url });
     expect(sent(d.out_trade_no).spbill_create_ip).toBe('203.0.113.20');
-    expect(JSON.parse(sent(d.out_trade_no).scene_info)).toMatchObject({ h5_info: { type: 'Wap', wap_url: 'http://127.0.0.1', wap_name: 'vk-uni-pay 演示' } });
+    expect(JSON.parse(sent(d.out_trade_no).scene_info)).toMatchObject({
+      h5_info: { type: 'Wap', wap_url: 'http://127.0.0.1', wap_name: 'vk-uni-pay 演示' },
+    });
   });
 
   test('time_expire arrives as yyyyMMddHHmmss in Beijing time', async () => {
@@ -111,7 +128,11 @@ describe.each([['MD5' as const], ['HMAC-SHA256' as const]])('v2 %s', (signType) 
     const calls = await s.handlerCalls(d.out_trade_no);
     expect(calls).toHaveLength(1);
     expect(calls[0]).toMatchObject({ total_fee: 100, custom_note: 'v2' });
-    expect(await s.order(d.out_trade_no)).toMatchObject({ status: 1, user_order_success: true, transaction_id: s.wxpay.order(d.out_trade_no)!.transaction_id });
+    expect(await s.order(d.out_trade_no)).toMatchObject({
+      status: 1,
+      user_order_success: true,
+      transaction_id: s.wxpay.order(d.out_trade_no)!.transaction_id,
+    });
   });
 
   describe('notifications posted directly', () => {

@@ -81,7 +81,14 @@ export function makeTestProject(): string {
   const shop = path.join(dir, 'uniCloud-aliyun/cloudfunctions/test-shop');
   mkdirSync(shop, { recursive: true });
   writeFileSync(path.join(shop, 'index.obj.js'), TEST_SHOP);
-  writeFileSync(path.join(shop, 'package.json'), JSON.stringify({ name: 'test-shop', main: 'index.obj.js', dependencies: { 'vk-uni-pay': 'file:../../../uni_modules/vk-uni-pay/uniCloud/cloudfunctions/common/vk-uni-pay' } }));
+  writeFileSync(
+    path.join(shop, 'package.json'),
+    JSON.stringify({
+      name: 'test-shop',
+      main: 'index.obj.js',
+      dependencies: { 'vk-uni-pay': 'file:../../../uni_modules/vk-uni-pay/uniCloud/cloudfunctions/common/vk-uni-pay' },
+    }),
+  );
   return dir;
 }
 
@@ -92,9 +99,18 @@ export interface TestStack extends Stack {
   handlerCalls(out_trade_no: string): Promise<Array<Record<string, any>>>;
   order(out_trade_no: string): Promise<Record<string, any> | null>;
   /** POSTs raw bytes to the URL化 notify route */
-  notify(payType: string, out_trade_no: string, body: string | Buffer, headers: Record<string, string>): Promise<{ status: number; body: string }>;
+  notify(
+    payType: string,
+    out_trade_no: string,
+    body: string | Buffer,
+    headers: Record<string, string>,
+  ): Promise<{ status: number; body: string }>;
   /** like createPayment, with the HTTP-level client facts the runtime reads (x-forwarded-for, user-agent) */
-  createPaymentVia(options: Record<string, unknown>, clientInfo: ClientInfo, http: { forwardedFor?: string; userAgent?: string }): Promise<any>;
+  createPaymentVia(
+    options: Record<string, unknown>,
+    clientInfo: ClientInfo,
+    http: { forwardedFor?: string; userAgent?: string },
+  ): Promise<any>;
   /** vk-uni-pay's own `{code, msg, msg_en, …}` result, unmapped (zh and en messages) */
   createPaymentRaw(options: Record<string, unknown>, clientInfo?: ClientInfo): Promise<Record<string, any>>;
   /** every stored order row with this out_trade_no (the unique index should keep it at one) */
@@ -107,7 +123,12 @@ export interface TestStack extends Stack {
   findDocs(collection: string, where?: Record<string, unknown>): Promise<Array<Record<string, any>>>;
 }
 
-export const WEB_PC: ClientInfo = { uniPlatform: 'web', appId: '__UNI__TEST', locale: 'zh-Hans', ua: 'Mozilla/5.0 (Windows NT 10.0) Chrome/120' };
+export const WEB_PC: ClientInfo = {
+  uniPlatform: 'web',
+  appId: '__UNI__TEST',
+  locale: 'zh-Hans',
+  ua: 'Mozilla/5.0 (Windows NT 10.0) Chrome/120',
+};
 /** client info of the platforms the tests act as */
 export const CLIENT = {
   mp: { uniPlatform: 'mp-weixin', appId: '__UNI__TEST', locale: 'zh-Hans' } as ClientInfo,
@@ -127,9 +148,20 @@ export async function expectUntouched(s: TestStack, out_trade_no: string): Promi
 
 export async function startTestStack(opts: StackOptions = {}): Promise<TestStack> {
   const projectDir = makeTestProject();
-  const stack = await startStack({ port: 0, quiet: true, retryDelaysMs: [400, 800, 1600, 3200, 6400], ...opts, projectDir, dataDir: path.join(projectDir, '.data') });
+  const stack = await startStack({
+    port: 0,
+    quiet: true,
+    retryDelaysMs: [400, 800, 1600, 3200, 6400],
+    ...opts,
+    projectDir,
+    dataDir: path.join(projectDir, '.data'),
+  });
   const call = async (object: string, method: string, params: unknown[], clientInfo: ClientInfo = WEB_PC) => {
-    const reply = await callCloudObject(stack.url, object, method, params, { clientInfo, clientSecret: stack.runtime.clientSecret, spaceId: stack.runtime.spaceId });
+    const reply = await callCloudObject(stack.url, object, method, params, {
+      clientInfo,
+      clientSecret: stack.runtime.clientSecret,
+      spaceId: stack.runtime.spaceId,
+    });
     if (!reply.success) throw new Error(`${object}.${method}: ${JSON.stringify(reply.error)}`);
     return reply.data as any;
   };
@@ -145,12 +177,21 @@ export async function startTestStack(opts: StackOptions = {}): Promise<TestStack
     addMerchantConfig: async (doc) => (await call('test-shop', 'addMerchantConfig', [doc])).id,
     findDocs: async (collection, where = {}) => (await call('test-shop', 'findDocs', [collection, where])).docs,
     async createPaymentVia(options, clientInfo, http) {
-      const reply = await callCloudObject(stack.url, 'test-shop', 'createPayment', [options], { clientInfo, clientSecret: stack.runtime.clientSecret, spaceId: stack.runtime.spaceId, ...http });
+      const reply = await callCloudObject(stack.url, 'test-shop', 'createPayment', [options], {
+        clientInfo,
+        clientSecret: stack.runtime.clientSecret,
+        spaceId: stack.runtime.spaceId,
+        ...http,
+      });
       if (!reply.success) throw new Error(`test-shop.createPayment: ${JSON.stringify(reply.error)}`);
       return reply.data;
     },
     async notify(payType, no, body, headers) {
-      const res = await fetch(`${stack.url}/http/vk-pay/paymentNotify/${payType}/${no}`, { method: 'POST', headers, body: typeof body === 'string' ? body : new Uint8Array(body) });
+      const res = await fetch(`${stack.url}/http/vk-pay/paymentNotify/${payType}/${no}`, {
+        method: 'POST',
+        headers,
+        body: typeof body === 'string' ? body : new Uint8Array(body),
+      });
       return { status: res.status, body: await res.text() };
     },
   };

@@ -14,11 +14,29 @@ afterEach(() => {
 test('CLI starts, prints the URL, serves calls with its options and stops on SIGTERM', async () => {
   fx = createFixture();
   const repo = path.resolve(__dirname, '..', '..');
-  child = spawn(process.execPath, ['--import', 'tsx', path.join(repo, 'tools/local-unicloud/cli.ts'), '--project', fx.projectDir, '--data', fx.dataDir, '--port', '0', '--space-id', 'sp-cli', '--client-secret', 'sec-cli'], {
-    cwd: repo,
-    env: { ...process.env, UNICLOUD_CONFIG_DIR: fx.configDir },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      path.join(repo, 'tools/local-unicloud/cli.ts'),
+      '--project',
+      fx.projectDir,
+      '--data',
+      fx.dataDir,
+      '--port',
+      '0',
+      '--space-id',
+      'sp-cli',
+      '--client-secret',
+      'sec-cli',
+    ],
+    {
+      cwd: repo,
+      env: { ...process.env, UNICLOUD_CONFIG_DIR: fx.configDir },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let stderr = '';
   child.stderr!.on('data', (c) => (stderr += c));
   const url = await new Promise<string>((resolve, reject) => {

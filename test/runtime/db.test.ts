@@ -21,7 +21,16 @@ function writeIndexes(d: string) {
   fs.writeFileSync(
     path.join(d, 'accounts.index.json'),
     JSON.stringify([
-      { IndexName: 'app_openid', MgoKeySchema: { MgoIndexKeys: [{ Name: 'app', Direction: '1' }, { Name: 'wx.openid', Direction: '1' }], MgoIsUnique: true } },
+      {
+        IndexName: 'app_openid',
+        MgoKeySchema: {
+          MgoIndexKeys: [
+            { Name: 'app', Direction: '1' },
+            { Name: 'wx.openid', Direction: '1' },
+          ],
+          MgoIsUnique: true,
+        },
+      },
     ]),
   );
 }
@@ -101,7 +110,14 @@ describe('query operators', () => {
     ]);
   });
   const names = async (q: Record<string, unknown> | unknown) =>
-    (await db.collection('p').where(q as any).get()).data.map((d) => d.name).sort();
+    (
+      await db
+        .collection('p')
+        .where(q as any)
+        .get()
+    ).data
+      .map((d) => d.name)
+      .sort();
 
   test('comparison, in/nin, exists, neq', async () => {
     const _ = db.command;
@@ -179,7 +195,14 @@ describe('update operators', () => {
     await c.doc(id).update({ n: _.inc(-3), arr: _.push(2) });
     await c.doc(id).update({ arr: _.push([3, 4]), deep: { x: { y: 1 } } });
     const doc = (await c.doc(id).get()).data[0];
-    expect(doc).toEqual({ _id: id, count: { fav: 2, view: 5, share: 3 }, info: { only: true }, arr: [1, 2, 3, 4], n: -2, deep: { x: { y: 1 } } });
+    expect(doc).toEqual({
+      _id: id,
+      count: { fav: 2, view: 5, share: 3 },
+      info: { only: true },
+      arr: [1, 2, 3, 4],
+      n: -2,
+      deep: { x: { y: 1 } },
+    });
     // _id cannot be changed by update
     await c.doc(id).update({ _id: 'other', n: 0 });
     expect((await c.doc(id).get()).data[0].n).toBe(0);
@@ -228,7 +251,9 @@ describe('unique indexes', () => {
     const acc = db.collection('accounts');
     await acc.add({ app: 'x', wx: { openid: 'o1' } });
     await acc.add({ app: 'y', wx: { openid: 'o1' } });
-    await expect(acc.add({ app: 'x', wx: { openid: 'o1' } })).rejects.toThrow(/index: app_openid dup key: \{ app: "x", wx\.openid: "o1" \}/);
+    await expect(acc.add({ app: 'x', wx: { openid: 'o1' } })).rejects.toThrow(
+      /index: app_openid dup key: \{ app: "x", wx\.openid: "o1" \}/,
+    );
   });
 
   test('duplicate _id is refused', async () => {

@@ -49,7 +49,13 @@ afterAll(async () => {
 const client = createHttpClient();
 
 test('dataType json, contentType json body, lower-case headers, res meta', async () => {
-  const r = await client.request<any>(base + '/json', { method: 'POST', data: { a: 1 }, contentType: 'json', dataType: 'json', headers: { 'X-Up': 'v' } });
+  const r = await client.request<any>(base + '/json', {
+    method: 'POST',
+    data: { a: 1 },
+    contentType: 'json',
+    dataType: 'json',
+    headers: { 'X-Up': 'v' },
+  });
   expect(r.status).toBe(200);
   expect(r.data).toMatchObject({ ok: true, method: 'POST', body: '{"a":1}' });
   expect(r.headers['x-trace-id']).toBe('T1');
@@ -62,7 +68,12 @@ test('dataType json, contentType json body, lower-case headers, res meta', async
 
 test('content is sent verbatim (string and Buffer); GET data becomes the query string', async () => {
   const xml = '<xml><a>1</a></xml>';
-  const r = await client.request<any>(base + '/json', { method: 'POST', content: xml, headers: { 'content-type': 'text/xml' }, dataType: 'json' });
+  const r = await client.request<any>(base + '/json', {
+    method: 'POST',
+    content: xml,
+    headers: { 'content-type': 'text/xml' },
+    dataType: 'json',
+  });
   expect(r.data.body).toBe(xml);
   const r2 = await client.request<any>(base + '/json', { method: 'PUT', content: Buffer.from('raw-bytes'), dataType: 'json' });
   expect(r2.data.body).toBe('raw-bytes');

@@ -28,7 +28,9 @@ function raw(method: string, url: string, body?: Buffer | string, headers: Recor
     const req = http.request(url, { method, headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, rawHeaders: res.rawHeaders, body: Buffer.concat(chunks) }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode!, headers: res.headers, rawHeaders: res.rawHeaders, body: Buffer.concat(chunks) }),
+      );
     });
     req.on('error', reject);
     req.end(body);
@@ -58,11 +60,24 @@ describe('cloud object pipeline (client protocol)', () => {
     expect(d.beforeRan).toBe(true);
     expect(d.token).toBe('tok123');
     expect(d.httpInfo).toBeNull();
-    expect(d.clientInfo).toMatchObject({ uniPlatform: 'web', appId: '__UNI__X', clientIP: '203.0.113.9', userAgent: 'jest-agent/1.0', source: 'client' });
+    expect(d.clientInfo).toMatchObject({
+      uniPlatform: 'web',
+      appId: '__UNI__X',
+      clientIP: '203.0.113.9',
+      userAgent: 'jest-agent/1.0',
+      source: 'client',
+    });
     expect(d.clientInfo.requestId).toBe(d.requestId);
     expect(typeof d.requestId).toBe('string');
     expect(d.requestId.length).toBeGreaterThan(8);
-    expect(d.cloudInfo).toEqual({ provider: 'aliyun', spaceId: 'local-space', useOldSpaceId: false, functionName: 'demo-co', functionType: 'cloudobject', runtimeEnv: 'local' });
+    expect(d.cloudInfo).toEqual({
+      provider: 'aliyun',
+      spaceId: 'local-space',
+      useOldSpaceId: false,
+      functionName: 'demo-co',
+      functionType: 'cloudobject',
+      runtimeEnv: 'local',
+    });
   });
 
   test('getParams returns the live array (mutations visible to the runtime-owned array)', async () => {
@@ -79,7 +94,12 @@ describe('cloud object pipeline (client protocol)', () => {
     expect(bad.error!.code).toBe('SIGN_ERROR');
     const wrongSecret = await callCloudObject(rt.url, 'demo-co', 'text', [], { ...opts(), clientSecret: 'other' });
     expect(wrongSecret.error!.code).toBe('SIGN_ERROR');
-    const body = { method: 'serverless.function.runtime.invoke', params: JSON.stringify({ functionTarget: 'demo-co', functionArgs: { method: 'text', params: [] } }), spaceId: 'local-space', timestamp: 1 };
+    const body = {
+      method: 'serverless.function.runtime.invoke',
+      params: JSON.stringify({ functionTarget: 'demo-co', functionArgs: { method: 'text', params: [] } }),
+      spaceId: 'local-space',
+      timestamp: 1,
+    };
     const missing = await raw('POST', rt.url + '/unicloud/client', JSON.stringify(body), { 'content-type': 'application/json' });
     expect(missing.status).toBe(400);
     expect(JSON.parse(missing.body.toString()).error.code).toBe('SIGN_ERROR');
@@ -200,22 +220,45 @@ describe('cloud object pipeline (client protocol)', () => {
   });
 
   test('classic function gets functionArgs as event', async () => {
-    const body = { method: 'serverless.function.runtime.invoke', params: JSON.stringify({ functionTarget: 'plain-fn', functionArgs: { x: 1, clientInfo: { uniPlatform: 'web' } } }), spaceId: 'local-space', timestamp: Date.now() };
-    const r = await raw('POST', rt.url + '/unicloud/client', JSON.stringify(body), { 'content-type': 'application/json', 'x-serverless-sign': signClientRequest(body, rt.clientSecret), 'x-forwarded-for': '198.51.100.7' });
-    expect(JSON.parse(r.body.toString())).toEqual({ success: true, data: { event: { x: 1, clientInfo: { uniPlatform: 'web' } }, source: 'client', ip: '198.51.100.7' } });
+    const body = {
+      method: 'serverless.function.runtime.invoke',
+      params: JSON.stringify({ functionTarget: 'plain-fn', functionArgs: { x: 1, clientInfo: { uniPlatform: 'web' } } }),
+      spaceId: 'local-space',
+      timestamp: Date.now(),
+    };
+    const r = await raw('POST', rt.url + '/unicloud/client', JSON.stringify(body), {
+      'content-type': 'application/json',
+      'x-serverless-sign': signClientRequest(body, rt.clientSecret),
+      'x-forwarded-for': '198.51.100.7',
+    });
+    expect(JSON.parse(r.body.toString())).toEqual({
+      success: true,
+      data: { event: { x: 1, clientInfo: { uniPlatform: 'web' } }, source: 'client', ip: '198.51.100.7' },
+    });
   });
 });
 
 describe('URL化', () => {
   test('routing, query as first argument, httpInfo, http client info', async () => {
-    const r = await raw('POST', rt.url + '/http/vk-pay/info/extra/seg?a=1&b=two', '{"x":1}', { 'content-type': 'application/json', 'x-forwarded-for': '192.0.2.5', 'user-agent': 'WxPay/1', 'X-Mixed-Case': 'v' });
+    const r = await raw('POST', rt.url + '/http/vk-pay/info/extra/seg?a=1&b=two', '{"x":1}', {
+      'content-type': 'application/json',
+      'x-forwarded-for': '192.0.2.5',
+      'user-agent': 'WxPay/1',
+      'X-Mixed-Case': 'v',
+    });
     expect(r.status).toBe(200);
     expect(r.headers['content-type']).toBe('application/json; charset=utf-8');
     const d = JSON.parse(r.body.toString());
     expect(d.query).toEqual({ a: '1', b: 'two' });
     expect(d.args).toBe(1);
     expect(d.token).toBeNull();
-    expect(d.info).toMatchObject({ path: '/info/extra/seg', httpMethod: 'POST', queryStringParameters: { a: '1', b: 'two' }, body: '{"x":1}', isBase64Encoded: false });
+    expect(d.info).toMatchObject({
+      path: '/info/extra/seg',
+      httpMethod: 'POST',
+      queryStringParameters: { a: '1', b: 'two' },
+      body: '{"x":1}',
+      isBase64Encoded: false,
+    });
     expect(d.info.headers['x-mixed-case']).toBe('v');
     expect(d.info.headers['content-type']).toBe('application/json');
     expect(Object.keys(d.clientInfo).sort()).toEqual(['clientIP', 'requestId', 'source', 'userAgent']);
@@ -269,7 +312,13 @@ describe('URL化', () => {
     const r = await raw('GET', rt.url + '/http/plain/some/where?q=1');
     const d = JSON.parse(r.body.toString());
     expect(d.source).toBe('http');
-    expect(d.event).toMatchObject({ path: '/some/where', httpMethod: 'GET', queryStringParameters: { q: '1' }, body: '', isBase64Encoded: false });
+    expect(d.event).toMatchObject({
+      path: '/some/where',
+      httpMethod: 'GET',
+      queryStringParameters: { q: '1' },
+      body: '',
+      isBase64Encoded: false,
+    });
   });
 
   test('request body over 2 MB is refused', async () => {
@@ -296,7 +345,14 @@ describe('static files and multiple runtimes', () => {
     fs.writeFileSync(path.join(st, 'assets', 'a.js'), 'console.log(1)');
     fs.mkdirSync(path.join(st, '__runtime'), { recursive: true });
     fs.writeFileSync(path.join(st, '__runtime', 'health'), 'shadow');
-    const rt2 = await startRuntime({ projectDir: fx.projectDir, dataDir: fx.dataDir + '-2', configDir: fx.configDir, port: 0, quiet: true, staticDir: st });
+    const rt2 = await startRuntime({
+      projectDir: fx.projectDir,
+      dataDir: fx.dataDir + '-2',
+      configDir: fx.configDir,
+      port: 0,
+      quiet: true,
+      staticDir: st,
+    });
     try {
       const i = await raw('GET', rt2.url + '/');
       expect(i.body.toString()).toBe('<h1>hi</h1>');

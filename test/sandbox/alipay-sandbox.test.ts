@@ -4,7 +4,14 @@
  */
 import http from 'node:http';
 import { AlipaySdk } from 'alipay-sdk';
-import { createAlipayApp, startAlipaySandbox, certSn, rootCertSn, type AlipaySandbox, type AlipaySandboxApp } from '../../tools/sandbox/alipay';
+import {
+  createAlipayApp,
+  startAlipaySandbox,
+  certSn,
+  rootCertSn,
+  type AlipaySandbox,
+  type AlipaySandboxApp,
+} from '../../tools/sandbox/alipay';
 import { alipayNodeConfig } from '../../tools/sandbox/alipay/testkit';
 
 function sdkFor(app: AlipaySandboxApp, sb: AlipaySandbox, over: Record<string, unknown> = {}) {
@@ -35,13 +42,20 @@ async function tamperingProxy(target: string, rewrite: (s: string) => string) {
   const server = http.createServer(async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
-    const r = await fetch(target + req.url!.replace(/^\/gateway\.do/, ''), { method: req.method, headers: { 'content-type': String(req.headers['content-type'] || '') }, body: chunks.length ? Buffer.concat(chunks) : undefined });
+    const r = await fetch(target + req.url!.replace(/^\/gateway\.do/, ''), {
+      method: req.method,
+      headers: { 'content-type': String(req.headers['content-type'] || '') },
+      body: chunks.length ? Buffer.concat(chunks) : undefined,
+    });
     const text = rewrite(await r.text());
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
     res.end(text);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { gateway: `http://127.0.0.1:${(server.address() as any).port}/gateway.do`, close: () => new Promise<void>((r) => server.close(() => r())) };
+  return {
+    gateway: `http://127.0.0.1:${(server.address() as any).port}/gateway.do`,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
 }
 
 let keyApp: AlipaySandboxApp;
@@ -52,7 +66,11 @@ let seq = 0;
 const no = () => `SBX${Date.now()}${seq++}`;
 
 beforeAll(async () => {
-  [keyApp, certApp, otherApp] = await Promise.all([createAlipayApp({ appId: '2021000000000001' }), createAlipayApp({ appId: '2021000000000002', certMode: true }), createAlipayApp()]);
+  [keyApp, certApp, otherApp] = await Promise.all([
+    createAlipayApp({ appId: '2021000000000001' }),
+    createAlipayApp({ appId: '2021000000000002', certMode: true }),
+    createAlipayApp(),
+  ]);
   sb = await startAlipaySandbox({ apps: [keyApp, certApp, otherApp], retryDelaysMs: [30, 30, 30], quiet: true });
 });
 afterAll(() => sb.close());
@@ -61,7 +79,11 @@ describe('official SDK, key mode', () => {
   test('precreate with validateSign succeeds; the signed text keeps "\\/" escapes', async () => {
     const sdk = sdkFor(keyApp, sb);
     const out_trade_no = no();
-    const r = await sdk.exec('alipay.trade.precreate', { notify_url: 'http://127.0.0.1:1/n', bizContent: { out_trade_no, total_amount: '0.01', subject: '测试商品' } }, { validateSign: true });
+    const r = await sdk.exec(
+      'alipay.trade.precreate',
+      { notify_url: 'http://127.0.0.1:1/n', bizContent: { out_trade_no, total_amount: '0.01', subject: '测试商品' } },
+      { validateSign: true },
+    );
     expect(r.code).toBe('10000');
     expect(r.qrCode).toBe(`${sb.url}/cashier/${(sb.order(out_trade_no) as any).cashier_id}`);
     const last = sb.requests[sb.requests.length - 1];
@@ -76,10 +98,16 @@ describe('official SDK, key mode', () => {
     try {
       const sdk = sdkFor(keyApp, sb);
       const out_trade_no = no();
-      await sdk.exec('alipay.trade.create', { bizContent: { out_trade_no, total_amount: '0.01', subject: 's', buyer_id: '2088000000000009' } }, { validateSign: true });
+      await sdk.exec(
+        'alipay.trade.create',
+        { bizContent: { out_trade_no, total_amount: '0.01', subject: 's', buyer_id: '2088000000000009' } },
+        { validateSign: true },
+      );
       const tampered = sdkFor(keyApp, { ...sb, gateway: proxy.gateway } as AlipaySandbox, { gateway: proxy.gateway });
       // sanity: without tampering through the proxy the same call verifies
-      await expect(tampered.exec('alipay.trade.query', { bizContent: { out_trade_no } }, { validateSign: true })).rejects.toThrow(/验签失败/);
+      await expect(tampered.exec('alipay.trade.query', { bizContent: { out_trade_no } }, { validateSign: true })).rejects.toThrow(
+        /验签失败/,
+      );
       const untouched = await sdkFor(keyApp, sb).exec('alipay.trade.query', { bizContent: { out_trade_no } }, { validateSign: true });
       expect(untouched.totalAmount).toBe('0.01');
     } finally {
@@ -105,19 +133,47 @@ describe('official SDK, key mode', () => {
   test('refund cannot exceed paid minus refunded; refund query', async () => {
     const sdk = sdkFor(keyApp, sb);
     const out_trade_no = no();
-    await sdk.exec('alipay.trade.create', { bizContent: { out_trade_no, total_amount: '1.00', subject: 's', buyer_id: '2088000000000009' } }, { validateSign: true });
-    const early = await sdk.exec('alipay.trade.refund', { bizContent: { out_trade_no, refund_amount: '0.10', out_request_no: 'r0' } }, { validateSign: true });
+    await sdk.exec(
+      'alipay.trade.create',
+      { bizContent: { out_trade_no, total_amount: '1.00', subject: 's', buyer_id: '2088000000000009' } },
+      { validateSign: true },
+    );
+    const early = await sdk.exec(
+      'alipay.trade.refund',
+      { bizContent: { out_trade_no, refund_amount: '0.10', out_request_no: 'r0' } },
+      { validateSign: true },
+    );
     expect(early.subCode).toBe('ACQ.TRADE_STATUS_ERROR');
     await sb.pay(out_trade_no);
-    const r1 = await sdk.exec('alipay.trade.refund', { bizContent: { out_trade_no, refund_amount: '0.60', out_request_no: 'r1' } }, { validateSign: true });
+    const r1 = await sdk.exec(
+      'alipay.trade.refund',
+      { bizContent: { out_trade_no, refund_amount: '0.60', out_request_no: 'r1' } },
+      { validateSign: true },
+    );
     expect(r1).toMatchObject({ code: '10000', fundChange: 'Y', refundFee: '0.60' });
-    const over = await sdk.exec('alipay.trade.refund', { bizContent: { out_trade_no, refund_amount: '0.41', out_request_no: 'r2' } }, { validateSign: true });
+    const over = await sdk.exec(
+      'alipay.trade.refund',
+      { bizContent: { out_trade_no, refund_amount: '0.41', out_request_no: 'r2' } },
+      { validateSign: true },
+    );
     expect(over.subCode).toBe('ACQ.REFUND_AMT_NOT_EQUAL_TOTAL');
-    const again = await sdk.exec('alipay.trade.refund', { bizContent: { out_trade_no, refund_amount: '0.60', out_request_no: 'r1' } }, { validateSign: true });
+    const again = await sdk.exec(
+      'alipay.trade.refund',
+      { bizContent: { out_trade_no, refund_amount: '0.60', out_request_no: 'r1' } },
+      { validateSign: true },
+    );
     expect(again).toMatchObject({ code: '10000', fundChange: 'N' });
-    const q = await sdk.exec('alipay.trade.fastpay.refund.query', { bizContent: { out_trade_no, out_request_no: 'r1' } }, { validateSign: true });
+    const q = await sdk.exec(
+      'alipay.trade.fastpay.refund.query',
+      { bizContent: { out_trade_no, out_request_no: 'r1' } },
+      { validateSign: true },
+    );
     expect(q).toMatchObject({ refundStatus: 'REFUND_SUCCESS', refundAmount: '0.60' });
-    const rest = await sdk.exec('alipay.trade.refund', { bizContent: { out_trade_no, refund_amount: '0.40', out_request_no: 'r3' } }, { validateSign: true });
+    const rest = await sdk.exec(
+      'alipay.trade.refund',
+      { bizContent: { out_trade_no, refund_amount: '0.40', out_request_no: 'r3' } },
+      { validateSign: true },
+    );
     expect(rest.refundFee).toBe('1.00');
     const status = await sdk.exec('alipay.trade.query', { bizContent: { out_trade_no } }, { validateSign: true });
     expect(status.tradeStatus).toBe('TRADE_CLOSED');
@@ -134,7 +190,11 @@ describe('official SDK, cert mode', () => {
     expect(cfg.alipayRootCertSn).toBe(rootCertSn(certApp.rootBundlePem!));
     expect(cfg.alipayRootCertSn).toBe(certSn(certApp.rootCert!.certPem));
     const out_trade_no = no();
-    const r = await sdk.exec('alipay.trade.precreate', { bizContent: { out_trade_no, total_amount: '19.99', subject: '证书模式' } }, { validateSign: true });
+    const r = await sdk.exec(
+      'alipay.trade.precreate',
+      { bizContent: { out_trade_no, total_amount: '19.99', subject: '证书模式' } },
+      { validateSign: true },
+    );
     expect(r.code).toBe('10000');
     const last = sb.requests[sb.requests.length - 1];
     expect(last.params.app_cert_sn).toBe(cfg.appCertSn);
@@ -146,7 +206,13 @@ describe('official SDK, cert mode', () => {
     const wrongRoot = sdkFor(certApp, sb, { alipayRootCertContent: stranger.rootCert!.certPem });
     const r = await wrongRoot.exec('alipay.trade.query', { bizContent: { out_trade_no: 'nope0001' } });
     expect(r.subCode).toBe('isv.invalid-alipay-root-cert-sn');
-    const keyMode = new AlipaySdk({ appId: certApp.appId, privateKey: certApp.appPrivateKeyPem, keyType: 'PKCS8', alipayPublicKey: certApp.alipayPublicKeyPem, gateway: sb.gateway });
+    const keyMode = new AlipaySdk({
+      appId: certApp.appId,
+      privateKey: certApp.appPrivateKeyPem,
+      keyType: 'PKCS8',
+      alipayPublicKey: certApp.alipayPublicKeyPem,
+      gateway: sb.gateway,
+    });
     const r2 = await keyMode.exec('alipay.trade.query', { bizContent: { out_trade_no: 'nope0002' } });
     expect(r2.subCode).toBe('isv.missing-app-cert-sn');
   });
@@ -158,7 +224,11 @@ describe('cashier and notifications', () => {
     try {
       const sdk = sdkFor(keyApp, sb);
       const out_trade_no = no();
-      const r = await sdk.exec('alipay.trade.precreate', { notify_url: ns.url, bizContent: { out_trade_no, total_amount: '19.99', subject: '会员充值', passback_params: 'a%3D1' } }, { validateSign: true });
+      const r = await sdk.exec(
+        'alipay.trade.precreate',
+        { notify_url: ns.url, bizContent: { out_trade_no, total_amount: '19.99', subject: '会员充值', passback_params: 'a%3D1' } },
+        { validateSign: true },
+      );
       // before the scan the trade does not exist at Alipay
       const before = await sdk.exec('alipay.trade.query', { bizContent: { out_trade_no } }, { validateSign: true });
       expect(before.subCode).toBe('ACQ.TRADE_NOT_EXIST');
@@ -175,7 +245,16 @@ describe('cashier and notifications', () => {
       expect(ns.received).toHaveLength(1);
       expect(ns.received[0].contentType).toMatch(/application\/x-www-form-urlencoded/);
       const fields = Object.fromEntries(new URLSearchParams(ns.received[0].body));
-      expect(fields).toMatchObject({ notify_type: 'trade_status_sync', trade_status: 'TRADE_SUCCESS', total_amount: '19.99', out_trade_no, app_id: keyApp.appId, sign_type: 'RSA2', charset: 'utf-8', passback_params: 'a%3D1' });
+      expect(fields).toMatchObject({
+        notify_type: 'trade_status_sync',
+        trade_status: 'TRADE_SUCCESS',
+        total_amount: '19.99',
+        out_trade_no,
+        app_id: keyApp.appId,
+        sign_type: 'RSA2',
+        charset: 'utf-8',
+        passback_params: 'a%3D1',
+      });
       expect(fields.gmt_payment).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/);
       // Beijing time whatever the host TZ (tests run with TZ=UTC)
       const bj = new Date(Date.now() + 8 * 3600e3).toISOString().slice(0, 13).replace('T', ' ');
@@ -197,7 +276,11 @@ describe('cashier and notifications', () => {
     try {
       const sdk = sdkFor(keyApp, sb);
       const out_trade_no = no();
-      await sdk.exec('alipay.trade.create', { notify_url: ns.url, bizContent: { out_trade_no, total_amount: '0.01', subject: 's', buyer_id: '2088000000000009' } }, { validateSign: true });
+      await sdk.exec(
+        'alipay.trade.create',
+        { notify_url: ns.url, bizContent: { out_trade_no, total_amount: '0.01', subject: 's', buyer_id: '2088000000000009' } },
+        { validateSign: true },
+      );
       await sb.pay(out_trade_no);
       await sb.waitForDelivery(out_trade_no, (d) => d.body === 'success', 5000);
       await new Promise((r) => setTimeout(r, 100));
@@ -217,7 +300,11 @@ describe('cashier and notifications', () => {
     try {
       const sdk = sdkFor(keyApp, sb);
       const out_trade_no = no();
-      await sdk.exec('alipay.trade.create', { notify_url: ns.url, bizContent: { out_trade_no, total_amount: '0.01', subject: 's', buyer_id: '2088000000000009' } }, { validateSign: true });
+      await sdk.exec(
+        'alipay.trade.create',
+        { notify_url: ns.url, bizContent: { out_trade_no, total_amount: '0.01', subject: 's', buyer_id: '2088000000000009' } },
+        { validateSign: true },
+      );
       await sb.pay(out_trade_no);
       await sb.waitForDelivery(out_trade_no, (d) => d.attempt === 4, 5000);
       await new Promise((r) => setTimeout(r, 150));
@@ -235,7 +322,11 @@ describe('cashier and notifications', () => {
       const sdk = sdkFor(app, s2);
       const out_trade_no = no();
       const bjPlus60 = new Date(clock + 8 * 3600e3 + 60e3).toISOString().slice(0, 19).replace('T', ' ');
-      const r = await sdk.exec('alipay.trade.precreate', { bizContent: { out_trade_no, total_amount: '0.01', subject: 's', time_expire: bjPlus60 } }, { validateSign: true });
+      const r = await sdk.exec(
+        'alipay.trade.precreate',
+        { bizContent: { out_trade_no, total_amount: '0.01', subject: 's', time_expire: bjPlus60 } },
+        { validateSign: true },
+      );
       expect(await (await fetch(r.qrCode)).text()).toContain('id="pay-btn"');
       clock += 61e3;
       const page = await (await fetch(r.qrCode)).text();
@@ -255,7 +346,11 @@ describe('cashier and notifications', () => {
   test('cancel in the cashier leaves the trade unpaid and sends nothing', async () => {
     const sdk = sdkFor(keyApp, sb);
     const out_trade_no = no();
-    const r = await sdk.exec('alipay.trade.precreate', { notify_url: 'http://127.0.0.1:9/x', bizContent: { out_trade_no, total_amount: '0.01', subject: 's' } }, { validateSign: true });
+    const r = await sdk.exec(
+      'alipay.trade.precreate',
+      { notify_url: 'http://127.0.0.1:9/x', bizContent: { out_trade_no, total_amount: '0.01', subject: 's' } },
+      { validateSign: true },
+    );
     const c = await fetch(r.qrCode + '/cancel', { method: 'POST' });
     expect(await c.text()).toBe('已取消支付');
     const q = await sdk.exec('alipay.trade.query', { bizContent: { out_trade_no } }, { validateSign: true });

@@ -56,7 +56,16 @@ describe('legacy verifyReceipt against the Apple peer', () => {
     const receipt = apple.issueReceipt({ transactionId: id, productId: 'coins.60', quantity: 2, environment: 'Production' });
     const before = apple.requests.length;
     const p = await verifyReceipt({ receipt, transactionId: id }, ctx());
-    expect(p).toMatchObject({ transactionId: id, originalTransactionId: id, productId: 'coins.60', quantity: 2, environment: 'Production', bundleId: BUNDLE, total_fee: 1200, source: 'verifyReceipt' });
+    expect(p).toMatchObject({
+      transactionId: id,
+      originalTransactionId: id,
+      productId: 'coins.60',
+      quantity: 2,
+      environment: 'Production',
+      bundleId: BUNDLE,
+      total_fee: 1200,
+      source: 'verifyReceipt',
+    });
     const sent = apple.requests.slice(before);
     expect(sent.map((r) => r.endpoint)).toEqual(['production']);
     expect(sent[0].body).toMatchObject({ 'receipt-data': receipt, password: SECRET });
@@ -84,7 +93,9 @@ describe('legacy verifyReceipt against the Apple peer', () => {
 
   test('other failures are not retried on the other environment (21002 malformed)', async () => {
     const before = apple.requests.length;
-    const e = await rejection(verifyReceipt({ receipt: Buffer.from('garbage').toString('base64'), transactionId: '1' }, ctx({ sandbox: true })));
+    const e = await rejection(
+      verifyReceipt({ receipt: Buffer.from('garbage').toString('base64'), transactionId: '1' }, ctx({ sandbox: true })),
+    );
     expect(e.key).toBe('APPLE_RECEIPT_INVALID');
     expect(e.msgEn).toContain('21002');
     expect(apple.requests.slice(before).map((r) => r.endpoint)).toEqual(['production']);
@@ -119,7 +130,9 @@ describe('legacy verifyReceipt against the Apple peer', () => {
     expect((await rejection(verifyReceipt({ receipt, transactionId: id }, ctx()))).key).toBe('APPLE_PRODUCT_MISMATCH');
     const id2 = txId();
     const receipt2 = apple.issueReceipt({ transactionId: id2, productId: 'coins.60', environment: 'Production' });
-    expect((await rejection(verifyReceipt({ receipt: receipt2, transactionId: id2, expectedProductIds: ['coins.300'] }, ctx()))).key).toBe('APPLE_PRODUCT_MISMATCH');
+    expect((await rejection(verifyReceipt({ receipt: receipt2, transactionId: id2, expectedProductIds: ['coins.300'] }, ctx()))).key).toBe(
+      'APPLE_PRODUCT_MISMATCH',
+    );
   });
 
   test('no price list and no expected products → configuration error, not acceptance', async () => {
@@ -131,7 +144,12 @@ describe('legacy verifyReceipt against the Apple peer', () => {
   test('purchase older than receiptExpiresIn is refused; the window is configurable', async () => {
     const id = txId();
     const now = Date.now();
-    const receipt = apple.issueReceipt({ transactionId: id, productId: 'coins.60', environment: 'Production', purchaseDate: now - 2 * 86_400_000 });
+    const receipt = apple.issueReceipt({
+      transactionId: id,
+      productId: 'coins.60',
+      environment: 'Production',
+      purchaseDate: now - 2 * 86_400_000,
+    });
     const e = await rejection(verifyReceipt({ receipt, transactionId: id }, ctx({}, now)));
     expect(e.msgEn).toContain('older than receiptExpiresIn');
     const ok = await verifyReceipt({ receipt, transactionId: id }, ctx({ receiptExpiresIn: 3 * 86_400 }, now));
@@ -154,7 +172,14 @@ describe('StoreKit 2 JWS with the test root', () => {
     const id = txId();
     const jws = apple.signTransaction({ transactionId: id, originalTransactionId: id, productId: 'coins.300', quantity: 1 });
     const p = await verifySignedTransaction(jws, ctx(sandboxCfg));
-    expect(p).toMatchObject({ transactionId: id, productId: 'coins.300', environment: 'Sandbox', bundleId: BUNDLE, total_fee: 3000, source: 'jws' });
+    expect(p).toMatchObject({
+      transactionId: id,
+      productId: 'coins.300',
+      environment: 'Sandbox',
+      bundleId: BUNDLE,
+      total_fee: 3000,
+      source: 'jws',
+    });
   });
 
   test('tampered payload is refused', async () => {
@@ -170,18 +195,51 @@ describe('StoreKit 2 JWS with the test root', () => {
 
   test('a chain under another root is refused', async () => {
     const other = await createApplePki('Mallory');
-    const jws = signAppleJws({ transactionId: txId(), productId: 'coins.60', bundleId: BUNDLE, environment: 'Sandbox', purchaseDate: Date.now(), signedDate: Date.now(), quantity: 1 }, other);
+    const jws = signAppleJws(
+      {
+        transactionId: txId(),
+        productId: 'coins.60',
+        bundleId: BUNDLE,
+        environment: 'Sandbox',
+        purchaseDate: Date.now(),
+        signedDate: Date.now(),
+        quantity: 1,
+      },
+      other,
+    );
     expect((await rejection(verifySignedTransaction(jws, ctx(sandboxCfg)))).key).toBe('APPLE_RECEIPT_INVALID');
     // and the same JWS verifies when that root is trusted (the test can tell the two apart)
-    await expect(verifySignedTransaction(jws, ctx({ ...sandboxCfg, appleRootCertificates: [other.root.cert.raw] }))).resolves.toMatchObject({ productId: 'coins.60' });
+    await expect(verifySignedTransaction(jws, ctx({ ...sandboxCfg, appleRootCertificates: [other.root.cert.raw] }))).resolves.toMatchObject(
+      { productId: 'coins.60' },
+    );
   });
 
   test('wrong bundle id, wrong environment, revoked, unknown product are refused', async () => {
     const c = ctx(sandboxCfg);
-    expect((await rejection(verifySignedTransaction(apple.signTransaction({ transactionId: txId(), productId: 'coins.60', bundleId: 'com.evil' }), c))).msgEn).toContain('INVALID_APP_IDENTIFIER');
-    expect((await rejection(verifySignedTransaction(apple.signTransaction({ transactionId: txId(), productId: 'coins.60', environment: 'Production' }), c))).msgEn).toContain('INVALID_ENVIRONMENT');
-    expect((await rejection(verifySignedTransaction(apple.signTransaction({ transactionId: txId(), productId: 'coins.60', revocationDate: Date.now() }), c))).msgEn).toContain('revoked');
-    expect((await rejection(verifySignedTransaction(apple.signTransaction({ transactionId: txId(), productId: 'gems.1' }), c))).key).toBe('APPLE_PRODUCT_MISMATCH');
+    expect(
+      (
+        await rejection(
+          verifySignedTransaction(apple.signTransaction({ transactionId: txId(), productId: 'coins.60', bundleId: 'com.evil' }), c),
+        )
+      ).msgEn,
+    ).toContain('INVALID_APP_IDENTIFIER');
+    expect(
+      (
+        await rejection(
+          verifySignedTransaction(apple.signTransaction({ transactionId: txId(), productId: 'coins.60', environment: 'Production' }), c),
+        )
+      ).msgEn,
+    ).toContain('INVALID_ENVIRONMENT');
+    expect(
+      (
+        await rejection(
+          verifySignedTransaction(apple.signTransaction({ transactionId: txId(), productId: 'coins.60', revocationDate: Date.now() }), c),
+        )
+      ).msgEn,
+    ).toContain('revoked');
+    expect((await rejection(verifySignedTransaction(apple.signTransaction({ transactionId: txId(), productId: 'gems.1' }), c))).key).toBe(
+      'APPLE_PRODUCT_MISMATCH',
+    );
   });
 
   test('production environment needs appAppleId and accepts Production transactions only', async () => {
@@ -192,12 +250,27 @@ describe('StoreKit 2 JWS with the test root', () => {
 });
 
 describe('appleiapAdapter', () => {
-  const req = (body: unknown): RawHttpRequest => ({ method: 'POST', path: '/notify', headers: { 'content-type': 'application/json' }, query: {}, body: Buffer.from(JSON.stringify(body)) });
+  const req = (body: unknown): RawHttpRequest => ({
+    method: 'POST',
+    path: '/notify',
+    headers: { 'content-type': 'application/json' },
+    query: {},
+    body: Buffer.from(JSON.stringify(body)),
+  });
 
   test('REFUND notification → refund event carrying the transaction ids', async () => {
     const id = txId();
-    const signedTransactionInfo = apple.signTransaction({ transactionId: id, originalTransactionId: id, productId: 'coins.60', revocationDate: Date.now(), revocationReason: 0 });
-    const signedPayload = apple.signNotification({ notificationType: 'REFUND', data: { bundleId: BUNDLE, environment: 'Sandbox', signedTransactionInfo } });
+    const signedTransactionInfo = apple.signTransaction({
+      transactionId: id,
+      originalTransactionId: id,
+      productId: 'coins.60',
+      revocationDate: Date.now(),
+      revocationReason: 0,
+    });
+    const signedPayload = apple.signNotification({
+      notificationType: 'REFUND',
+      data: { bundleId: BUNDLE, environment: 'Sandbox', signedTransactionInfo },
+    });
     const ev = await appleiapAdapter.verifyNotify(req({ signedPayload }), ctx({ sandbox: true }));
     expect(ev.kind).toBe('refund');
     if (ev.kind !== 'refund') return;
@@ -210,8 +283,13 @@ describe('appleiapAdapter', () => {
     const signedPayload = apple.signNotification({ notificationType: 'TEST', data: { bundleId: BUNDLE, environment: 'Sandbox' } });
     await expect(appleiapAdapter.verifyNotify(req({ signedPayload }), ctx({ sandbox: true }))).resolves.toMatchObject({ kind: 'ignore' });
     const other = await createApplePki('Mallory');
-    const forged = signAppleJws({ notificationType: 'REFUND', signedDate: Date.now(), data: { bundleId: BUNDLE, environment: 'Sandbox' } }, other);
-    expect((await rejection(appleiapAdapter.verifyNotify(req({ signedPayload: forged }), ctx({ sandbox: true })))).key).toBe('NOTIFY_SIGNATURE_INVALID');
+    const forged = signAppleJws(
+      { notificationType: 'REFUND', signedDate: Date.now(), data: { bundleId: BUNDLE, environment: 'Sandbox' } },
+      other,
+    );
+    expect((await rejection(appleiapAdapter.verifyNotify(req({ signedPayload: forged }), ctx({ sandbox: true })))).key).toBe(
+      'NOTIFY_SIGNATURE_INVALID',
+    );
     expect((await rejection(appleiapAdapter.verifyNotify(req({ nope: 1 }), ctx({ sandbox: true })))).key).toBe('NOTIFY_MALFORMED');
   });
 
@@ -219,11 +297,24 @@ describe('appleiapAdapter', () => {
     const c = ctx();
     c.http = { request: () => Promise.reject(new Error('no HTTP expected')) };
     const input: CreateOrderInput = {
-      payType: 'appleiap_app-plus', platformKey: 'app-plus', out_trade_no: 'ORDER12345', total_fee: 600, subject: 's', notify_url: 'x', client_ip: '1.1.1.1', needQRcode: false, other: {}, extra: { productid: 'coins.60' },
+      payType: 'appleiap_app-plus',
+      platformKey: 'app-plus',
+      out_trade_no: 'ORDER12345',
+      total_fee: 600,
+      subject: 's',
+      notify_url: 'x',
+      client_ip: '1.1.1.1',
+      needQRcode: false,
+      other: {},
+      extra: { productid: 'coins.60' },
     };
-    await expect(appleiapAdapter.createOrder(input, c)).resolves.toMatchObject({ orderInfo: { out_trade_no: 'ORDER12345', productid: 'coins.60' } });
+    await expect(appleiapAdapter.createOrder(input, c)).resolves.toMatchObject({
+      orderInfo: { out_trade_no: 'ORDER12345', productid: 'coins.60' },
+    });
     expect((await rejection(appleiapAdapter.createOrder({ ...input, total_fee: 1 }, c))).key).toBe('APPLE_PRODUCT_MISMATCH');
-    expect((await rejection(appleiapAdapter.createOrder({ ...input, time_expire: Date.now() + 600_000 }, c))).key).toBe('TIME_EXPIRE_UNSUPPORTED');
+    expect((await rejection(appleiapAdapter.createOrder({ ...input, time_expire: Date.now() + 600_000 }, c))).key).toBe(
+      'TIME_EXPIRE_UNSUPPORTED',
+    );
     await expect(appleiapAdapter.queryOrder({ out_trade_no: 'ORDER12345' }, c)).resolves.toMatchObject({ state: 'NOTPAY' });
   });
 });

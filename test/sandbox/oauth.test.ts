@@ -53,7 +53,11 @@ describe('alipay.system.oauth.token on the Alipay sandbox', () => {
   });
   afterAll(() => sb.close());
 
-  const ctxFor = (app: AlipaySandboxApp, extra: Record<string, unknown> = {}, transport: HttpTransport = loopbackTransport()): ProviderContext<AlipayNodeConfig> => ({
+  const ctxFor = (
+    app: AlipaySandboxApp,
+    extra: Record<string, unknown> = {},
+    transport: HttpTransport = loopbackTransport(),
+  ): ProviderContext<AlipayNodeConfig> => ({
     config: alipayNodeConfig(app, sb, extra) as unknown as AlipayNodeConfig,
     http: transport,
     clock: { now: () => Date.now() },
@@ -131,7 +135,11 @@ describe('alipay.system.oauth.token on the Alipay sandbox', () => {
       const server = http.createServer(async (req, res) => {
         const chunks: Buffer[] = [];
         for await (const c of req) chunks.push(c as Buffer);
-        const r = await fetch(sb.url + req.url, { method: req.method, headers: { 'content-type': String(req.headers['content-type'] || '') }, body: chunks.length ? Buffer.concat(chunks) : undefined });
+        const r = await fetch(sb.url + req.url, {
+          method: req.method,
+          headers: { 'content-type': String(req.headers['content-type'] || '') },
+          body: chunks.length ? Buffer.concat(chunks) : undefined,
+        });
         const text = await r.text();
         res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
         res.end(p.rewrite(text));

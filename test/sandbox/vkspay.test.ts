@@ -15,7 +15,10 @@ beforeAll(async () => {
   ctx = { config: { ...MCH, gateway: vks.url }, http: nodeTransport(), clock: { now: () => Date.now() }, cache: memoryCache() };
   plugin = await startLoopbackServer(async (req) => {
     try {
-      const ev = await vkspayAdapter.verifyNotify({ method: req.method, path: req.path, headers: req.headers, query: req.query, body: req.body }, ctx);
+      const ev = await vkspayAdapter.verifyNotify(
+        { method: req.method, path: req.path, headers: req.headers, query: req.query, body: req.body },
+        ctx,
+      );
       hints.push(ev);
       const r = vkspayAdapter.notifyReply(true);
       return { status: r.statusCode, headers: r.headers, body: r.body };
@@ -31,13 +34,25 @@ afterAll(async () => {
 });
 
 const input = (out_trade_no: string, total_fee: number, extra: Record<string, unknown> = {}): CreateOrderInput => ({
-  payType: 'vkspay_h5', platformKey: 'h5', out_trade_no, total_fee, subject: '测试商品', notify_url: `${plugin.url}/vk-pay-notify/vkspay`, client_ip: '127.0.0.1', needQRcode: true, other: {}, extra,
+  payType: 'vkspay_h5',
+  platformKey: 'h5',
+  out_trade_no,
+  total_fee,
+  subject: '测试商品',
+  notify_url: `${plugin.url}/vk-pay-notify/vkspay`,
+  client_ip: '127.0.0.1',
+  needQRcode: true,
+  other: {},
+  extra,
 });
 const no = () => `VKS${Date.now()}${Math.floor(Math.random() * 1e6)}`;
 
 test('webpay → cashier #pay-btn → hint → orderquery confirms PAID with the amount', async () => {
   const out = no();
-  const r = await vkspayAdapter.createOrder(input(out, 1999, { provider_pay_method: 'wxpay', return_url: 'https://shop.test/return' }), ctx);
+  const r = await vkspayAdapter.createOrder(
+    input(out, 1999, { provider_pay_method: 'wxpay', return_url: 'https://shop.test/return' }),
+    ctx,
+  );
   const codeUrl = (r.orderInfo as { codeUrl: string }).codeUrl;
   expect(r.codeUrl).toBe(codeUrl);
   expect(r.orderInfo).toMatchObject({ out_trade_no: out, mwebUrl: codeUrl });
@@ -61,8 +76,13 @@ test('webpay → cashier #pay-btn → hint → orderquery confirms PAID with the
 
   const rf = await vkspayAdapter.refund!({ out_trade_no: out, out_refund_no: `R${out}`, total_fee: 1999, refund_fee: 999 }, ctx);
   expect(rf).toMatchObject({ state: 'SUCCESS', refund_id: `R${out}`, refund_fee: 999 });
-  await expect(vkspayAdapter.refund!({ out_trade_no: out, out_refund_no: `R2${out}`, total_fee: 1999, refund_fee: 1001 }, ctx)).rejects.toMatchObject({ key: 'GATEWAY_ERROR' });
-  await expect(vkspayAdapter.queryRefund!({ out_trade_no: out, out_refund_no: `R${out}` }, ctx)).resolves.toMatchObject({ state: 'SUCCESS', refund_fee: 999 });
+  await expect(
+    vkspayAdapter.refund!({ out_trade_no: out, out_refund_no: `R2${out}`, total_fee: 1999, refund_fee: 1001 }, ctx),
+  ).rejects.toMatchObject({ key: 'GATEWAY_ERROR' });
+  await expect(vkspayAdapter.queryRefund!({ out_trade_no: out, out_refund_no: `R${out}` }, ctx)).resolves.toMatchObject({
+    state: 'SUCCESS',
+    refund_fee: 999,
+  });
 });
 
 test('forged hint for an unpaid order: the plugin acknowledges, orderquery says not paid', async () => {
@@ -79,9 +99,19 @@ test('forged hint for an unpaid order: the plugin acknowledges, orderquery says 
 
 test('the peer checks the MD5 sign on every call', async () => {
   const wrong = { ...ctx, config: { ...ctx.config, key: 'not-the-key' } };
-  await expect(vkspayAdapter.createOrder(input(no(), 100), wrong)).rejects.toMatchObject({ key: 'GATEWAY_ERROR', msgEn: expect.stringContaining('sign error') });
+  await expect(vkspayAdapter.createOrder(input(no(), 100), wrong)).rejects.toMatchObject({
+    key: 'GATEWAY_ERROR',
+    msgEn: expect.stringContaining('sign error'),
+  });
   // a signed body altered after signing is refused too
-  const body: Record<string, string | number> = { method: 'orderquery', merchantno: MCH.mchId, signaturenonce: '12345678', timestamp: Math.floor(Date.now() / 1000), version: '2.0', out_trade_no: 'X1' };
+  const body: Record<string, string | number> = {
+    method: 'orderquery',
+    merchantno: MCH.mchId,
+    signaturenonce: '12345678',
+    timestamp: Math.floor(Date.now() / 1000),
+    version: '2.0',
+    out_trade_no: 'X1',
+  };
   body.sign = vksPaySign(body, MCH.key);
   body.out_trade_no = 'X2';
   const res = await nodeTransport().request({ method: 'POST', url: `${vks.url}/api`, body: JSON.stringify(body) });
@@ -98,5 +128,7 @@ test('micropay with a WeChat payment code', async () => {
 });
 
 test('time_expire is refused', async () => {
-  await expect(vkspayAdapter.createOrder({ ...input(no(), 50), time_expire: Date.now() + 600_000 }, ctx)).rejects.toMatchObject({ key: 'TIME_EXPIRE_UNSUPPORTED' });
+  await expect(vkspayAdapter.createOrder({ ...input(no(), 50), time_expire: Date.now() + 600_000 }, ctx)).rejects.toMatchObject({
+    key: 'TIME_EXPIRE_UNSUPPORTED',
+  });
 });

@@ -39,7 +39,10 @@ beforeAll(async () => {
   // the plugin's message-push route, backed by the adapter
   plugin = await startLoopbackServer(async (req) => {
     try {
-      const ev = await wxpayVirtualAdapter.verifyNotify({ method: req.method, path: req.path, headers: req.headers, query: req.query, body: req.body }, ctx);
+      const ev = await wxpayVirtualAdapter.verifyNotify(
+        { method: req.method, path: req.path, headers: req.headers, query: req.query, body: req.body },
+        ctx,
+      );
       if (failNextPushes > 0) {
         failNextPushes--;
         const r = wxpayVirtualAdapter.notifyReply(false, 'busy');
@@ -61,7 +64,17 @@ afterAll(async () => {
 });
 
 const base = (out_trade_no: string, total_fee: number, openid: string, extra: Record<string, unknown>): CreateOrderInput => ({
-  payType: 'wxpay-virtual_mp-weixin', platformKey: 'mp-weixin', out_trade_no, total_fee, subject: 'x', openid, notify_url: 'n', client_ip: '127.0.0.1', needQRcode: false, other: {}, extra,
+  payType: 'wxpay-virtual_mp-weixin',
+  platformKey: 'mp-weixin',
+  out_trade_no,
+  total_fee,
+  subject: 'x',
+  openid,
+  notify_url: 'n',
+  client_ip: '127.0.0.1',
+  needQRcode: false,
+  other: {},
+  extra,
 });
 const orderNo = () => `VK${Date.now()}${randomBytes(3).toString('hex')}`;
 
@@ -74,7 +87,13 @@ test('code2Session → createOrder → requestVirtualPayment → encrypted push 
   await expect(code2Session(code, ctx)).rejects.toMatchObject({ key: 'GATEWAY_ERROR' });
 
   const out = orderNo();
-  const r = await wxpayVirtualAdapter.createOrder(base(out, 1800, openid, { wxpay_virtual: { mode: 'short_series_goods', buy_quantity: 3, product_id: 'sword', goods_price: 600 }, session_key: s.session_key }), ctx);
+  const r = await wxpayVirtualAdapter.createOrder(
+    base(out, 1800, openid, {
+      wxpay_virtual: { mode: 'short_series_goods', buy_quantity: 3, product_id: 'sword', goods_price: 600 },
+      session_key: s.session_key,
+    }),
+    ctx,
+  );
   const oi = r.orderInfo as { signData: string; paySig: string; signature: string; mode: string };
   failNextPushes = 1; // first push refused → peer retries
   await wx.requestVirtualPayment({ appId: app.appId, openid, ...oi });
@@ -88,7 +107,10 @@ test('code2Session → createOrder → requestVirtualPayment → encrypted push 
   expect(q).toMatchObject({ state: 'PAID', out_trade_no: out, total_fee: 1800 });
 
   // refund → PROCESSING, then the refund push arrives
-  const rf = await wxpayVirtualAdapter.refund!({ out_trade_no: out, out_refund_no: `R${out}`.slice(0, 32), total_fee: 1800, refund_fee: 600, openid } as never, ctx);
+  const rf = await wxpayVirtualAdapter.refund!(
+    { out_trade_no: out, out_refund_no: `R${out}`.slice(0, 32), total_fee: 1800, refund_fee: 600, openid } as never,
+    ctx,
+  );
   expect(rf).toMatchObject({ state: 'PROCESSING', refund_fee: 600 });
   await wx.waitForDelivery(`refund:R${out}`.slice(0, 39));
   expect(events.some((e) => e.kind === 'refund' && e.out_trade_no === out && e.refund_fee === 600)).toBe(true);
@@ -100,7 +122,12 @@ test('coin top-up with the wrong session_key or a tampered signData is refused b
   const { code, openid } = wx.login();
   const s = await code2Session(code, ctx);
   const out = orderNo();
-  const oi = (await wxpayVirtualAdapter.createOrder(base(out, 300, openid, { wxpay_virtual: { mode: 'short_series_coin', buy_quantity: 300 }, session_key: s.session_key }), ctx)).orderInfo as { signData: string; paySig: string; signature: string; mode: string };
+  const oi = (
+    await wxpayVirtualAdapter.createOrder(
+      base(out, 300, openid, { wxpay_virtual: { mode: 'short_series_coin', buy_quantity: 300 }, session_key: s.session_key }),
+      ctx,
+    )
+  ).orderInfo as { signData: string; paySig: string; signature: string; mode: string };
   const forged = oi.signData.replace('"buyQuantity":300', '"buyQuantity":30000');
   await expect(wx.requestVirtualPayment({ appId: app.appId, openid, ...oi, signData: forged })).rejects.toMatchObject({ errCode: -15005 });
   const other = wx.login();
@@ -110,7 +137,10 @@ test('coin top-up with the wrong session_key or a tampered signData is refused b
   // the genuine one passes and is delivered as a coin push
   await wx.requestVirtualPayment({ appId: app.appId, openid, ...oi });
   await wx.waitForDelivery(out);
-  expect(events.find((e) => e.kind === 'payment' && e.out_trade_no === out)).toMatchObject({ total_fee: 300, info: { event: 'xpay_coin_pay_notify' } });
+  expect(events.find((e) => e.kind === 'payment' && e.out_trade_no === out)).toMatchObject({
+    total_fee: 300,
+    info: { event: 'xpay_coin_pay_notify' },
+  });
 });
 
 test('bad pay_sig is refused by the peer (268490003) and unknown orders are errors, not PAID', async () => {
@@ -118,20 +148,36 @@ test('bad pay_sig is refused by the peer (268490003) and unknown orders are erro
   expect(token).toBeTruthy();
   const body = JSON.stringify({ env: 1, order_id: 'VKNOPE0001' });
   const http = nodeTransport();
-  const bad = await http.request({ method: 'POST', url: `${wx.url}/xpay/query_order?access_token=${token}&pay_sig=${apiPaySig('wrong-key', '/xpay/query_order', body)}`, body });
+  const bad = await http.request({
+    method: 'POST',
+    url: `${wx.url}/xpay/query_order?access_token=${token}&pay_sig=${apiPaySig('wrong-key', '/xpay/query_order', body)}`,
+    body,
+  });
   expect(JSON.parse(bad.body.toString()).errcode).toBe(268490003);
   // signing with the production AppKey for an env=1 body is also a bad signature
-  const prodKey = await http.request({ method: 'POST', url: `${wx.url}/xpay/query_order?access_token=${token}&pay_sig=${apiPaySig(app.appKey, '/xpay/query_order', body)}`, body });
+  const prodKey = await http.request({
+    method: 'POST',
+    url: `${wx.url}/xpay/query_order?access_token=${token}&pay_sig=${apiPaySig(app.appKey, '/xpay/query_order', body)}`,
+    body,
+  });
   expect(JSON.parse(prodKey.body.toString()).errcode).toBe(268490003);
-  const good = await http.request({ method: 'POST', url: `${wx.url}/xpay/query_order?access_token=${token}&pay_sig=${apiPaySig(app.sandboxAppKey, '/xpay/query_order', body)}`, body });
+  const good = await http.request({
+    method: 'POST',
+    url: `${wx.url}/xpay/query_order?access_token=${token}&pay_sig=${apiPaySig(app.sandboxAppKey, '/xpay/query_order', body)}`,
+    body,
+  });
   expect(JSON.parse(good.body.toString()).errcode).toBe(268490002);
   await expect(wxpayVirtualAdapter.queryOrder({ out_trade_no: 'VKNOPE0001' }, ctx)).rejects.toMatchObject({ key: 'GATEWAY_ERROR' });
   // the adapter with a wrong AppKey is refused the same way
-  await expect(wxpayVirtualAdapter.queryOrder({ out_trade_no: 'VKNOPE0001' }, { ...ctx, config: { ...ctx.config, sandboxAppKey: 'wrong' } })).rejects.toMatchObject({ detail: { errcode: 268490003 } });
+  await expect(
+    wxpayVirtualAdapter.queryOrder({ out_trade_no: 'VKNOPE0001' }, { ...ctx, config: { ...ctx.config, sandboxAppKey: 'wrong' } }),
+  ).rejects.toMatchObject({ detail: { errcode: 268490003 } });
 });
 
 test('an expired access token is refreshed once', async () => {
   await ctx.cache.set(`wxpay-virtual:access_token:${app.appId}`, 'AT_stale', 60_000);
-  await expect(wxpayVirtualAdapter.queryOrder({ out_trade_no: 'VKNOPE0001' }, ctx)).rejects.toMatchObject({ detail: { errcode: 268490002 } });
+  await expect(wxpayVirtualAdapter.queryOrder({ out_trade_no: 'VKNOPE0001' }, ctx)).rejects.toMatchObject({
+    detail: { errcode: 268490002 },
+  });
   expect(await ctx.cache.get(`wxpay-virtual:access_token:${app.appId}`)).not.toBe('AT_stale');
 });

@@ -5,7 +5,6 @@ import { Wechatpay } from 'wechatpay-axios-plugin';
 import { createWxpayMerchant, startWxpaySandbox, type WxpaySandbox, type WxpaySandboxMerchant } from '../../tools/sandbox/wxpay';
 import { rawRequest, startNotifyReceiver } from '../../tools/sandbox/wxpay/testkit';
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
 let m: WxpaySandboxMerchant;
 let sandbox: WxpaySandbox;
 let wx: any;
@@ -13,26 +12,47 @@ let rx: Awaited<ReturnType<typeof startNotifyReceiver>>;
 let clock = 0;
 
 function order(no: string, extra: Record<string, unknown> = {}) {
-  return { appid: m.appids[0], mchid: m.mchid, description: '测试<商品> & 服务', out_trade_no: no, notify_url: `${rx.url}/notify`, amount: { total: 1999 }, ...extra };
+  return {
+    appid: m.appids[0],
+    mchid: m.mchid,
+    description: '测试<商品> & 服务',
+    out_trade_no: no,
+    notify_url: `${rx.url}/notify`,
+    amount: { total: 1999 },
+    ...extra,
+  };
 }
 
 function forms(html: string): Array<{ action: string; fields: Record<string, string>; button: string }> {
   return [...html.matchAll(/<form method="post" action="([^"]+)">([\s\S]*?)<\/form>/g)].map((f) => ({
     action: f[1],
-    fields: Object.fromEntries([...f[2].matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)].map((i) => [i[1], i[2].replace(/&amp;/g, '&').replace(/&quot;/g, '"')])),
+    fields: Object.fromEntries(
+      [...f[2].matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)].map((i) => [
+        i[1],
+        i[2].replace(/&amp;/g, '&').replace(/&quot;/g, '"'),
+      ]),
+    ),
     button: /<button id="([^"]+)"/.exec(f[2])?.[1] ?? '',
   }));
 }
 
 function submit(action: string, fields: Record<string, string>) {
-  return rawRequest(sandbox.url + action, 'POST', new URLSearchParams(fields).toString(), { 'Content-Type': 'application/x-www-form-urlencoded' });
+  return rawRequest(sandbox.url + action, 'POST', new URLSearchParams(fields).toString(), {
+    'Content-Type': 'application/x-www-form-urlencoded',
+  });
 }
 
 beforeAll(async () => {
   m = await createWxpayMerchant({ mchid: '1900000301' });
   sandbox = await startWxpaySandbox({ merchants: [m], quiet: true, retryDelaysMs: [50], now: () => Date.now() + clock });
   rx = await startNotifyReceiver();
-  wx = new Wechatpay({ mchid: m.mchid, serial: m.merchant.serialHex, privateKey: m.merchant.keyPem, certs: { [m.platform.serialHex]: m.platform.certPem }, baseURL: `${sandbox.url}/` });
+  wx = new Wechatpay({
+    mchid: m.mchid,
+    serial: m.merchant.serialHex,
+    privateKey: m.merchant.keyPem,
+    certs: { [m.platform.serialHex]: m.platform.certPem },
+    baseURL: `${sandbox.url}/`,
+  });
 });
 
 afterAll(async () => {
@@ -68,7 +88,10 @@ test('native code_url renders the cashier and its pay form pays the order', asyn
 });
 
 test('h5_url honours &redirect_url= after cancel and after pay', async () => {
-  const { data } = await wx.v3.pay.transactions.h5.post({ ...order('CASHIER_H5_1'), scene_info: { payer_client_ip: '127.0.0.1', h5_info: { type: 'Wap' } } });
+  const { data } = await wx.v3.pay.transactions.h5.post({
+    ...order('CASHIER_H5_1'),
+    scene_info: { payer_client_ip: '127.0.0.1', h5_info: { type: 'Wap' } },
+  });
   const back = 'http://127.0.0.1:8080/#/pages/pay/result?order=CASHIER_H5_1&x=1';
   const page = await rawRequest(`${data.h5_url}&redirect_url=${encodeURIComponent(back)}`, 'GET', undefined, {});
   expect(page.status).toBe(200);
@@ -100,7 +123,10 @@ test('redirect_url is ignored on the native (non-H5) page; cancel() keeps NOTPAY
 });
 
 test('an expired order shows 订单已过期 and no pay button; unknown cashier id → 404', async () => {
-  const expire = new Date(Math.floor(Date.now() / 1000) * 1000 + 30_000).toISOString().replace('Z', '+00:00').replace(/\.\d{3}/, '');
+  const expire = new Date(Math.floor(Date.now() / 1000) * 1000 + 30_000)
+    .toISOString()
+    .replace('Z', '+00:00')
+    .replace(/\.\d{3}/, '');
   const { data } = await wx.v3.pay.transactions.native.post(order('CASHIER_EXP', { time_expire: expire }));
   const before = await rawRequest(data.code_url, 'GET', undefined, {});
   expect(before.body).toContain('id="pay-btn"');

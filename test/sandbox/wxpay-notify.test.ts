@@ -5,7 +5,6 @@ import { Wechatpay } from 'wechatpay-axios-plugin';
 import { createWxpayMerchant, startWxpaySandbox, type WxpaySandbox, type WxpaySandboxMerchant } from '../../tools/sandbox/wxpay';
 import { decryptResource, startNotifyReceiver, verifyWechatpay } from '../../tools/sandbox/wxpay/testkit';
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
 let m: WxpaySandboxMerchant;
 let mig: WxpaySandboxMerchant;
 let sandbox: WxpaySandbox;
@@ -26,7 +25,10 @@ function order(x: WxpaySandboxMerchant, no: string, notify_url: string, total = 
 }
 
 beforeAll(async () => {
-  [m, mig] = await Promise.all([createWxpayMerchant({ mchid: '1900000201' }), createWxpayMerchant({ mchid: '1900000202', signMode: 'migrating' })]);
+  [m, mig] = await Promise.all([
+    createWxpayMerchant({ mchid: '1900000201' }),
+    createWxpayMerchant({ mchid: '1900000202', signMode: 'migrating' }),
+  ]);
   sandbox = await startWxpaySandbox({ merchants: [m, mig], quiet: true, retryDelaysMs: [60, 60, 60] });
 });
 
@@ -37,7 +39,11 @@ afterAll(async () => {
 test('payment notification: signed headers, exact envelope, decryptable transaction', async () => {
   const rx = await startNotifyReceiver();
   try {
-    await client(m).v3.pay.transactions.jsapi.post({ ...order(m, 'NOTIFY_0001', `${rx.url}/pay-notify/wx`), attach: 'a=1', payer: { openid: 'oNotifyPayer01' } });
+    await client(m).v3.pay.transactions.jsapi.post({
+      ...order(m, 'NOTIFY_0001', `${rx.url}/pay-notify/wx`),
+      attach: 'a=1',
+      payer: { openid: 'oNotifyPayer01' },
+    });
     expect(rx.received).toHaveLength(0);
     await sandbox.pay('NOTIFY_0001');
     await sandbox.waitForDelivery('NOTIFY_0001', (d) => d.acknowledged);
@@ -81,14 +87,18 @@ test('payment notification: signed headers, exact envelope, decryptable transact
     expect(() => decryptResource(mig.apiV3Key, env.resource)).toThrow();
     await sleep(150);
     expect(rx.received).toHaveLength(1); // acknowledged: no retry
-    expect(sandbox.deliveries.filter((d) => d.out_trade_no === 'NOTIFY_0001')).toEqual([expect.objectContaining({ attempt: 1, status: 204, acknowledged: true, protocol: 'v3' })]);
+    expect(sandbox.deliveries.filter((d) => d.out_trade_no === 'NOTIFY_0001')).toEqual([
+      expect.objectContaining({ attempt: 1, status: 204, acknowledged: true, protocol: 'v3' }),
+    ]);
   } finally {
     await rx.close();
   }
 });
 
 test('retries when the merchant answers 500, stops after the 200 acknowledgement', async () => {
-  const rx = await startNotifyReceiver((_n, i) => (i === 0 ? { status: 500, body: '{"code":"FAIL","message":"失败"}' } : { status: 200, body: '' }));
+  const rx = await startNotifyReceiver((_n, i) =>
+    i === 0 ? { status: 500, body: '{"code":"FAIL","message":"失败"}' } : { status: 200, body: '' },
+  );
   try {
     await client(m).v3.pay.transactions.native.post(order(m, 'RETRY_0001', `${rx.url}/n`));
     await sandbox.pay('RETRY_0001');
@@ -133,13 +143,19 @@ test('pay() is concurrency-safe and /sandbox/pay works for scripts', async () =>
     await client(m).v3.pay.transactions.app.post(order(m, 'CONCUR_001', `${rx.url}/n`));
     const results = await Promise.allSettled([sandbox.pay('CONCUR_001'), sandbox.pay('CONCUR_001'), sandbox.pay('CONCUR_001')]);
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
-    expect(results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason))).toEqual([expect.stringContaining('ORDERPAID'), expect.stringContaining('ORDERPAID')]);
+    expect(results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason))).toEqual([
+      expect.stringContaining('ORDERPAID'),
+      expect.stringContaining('ORDERPAID'),
+    ]);
     await sandbox.waitForDelivery('CONCUR_001', (d) => d.acknowledged);
     await sleep(100);
     expect(rx.received).toHaveLength(1);
 
     await client(m).v3.pay.transactions.app.post(order(m, 'SCRIPT_001', `${rx.url}/n`));
-    const r = await fetch(`${sandbox.url}/sandbox/pay`, { method: 'POST', body: JSON.stringify({ mchid: m.mchid, out_trade_no: 'SCRIPT_001', openid: 'oScript' }) });
+    const r = await fetch(`${sandbox.url}/sandbox/pay`, {
+      method: 'POST',
+      body: JSON.stringify({ mchid: m.mchid, out_trade_no: 'SCRIPT_001', openid: 'oScript' }),
+    });
     expect(r.status).toBe(200);
     expect(await r.json()).toMatchObject({ out_trade_no: 'SCRIPT_001', trade_state: 'SUCCESS' });
     expect(sandbox.order('SCRIPT_001')?.openid).toBe('oScript');
@@ -172,7 +188,14 @@ test('migrating mode: notifications alternate between platform certificate and p
 });
 
 test('signNotification / buildPaymentNotification produce verifiable and tamperable notifications', () => {
-  const tx = { appid: m.appids[0], mchid: m.mchid, out_trade_no: 'BUILT_0001', transaction_id: '4200000000202601010000000001', trade_state: 'SUCCESS', amount: { total: 1 } };
+  const tx = {
+    appid: m.appids[0],
+    mchid: m.mchid,
+    out_trade_no: 'BUILT_0001',
+    transaction_id: '4200000000202601010000000001',
+    trade_state: 'SUCCESS',
+    amount: { total: 1 },
+  };
   const { body, headers } = sandbox.buildPaymentNotification(m.mchid, tx);
   expect(verifyWechatpay(headers, body, m.platform.certPem)).toBe(true);
   expect(JSON.parse(decryptResource(m.apiV3Key, JSON.parse(body).resource))).toEqual(tx);
@@ -195,7 +218,13 @@ test('close() clears pending retry timers', async () => {
   const x = await startWxpaySandbox({ merchants: [m], quiet: true, retryDelaysMs: [60_000] });
   const rx = await startNotifyReceiver(() => ({ status: 500 }));
   try {
-    const wx = new Wechatpay({ mchid: m.mchid, serial: m.merchant.serialHex, privateKey: m.merchant.keyPem, certs: { [m.platform.serialHex]: m.platform.certPem }, baseURL: `${x.url}/` }) as any;
+    const wx = new Wechatpay({
+      mchid: m.mchid,
+      serial: m.merchant.serialHex,
+      privateKey: m.merchant.keyPem,
+      certs: { [m.platform.serialHex]: m.platform.certPem },
+      baseURL: `${x.url}/`,
+    }) as any;
     await wx.v3.pay.transactions.native.post(order(m, 'TIMER_0001', `${rx.url}/n`));
     await x.pay('TIMER_0001');
     await x.waitForDelivery('TIMER_0001');

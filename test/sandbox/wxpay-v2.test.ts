@@ -2,10 +2,17 @@
  * WeChat Pay sandbox, API v2 (XML; MD5 and HMAC-SHA256), with wechatpay-axios-plugin's v2 client.
  */
 import { Hash, Transformer, Wechatpay } from 'wechatpay-axios-plugin';
-import { createWxpayMerchant, startWxpaySandbox, v2Sign, parseXml, toXml, type WxpaySandbox, type WxpaySandboxMerchant } from '../../tools/sandbox/wxpay';
+import {
+  createWxpayMerchant,
+  startWxpaySandbox,
+  v2Sign,
+  parseXml,
+  toXml,
+  type WxpaySandbox,
+  type WxpaySandboxMerchant,
+} from '../../tools/sandbox/wxpay';
 import { rawRequest, startNotifyReceiver } from '../../tools/sandbox/wxpay/testkit';
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
 let m: WxpaySandboxMerchant;
 let sandbox: WxpaySandbox;
 let rx: Awaited<ReturnType<typeof startNotifyReceiver>>;
@@ -14,11 +21,28 @@ const ACK = '<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![C
 let answers: Array<{ status: number; body?: string }> = [];
 
 function v2client(secret = m.apiV2Key): any {
-  return new Wechatpay({ mchid: m.mchid, serial: m.merchant.serialHex, privateKey: m.merchant.keyPem, certs: { [m.platform.serialHex]: m.platform.certPem }, secret, baseURL: `${sandbox.url}/` });
+  return new Wechatpay({
+    mchid: m.mchid,
+    serial: m.merchant.serialHex,
+    privateKey: m.merchant.keyPem,
+    certs: { [m.platform.serialHex]: m.platform.certPem },
+    secret,
+    baseURL: `${sandbox.url}/`,
+  });
 }
 
 function unified(no: string, extra: Record<string, string> = {}) {
-  return { appid: m.appids[0], mch_id: m.mchid, body: '沙箱-v2商品', out_trade_no: no, total_fee: '101', spbill_create_ip: '127.0.0.1', notify_url: `${rx.url}/v2notify`, trade_type: 'NATIVE', ...extra };
+  return {
+    appid: m.appids[0],
+    mch_id: m.mchid,
+    body: '沙箱-v2商品',
+    out_trade_no: no,
+    total_fee: '101',
+    spbill_create_ip: '127.0.0.1',
+    notify_url: `${rx.url}/v2notify`,
+    trade_type: 'NATIVE',
+    ...extra,
+  };
 }
 
 async function failure(p: Promise<unknown>): Promise<any> {
@@ -69,12 +93,20 @@ test('XML round trip with CDATA and entities', () => {
 test('unifiedorder NATIVE with MD5 and JSAPI with HMAC-SHA256; responses signed with the same type', async () => {
   const wx = v2client();
   const md5 = await wx.v2.pay.unifiedorder.post(unified('V2_NATIVE_01'));
-  expect(md5.data).toMatchObject({ return_code: 'SUCCESS', result_code: 'SUCCESS', trade_type: 'NATIVE', appid: m.appids[0], mch_id: m.mchid });
+  expect(md5.data).toMatchObject({
+    return_code: 'SUCCESS',
+    result_code: 'SUCCESS',
+    trade_type: 'NATIVE',
+    appid: m.appids[0],
+    mch_id: m.mchid,
+  });
   expect(md5.data.code_url).toMatch(new RegExp(`^${sandbox.url}/cashier/`));
   expect(md5.data.sign).toHaveLength(32);
   expect(Hash.sign('MD5', md5.data, m.apiV2Key)).toBe(md5.data.sign);
 
-  const hmac = await wx.v2.pay.unifiedorder.post(unified('V2_JSAPI_01', { trade_type: 'JSAPI', openid: 'oV2Payer', sign_type: 'HMAC-SHA256' }));
+  const hmac = await wx.v2.pay.unifiedorder.post(
+    unified('V2_JSAPI_01', { trade_type: 'JSAPI', openid: 'oV2Payer', sign_type: 'HMAC-SHA256' }),
+  );
   expect(hmac.data.prepay_id).toMatch(/^wx\d{14}/);
   expect(hmac.data.sign).toHaveLength(64);
   expect(Hash.sign('HMAC-SHA256', hmac.data, m.apiV2Key)).toBe(hmac.data.sign);
@@ -103,14 +135,21 @@ test('bad sign, unbound appid, missing openid', async () => {
   fields.sign = v2Sign(fields, m.apiV2Key);
   const ok = await rawRequest(`${sandbox.url}/pay/unifiedorder`, 'POST', toXml(fields), { 'Content-Type': 'text/xml' });
   expect(parseXml(ok.body)?.result_code).toBe('SUCCESS');
-  const tampered = await rawRequest(`${sandbox.url}/pay/unifiedorder`, 'POST', toXml({ ...fields, out_trade_no: 'V2_BAD_0005' }), { 'Content-Type': 'text/xml' });
+  const tampered = await rawRequest(`${sandbox.url}/pay/unifiedorder`, 'POST', toXml({ ...fields, out_trade_no: 'V2_BAD_0005' }), {
+    'Content-Type': 'text/xml',
+  });
   expect(parseXml(tampered.body)).toEqual({ return_code: 'FAIL', return_msg: '签名错误' });
 });
 
 test('orderquery before and after payment, v2 notification delivered and acknowledged', async () => {
   const wx = v2client();
   await wx.v2.pay.unifiedorder.post(unified('V2_QUERY_01', { sign_type: 'HMAC-SHA256', attach: 'att' }));
-  const before = await wx.v2.pay.orderquery.post({ appid: m.appids[0], mch_id: m.mchid, out_trade_no: 'V2_QUERY_01', sign_type: 'HMAC-SHA256' });
+  const before = await wx.v2.pay.orderquery.post({
+    appid: m.appids[0],
+    mch_id: m.mchid,
+    out_trade_no: 'V2_QUERY_01',
+    sign_type: 'HMAC-SHA256',
+  });
   expect(before.data).toMatchObject({ result_code: 'SUCCESS', trade_state: 'NOTPAY', out_trade_no: 'V2_QUERY_01' });
   expect(before.data.transaction_id).toBeUndefined();
 
@@ -121,7 +160,20 @@ test('orderquery before and after payment, v2 notification delivered and acknowl
   expect(n.url).toBe('/v2notify');
   expect(n.headers['content-type']).toMatch(/xml/);
   const data = Transformer.toObject(n.body) as Record<string, string>;
-  expect(data).toMatchObject({ return_code: 'SUCCESS', result_code: 'SUCCESS', appid: m.appids[0], mch_id: m.mchid, out_trade_no: 'V2_QUERY_01', total_fee: '101', cash_fee: '101', fee_type: 'CNY', trade_type: 'NATIVE', openid: 'oV2Query', attach: 'att', sign_type: 'HMAC-SHA256' });
+  expect(data).toMatchObject({
+    return_code: 'SUCCESS',
+    result_code: 'SUCCESS',
+    appid: m.appids[0],
+    mch_id: m.mchid,
+    out_trade_no: 'V2_QUERY_01',
+    total_fee: '101',
+    cash_fee: '101',
+    fee_type: 'CNY',
+    trade_type: 'NATIVE',
+    openid: 'oV2Query',
+    attach: 'att',
+    sign_type: 'HMAC-SHA256',
+  });
   expect(data.sign).toBe(Hash.sign('HMAC-SHA256', data, m.apiV2Key));
   expect(data.sign).toBe(v2Sign(data, m.apiV2Key, 'HMAC-SHA256'));
   const stored = sandbox.order('V2_QUERY_01')!;
@@ -130,7 +182,13 @@ test('orderquery before and after payment, v2 notification delivered and acknowl
   expect(data.time_end).toBe(bj.slice(0, 19).replace(/[-T:]/g, ''));
 
   const after = await wx.v2.pay.orderquery.post({ appid: m.appids[0], mch_id: m.mchid, transaction_id: stored.transaction_id });
-  expect(after.data).toMatchObject({ trade_state: 'SUCCESS', transaction_id: stored.transaction_id, time_end: data.time_end, total_fee: '101', openid: 'oV2Query' });
+  expect(after.data).toMatchObject({
+    trade_state: 'SUCCESS',
+    transaction_id: stored.transaction_id,
+    time_end: data.time_end,
+    total_fee: '101',
+    openid: 'oV2Query',
+  });
   expect(after.data.sign).toHaveLength(32);
   const nf = await failure(wx.v2.pay.orderquery.post({ appid: m.appids[0], mch_id: m.mchid, out_trade_no: 'V2_NOPE_001' }));
   expect(nf).toMatchObject({ result_code: 'FAIL', err_code: 'ORDERNOTEXIST' });
@@ -139,7 +197,10 @@ test('orderquery before and after payment, v2 notification delivered and acknowl
 });
 
 test('v2 notification is retried until return_code SUCCESS (MD5 sign)', async () => {
-  answers = [{ status: 200, body: '<xml><return_code><![CDATA[FAIL]]></return_code><return_msg><![CDATA[busy]]></return_msg></xml>' }, { status: 200, body: ACK }];
+  answers = [
+    { status: 200, body: '<xml><return_code><![CDATA[FAIL]]></return_code><return_msg><![CDATA[busy]]></return_msg></xml>' },
+    { status: 200, body: ACK },
+  ];
   await v2client().v2.pay.unifiedorder.post(unified('V2_RETRY_01', { trade_type: 'APP' }));
   await sandbox.pay('V2_RETRY_01');
   await sandbox.waitForDelivery('V2_RETRY_01', (d) => d.acknowledged, 5000);

@@ -7,7 +7,6 @@ import { Wechatpay } from 'wechatpay-axios-plugin';
 import { createWxpayMerchant, startWxpaySandbox, type WxpaySandbox, type WxpaySandboxMerchant } from '../../tools/sandbox/wxpay';
 import { signedV3Request, verifyWechatpay } from '../../tools/sandbox/wxpay/testkit';
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
 type Client = any;
 
 let clock = 0; // ms added to the real clock
@@ -24,7 +23,15 @@ function client(m: WxpaySandboxMerchant, trust: 'platform' | 'pubkey' | 'both', 
 }
 
 function nativeOrder(m: WxpaySandboxMerchant, no: string, extra: Record<string, unknown> = {}) {
-  return { appid: m.appids[0], mchid: m.mchid, description: '沙箱测试商品', out_trade_no: no, notify_url: 'http://127.0.0.1:9/notify', amount: { total: 1999, currency: 'CNY' }, ...extra };
+  return {
+    appid: m.appids[0],
+    mchid: m.mchid,
+    description: '沙箱测试商品',
+    out_trade_no: no,
+    notify_url: 'http://127.0.0.1:9/notify',
+    amount: { total: 1999, currency: 'CNY' },
+    ...extra,
+  };
 }
 
 async function failure(p: Promise<unknown>): Promise<{ status: number; data: any; headers: any }> {
@@ -83,18 +90,25 @@ describe('signed requests and responses', () => {
 
   test('public-key mode: responses signed with the public key pair under PUB_KEY_ID', async () => {
     const wx = client(pubkeyM, 'pubkey');
-    const res = await wx.v3.pay.transactions.jsapi.post({ ...nativeOrder(pubkeyM, 'JSAPI_0001'), payer: { openid: 'oUpF8uMuAJO_M2pxb1Q9zNjWeS6o' } });
+    const res = await wx.v3.pay.transactions.jsapi.post({
+      ...nativeOrder(pubkeyM, 'JSAPI_0001'),
+      payer: { openid: 'oUpF8uMuAJO_M2pxb1Q9zNjWeS6o' },
+    });
     expect(res.data.prepay_id).toMatch(/^wx\d{14}[0-9a-f]{20}$/);
     expect(res.headers['wechatpay-serial']).toBe(pubkeyM.publicKeyId);
     const platformOnly = client(pubkeyM, 'platform');
-    await expect(platformOnly.v3.pay.transactions.jsapi.post({ ...nativeOrder(pubkeyM, 'JSAPI_0002'), payer: { openid: 'o1' } })).rejects.toThrow();
+    await expect(
+      platformOnly.v3.pay.transactions.jsapi.post({ ...nativeOrder(pubkeyM, 'JSAPI_0002'), payer: { openid: 'o1' } }),
+    ).rejects.toThrow();
   });
 
   test('migrating mode: public key only when the request names PUB_KEY_ID in Wechatpay-Serial', async () => {
     const wx = client(migratingM, 'both');
     const a = await wx.v3.pay.transactions.app.post(nativeOrder(migratingM, 'APP_00001'));
     expect(a.headers['wechatpay-serial']).toBe(migratingM.platform.serialHex);
-    const b = await wx.v3.pay.transactions.app.post(nativeOrder(migratingM, 'APP_00002'), { headers: { 'Wechatpay-Serial': migratingM.publicKeyId } });
+    const b = await wx.v3.pay.transactions.app.post(nativeOrder(migratingM, 'APP_00002'), {
+      headers: { 'Wechatpay-Serial': migratingM.publicKeyId },
+    });
     expect(b.headers['wechatpay-serial']).toBe(migratingM.publicKeyId);
     expect(b.data.prepay_id).toBeTruthy();
   });
@@ -119,16 +133,28 @@ describe('signed requests and responses', () => {
     expect(verifyWechatpay(ok.headers, ok.body, platformM.platform.certPem)).toBe(true);
     expect(verifyWechatpay(ok.headers, ok.body.replace('cashier', 'cashieR'), platformM.platform.certPem)).toBe(false);
 
-    const tampered = await signedV3Request(sandbox.url, cred, 'POST', '/v3/pay/transactions/native', body, { tamperBody: body.replace('1999', '1') });
+    const tampered = await signedV3Request(sandbox.url, cred, 'POST', '/v3/pay/transactions/native', body, {
+      tamperBody: body.replace('1999', '1'),
+    });
     expect(tampered.status).toBe(401);
     expect(JSON.parse(tampered.body).code).toBe('SIGN_ERROR');
     expect(verifyWechatpay(tampered.headers, tampered.body, platformM.platform.certPem)).toBe(true);
 
-    const badSerial = await signedV3Request(sandbox.url, { ...cred, serial: '1234567890ABCDEF' }, 'POST', '/v3/pay/transactions/native', body);
+    const badSerial = await signedV3Request(
+      sandbox.url,
+      { ...cred, serial: '1234567890ABCDEF' },
+      'POST',
+      '/v3/pay/transactions/native',
+      body,
+    );
     expect(badSerial.status).toBe(401);
     const badMch = await signedV3Request(sandbox.url, { ...cred, mchid: '1999999999' }, 'POST', '/v3/pay/transactions/native', body);
     expect(badMch.status).toBe(401);
-    const noAuth = await fetch(`${sandbox.url}/v3/pay/transactions/native`, { method: 'POST', body, headers: { 'Content-Type': 'application/json' } });
+    const noAuth = await fetch(`${sandbox.url}/v3/pay/transactions/native`, {
+      method: 'POST',
+      body,
+      headers: { 'Content-Type': 'application/json' },
+    });
     expect(noAuth.status).toBe(401);
     expect(((await noAuth.json()) as { code: string }).code).toBe('SIGN_ERROR');
   });
@@ -168,14 +194,19 @@ describe('prepay validation and idempotency', () => {
     expect(j.data.message).toContain('/body/payer');
     const j2 = await failure(wx.v3.pay.transactions.jsapi.post({ ...nativeOrder(platformM, 'JSAPI_0020'), payer: {} }));
     expect(j2.data.message).toContain('/body/payer/openid');
-    const h = await failure(wx.v3.pay.transactions.h5.post({ ...nativeOrder(platformM, 'H5_000020'), scene_info: { payer_client_ip: '127.0.0.1' } }));
+    const h = await failure(
+      wx.v3.pay.transactions.h5.post({ ...nativeOrder(platformM, 'H5_000020'), scene_info: { payer_client_ip: '127.0.0.1' } }),
+    );
     expect(h.data.message).toContain('h5_info');
     expect(sandbox.order('NATIVE_0020', platformM.mchid)).toBeUndefined();
   });
 
   test('h5 → h5_url on the cashier with h5=1', async () => {
     const wx = client(platformM, 'platform');
-    const res = await wx.v3.pay.transactions.h5.post({ ...nativeOrder(platformM, 'H5_000001'), scene_info: { payer_client_ip: '127.0.0.1', h5_info: { type: 'Wap' } } });
+    const res = await wx.v3.pay.transactions.h5.post({
+      ...nativeOrder(platformM, 'H5_000001'),
+      scene_info: { payer_client_ip: '127.0.0.1', h5_info: { type: 'Wap' } },
+    });
     expect(res.data.h5_url).toMatch(new RegExp(`^${sandbox.url}/cashier/[0-9A-Za-z]+\\?h5=1$`));
   });
 
@@ -198,23 +229,49 @@ describe('prepay validation and idempotency', () => {
 describe('query, close, refund', () => {
   test('query before and after pay(); query by transaction id', async () => {
     const wx = client(platformM, 'platform');
-    await wx.v3.pay.transactions.jsapi.post({ ...nativeOrder(platformM, 'QUERY_0001', { attach: '{"k":1}' }), payer: { openid: 'oQueryPayer' } });
-    const before = await wx.v3.pay.transactions.outTradeNo.$out_trade_no$.get({ params: { mchid: platformM.mchid }, out_trade_no: 'QUERY_0001' });
-    expect(before.data).toMatchObject({ appid: platformM.appids[0], mchid: platformM.mchid, out_trade_no: 'QUERY_0001', trade_type: 'JSAPI', trade_state: 'NOTPAY', attach: '{"k":1}' });
+    await wx.v3.pay.transactions.jsapi.post({
+      ...nativeOrder(platformM, 'QUERY_0001', { attach: '{"k":1}' }),
+      payer: { openid: 'oQueryPayer' },
+    });
+    const before = await wx.v3.pay.transactions.outTradeNo.$out_trade_no$.get({
+      params: { mchid: platformM.mchid },
+      out_trade_no: 'QUERY_0001',
+    });
+    expect(before.data).toMatchObject({
+      appid: platformM.appids[0],
+      mchid: platformM.mchid,
+      out_trade_no: 'QUERY_0001',
+      trade_type: 'JSAPI',
+      trade_state: 'NOTPAY',
+      attach: '{"k":1}',
+    });
     expect(before.data.amount.total).toBe(1999);
     for (const k of ['transaction_id', 'success_time', 'payer']) expect(before.data).not.toHaveProperty(k);
 
     await sandbox.pay('QUERY_0001', { mchid: platformM.mchid });
-    const after = await wx.v3.pay.transactions.outTradeNo.$out_trade_no$.get({ params: { mchid: platformM.mchid }, out_trade_no: 'QUERY_0001' });
-    expect(after.data).toMatchObject({ trade_state: 'SUCCESS', trade_state_desc: '支付成功', payer: { openid: 'oQueryPayer' }, amount: { total: 1999, payer_total: 1999, currency: 'CNY', payer_currency: 'CNY' } });
+    const after = await wx.v3.pay.transactions.outTradeNo.$out_trade_no$.get({
+      params: { mchid: platformM.mchid },
+      out_trade_no: 'QUERY_0001',
+    });
+    expect(after.data).toMatchObject({
+      trade_state: 'SUCCESS',
+      trade_state_desc: '支付成功',
+      payer: { openid: 'oQueryPayer' },
+      amount: { total: 1999, payer_total: 1999, currency: 'CNY', payer_currency: 'CNY' },
+    });
     expect(after.data.transaction_id).toMatch(/^\d{28}$/);
     expect(after.data.success_time).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+08:00$/);
     const successMs = Date.parse(after.data.success_time);
     expect(Math.abs(successMs - Date.now())).toBeLessThan(5000);
 
-    const byId = await wx.v3.pay.transactions.id.$transaction_id$.get({ params: { mchid: platformM.mchid }, transaction_id: after.data.transaction_id });
+    const byId = await wx.v3.pay.transactions.id.$transaction_id$.get({
+      params: { mchid: platformM.mchid },
+      transaction_id: after.data.transaction_id,
+    });
     expect(byId.data.out_trade_no).toBe('QUERY_0001');
-    const missingOrder = await failure(wx.v3.pay.transactions.outTradeNo.$out_trade_no$.get({ params: { mchid: platformM.mchid }, out_trade_no: 'NO_SUCH_ORDER' }));
+    const missingOrder = await failure(
+      wx.v3.pay.transactions.outTradeNo.$out_trade_no$.get({ params: { mchid: platformM.mchid }, out_trade_no: 'NO_SUCH_ORDER' }),
+    );
     expect([missingOrder.status, missingOrder.data.code]).toEqual([404, 'ORDER_NOT_EXIST']);
     const noMchid = await failure(wx.v3.pay.transactions.outTradeNo.$out_trade_no$.get({ out_trade_no: 'QUERY_0001' }));
     expect([noMchid.status, noMchid.data.code]).toEqual([400, 'PARAM_ERROR']);
@@ -223,44 +280,81 @@ describe('query, close, refund', () => {
   test('close → 204 (signed empty body); closed order cannot be paid; paid order cannot be closed', async () => {
     const wx = client(platformM, 'platform');
     await wx.v3.pay.transactions.native.post(nativeOrder(platformM, 'CLOSE_0001'));
-    const res = await wx.v3.pay.transactions.outTradeNo.$out_trade_no$.close.post({ mchid: platformM.mchid }, { out_trade_no: 'CLOSE_0001' });
+    const res = await wx.v3.pay.transactions.outTradeNo.$out_trade_no$.close.post(
+      { mchid: platformM.mchid },
+      { out_trade_no: 'CLOSE_0001' },
+    );
     expect(res.status).toBe(204); // the client verified the signature over "ts\nnonce\n\n"
     expect(sandbox.order('CLOSE_0001')?.trade_state).toBe('CLOSED');
     await expect(sandbox.pay('CLOSE_0001')).rejects.toThrow(/ORDER_CLOSED/);
-    const q = await wx.v3.pay.transactions.outTradeNo.$out_trade_no$.get({ params: { mchid: platformM.mchid }, out_trade_no: 'CLOSE_0001' });
+    const q = await wx.v3.pay.transactions.outTradeNo.$out_trade_no$.get({
+      params: { mchid: platformM.mchid },
+      out_trade_no: 'CLOSE_0001',
+    });
     expect(q.data.trade_state).toBe('CLOSED');
     const repost = await failure(wx.v3.pay.transactions.native.post(nativeOrder(platformM, 'CLOSE_0001')));
     expect(repost.data.code).toBe('ORDER_CLOSED');
 
     await wx.v3.pay.transactions.native.post(nativeOrder(platformM, 'CLOSE_0002'));
     await sandbox.pay('CLOSE_0002');
-    const f = await failure(wx.v3.pay.transactions.outTradeNo.$out_trade_no$.close.post({ mchid: platformM.mchid }, { out_trade_no: 'CLOSE_0002' }));
+    const f = await failure(
+      wx.v3.pay.transactions.outTradeNo.$out_trade_no$.close.post({ mchid: platformM.mchid }, { out_trade_no: 'CLOSE_0002' }),
+    );
     expect([f.status, f.data.code]).toEqual([400, 'ORDERPAID']);
   });
 
   test('refunds: partial, idempotent, over-refund rejected, query', async () => {
     const wx = client(pubkeyM, 'pubkey');
     await wx.v3.pay.transactions.native.post(nativeOrder(pubkeyM, 'REFUND_0001'));
-    const early = await failure(wx.v3.refund.domestic.refunds.post({ out_trade_no: 'REFUND_0001', out_refund_no: 'R0', amount: { refund: 1, total: 1999, currency: 'CNY' } }));
+    const early = await failure(
+      wx.v3.refund.domestic.refunds.post({
+        out_trade_no: 'REFUND_0001',
+        out_refund_no: 'R0',
+        amount: { refund: 1, total: 1999, currency: 'CNY' },
+      }),
+    );
     expect(early.status).toBe(400);
     await sandbox.pay('REFUND_0001');
-    const r1body = { out_trade_no: 'REFUND_0001', out_refund_no: 'R1', reason: '不想要了', amount: { refund: 1000, total: 1999, currency: 'CNY' } };
+    const r1body = {
+      out_trade_no: 'REFUND_0001',
+      out_refund_no: 'R1',
+      reason: '不想要了',
+      amount: { refund: 1000, total: 1999, currency: 'CNY' },
+    };
     const r1 = await wx.v3.refund.domestic.refunds.post(r1body);
-    expect(r1.data).toMatchObject({ out_refund_no: 'R1', out_trade_no: 'REFUND_0001', status: 'SUCCESS', amount: { refund: 1000, total: 1999, currency: 'CNY' } });
+    expect(r1.data).toMatchObject({
+      out_refund_no: 'R1',
+      out_trade_no: 'REFUND_0001',
+      status: 'SUCCESS',
+      amount: { refund: 1000, total: 1999, currency: 'CNY' },
+    });
     expect(r1.data.refund_id).toMatch(/^\d{32}$/);
     const again = await wx.v3.refund.domestic.refunds.post(r1body);
     expect(again.data.refund_id).toBe(r1.data.refund_id);
-    const over = await failure(wx.v3.refund.domestic.refunds.post({ out_trade_no: 'REFUND_0001', out_refund_no: 'R2', amount: { refund: 1000, total: 1999, currency: 'CNY' } }));
+    const over = await failure(
+      wx.v3.refund.domestic.refunds.post({
+        out_trade_no: 'REFUND_0001',
+        out_refund_no: 'R2',
+        amount: { refund: 1000, total: 1999, currency: 'CNY' },
+      }),
+    );
     expect(over.status).toBeGreaterThanOrEqual(400);
     expect(over.data.code).toBe('NOT_ENOUGH');
-    const rest = await wx.v3.refund.domestic.refunds.post({ transaction_id: r1.data.transaction_id, out_refund_no: 'R3', amount: { refund: 999, total: 1999, currency: 'CNY' } });
+    const rest = await wx.v3.refund.domestic.refunds.post({
+      transaction_id: r1.data.transaction_id,
+      out_refund_no: 'R3',
+      amount: { refund: 999, total: 1999, currency: 'CNY' },
+    });
     expect(rest.data.status).toBe('SUCCESS');
     expect(sandbox.order('REFUND_0001')?.refunded).toBe(1999);
     const q = await wx.v3.refund.domestic.refunds.$out_refund_no$.get({ out_refund_no: 'R3' });
     expect(q.data).toMatchObject({ out_refund_no: 'R3', amount: { refund: 999 } });
     const nf = await failure(wx.v3.refund.domestic.refunds.$out_refund_no$.get({ out_refund_no: 'R404' }));
     expect(nf.status).toBe(404);
-    const tq = await wx.v3.pay.transactions.outTradeNo.$out_trade_no$.get({ params: { mchid: pubkeyM.mchid }, out_trade_no: 'REFUND_0001' });
+    const tq = await wx.v3.pay.transactions.outTradeNo.$out_trade_no$.get({
+      params: { mchid: pubkeyM.mchid },
+      out_trade_no: 'REFUND_0001',
+    });
     expect(tq.data.trade_state).toBe('REFUND');
   });
 });
@@ -302,7 +396,10 @@ describe('certificates and expiry', () => {
     expect(sandbox.order('EXPIRE_0002')?.time_expire).toBe(expireMs);
     expect(sandbox.order('EXPIRE_0001')?.trade_state).toBe('NOTPAY');
     clock = 61_000; // within the client's ±300 s window
-    const q = await wx.v3.pay.transactions.outTradeNo.$out_trade_no$.get({ params: { mchid: platformM.mchid }, out_trade_no: 'EXPIRE_0001' });
+    const q = await wx.v3.pay.transactions.outTradeNo.$out_trade_no$.get({
+      params: { mchid: platformM.mchid },
+      out_trade_no: 'EXPIRE_0001',
+    });
     expect(q.data.trade_state).toBe('CLOSED');
     await expect(sandbox.pay('EXPIRE_0002')).rejects.toThrow(/ORDER_EXPIRED/);
     expect(sandbox.order('EXPIRE_0002')?.expired).toBe(true);

@@ -31,7 +31,11 @@ beforeAll(async () => {
 });
 afterAll(() => sb.close());
 
-function ctxFor(config: Record<string, unknown>, http: HttpTransport = loopbackTransport(), now = FIXED): ProviderContext<AlipayNodeConfig> {
+function ctxFor(
+  config: Record<string, unknown>,
+  http: HttpTransport = loopbackTransport(),
+  now = FIXED,
+): ProviderContext<AlipayNodeConfig> {
   return { config: config as unknown as AlipayNodeConfig, http, clock: { now: () => now }, cache: memoryCache() };
 }
 const keyCtx = (extra: Record<string, unknown> = {}, http?: HttpTransport) => ctxFor(alipayNodeConfig(keyApp, sb, extra), http);
@@ -73,7 +77,14 @@ describe('createOrder scenes', () => {
     const r = await alipayAdapter.createOrder(inp, keyCtx({}, http));
     const req = lastRequest();
     expect(req.method).toBe('alipay.trade.precreate');
-    expect(req.biz).toEqual({ product_code: 'FACE_TO_FACE_PAYMENT', out_trade_no: inp.out_trade_no, total_amount: '19.99', subject: '测试订单', body: '描述', time_expire: '2026-01-02 00:40:00' });
+    expect(req.biz).toEqual({
+      product_code: 'FACE_TO_FACE_PAYMENT',
+      out_trade_no: inp.out_trade_no,
+      total_amount: '19.99',
+      subject: '测试订单',
+      body: '描述',
+      time_expire: '2026-01-02 00:40:00',
+    });
     expect(req.params.timestamp).toBe('2026-01-02 00:30:05');
     expect(req.params.notify_url).toBe(inp.notify_url);
     expect(req.params.app_id).toBe(keyApp.appId);
@@ -108,7 +119,12 @@ describe('createOrder scenes', () => {
     const r = await alipayAdapter.createOrder(inp, keyCtx());
     const req = lastRequest();
     expect(req.method).toBe('alipay.trade.create');
-    expect(req.biz).toMatchObject({ buyer_id: '2088102146225135', product_code: 'JSAPI_PAY', total_amount: '2.50', out_trade_no: inp.out_trade_no });
+    expect(req.biz).toMatchObject({
+      buyer_id: '2088102146225135',
+      product_code: 'JSAPI_PAY',
+      total_amount: '2.50',
+      out_trade_no: inp.out_trade_no,
+    });
     expect(req.biz).not.toHaveProperty('op_buyer_open_id');
     const trade_no = sb.order(inp.out_trade_no)!.trade_no;
     expect(r.orderInfo).toBe(trade_no);
@@ -124,7 +140,10 @@ describe('createOrder scenes', () => {
 
   test('op_app_id mode: op_app_id + op_buyer_open_id, no buyer_id', async () => {
     const mp = { payType: 'alipay_mp-alipay' as const, platformKey: 'mp-alipay' as const };
-    await alipayAdapter.createOrder(input({ ...mp, openid: '2088102146225135', other: { op_app_id: '2021000000000777', op_buyer_open_id: '074aXyz_openid' } }), keyCtx());
+    await alipayAdapter.createOrder(
+      input({ ...mp, openid: '2088102146225135', other: { op_app_id: '2021000000000777', op_buyer_open_id: '074aXyz_openid' } }),
+      keyCtx(),
+    );
     let biz = lastRequest().biz;
     expect(biz).toMatchObject({ op_app_id: '2021000000000777', op_buyer_open_id: '074aXyz_openid', product_code: 'JSAPI_PAY' });
     expect(biz).not.toHaveProperty('buyer_id');
@@ -145,7 +164,18 @@ describe('createOrder scenes', () => {
       platformKey: 'mp-alipay',
       openid: '2088102146225135',
       total_fee: 5000,
-      other: { total_amount: '0.01', totalAmount: '0.01', out_trade_no: 'EVIL0001', OUT_TRADE_NO: 'EVIL0002', notify_url: 'http://evil.example/n', buyer_id: '2088000000000666', seller_id: '2088000000000667', app_id: '2021000000000666', passback_params: 'k%3Dv', extend_params: { sys_service_provider_id: '2088000000000001' } },
+      other: {
+        total_amount: '0.01',
+        totalAmount: '0.01',
+        out_trade_no: 'EVIL0001',
+        OUT_TRADE_NO: 'EVIL0002',
+        notify_url: 'http://evil.example/n',
+        buyer_id: '2088000000000666',
+        seller_id: '2088000000000667',
+        app_id: '2021000000000666',
+        passback_params: 'k%3Dv',
+        extend_params: { sys_service_provider_id: '2088000000000001' },
+      },
     });
     await alipayAdapter.createOrder(inp, keyCtx());
     const req = lastRequest();
@@ -173,7 +203,13 @@ describe('createOrder scenes', () => {
     expect(params.get('method')).toBe('alipay.trade.app.pay');
     expect(params.get('notify_url')).toBe(inp.notify_url);
     expect(params.get('timestamp')).toBe('2026-01-02 00:30:05');
-    expect(JSON.parse(params.get('biz_content')!)).toEqual({ product_code: 'QUICK_MSECURITY_PAY', out_trade_no: inp.out_trade_no, total_amount: '1.00', subject: '测试订单', time_expire: '2026-01-02 01:00:00' });
+    expect(JSON.parse(params.get('biz_content')!)).toEqual({
+      product_code: 'QUICK_MSECURITY_PAY',
+      out_trade_no: inp.out_trade_no,
+      total_amount: '1.00',
+      subject: '测试订单',
+      time_expire: '2026-01-02 01:00:00',
+    });
     const t = await sb.submitAppOrder(orderStr);
     expect(t.out_trade_no).toBe(inp.out_trade_no);
     // a tampered order string is refused by the "Alipay app"
@@ -181,7 +217,10 @@ describe('createOrder scenes', () => {
   });
 
   test('unsupported platform key', async () => {
-    await expectPayError(alipayAdapter.createOrder(input({ platformKey: 'mweb', payType: 'alipay_mweb' }), keyCtx()), 'PLATFORM_UNSUPPORTED');
+    await expectPayError(
+      alipayAdapter.createOrder(input({ platformKey: 'mweb', payType: 'alipay_mweb' }), keyCtx()),
+      'PLATFORM_UNSUPPORTED',
+    );
   });
 });
 
@@ -191,7 +230,12 @@ describe('key formats and cert mode', () => {
     const bare1 = pkcs1.replace(/-----[^-]+-----|\s/g, '');
     const bare8 = keyApp.appPrivateKeyPem.replace(/-----[^-]+-----|\s/g, '');
     const barePub = keyApp.alipayPublicKeyPem.replace(/-----[^-]+-----|\s/g, '');
-    for (const [privateKey, keyType] of [[pkcs1, undefined], [bare1, 'PKCS1'], [bare8, 'PKCS8'], [bare8, undefined]] as const) {
+    for (const [privateKey, keyType] of [
+      [pkcs1, undefined],
+      [bare1, 'PKCS1'],
+      [bare8, 'PKCS8'],
+      [bare8, undefined],
+    ] as const) {
       const r = await alipayAdapter.createOrder(input(), keyCtx({ privateKey, keyType, alipayPublicKey: barePub }));
       expect(r.codeUrl).toMatch(/cashier/);
     }
@@ -228,7 +272,12 @@ describe('key formats and cert mode', () => {
 describe('response verification and errors', () => {
   const rewriting = (rewrite: (s: string) => string): HttpTransport => {
     const inner = loopbackTransport();
-    return { async request(req) { const r = await inner.request(req); return { ...r, body: Buffer.from(rewrite(r.body.toString('utf8'))) }; } };
+    return {
+      async request(req) {
+        const r = await inner.request(req);
+        return { ...r, body: Buffer.from(rewrite(r.body.toString('utf8'))) };
+      },
+    };
   };
 
   test('a tampered response → GATEWAY_RESPONSE_UNVERIFIED', async () => {
@@ -243,7 +292,10 @@ describe('response verification and errors', () => {
 
   test('wrong Alipay public key, stripped sign, forged sign → unverified', async () => {
     const inp = input();
-    await expectPayError(alipayAdapter.createOrder(inp, keyCtx({ alipayPublicKey: otherApp.alipayPublicKeyPem })), 'GATEWAY_RESPONSE_UNVERIFIED');
+    await expectPayError(
+      alipayAdapter.createOrder(inp, keyCtx({ alipayPublicKey: otherApp.alipayPublicKeyPem })),
+      'GATEWAY_RESPONSE_UNVERIFIED',
+    );
     const strip = rewriting((s) => s.replace(/,"sign":"[^"]*"/, ''));
     await expectPayError(alipayAdapter.createOrder(input(), keyCtx({}, strip)), 'GATEWAY_RESPONSE_UNVERIFIED');
     const forge = rewriting((s) => s.replace(/"sign":"[^"]*"/, '"sign":"AAAA"'));
@@ -255,16 +307,27 @@ describe('response verification and errors', () => {
   test('business errors → GATEWAY_ERROR with sub_code / sub_msg', async () => {
     const inp2 = input({ payType: 'alipay_mp-alipay', platformKey: 'mp-alipay', openid: '2088102146225135' });
     await alipayAdapter.createOrder(inp2, keyCtx());
-    const e = await expectPayError(alipayAdapter.refund!({ out_trade_no: inp2.out_trade_no, out_refund_no: 'R1', total_fee: 1, refund_fee: 1 }, keyCtx()), 'GATEWAY_ERROR');
+    const e = await expectPayError(
+      alipayAdapter.refund!({ out_trade_no: inp2.out_trade_no, out_refund_no: 'R1', total_fee: 1, refund_fee: 1 }, keyCtx()),
+      'GATEWAY_ERROR',
+    );
     expect(e.msgEn).toContain('ACQ.TRADE_STATUS_ERROR');
     expect(e.detail).toMatchObject({ sub_code: 'ACQ.TRADE_STATUS_ERROR', verified: true });
     // wrong app private key → isv.invalid-signature, signed by the gateway
-    const e2 = await expectPayError(alipayAdapter.queryOrder({ out_trade_no: 'X1234567' }, keyCtx({ privateKey: otherApp.appPrivateKeyPem })), 'GATEWAY_ERROR');
+    const e2 = await expectPayError(
+      alipayAdapter.queryOrder({ out_trade_no: 'X1234567' }, keyCtx({ privateKey: otherApp.appPrivateKeyPem })),
+      'GATEWAY_ERROR',
+    );
     expect(e2.detail.sub_code).toBe('isv.invalid-signature');
     // unknown app: unsigned error, reported but flagged unverified, never turned into an order state
-    const e3 = await expectPayError(alipayAdapter.queryOrder({ out_trade_no: 'X1234567' }, keyCtx({ appId: '2021999999999999' })), 'GATEWAY_ERROR');
+    const e3 = await expectPayError(
+      alipayAdapter.queryOrder({ out_trade_no: 'X1234567' }, keyCtx({ appId: '2021999999999999' })),
+      'GATEWAY_ERROR',
+    );
     expect(e3.detail).toMatchObject({ sub_code: 'isv.invalid-app-id', verified: false });
-    const fakeNotExist = rewriting(() => '{"alipay_trade_query_response":{"code":"40004","msg":"Business Failed","sub_code":"ACQ.TRADE_NOT_EXIST","sub_msg":"x"}}');
+    const fakeNotExist = rewriting(
+      () => '{"alipay_trade_query_response":{"code":"40004","msg":"Business Failed","sub_code":"ACQ.TRADE_NOT_EXIST","sub_msg":"x"}}',
+    );
     await expectPayError(alipayAdapter.queryOrder({ out_trade_no: 'X1234567' }, keyCtx({}, fakeNotExist)), 'GATEWAY_ERROR');
   });
 
@@ -288,19 +351,47 @@ describe('query, close, refund', () => {
     await sb.pay(inp.out_trade_no, { buyer_id: '2088000000000042' });
     const paid = await alipayAdapter.queryOrder({ out_trade_no: inp.out_trade_no }, ctx);
     const o = sb.order(inp.out_trade_no)!;
-    expect(paid).toMatchObject({ state: 'PAID', total_fee: 1000, transaction_id: o.trade_no, openid: '2088000000000042', out_trade_no: inp.out_trade_no });
+    expect(paid).toMatchObject({
+      state: 'PAID',
+      total_fee: 1000,
+      transaction_id: o.trade_no,
+      openid: '2088000000000042',
+      out_trade_no: inp.out_trade_no,
+    });
     expect(paid.pay_date).toBe(Math.floor(o.gmt_payment! / 1000) * 1000);
 
-    const r1 = await alipayAdapter.refund!({ out_trade_no: inp.out_trade_no, out_refund_no: `${inp.out_trade_no}-1`, total_fee: 1000, refund_fee: 250, refund_desc: '部分退款' }, ctx);
+    const r1 = await alipayAdapter.refund!(
+      { out_trade_no: inp.out_trade_no, out_refund_no: `${inp.out_trade_no}-1`, total_fee: 1000, refund_fee: 250, refund_desc: '部分退款' },
+      ctx,
+    );
     expect(r1).toMatchObject({ state: 'SUCCESS', refund_fee: 250 });
     const req = lastRequest();
-    expect(req.biz).toEqual({ out_trade_no: inp.out_trade_no, refund_amount: '2.50', out_request_no: `${inp.out_trade_no}-1`, refund_reason: '部分退款' });
-    const again = await alipayAdapter.refund!({ out_trade_no: inp.out_trade_no, out_refund_no: `${inp.out_trade_no}-1`, total_fee: 1000, refund_fee: 250 }, ctx);
+    expect(req.biz).toEqual({
+      out_trade_no: inp.out_trade_no,
+      refund_amount: '2.50',
+      out_request_no: `${inp.out_trade_no}-1`,
+      refund_reason: '部分退款',
+    });
+    const again = await alipayAdapter.refund!(
+      { out_trade_no: inp.out_trade_no, out_refund_no: `${inp.out_trade_no}-1`, total_fee: 1000, refund_fee: 250 },
+      ctx,
+    );
     expect(again.state).toBe('PROCESSING'); // fund_change N
-    expect(await alipayAdapter.queryRefund!({ out_trade_no: inp.out_trade_no, out_refund_no: `${inp.out_trade_no}-1` }, ctx)).toMatchObject({ state: 'SUCCESS', refund_fee: 250 });
+    expect(await alipayAdapter.queryRefund!({ out_trade_no: inp.out_trade_no, out_refund_no: `${inp.out_trade_no}-1` }, ctx)).toMatchObject(
+      { state: 'SUCCESS', refund_fee: 250 },
+    );
     expect((await alipayAdapter.queryRefund!({ out_trade_no: inp.out_trade_no, out_refund_no: 'never-sent' }, ctx)).state).toBe('FAIL');
-    await expectPayError(alipayAdapter.refund!({ out_trade_no: inp.out_trade_no, out_refund_no: `${inp.out_trade_no}-2`, total_fee: 1000, refund_fee: 751 }, ctx), 'GATEWAY_ERROR');
-    await alipayAdapter.refund!({ out_trade_no: inp.out_trade_no, out_refund_no: `${inp.out_trade_no}-3`, total_fee: 1000, refund_fee: 750 }, ctx);
+    await expectPayError(
+      alipayAdapter.refund!(
+        { out_trade_no: inp.out_trade_no, out_refund_no: `${inp.out_trade_no}-2`, total_fee: 1000, refund_fee: 751 },
+        ctx,
+      ),
+      'GATEWAY_ERROR',
+    );
+    await alipayAdapter.refund!(
+      { out_trade_no: inp.out_trade_no, out_refund_no: `${inp.out_trade_no}-3`, total_fee: 1000, refund_fee: 750 },
+      ctx,
+    );
     expect((await alipayAdapter.queryOrder({ out_trade_no: inp.out_trade_no }, ctx)).state).toBe('REFUND');
   });
 
@@ -336,11 +427,26 @@ describe('verifyNotify', () => {
     gmt_payment: '2026-01-02 00:30:59',
     fund_bill_list: '[{"amount":"19.99","fundChannel":"ALIPAYACCOUNT"}]',
   });
-  const req = (body: string, ct = 'application/x-www-form-urlencoded; charset=utf-8'): RawHttpRequest => ({ method: 'POST', path: '/paymentNotify/alipay_h5/ORDER0001', headers: { 'content-type': ct }, query: {}, body: Buffer.from(body) });
+  const req = (body: string, ct = 'application/x-www-form-urlencoded; charset=utf-8'): RawHttpRequest => ({
+    method: 'POST',
+    path: '/paymentNotify/alipay_h5/ORDER0001',
+    headers: { 'content-type': ct },
+    query: {},
+    body: Buffer.from(body),
+  });
 
   test('accepts a gateway-signed payment notification and normalises it', async () => {
     const ev = await alipayAdapter.verifyNotify(req(sb.buildNotification(keyApp.appId, base())), keyCtx());
-    expect(ev).toMatchObject({ kind: 'payment', out_trade_no: 'ORDER0001', transaction_id: '2026010222001400001234567890', total_fee: 1999, paid: true, appid: keyApp.appId, openid: '2088000000000042', pay_date: Date.UTC(2026, 0, 1, 16, 30, 59) });
+    expect(ev).toMatchObject({
+      kind: 'payment',
+      out_trade_no: 'ORDER0001',
+      transaction_id: '2026010222001400001234567890',
+      total_fee: 1999,
+      paid: true,
+      appid: keyApp.appId,
+      openid: '2088000000000042',
+      pay_date: Date.UTC(2026, 0, 1, 16, 30, 59),
+    });
     if (ev.kind !== 'payment') throw new Error();
     expect(ev.info.subject).toBe('会员 100% 充值 a+b&c=d');
     expect(ev.info).not.toHaveProperty('sign');
@@ -355,19 +461,32 @@ describe('verifyNotify', () => {
 
   test('rejects a tampered amount, another key, a missing sign, a sign_type downgrade', async () => {
     const body = sb.buildNotification(keyApp.appId, base());
-    await expectPayError(alipayAdapter.verifyNotify(req(body.replace('total_amount=19.99', 'total_amount=0.01')), keyCtx()), 'NOTIFY_SIGNATURE_INVALID');
-    await expectPayError(alipayAdapter.verifyNotify(req(sb.buildNotification(otherApp.appId, base())), keyCtx()), 'NOTIFY_SIGNATURE_INVALID');
+    await expectPayError(
+      alipayAdapter.verifyNotify(req(body.replace('total_amount=19.99', 'total_amount=0.01')), keyCtx()),
+      'NOTIFY_SIGNATURE_INVALID',
+    );
+    await expectPayError(
+      alipayAdapter.verifyNotify(req(sb.buildNotification(otherApp.appId, base())), keyCtx()),
+      'NOTIFY_SIGNATURE_INVALID',
+    );
     await expectPayError(alipayAdapter.verifyNotify(req(body.replace(/&?sign=[^&]*/, '')), keyCtx()), 'NOTIFY_SIGNATURE_INVALID');
-    await expectPayError(alipayAdapter.verifyNotify(req(body.replace('sign_type=RSA2', 'sign_type=RSA')), keyCtx()), 'NOTIFY_SIGNATURE_INVALID');
+    await expectPayError(
+      alipayAdapter.verifyNotify(req(body.replace('sign_type=RSA2', 'sign_type=RSA')), keyCtx()),
+      'NOTIFY_SIGNATURE_INVALID',
+    );
     // an added field breaks the signature too
     await expectPayError(alipayAdapter.verifyNotify(req(body + '&refund_fee=0.01'), keyCtx()), 'NOTIFY_SIGNATURE_INVALID');
   });
 
   test('refund notice and non-paid statuses are verified but ignored', async () => {
     const refundNotice = { ...base(), refund_fee: '1.00', gmt_refund: '2026-01-02 01:00:00.000', out_biz_no: 'ORDER0001-1' };
-    expect(await alipayAdapter.verifyNotify(req(sb.buildNotification(keyApp.appId, refundNotice)), keyCtx())).toMatchObject({ kind: 'ignore' });
+    expect(await alipayAdapter.verifyNotify(req(sb.buildNotification(keyApp.appId, refundNotice)), keyCtx())).toMatchObject({
+      kind: 'ignore',
+    });
     for (const trade_status of ['WAIT_BUYER_PAY', 'TRADE_CLOSED']) {
-      expect(await alipayAdapter.verifyNotify(req(sb.buildNotification(keyApp.appId, { ...base(), trade_status })), keyCtx())).toMatchObject({ kind: 'ignore' });
+      expect(
+        await alipayAdapter.verifyNotify(req(sb.buildNotification(keyApp.appId, { ...base(), trade_status })), keyCtx()),
+      ).toMatchObject({ kind: 'ignore' });
     }
     // ignoring still requires a valid signature
     const forged = sb.buildNotification(otherApp.appId, refundNotice);
@@ -375,20 +494,29 @@ describe('verifyNotify', () => {
   });
 
   test('malformed: bad amount (signed), bad escapes, duplicate keys, wrong content type, empty', async () => {
-    await expectPayError(alipayAdapter.verifyNotify(req(sb.buildNotification(keyApp.appId, { ...base(), total_amount: '19.999' })), keyCtx()), 'NOTIFY_MALFORMED');
+    await expectPayError(
+      alipayAdapter.verifyNotify(req(sb.buildNotification(keyApp.appId, { ...base(), total_amount: '19.999' })), keyCtx()),
+      'NOTIFY_MALFORMED',
+    );
     const noAmount = base() as Record<string, string>;
     delete noAmount.total_amount;
     await expectPayError(alipayAdapter.verifyNotify(req(sb.buildNotification(keyApp.appId, noAmount)), keyCtx()), 'NOTIFY_MALFORMED');
     await expectPayError(alipayAdapter.verifyNotify(req('a=%E0%A4%A&sign=x'), keyCtx()), 'NOTIFY_MALFORMED');
     await expectPayError(alipayAdapter.verifyNotify(req('a=1&a=2&sign=x'), keyCtx()), 'NOTIFY_MALFORMED');
-    await expectPayError(alipayAdapter.verifyNotify(req(sb.buildNotification(keyApp.appId, base()), 'application/json'), keyCtx()), 'NOTIFY_MALFORMED');
+    await expectPayError(
+      alipayAdapter.verifyNotify(req(sb.buildNotification(keyApp.appId, base()), 'application/json'), keyCtx()),
+      'NOTIFY_MALFORMED',
+    );
     await expectPayError(alipayAdapter.verifyNotify(req(''), keyCtx()), 'NOTIFY_MALFORMED');
   });
 
   test('cert mode: verified with the key of the Alipay public cert', async () => {
     const ctx = ctxFor(alipayNodeConfig(certApp, sb));
     const f = { ...base(), app_id: certApp.appId };
-    expect(await alipayAdapter.verifyNotify(req(sb.buildNotification(certApp.appId, f)), ctx)).toMatchObject({ kind: 'payment', total_fee: 1999 });
+    expect(await alipayAdapter.verifyNotify(req(sb.buildNotification(certApp.appId, f)), ctx)).toMatchObject({
+      kind: 'payment',
+      total_fee: 1999,
+    });
     await expectPayError(alipayAdapter.verifyNotify(req(sb.buildNotification(keyApp.appId, f)), ctx), 'NOTIFY_SIGNATURE_INVALID');
   });
 
@@ -403,7 +531,10 @@ describe('verifyNotify', () => {
         received.push(body);
         const ctx = keyCtx();
         try {
-          const ev = await alipayAdapter.verifyNotify({ method: 'POST', path: rq.url!, headers: { 'content-type': String(rq.headers['content-type']) }, query: {}, body }, ctx);
+          const ev = await alipayAdapter.verifyNotify(
+            { method: 'POST', path: rq.url!, headers: { 'content-type': String(rq.headers['content-type']) }, query: {}, body },
+            ctx,
+          );
           const reply = alipayAdapter.notifyReply(ev.kind === 'payment');
           rs.writeHead(reply.statusCode, reply.headers);
           rs.end(reply.body);
@@ -416,7 +547,11 @@ describe('verifyNotify', () => {
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     try {
-      const inp = input({ total_fee: 1234, subject: '端到端 100%', notify_url: `http://127.0.0.1:${(server.address() as any).port}/paymentNotify/alipay_h5/x` });
+      const inp = input({
+        total_fee: 1234,
+        subject: '端到端 100%',
+        notify_url: `http://127.0.0.1:${(server.address() as any).port}/paymentNotify/alipay_h5/x`,
+      });
       await alipayAdapter.createOrder(inp, keyCtx());
       await sb.pay(inp.out_trade_no);
       await sb.waitForDelivery(inp.out_trade_no, (d) => d.body === 'success', 5000);
@@ -429,7 +564,12 @@ describe('verifyNotify', () => {
 
 describe('notifyReply and lazy loading', () => {
   test('notifyReply', () => {
-    expect(alipayAdapter.notifyReply(true)).toEqual({ mpserverlessComposedResponse: true, statusCode: 200, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: 'success' });
+    expect(alipayAdapter.notifyReply(true)).toEqual({
+      mpserverlessComposedResponse: true,
+      statusCode: 200,
+      headers: { 'content-type': 'text/plain; charset=utf-8' },
+      body: 'success',
+    });
     expect(alipayAdapter.notifyReply(false).body).toBe('fail');
   });
 

@@ -57,11 +57,31 @@ describe('pay type detection (vk-uni-pay §2)', () => {
 
 describe('context normalisation: the three shapes vk-uni-pay accepts', () => {
   test('cloud object getClientInfo()', () => {
-    const c = normalizeContext({ uniPlatform: 'web', clientIP: '10.1.2.3', userAgent: 'UA1', appId: '__UNI__X', deviceId: 'd1', locale: 'en' });
-    expect(c).toMatchObject({ uniPlatform: 'web', clientIP: '10.1.2.3', userAgent: 'UA1', appId: '__UNI__X', deviceId: 'd1', locale: 'en' });
+    const c = normalizeContext({
+      uniPlatform: 'web',
+      clientIP: '10.1.2.3',
+      userAgent: 'UA1',
+      appId: '__UNI__X',
+      deviceId: 'd1',
+      locale: 'en',
+    });
+    expect(c).toMatchObject({
+      uniPlatform: 'web',
+      clientIP: '10.1.2.3',
+      userAgent: 'UA1',
+      appId: '__UNI__X',
+      deviceId: 'd1',
+      locale: 'en',
+    });
   });
   test('VK originalParam.context / cloud function context (upper-case keys)', () => {
-    const c = normalizeContext({ PLATFORM: 'app-plus', CLIENTIP: '1.1.1.1', CLIENTUA: 'UA2', APPID: '__UNI__Y', SPACEINFO: { spaceId: 'sp1' } });
+    const c = normalizeContext({
+      PLATFORM: 'app-plus',
+      CLIENTIP: '1.1.1.1',
+      CLIENTUA: 'UA2',
+      APPID: '__UNI__Y',
+      SPACEINFO: { spaceId: 'sp1' },
+    });
     expect(c).toMatchObject({ uniPlatform: 'app', clientIP: '1.1.1.1', userAgent: 'UA2', appId: '__UNI__Y', spaceId: 'sp1' });
   });
   test('h5 and app-ios fold to web and app; legacy platform names come back', () => {
@@ -121,7 +141,11 @@ describe('provider time is Asia/Shanghai whatever the host says (suite runs unde
 });
 
 describe('createPayment validation', () => {
-  const ok = { context: { uniPlatform: 'web' }, provider: 'wxpay', data: { out_trade_no: 'ORDER_0001', total_fee: 1, subject: 's', type: 'recharge' } };
+  const ok = {
+    context: { uniPlatform: 'web' },
+    provider: 'wxpay',
+    data: { out_trade_no: 'ORDER_0001', total_fee: 1, subject: 's', type: 'recharge' },
+  };
   const withData = (d: Record<string, unknown>) => ({ ...ok, data: { ...ok.data, ...d } });
   test('a valid call passes and is copied', () => {
     const v = validateCreatePayment(ok);

@@ -2,16 +2,28 @@
 import vkPay = require('../../uni_modules/vk-uni-pay/server/entry/index');
 
 test('every documented function is exported', () => {
-  const fns = ['createPayment', 'queryPayment', 'closeOrder', 'refund', 'queryRefund', 'code2SessionWeixinMP', 'code2SessionWeixinH5', 'code2SessionAlipay', 'createVkPay', 'isPayError'];
+  const fns = [
+    'createPayment',
+    'queryPayment',
+    'closeOrder',
+    'refund',
+    'queryRefund',
+    'code2SessionWeixinMP',
+    'code2SessionWeixinH5',
+    'code2SessionAlipay',
+    'createVkPay',
+    'isPayError',
+  ];
   for (const name of fns) expect(typeof (vkPay as Record<string, unknown>)[name]).toBe('function');
   expect(typeof vkPay.appleiap.verifyReceipt).toBe('function');
   expect(typeof vkPay.wxpayVirtual.notifyProvideGoods).toBe('function');
-  expect(Object.keys(vkPay).sort()).toEqual(
-    [...fns, 'appleiap', 'wxpayVirtual', 'PayError', 'ERRORS'].sort(),
-  );
+  expect(Object.keys(vkPay).sort()).toEqual([...fns, 'appleiap', 'wxpayVirtual', 'PayError', 'ERRORS'].sort());
 });
 
 test('bad input to a module function is a {code, msg} result, never a throw', async () => {
-  await expect(vkPay.createPayment({ provider: 'paypal', data: {} })).resolves.toMatchObject({ code: 1001, msg: expect.stringContaining('provider') });
+  await expect(vkPay.createPayment({ provider: 'paypal', data: {} })).resolves.toMatchObject({
+    code: 1001,
+    msg: expect.stringContaining('provider'),
+  });
   await expect(vkPay.closeOrder({})).resolves.toMatchObject({ code: 1021 });
 });

@@ -24,7 +24,11 @@ function scripted(reply: (req: HttpRequest) => HttpResponse | Promise<HttpRespon
     },
   };
 }
-const ok = (body: string, status = 200): HttpResponse => ({ status, headers: { 'content-type': 'text/html;charset=utf-8' }, body: Buffer.from(body, 'utf8') });
+const ok = (body: string, status = 200): HttpResponse => ({
+  status,
+  headers: { 'content-type': 'text/html;charset=utf-8' },
+  body: Buffer.from(body, 'utf8'),
+});
 
 async function payError(p: Promise<unknown>) {
   const e = await p.then(
@@ -53,18 +57,29 @@ describe('alipayOauthToken', () => {
     [app, forger] = await Promise.all([createAlipayApp(), createAlipayApp()]);
   });
 
-  const config = (): AlipayNodeConfig => ({ appId: app.appId, privateKey: app.appPrivateKeyPem, alipayPublicKey: app.alipayPublicKeyPem, gateway: 'http://127.0.0.1:9/gateway.do' });
-  const ctxWith = (http: HttpTransport): ProviderContext<AlipayNodeConfig> => ({ config: config(), http, clock: { now: () => FIXED }, cache: memoryCache() });
+  const config = (): AlipayNodeConfig => ({
+    appId: app.appId,
+    privateKey: app.appPrivateKeyPem,
+    alipayPublicKey: app.alipayPublicKeyPem,
+    gateway: 'http://127.0.0.1:9/gateway.do',
+  });
+  const ctxWith = (http: HttpTransport): ProviderContext<AlipayNodeConfig> => ({
+    config: config(),
+    http,
+    clock: { now: () => FIXED },
+    cache: memoryCache(),
+  });
 
   const TOKENS = { access_token: 'authusrB-ACCESS-secret-0001', refresh_token: 'authusrB-REFRESH-secret-0002' };
-  const successInner = (ids: Record<string, string>) =>
-    JSON.stringify({ ...TOKENS, expires_in: 1296000, re_expires_in: 2592000, ...ids });
+  const successInner = (ids: Record<string, string>) => JSON.stringify({ ...TOKENS, expires_in: 1296000, re_expires_in: 2592000, ...ids });
   const respond = (key: string, inner: string, signWith: string | null) =>
     signWith === null ? `{"${key}":${inner}}` : `{"${key}":${inner},"sign":"${rsa2Sign(inner, signWith)}"}`;
   const KEY = 'alipay_system_oauth_token_response';
 
   test('request: grant_type and code are signed top-level params, no biz_content; returns only the ids', async () => {
-    const http = scripted(() => ok(respond(KEY, successInner({ user_id: '2088102150477652', open_id: '074a1CcTG1Lelx' }), app.alipayPrivateKeyPem)));
+    const http = scripted(() =>
+      ok(respond(KEY, successInner({ user_id: '2088102150477652', open_id: '074a1CcTG1Lelx' }), app.alipayPrivateKeyPem)),
+    );
     const r = await alipayOauthToken('4b203fe6c11548bcabd8da5bb087a83b', ctxWith(http));
     expect(r).toEqual({ user_id: '2088102150477652', open_id: '074a1CcTG1Lelx' });
     expect(Object.keys(r).sort()).toEqual(['open_id', 'user_id']);
@@ -89,14 +104,20 @@ describe('alipayOauthToken', () => {
 
   test('a success that also carries code 10000 is accepted; user_id alone or open_id alone is enough', async () => {
     const withCode = JSON.stringify({ code: '10000', msg: 'Success', ...TOKENS, user_id: '2088000000000009' });
-    expect(await alipayOauthToken('c1', ctxWith(scripted(() => ok(respond(KEY, withCode, app.alipayPrivateKeyPem)))))).toEqual({ user_id: '2088000000000009' });
+    expect(await alipayOauthToken('c1', ctxWith(scripted(() => ok(respond(KEY, withCode, app.alipayPrivateKeyPem)))))).toEqual({
+      user_id: '2088000000000009',
+    });
     const openOnly = successInner({ open_id: '0abcDEF' });
-    expect(await alipayOauthToken('c2', ctxWith(scripted(() => ok(respond(KEY, openOnly, app.alipayPrivateKeyPem)))))).toEqual({ open_id: '0abcDEF' });
+    expect(await alipayOauthToken('c2', ctxWith(scripted(() => ok(respond(KEY, openOnly, app.alipayPrivateKeyPem)))))).toEqual({
+      open_id: '0abcDEF',
+    });
   });
 
   test('signed error_response (bad code) → GATEWAY_ERROR with the sub_code', async () => {
     const inner = JSON.stringify({ code: '40002', msg: 'Invalid Arguments', sub_code: 'isv.code-invalid', sub_msg: '授权码code无效' });
-    const e = await payError(alipayOauthToken('used-code', ctxWith(scripted(() => ok(respond('error_response', inner, app.alipayPrivateKeyPem))))));
+    const e = await payError(
+      alipayOauthToken('used-code', ctxWith(scripted(() => ok(respond('error_response', inner, app.alipayPrivateKeyPem))))),
+    );
     expect(e.key).toBe('GATEWAY_ERROR');
     expect(e.msgEn).toContain('isv.code-invalid');
     expect(e.detail).toMatchObject({ code: '40002', sub_code: 'isv.code-invalid', verified: true });
@@ -121,16 +142,32 @@ describe('alipayOauthToken', () => {
     }
     // a correctly signed answer without ids is not a login
     const noIds = JSON.stringify({ ...TOKENS, expires_in: 1 });
-    expect((await payError(alipayOauthToken('c', ctxWith(scripted(() => ok(respond(KEY, noIds, app.alipayPrivateKeyPem))))))).key).toBe('GATEWAY_RESPONSE_INVALID');
+    expect((await payError(alipayOauthToken('c', ctxWith(scripted(() => ok(respond(KEY, noIds, app.alipayPrivateKeyPem))))))).key).toBe(
+      'GATEWAY_RESPONSE_INVALID',
+    );
     // a response for another method is not accepted
-    expect((await payError(alipayOauthToken('c', ctxWith(scripted(() => ok(respond('alipay_trade_query_response', inner, app.alipayPrivateKeyPem))))))).key).toBe('GATEWAY_RESPONSE_INVALID');
+    expect(
+      (
+        await payError(
+          alipayOauthToken('c', ctxWith(scripted(() => ok(respond('alipay_trade_query_response', inner, app.alipayPrivateKeyPem))))),
+        )
+      ).key,
+    ).toBe('GATEWAY_RESPONSE_INVALID');
   });
 
   test('code format is checked before any request', async () => {
     const http = scripted(() => {
       throw new Error('no request expected');
     });
-    for (const bad of ['', 'a b', 'x&grant_type=refresh_token', 'x'.repeat(129), '码', undefined as unknown as string, 42 as unknown as string]) {
+    for (const bad of [
+      '',
+      'a b',
+      'x&grant_type=refresh_token',
+      'x'.repeat(129),
+      '码',
+      undefined as unknown as string,
+      42 as unknown as string,
+    ]) {
       const e = await payError(alipayOauthToken(bad, ctxWith(http)));
       expect(e.key).toBe('FIELD_INVALID');
     }
@@ -147,15 +184,30 @@ describe('alipayOauthToken', () => {
 });
 
 describe('officialAccountOpenid', () => {
-  const baseConfig: WxpayNodeConfig = { appId: 'wx0a1b2c3d4e5f6a7b', mchId: '1900000109', secret: 'oa-secret-123', apiBase: 'http://127.0.0.1:9/' };
+  const baseConfig: WxpayNodeConfig = {
+    appId: 'wx0a1b2c3d4e5f6a7b',
+    mchId: '1900000109',
+    secret: 'oa-secret-123',
+    apiBase: 'http://127.0.0.1:9/',
+  };
   const ctxWith = (http: HttpTransport, over: Partial<WxpayNodeConfig> = {}): ProviderContext<WxpayNodeConfig> => ({
     config: { ...baseConfig, ...over },
     http,
     clock: { now: () => FIXED },
     cache: memoryCache(),
   });
-  const json = (o: unknown, status = 200): HttpResponse => ({ status, headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify(o)) });
-  const ANSWER = { access_token: 'WEB-ACCESS-secret', expires_in: 7200, refresh_token: 'WEB-REFRESH-secret', openid: 'oOpenid123', scope: 'snsapi_base' };
+  const json = (o: unknown, status = 200): HttpResponse => ({
+    status,
+    headers: { 'content-type': 'application/json' },
+    body: Buffer.from(JSON.stringify(o)),
+  });
+  const ANSWER = {
+    access_token: 'WEB-ACCESS-secret',
+    expires_in: 7200,
+    refresh_token: 'WEB-REFRESH-secret',
+    openid: 'oOpenid123',
+    scope: 'snsapi_base',
+  };
 
   test('GET <apiBase>/sns/oauth2/access_token with appid, secret, code, grant_type; returns only openid (+unionid)', async () => {
     const http = scripted(() => json({ ...ANSWER, unionid: 'uUnion1' }));
@@ -166,7 +218,12 @@ describe('officialAccountOpenid', () => {
     expect(req.method).toBe('GET');
     const u = new URL(req.url);
     expect(`${u.origin}${u.pathname}`).toBe('http://127.0.0.1:9/sns/oauth2/access_token');
-    expect(Object.fromEntries(u.searchParams)).toEqual({ appid: baseConfig.appId, secret: 'oa-secret-123', code: '061abcDEF-_x', grant_type: 'authorization_code' });
+    expect(Object.fromEntries(u.searchParams)).toEqual({
+      appid: baseConfig.appId,
+      secret: 'oa-secret-123',
+      code: '061abcDEF-_x',
+      grant_type: 'authorization_code',
+    });
 
     const noUnion = await officialAccountOpenid('c', ctxWith(scripted(() => json(ANSWER))));
     expect(noUnion).toEqual({ openid: 'oOpenid123' });
@@ -195,7 +252,9 @@ describe('officialAccountOpenid', () => {
   });
 
   test('malformed answers, HTTP errors, unreachable', async () => {
-    expect((await payError(officialAccountOpenid('c', ctxWith(scripted(() => json({ access_token: 'x' })))))).key).toBe('GATEWAY_RESPONSE_INVALID');
+    expect((await payError(officialAccountOpenid('c', ctxWith(scripted(() => json({ access_token: 'x' })))))).key).toBe(
+      'GATEWAY_RESPONSE_INVALID',
+    );
     expect((await payError(officialAccountOpenid('c', ctxWith(scripted(() => ok('<html>')))))).key).toBe('GATEWAY_RESPONSE_INVALID');
     expect((await payError(officialAccountOpenid('c', ctxWith(scripted(() => json({}, 503)))))).key).toBe('GATEWAY_ERROR');
     const down = scripted(() => {

@@ -31,15 +31,37 @@ let seq = 0;
 async function paid(total_fee: number): Promise<string> {
   const out_trade_no = `ST${Date.now()}${seq++}`;
   const order: PayOrder = {
-    out_trade_no, total_fee, status: ORDER_STATUS.PAID, provider: 'wxpay', pay_type: 'wxpay_h5', platform: 'h5', uni_platform: 'web', type: 'goods',
-    description: 't', client_ip: '127.0.0.1', custom: {}, notify_url: '', notify_path: '', create_date: 1, refund_fee: 0, refund_num: 0, refund_list: [],
-    stat_data: {}, handler_lock_until: 0, handler_attempts: 0,
+    out_trade_no,
+    total_fee,
+    status: ORDER_STATUS.PAID,
+    provider: 'wxpay',
+    pay_type: 'wxpay_h5',
+    platform: 'h5',
+    uni_platform: 'web',
+    type: 'goods',
+    description: 't',
+    client_ip: '127.0.0.1',
+    custom: {},
+    notify_url: '',
+    notify_path: '',
+    create_date: 1,
+    refund_fee: 0,
+    refund_num: 0,
+    refund_list: [],
+    stat_data: {},
+    handler_lock_until: 0,
+    handler_attempts: 0,
   };
   expect(await orders.insert(order)).not.toBe('duplicate');
   return out_trade_no;
 }
 const get = async (no: string) => (await orders.findByOutTradeNo(no))!;
-const rec = (out_refund_no: string, refund_fee: number): RefundRecord => ({ out_refund_no, refund_fee, refund_date: 1, state: 'PROCESSING' });
+const rec = (out_refund_no: string, refund_fee: number): RefundRecord => ({
+  out_refund_no,
+  refund_fee,
+  refund_date: 1,
+  state: 'PROCESSING',
+});
 
 test('a release from a stale snapshot (a reservation happened since) is refused and changes nothing', async () => {
   const no = await paid(1000);
@@ -47,7 +69,11 @@ test('a release from a stale snapshot (a reservation happened since) is refused 
   const stale = await get(no);
   expect(await orders.reserveRefund(await get(no), rec('B', 200))).toBe(true);
   expect(await orders.updateRefundRecord(stale, 'A', { state: 'FAIL' })).toBe('conflict');
-  expect(await get(no)).toMatchObject({ refund_fee: 300, status: 2, refund_list: [expect.objectContaining({ out_refund_no: 'A', state: 'PROCESSING' }), expect.objectContaining({ out_refund_no: 'B' })] });
+  expect(await get(no)).toMatchObject({
+    refund_fee: 300,
+    status: 2,
+    refund_list: [expect.objectContaining({ out_refund_no: 'A', state: 'PROCESSING' }), expect.objectContaining({ out_refund_no: 'B' })],
+  });
   expect(await orders.updateRefundRecord(await get(no), 'A', { state: 'FAIL' })).toBe('updated');
   expect(await get(no)).toMatchObject({ refund_fee: 200, status: 2, refund_num: 2 });
 });
@@ -76,13 +102,23 @@ test('a mark and a release from the same snapshot: the second is refused (no los
   expect(await orders.updateRefundRecord(await get(no), 'B', { state: 'FAIL' })).toBe('updated');
   const o = await get(no);
   expect(o).toMatchObject({ refund_fee: 100, status: 2 });
-  expect(o.refund_list).toEqual([expect.objectContaining({ out_refund_no: 'A', state: 'SUCCESS', refund_id: 'r-A' }), expect.objectContaining({ out_refund_no: 'B', state: 'FAIL' })]);
+  expect(o.refund_list).toEqual([
+    expect.objectContaining({ out_refund_no: 'A', state: 'SUCCESS', refund_id: 'r-A' }),
+    expect.objectContaining({ out_refund_no: 'B', state: 'FAIL' }),
+  ]);
   // the released number cannot be reserved again
   expect(await orders.reserveRefund(await get(no), rec('B', 200))).toBe(false);
 });
 
 test('the ledger: one document per number, transitions only from the expected states, finals stay', async () => {
-  const doc: RefundLedgerDoc = { out_refund_no: `L${Date.now()}`, out_trade_no: 'T1', refund_fee: 10, state: 'PENDING', create_date: 1, update_date: 1 };
+  const doc: RefundLedgerDoc = {
+    out_refund_no: `L${Date.now()}`,
+    out_trade_no: 'T1',
+    refund_fee: 10,
+    state: 'PENDING',
+    create_date: 1,
+    update_date: 1,
+  };
   expect(await refunds.insert(doc)).toHaveProperty('id');
   expect(await refunds.insert({ ...doc, refund_fee: 20 })).toBe('duplicate');
   expect(await refunds.transition(doc.out_refund_no, ['PROCESSING'], 'SUCCESS', 2)).toBe(false);

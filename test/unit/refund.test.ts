@@ -50,7 +50,11 @@ function faultyTransport(inner: HttpTransport): HttpTransport {
       const which = refundCall(req);
       if (which && fault === 'fail-before') throw new Error('connect ECONNREFUSED (simulated)');
       if (which && fault === 'http-500') {
-        return { status: 500, headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify({ code: 'SYSTEM_ERROR', message: '系统错误' })) };
+        return {
+          status: 500,
+          headers: { 'content-type': 'application/json' },
+          body: Buffer.from(JSON.stringify({ code: 'SYSTEM_ERROR', message: '系统错误' })),
+        };
       }
       if (which) refundRequests[which]++;
       const res = await inner.request(req);
@@ -63,7 +67,10 @@ function faultyTransport(inner: HttpTransport): HttpTransport {
 beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'vkpay-refund-'));
   db = createDatabase({ file: path.join(dir, 'db.sqlite'), indexDirs: [path.join(ROOT, 'uni_modules/vk-uni-pay/uniCloud/database')] });
-  [wxMerchant, aliApp] = await Promise.all([createWxpayMerchant({ appids: Object.values(WX_APPIDS), signMode: 'public-key' }), createAlipayApp()]);
+  [wxMerchant, aliApp] = await Promise.all([
+    createWxpayMerchant({ appids: Object.values(WX_APPIDS), signMode: 'public-key' }),
+    createAlipayApp(),
+  ]);
   [wx, ali] = await Promise.all([
     startWxpaySandbox({ merchants: [wxMerchant], port: 0, retryDelaysMs: [], quiet: true }),
     startAlipaySandbox({ apps: [aliApp], port: 0, retryDelaysMs: [], quiet: true }),
@@ -109,9 +116,25 @@ async function paidOrder(provider: Provider, total_fee: number): Promise<string>
   const out_trade_no = tradeNo(provider === 'wxpay' ? 'W' : 'A');
   const platformKey = 'h5' as const;
   const adapter = loadAdapter(provider);
-  const ctx = { config: configNode(config as any, [provider, platformKey]), http: loopbackTransport(), clock: { now: () => Date.now() }, cache: memoryCache() };
+  const ctx = {
+    config: configNode(config as any, [provider, platformKey]),
+    http: loopbackTransport(),
+    clock: { now: () => Date.now() },
+    cache: memoryCache(),
+  };
   const created = await adapter.createOrder(
-    { payType: `${provider}_h5`, platformKey, out_trade_no, total_fee, subject: '退款测试', notify_url: 'http://127.0.0.1:9/notify', client_ip: '127.0.0.1', needQRcode: true, other: {}, extra: {} },
+    {
+      payType: `${provider}_h5`,
+      platformKey,
+      out_trade_no,
+      total_fee,
+      subject: '退款测试',
+      notify_url: 'http://127.0.0.1:9/notify',
+      client_ip: '127.0.0.1',
+      needQRcode: true,
+      other: {},
+      extra: {},
+    },
     ctx,
   );
   let transaction_id: string;
@@ -172,7 +195,9 @@ describe.each<[Provider]>([['wxpay'], ['alipay']])('%s', (provider) => {
     expect(refundedAtGateway(provider, no)).toBe(1000);
     const o = await order(no);
     expect(o).toMatchObject({ status: ORDER_STATUS.REFUNDED, refund_fee: 1000, refund_num: 1 });
-    expect(o.refund_list).toEqual([expect.objectContaining({ out_refund_no: `${no}-1`, refund_fee: 1000, refund_desc: '全额退款', state: 'SUCCESS' })]);
+    expect(o.refund_list).toEqual([
+      expect.objectContaining({ out_refund_no: `${no}-1`, refund_fee: 1000, refund_desc: '全额退款', state: 'SUCCESS' }),
+    ]);
     expect(await ledger(`${no}-1`)).toMatchObject({ out_trade_no: no, refund_fee: 1000, state: 'SUCCESS', refund_desc: '全额退款' });
     // a repeat of the same number is answered from the ledger, even now that nothing is left
     const before = refundRequests[provider];
@@ -193,7 +218,13 @@ describe.each<[Provider]>([['wxpay'], ['alipay']])('%s', (provider) => {
     expect(await order(no)).toMatchObject({ status: ORDER_STATUS.REFUNDED, refund_fee: 1000, refund_num: 2 });
     expect(refundedAtGateway(provider, no)).toBe(1000);
     const q = await queryRefund(deps, { out_trade_no: no });
-    expect(q).toMatchObject({ code: 0, out_refund_no: `${no}-2`, refund_fee: 700, state: 'SUCCESS', order: { total_fee: 1000, refund_fee: 1000, status: 3 } });
+    expect(q).toMatchObject({
+      code: 0,
+      out_refund_no: `${no}-2`,
+      refund_fee: 700,
+      state: 'SUCCESS',
+      order: { total_fee: 1000, refund_fee: 1000, status: 3 },
+    });
     const q1 = await queryRefund(deps, { out_trade_no: no, out_refund_no: `${no}-1` });
     expect(q1).toMatchObject({ out_refund_no: `${no}-1`, refund_fee: 300, state: 'SUCCESS' });
   });
@@ -214,7 +245,9 @@ describe.each<[Provider]>([['wxpay'], ['alipay']])('%s', (provider) => {
   test('concurrent partial refunds whose sum exceeds the total never refund more than the total', async () => {
     const no = await paidOrder(provider, 1000);
     const before = refundRequests[provider];
-    const results = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => refund(deps, { out_trade_no: no, out_refund_no: `${no}-c${i}`, refund_fee: 300 })));
+    const results = await Promise.allSettled(
+      Array.from({ length: 8 }, (_, i) => refund(deps, { out_trade_no: no, out_refund_no: `${no}-c${i}`, refund_fee: 300 })),
+    );
     const ok = results.filter((r): r is PromiseFulfilledResult<any> => r.status === 'fulfilled');
     const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
     expect(ok.every((r) => r.value.state === 'SUCCESS')).toBe(true);
@@ -251,7 +284,9 @@ describe.each<[Provider]>([['wxpay'], ['alipay']])('%s', (provider) => {
     const first = await refund(deps, { out_trade_no: no, out_refund_no: `${no}-R1`, refund_fee: 100 });
     const again = await refund(deps, { out_trade_no: no, out_refund_no: `${no}-R1`, refund_fee: 100 });
     expect(again).toEqual(first);
-    const parallel = await Promise.all(Array.from({ length: 5 }, () => refund(deps, { out_trade_no: no, out_refund_no: `${no}-R2`, refund_fee: 150 })));
+    const parallel = await Promise.all(
+      Array.from({ length: 5 }, () => refund(deps, { out_trade_no: no, out_refund_no: `${no}-R2`, refund_fee: 150 })),
+    );
     for (const r of parallel) expect(r).toMatchObject({ out_refund_no: `${no}-R2`, refund_fee: 150 });
     expect(refundRequests[provider] - before).toBe(2);
     expect(refundedAtGateway(provider, no)).toBe(250);
@@ -267,19 +302,34 @@ describe.each<[Provider]>([['wxpay'], ['alipay']])('%s', (provider) => {
     await refund(deps, { out_trade_no: no, refund_fee: 100 });
     // a second path (not through this service) refunds 600 at the gateway: only 300 remain there
     const adapter = loadAdapter(provider);
-    const ctx = { config: configNode(config as any, [provider, 'h5']), http: loopbackTransport(), clock: { now: () => Date.now() }, cache: memoryCache() };
+    const ctx = {
+      config: configNode(config as any, [provider, 'h5']),
+      http: loopbackTransport(),
+      clock: { now: () => Date.now() },
+      cache: memoryCache(),
+    };
     await adapter.refund!({ out_trade_no: no, out_refund_no: `${no}-side`, total_fee: 1000, refund_fee: 600 }, ctx);
     const e = await payError(refund(deps, { out_trade_no: no, out_refund_no: `${no}-big`, refund_fee: 500 }));
-    expect(e).toMatchObject({ code: 3001, key: 'GATEWAY_ERROR', detail: expect.objectContaining({ out_refund_no: `${no}-big`, state: 'FAIL' }) });
+    expect(e).toMatchObject({
+      code: 3001,
+      key: 'GATEWAY_ERROR',
+      detail: expect.objectContaining({ out_refund_no: `${no}-big`, state: 'FAIL' }),
+    });
     const o = await order(no);
     expect(o).toMatchObject({ status: ORDER_STATUS.PART_REFUNDED, refund_fee: 100 });
     expect(o.refund_list.find((r) => r.out_refund_no === `${no}-big`)).toMatchObject({ state: 'FAIL', refund_fee: 500 });
     expect(await ledger(`${no}-big`)).toMatchObject({ state: 'FAIL' });
     // the repeat neither resends nor double-releases
     const before = refundRequests[provider];
-    expect(await payError(refund(deps, { out_trade_no: no, out_refund_no: `${no}-big` }))).toMatchObject({ code: 3001, detail: { state: 'FAIL' } });
+    expect(await payError(refund(deps, { out_trade_no: no, out_refund_no: `${no}-big` }))).toMatchObject({
+      code: 3001,
+      detail: { state: 'FAIL' },
+    });
     expect(refundRequests[provider]).toBe(before);
-    expect(await queryRefund(deps, { out_trade_no: no, out_refund_no: `${no}-big` })).toMatchObject({ state: 'FAIL', order: { refund_fee: 100, status: 2 } });
+    expect(await queryRefund(deps, { out_trade_no: no, out_refund_no: `${no}-big` })).toMatchObject({
+      state: 'FAIL',
+      order: { refund_fee: 100, status: 2 },
+    });
     // what the order still allows can be refunded
     expect(await refund(deps, { out_trade_no: no, refund_fee: 300 })).toMatchObject({ state: 'SUCCESS' });
     expect(refundedAtGateway(provider, no)).toBe(1000);
@@ -288,7 +338,12 @@ describe.each<[Provider]>([['wxpay'], ['alipay']])('%s', (provider) => {
   test('a refusal that releases the only refund puts the order back to paid (status 1)', async () => {
     const no = await paidOrder(provider, 400);
     const adapter = loadAdapter(provider);
-    const ctx = { config: configNode(config as any, [provider, 'h5']), http: loopbackTransport(), clock: { now: () => Date.now() }, cache: memoryCache() };
+    const ctx = {
+      config: configNode(config as any, [provider, 'h5']),
+      http: loopbackTransport(),
+      clock: { now: () => Date.now() },
+      cache: memoryCache(),
+    };
     await adapter.refund!({ out_trade_no: no, out_refund_no: `${no}-side`, total_fee: 400, refund_fee: 300 }, ctx);
     await payError(refund(deps, { out_trade_no: no })); // 400 asked, 100 left at the gateway
     expect(await order(no)).toMatchObject({ status: ORDER_STATUS.PAID, refund_fee: 0, refund_num: 1 });
@@ -324,10 +379,16 @@ describe.each<[Provider]>([['wxpay'], ['alipay']])('%s', (provider) => {
     expect(await refund(deps, { out_trade_no: no, out_refund_no: r.out_refund_no })).toMatchObject({ state: 'UNKNOWN' });
     expect(refundRequests[provider]).toBe(before);
     clockOffset = REFUND_SETTLE_GRACE_MS + 1000;
-    expect(await queryRefund(deps, { out_trade_no: no, out_refund_no: r.out_refund_no })).toMatchObject({ state: 'FAIL', order: { refund_fee: 0, status: 1 } });
+    expect(await queryRefund(deps, { out_trade_no: no, out_refund_no: r.out_refund_no })).toMatchObject({
+      state: 'FAIL',
+      order: { refund_fee: 0, status: 1 },
+    });
     expect(await ledger(r.out_refund_no)).toMatchObject({ state: 'FAIL' });
     // settled twice: released once
-    expect(await queryRefund(deps, { out_trade_no: no, out_refund_no: r.out_refund_no })).toMatchObject({ state: 'FAIL', order: { refund_fee: 0, status: 1 } });
+    expect(await queryRefund(deps, { out_trade_no: no, out_refund_no: r.out_refund_no })).toMatchObject({
+      state: 'FAIL',
+      order: { refund_fee: 0, status: 1 },
+    });
     expect(await refund(deps, { out_trade_no: no })).toMatchObject({ state: 'SUCCESS', refund_fee: 1000, out_refund_no: `${no}-2` });
     expect(await order(no)).toMatchObject({ refund_fee: 1000, status: 3, refund_num: 2 });
   });
@@ -379,9 +440,15 @@ test('order checks: unknown order 2001, unpaid 2002, closed 2002, bad out_refund
   }
   expect(await payError(refund(deps, {} as any))).toMatchObject({ code: 1021 });
   const apple = tradeNo('I');
-  await insertOrder({ out_trade_no: apple, total_fee: 600, provider: 'appleiap', status: ORDER_STATUS.PAID, pay_type: 'appleiap_app-plus' as any });
+  await insertOrder({
+    out_trade_no: apple,
+    total_fee: 600,
+    provider: 'appleiap',
+    status: ORDER_STATUS.PAID,
+    pay_type: 'appleiap_app-plus' as any,
+  });
   expect(await payError(refund(deps, { out_trade_no: apple }))).toMatchObject({ code: 3005 });
-  expect(await (deps.orders.findByOutTradeNo(paid))).toMatchObject({ refund_fee: 0, refund_num: 0, refund_list: [] });
+  expect(await deps.orders.findByOutTradeNo(paid)).toMatchObject({ refund_fee: 0, refund_num: 0, refund_list: [] });
   // queryRefund without any refund
   expect(await payError(queryRefund(deps, { out_trade_no: paid }))).toMatchObject({ code: 1021 });
   expect(await payError(queryRefund(deps, { out_trade_no: 'NO_SUCH_ORDER_2' }))).toMatchObject({ code: 2001 });

@@ -75,7 +75,13 @@ function expectPayError(fn: () => unknown, key: string): void {
 
 // ------------------------------------------------------------------------------ (1) request signing
 describe('(1) request signature: ours ↔ oracle', () => {
-  const body = JSON.stringify({ appid: 'wxd678efh567hg6787', mchid: MCHID, description: 'Image形象店-深圳腾大-QQ公仔', out_trade_no: '1217752501201407033233368018', amount: { total: 100, currency: 'CNY' } });
+  const body = JSON.stringify({
+    appid: 'wxd678efh567hg6787',
+    mchid: MCHID,
+    description: 'Image形象店-深圳腾大-QQ公仔',
+    out_trade_no: '1217752501201407033233368018',
+    amount: { total: 100, currency: 'CNY' },
+  });
 
   it('our Authorization verifies with the oracle (Formatter.request + Rsa.verify)', () => {
     const req = { method: 'POST', canonicalUrl: '/v3/pay/transactions/jsapi', body, timestamp: Formatter.timestamp(), nonce: nonceStr() };
@@ -86,7 +92,13 @@ describe('(1) request signature: ours ↔ oracle', () => {
     expect(oracleMessage).toBe(requestMessage(req)); // same canonical string
     expect(Rsa.verify(oracleMessage, a.signature, Rsa.from(merchant.publicKeyPem, 'public'))).toBe(true);
     // and the oracle notices a change
-    expect(Rsa.verify(Formatter.request('POST', req.canonicalUrl, a.timestamp, a.nonce_str, body + ' '), a.signature, Rsa.from(merchant.publicKeyPem, 'public'))).toBe(false);
+    expect(
+      Rsa.verify(
+        Formatter.request('POST', req.canonicalUrl, a.timestamp, a.nonce_str, body + ' '),
+        a.signature,
+        Rsa.from(merchant.publicKeyPem, 'public'),
+      ),
+    ).toBe(false);
   });
 
   it('GET with query and empty body: same canonical string, oracle verifies ours', () => {
@@ -113,12 +125,32 @@ describe('(1) request signature: ours ↔ oracle', () => {
     const auth = parseAuthorization(String(config.headers.get ? config.headers.get('Authorization') : config.headers.Authorization));
     expect(auth.mchid).toBe(MCHID);
     expect(auth.serial_no).toBe(merchant.serialHex);
-    const ours = requestMessage({ method: 'POST', canonicalUrl: '/v3/pay/transactions/jsapi?x=1&y=%E4%B8%AD', body: JSON.stringify(data), timestamp: Number(auth.timestamp), nonce: auth.nonce_str });
-    const ok = (msg: string) => nodeVerify('sha256', Buffer.from(msg), { key: merchant.publicKeyPem, padding: constants.RSA_PKCS1_PADDING }, Buffer.from(auth.signature, 'base64'));
+    const ours = requestMessage({
+      method: 'POST',
+      canonicalUrl: '/v3/pay/transactions/jsapi?x=1&y=%E4%B8%AD',
+      body: JSON.stringify(data),
+      timestamp: Number(auth.timestamp),
+      nonce: auth.nonce_str,
+    });
+    const ok = (msg: string) =>
+      nodeVerify(
+        'sha256',
+        Buffer.from(msg),
+        { key: merchant.publicKeyPem, padding: constants.RSA_PKCS1_PADDING },
+        Buffer.from(auth.signature, 'base64'),
+      );
     expect(ok(ours)).toBe(true);
     expect(ok(ours.replace('x=1', 'x=2'))).toBe(false);
     // same private key, same message → identical PKCS#1 v1.5 signature from both implementations
-    expect(buildAuthorization(signer, { method: 'POST', canonicalUrl: '/v3/pay/transactions/jsapi?x=1&y=%E4%B8%AD', body: JSON.stringify(data), timestamp: Number(auth.timestamp), nonce: auth.nonce_str })).toContain(`signature="${auth.signature}"`);
+    expect(
+      buildAuthorization(signer, {
+        method: 'POST',
+        canonicalUrl: '/v3/pay/transactions/jsapi?x=1&y=%E4%B8%AD',
+        body: JSON.stringify(data),
+        timestamp: Number(auth.timestamp),
+        nonce: auth.nonce_str,
+      }),
+    ).toContain(`signature="${auth.signature}"`);
   });
 
   it('client pay params: signLines equals Rsa.sign over Formatter.joinedByLineFeed (JSAPI and APP)', () => {
@@ -134,24 +166,46 @@ describe('(1) request signature: ours ↔ oracle', () => {
 
 // ------------------------------------------------------------------------------ (2) response/notify
 describe('(2) response / notification signature: ours ↔ oracle', () => {
-  const body = '{"id":"EV-2018022511223320873","create_time":"2015-05-20T13:29:35+08:00","event_type":"TRANSACTION.SUCCESS","summary":"支付成功"}';
+  const body =
+    '{"id":"EV-2018022511223320873","create_time":"2015-05-20T13:29:35+08:00","event_type":"TRANSACTION.SUCCESS","summary":"支付成功"}';
   const oracleVerifier = (certs: Record<string, unknown>) => {
     const fn = Decorator.responseVerifier(certs as never);
     // called by axios as transformResponse with `this` = request config
-    return (data: string, headers: Record<string, string>) => fn.call({ url: '/v3/pay/transactions/id/4200000000', validateStatus: (s: number) => s >= 200 && s < 300 }, data, headers, 200);
+    return (data: string, headers: Record<string, string>) =>
+      fn.call({ url: '/v3/pay/transactions/id/4200000000', validateStatus: (s: number) => s >= 200 && s < 300 }, data, headers, 200);
   };
 
   it('signed by the oracle (Formatter.response + Rsa.sign) → verifies with our verifyMessage, both key modes', () => {
-    const store = createKeyStore({ publicKeys: { [PUB_KEY_ID]: wechat.publicKeyPem }, certificates: { [platform.serialHex]: platform.certPem } });
-    for (const [serial, key] of [[PUB_KEY_ID, wechat.privateKeyPem], [platform.serialHex, platform.keyPem]] as const) {
+    const store = createKeyStore({
+      publicKeys: { [PUB_KEY_ID]: wechat.publicKeyPem },
+      certificates: { [platform.serialHex]: platform.certPem },
+    });
+    for (const [serial, key] of [
+      [PUB_KEY_ID, wechat.privateKeyPem],
+      [platform.serialHex, platform.keyPem],
+    ] as const) {
       const ts = Formatter.timestamp();
       const nonce = Formatter.nonce();
       const signature = Rsa.sign(Formatter.response(ts, nonce, body), Rsa.from(key, 'private'));
-      const headers = { 'wechatpay-timestamp': String(ts), 'wechatpay-nonce': nonce, 'wechatpay-signature': signature, 'wechatpay-serial': serial, 'wechatpay-signature-type': 'WECHATPAY2-SHA256-RSA2048' };
+      const headers = {
+        'wechatpay-timestamp': String(ts),
+        'wechatpay-nonce': nonce,
+        'wechatpay-signature': signature,
+        'wechatpay-serial': serial,
+        'wechatpay-signature-type': 'WECHATPAY2-SHA256-RSA2048',
+      };
       const msg = signedMessageFromHeaders(headers, Buffer.from(body));
       expect(() => verifyMessage(store, msg, { nowMs: Date.now(), purpose: 'notify' })).not.toThrow();
       expect(() => verifyMessage(store, msg, { nowMs: Date.now(), purpose: 'response' })).not.toThrow();
-      expectPayError(() => verifyMessage(store, { ...msg, body: Buffer.from(body.replace('支付成功', '支付失败')) }, { nowMs: Date.now(), purpose: 'notify' }), 'NOTIFY_SIGNATURE_INVALID');
+      expectPayError(
+        () =>
+          verifyMessage(
+            store,
+            { ...msg, body: Buffer.from(body.replace('支付成功', '支付失败')) },
+            { nowMs: Date.now(), purpose: 'notify' },
+          ),
+        'NOTIFY_SIGNATURE_INVALID',
+      );
     }
   });
 
@@ -159,7 +213,12 @@ describe('(2) response / notification signature: ours ↔ oracle', () => {
     const ts = String(Math.floor(Date.now() / 1000));
     const nonce = nonceStr();
     const signature = wechatSigner.sign(`${ts}\n${nonce}\n${body}\n`);
-    const headers = { 'Wechatpay-Timestamp': ts, 'Wechatpay-Nonce': nonce, 'Wechatpay-Signature': signature, 'Wechatpay-Serial': PUB_KEY_ID };
+    const headers = {
+      'Wechatpay-Timestamp': ts,
+      'Wechatpay-Nonce': nonce,
+      'Wechatpay-Signature': signature,
+      'Wechatpay-Serial': PUB_KEY_ID,
+    };
     expect(Rsa.verify(Formatter.response(ts, nonce, body), signature, wechat.publicKeyPem)).toBe(true);
     const verify = oracleVerifier({ [PUB_KEY_ID]: Rsa.from(wechat.publicKeyPem, 'public') });
     expect(verify(body, headers)).toBe(body); // accepted: the data is passed through
@@ -170,7 +229,10 @@ describe('(2) response / notification signature: ours ↔ oracle', () => {
     const store = createKeyStore({ publicKeys: { [PUB_KEY_ID]: wechat.publicKeyPem } });
     const msg = { timestamp: ts, nonce, signature, serial: PUB_KEY_ID, body };
     expect(() => verifyMessage(store, msg, { nowMs: Date.now(), purpose: 'response' })).not.toThrow();
-    expectPayError(() => verifyMessage(store, { ...msg, body: body + ' ' }, { nowMs: Date.now(), purpose: 'response' }), 'GATEWAY_RESPONSE_UNVERIFIED');
+    expectPayError(
+      () => verifyMessage(store, { ...msg, body: body + ' ' }, { nowMs: Date.now(), purpose: 'response' }),
+      'GATEWAY_RESPONSE_UNVERIFIED',
+    );
   });
 
   it('platform certificate mode: a certificate-signed response verifies in both', () => {
@@ -178,9 +240,18 @@ describe('(2) response / notification signature: ours ↔ oracle', () => {
     const nonce = nonceStr();
     const signature = platformSigner.sign(`${ts}\n${nonce}\n${body}\n`);
     const verify = oracleVerifier({ [platform.serialHex]: Rsa.from(platform.certPem, 'public') });
-    expect(verify(body, { 'Wechatpay-Timestamp': ts, 'Wechatpay-Nonce': nonce, 'Wechatpay-Signature': signature, 'Wechatpay-Serial': platform.serialHex })).toBe(body);
+    expect(
+      verify(body, {
+        'Wechatpay-Timestamp': ts,
+        'Wechatpay-Nonce': nonce,
+        'Wechatpay-Signature': signature,
+        'Wechatpay-Serial': platform.serialHex,
+      }),
+    ).toBe(body);
     const store = createKeyStore({ certificates: { [platform.serialHex]: platform.certPem } });
-    expect(() => verifyMessage(store, { timestamp: ts, nonce, signature, serial: platform.serialHex, body }, { nowMs: Date.now(), purpose: 'notify' })).not.toThrow();
+    expect(() =>
+      verifyMessage(store, { timestamp: ts, nonce, signature, serial: platform.serialHex, body }, { nowMs: Date.now(), purpose: 'notify' }),
+    ).not.toThrow();
   });
 
   it('both refuse a stale timestamp and an unknown serial (boundary note: oracle refuses > 300 s, we refuse >= 300 s as the Go SDK)', () => {
@@ -188,13 +259,42 @@ describe('(2) response / notification signature: ours ↔ oracle', () => {
     const nonce = nonceStr();
     const signature = wechatSigner.sign(`${ts}\n${nonce}\n${body}\n`);
     const verify = oracleVerifier({ [PUB_KEY_ID]: Rsa.from(wechat.publicKeyPem, 'public') });
-    expect((verify(body, { 'Wechatpay-Timestamp': ts, 'Wechatpay-Nonce': nonce, 'Wechatpay-Signature': signature, 'Wechatpay-Serial': PUB_KEY_ID }) as { code?: string }).code).toBe('EV3_RES_HEADER_TIMESTAMP_OFFSET');
+    expect(
+      (
+        verify(body, {
+          'Wechatpay-Timestamp': ts,
+          'Wechatpay-Nonce': nonce,
+          'Wechatpay-Signature': signature,
+          'Wechatpay-Serial': PUB_KEY_ID,
+        }) as { code?: string }
+      ).code,
+    ).toBe('EV3_RES_HEADER_TIMESTAMP_OFFSET');
     const store = createKeyStore({ publicKeys: { [PUB_KEY_ID]: wechat.publicKeyPem } });
-    expectPayError(() => verifyMessage(store, { timestamp: ts, nonce, signature, serial: PUB_KEY_ID, body }, { nowMs: Date.now(), purpose: 'notify' }), 'NOTIFY_TIMESTAMP_EXPIRED');
+    expectPayError(
+      () => verifyMessage(store, { timestamp: ts, nonce, signature, serial: PUB_KEY_ID, body }, { nowMs: Date.now(), purpose: 'notify' }),
+      'NOTIFY_TIMESTAMP_EXPIRED',
+    );
     const fresh = String(Math.floor(Date.now() / 1000));
     const sig2 = wechatSigner.sign(`${fresh}\n${nonce}\n${body}\n`);
-    expect((verify(body, { 'Wechatpay-Timestamp': fresh, 'Wechatpay-Nonce': nonce, 'Wechatpay-Signature': sig2, 'Wechatpay-Serial': 'PUB_KEY_ID_0999' }) as { code?: string }).code).toBe('EV3_RES_HEADER_PLATFORM_SERIAL');
-    expectPayError(() => verifyMessage(store, { timestamp: fresh, nonce, signature: sig2, serial: 'PUB_KEY_ID_0999', body }, { nowMs: Date.now(), purpose: 'notify' }), 'NOTIFY_SERIAL_UNKNOWN');
+    expect(
+      (
+        verify(body, {
+          'Wechatpay-Timestamp': fresh,
+          'Wechatpay-Nonce': nonce,
+          'Wechatpay-Signature': sig2,
+          'Wechatpay-Serial': 'PUB_KEY_ID_0999',
+        }) as { code?: string }
+      ).code,
+    ).toBe('EV3_RES_HEADER_PLATFORM_SERIAL');
+    expectPayError(
+      () =>
+        verifyMessage(
+          store,
+          { timestamp: fresh, nonce, signature: sig2, serial: 'PUB_KEY_ID_0999', body },
+          { nowMs: Date.now(), purpose: 'notify' },
+        ),
+      'NOTIFY_SERIAL_UNKNOWN',
+    );
   });
 });
 
@@ -213,13 +313,24 @@ describe('(1)+(2) the oracle axios client against a loopback peer built from our
         let ok = false;
         try {
           const a = parseAuthorization(String(req.headers.authorization));
-          const msg = requestMessage({ method: req.method!, canonicalUrl: req.url!, body: raw, timestamp: Number(a.timestamp), nonce: a.nonce_str });
-          ok = a.mchid === MCHID && a.serial_no === merchant.serialHex && nodeVerify('sha256', Buffer.from(msg), merchant.publicKeyPem, Buffer.from(a.signature, 'base64'));
+          const msg = requestMessage({
+            method: req.method!,
+            canonicalUrl: req.url!,
+            body: raw,
+            timestamp: Number(a.timestamp),
+            nonce: a.nonce_str,
+          });
+          ok =
+            a.mchid === MCHID &&
+            a.serial_no === merchant.serialHex &&
+            nodeVerify('sha256', Buffer.from(msg), merchant.publicKeyPem, Buffer.from(a.signature, 'base64'));
         } catch {
           ok = false;
         }
         seen.push({ ok });
-        const out = ok ? JSON.stringify({ prepay_id: 'wx201410272009395522657a690389285100' }) : JSON.stringify({ code: 'SIGN_ERROR', message: 'sign not match' });
+        const out = ok
+          ? JSON.stringify({ prepay_id: 'wx201410272009395522657a690389285100' })
+          : JSON.stringify({ code: 'SIGN_ERROR', message: 'sign not match' });
         const ts = String(Math.floor(Date.now() / 1000));
         const nonce = nonceStr();
         const tamper = req.url!.includes('tamper');
@@ -247,7 +358,13 @@ describe('(1)+(2) the oracle axios client against a loopback peer built from our
       certs: { [PUB_KEY_ID]: wechat.publicKeyPem },
       baseURL: `http://127.0.0.1:${port}/`,
     });
-    const r = await wxpay.v3.pay.transactions.jsapi.post({ appid: 'wx1', mchid: MCHID, description: '测试', out_trade_no: 'T1', amount: { total: 1 } });
+    const r = await wxpay.v3.pay.transactions.jsapi.post({
+      appid: 'wx1',
+      mchid: MCHID,
+      description: '测试',
+      out_trade_no: 'T1',
+      amount: { total: 1 },
+    });
     expect(seen.at(-1)).toEqual({ ok: true });
     expect(r.data).toEqual({ prepay_id: 'wx201410272009395522657a690389285100' });
     await expect(wxpay.v3.pay.transactions.tamper.post({ a: 1 })).rejects.toThrow();
@@ -258,12 +375,20 @@ describe('(1)+(2) the oracle axios client against a loopback peer built from our
 // ------------------------------------------------------------------------------ (3) AES-GCM
 describe('(3) AEAD_AES_256_GCM: ours ↔ oracle (Aes.AesGcm)', () => {
   const KEY = 'a7cde1ZJB1kG2e7VfTs3jQzaWizur8Gb';
-  const plain = JSON.stringify({ mchid: MCHID, out_trade_no: 'T1', trade_state: 'SUCCESS', payer: { openid: 'oUpF8uMuAJO_M2pxb1Q9zNjWeS6o' }, desc: '支付成功' });
+  const plain = JSON.stringify({
+    mchid: MCHID,
+    out_trade_no: 'T1',
+    trade_state: 'SUCCESS',
+    payer: { openid: 'oUpF8uMuAJO_M2pxb1Q9zNjWeS6o' },
+    desc: '支付成功',
+  });
 
   it('oracle-encrypted decrypts with ours, ours decrypts with the oracle, identical ciphertext', () => {
     const nonce = nonceStr(12);
     const ct = Aes.AesGcm.encrypt(plain, KEY, nonce, 'transaction');
-    expect(decryptResource({ algorithm: 'AEAD_AES_256_GCM', ciphertext: ct, nonce, associated_data: 'transaction' }, KEY).toString('utf8')).toBe(plain);
+    expect(
+      decryptResource({ algorithm: 'AEAD_AES_256_GCM', ciphertext: ct, nonce, associated_data: 'transaction' }, KEY).toString('utf8'),
+    ).toBe(plain);
     const ours = encryptResource(plain, KEY, nonce, 'transaction');
     expect(ours.ciphertext).toBe(ct);
     expect(Aes.AesGcm.decrypt(ours.ciphertext, KEY, nonce, 'transaction')).toBe(plain);
@@ -307,13 +432,17 @@ describe('(4) API v2: ours ↔ oracle (Hash.sign, Hash.md5/hmac, Aes.AesEcb, Tra
         // names start with a letter, as every real v2 parameter (see the integer-key note below)
         const k = alphabet[randomInt(52)] + Array.from({ length: randomInt(0, 12) }, () => alphabet[randomInt(alphabet.length)]).join('');
         if (k === 'sign') continue;
-        params[k] = randomInt(5) === 0 ? '' : Array.from({ length: randomInt(1, 20) }, () => [...valueChars][randomInt([...valueChars].length)]).join('');
+        params[k] =
+          randomInt(5) === 0
+            ? ''
+            : Array.from({ length: randomInt(1, 20) }, () => [...valueChars][randomInt([...valueChars].length)]).join('');
       }
       const key = randomBytes(16).toString('hex');
       for (const t of ['MD5', 'HMAC-SHA256'] as const) {
         const oracle = Hash.sign(t, params, key);
         expect(signV2(params, key, t)).toBe(oracle);
-        const received = t === 'MD5' ? { ...params, sign: oracle } : { ...params, sign_type: t, sign: Hash.sign(t, { ...params, sign_type: t }, key) };
+        const received =
+          t === 'MD5' ? { ...params, sign: oracle } : { ...params, sign_type: t, sign: Hash.sign(t, { ...params, sign_type: t }, key) };
         expect(verifyV2(received, key)).toBe(true);
       }
     }
@@ -339,7 +468,8 @@ describe('(4) API v2: ours ↔ oracle (Hash.sign, Hash.md5/hmac, Aes.AesEcb, Tra
   });
 
   it('refund req_info: Aes.AesEcb-encrypted (key = md5 hex of the v2 key) decrypts with ours', () => {
-    const plaintext = '<root><out_refund_no><![CDATA[R1]]></out_refund_no><refund_status><![CDATA[SUCCESS]]></refund_status><refund_recv_accout><![CDATA[支付用户零钱]]></refund_recv_accout></root>';
+    const plaintext =
+      '<root><out_refund_no><![CDATA[R1]]></out_refund_no><refund_status><![CDATA[SUCCESS]]></refund_status><refund_recv_accout><![CDATA[支付用户零钱]]></refund_recv_accout></root>';
     const reqInfo = Aes.AesEcb.encrypt(plaintext, createHash('md5').update(KEY2).digest('hex'));
     expect(decryptRefundReqInfo(reqInfo, KEY2)).toBe(plaintext);
     expect(parseXml(decryptRefundReqInfo(reqInfo, KEY2)).refund_recv_accout).toBe('支付用户零钱');
@@ -348,7 +478,9 @@ describe('(4) API v2: ours ↔ oracle (Hash.sign, Hash.md5/hmac, Aes.AesEcb, Tra
   });
 
   it('sanity: the key material really is the same in both worlds', () => {
-    expect(createPublicKey(createPrivateKey(merchant.keyPem)).export({ type: 'spki', format: 'pem' })).toBe(Rsa.from(merchant.certPem, 'public').export({ type: 'spki', format: 'pem' }));
+    expect(createPublicKey(createPrivateKey(merchant.keyPem)).export({ type: 'spki', format: 'pem' })).toBe(
+      Rsa.from(merchant.certPem, 'public').export({ type: 'spki', format: 'pem' }),
+    );
   });
 });
 

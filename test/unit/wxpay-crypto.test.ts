@@ -2,7 +2,16 @@
  * Unit tests of providers/wxpay/crypto (our own behaviour; the oracle cross-checks live in
  * wxpay-crypto-oracle.test.ts). Keys and certificates are generated at test time.
  */
-import { createPrivateKey, createPublicKey, createCipheriv, sign as nodeSign, createHash, generateKeyPairSync, verify as nodeVerify, constants } from 'node:crypto';
+import {
+  createPrivateKey,
+  createPublicKey,
+  createCipheriv,
+  sign as nodeSign,
+  createHash,
+  generateKeyPairSync,
+  verify as nodeVerify,
+  constants,
+} from 'node:crypto';
 import { issueCertificate, generateRsaKeyPair, type Issued } from '../../tools/sandbox/pki';
 import { PayError } from '../../uni_modules/vk-uni-pay/server/core/errors';
 import {
@@ -67,7 +76,12 @@ beforeAll(async () => {
 
 function rsaVerify(message: string | Buffer, signatureB64: string, publicKeyPem: string): boolean {
   const key = createPublicKey(publicKeyPem);
-  return nodeVerify('sha256', Buffer.isBuffer(message) ? message : Buffer.from(message, 'utf8'), { key, padding: constants.RSA_PKCS1_PADDING }, Buffer.from(signatureB64, 'base64'));
+  return nodeVerify(
+    'sha256',
+    Buffer.isBuffer(message) ? message : Buffer.from(message, 'utf8'),
+    { key, padding: constants.RSA_PKCS1_PADDING },
+    Buffer.from(signatureB64, 'base64'),
+  );
 }
 
 // ------------------------------------------------------------------------------------------ nonce
@@ -123,9 +137,18 @@ describe('merchant signer', () => {
 
   it('buildAuthorization: exact header format, signature over the exact 5-line string', () => {
     const body = '{"mchid":"1900000001","out_trade_no":"T1","amount":{"total":1}}';
-    const req = { method: 'post', canonicalUrl: '/v3/pay/transactions/jsapi', body, timestamp: 1554208460, nonce: '593BEC0C930BF1AFEB40B4A08C8FB242' };
+    const req = {
+      method: 'post',
+      canonicalUrl: '/v3/pay/transactions/jsapi',
+      body,
+      timestamp: 1554208460,
+      nonce: '593BEC0C930BF1AFEB40B4A08C8FB242',
+    };
     const header = buildAuthorization(signer, req);
-    const m = /^WECHATPAY2-SHA256-RSA2048 mchid="([^"]*)",nonce_str="([^"]*)",signature="([^"]*)",timestamp="([^"]*)",serial_no="([^"]*)"$/.exec(header);
+    const m =
+      /^WECHATPAY2-SHA256-RSA2048 mchid="([^"]*)",nonce_str="([^"]*)",signature="([^"]*)",timestamp="([^"]*)",serial_no="([^"]*)"$/.exec(
+        header,
+      );
     expect(m).not.toBeNull();
     const [, mchid, nonce, signature, ts, serial] = m!;
     expect([mchid, nonce, ts, serial]).toEqual([MCHID, req.nonce, '1554208460', merchant.serialHex]);
@@ -153,10 +176,32 @@ describe('merchant signer', () => {
   });
 
   it('signLines for JSAPI (appId,timeStamp,nonceStr,package) and APP (appid,timestamp,noncestr,prepayid)', () => {
-    const jsapi = signLines(signer, ['wx8888888888888888', '1414561699', '5K8264ILTKCH16CQ2502SI8ZNMTM67VS', 'prepay_id=wx201410272009395522657a690389285100']);
-    expect(rsaVerify('wx8888888888888888\n1414561699\n5K8264ILTKCH16CQ2502SI8ZNMTM67VS\nprepay_id=wx201410272009395522657a690389285100\n', jsapi, merchant.publicKeyPem)).toBe(true);
-    const app = signLines(signer, ['wx8888888888888888', '1414561699', '5K8264ILTKCH16CQ2502SI8ZNMTM67VS', 'wx201410272009395522657a690389285100']);
-    expect(rsaVerify('wx8888888888888888\n1414561699\n5K8264ILTKCH16CQ2502SI8ZNMTM67VS\nwx201410272009395522657a690389285100\n', app, merchant.publicKeyPem)).toBe(true);
+    const jsapi = signLines(signer, [
+      'wx8888888888888888',
+      '1414561699',
+      '5K8264ILTKCH16CQ2502SI8ZNMTM67VS',
+      'prepay_id=wx201410272009395522657a690389285100',
+    ]);
+    expect(
+      rsaVerify(
+        'wx8888888888888888\n1414561699\n5K8264ILTKCH16CQ2502SI8ZNMTM67VS\nprepay_id=wx201410272009395522657a690389285100\n',
+        jsapi,
+        merchant.publicKeyPem,
+      ),
+    ).toBe(true);
+    const app = signLines(signer, [
+      'wx8888888888888888',
+      '1414561699',
+      '5K8264ILTKCH16CQ2502SI8ZNMTM67VS',
+      'wx201410272009395522657a690389285100',
+    ]);
+    expect(
+      rsaVerify(
+        'wx8888888888888888\n1414561699\n5K8264ILTKCH16CQ2502SI8ZNMTM67VS\nwx201410272009395522657a690389285100\n',
+        app,
+        merchant.publicKeyPem,
+      ),
+    ).toBe(true);
     expect(app).not.toBe(jsapi);
     expect(() => signLines(signer, [])).toThrow(PayError);
     expect(() => signLines(signer, ['a\nb'])).toThrow(PayError);
@@ -176,7 +221,13 @@ describe('merchant signer', () => {
 const NOW_S = 1_700_000_000;
 const NOW_MS = NOW_S * 1000;
 
-function signed(by: MerchantSigner, serial: string, body: Buffer | string, ts = String(NOW_S), nonce = 'c5ac7061fccab6bf3e254dcf98995b8c'): SignedMessage {
+function signed(
+  by: MerchantSigner,
+  serial: string,
+  body: Buffer | string,
+  ts = String(NOW_S),
+  nonce = 'c5ac7061fccab6bf3e254dcf98995b8c',
+): SignedMessage {
   const bytes = Buffer.isBuffer(body) ? body : Buffer.from(body, 'utf8');
   // sign() takes a string: build the message from the bytes exactly (tests use UTF-8 bodies)
   const signature = by.sign(`${ts}\n${nonce}\n${bytes.toString('utf8')}\n`);
@@ -185,7 +236,10 @@ function signed(by: MerchantSigner, serial: string, body: Buffer | string, ts = 
 
 describe('key store', () => {
   it('public-key mode, certificate mode, both in one store; serial case-insensitive for certificates', () => {
-    const store = createKeyStore({ publicKeys: { [PUB_KEY_ID]: pubKeyPair.publicKeyPem }, certificates: { [platform.serialHex.toLowerCase()]: platform.certPem } });
+    const store = createKeyStore({
+      publicKeys: { [PUB_KEY_ID]: pubKeyPair.publicKeyPem },
+      certificates: { [platform.serialHex.toLowerCase()]: platform.certPem },
+    });
     expect(store.get(PUB_KEY_ID)?.export({ type: 'spki', format: 'pem' })).toBe(pubKeyPair.publicKeyPem);
     expect(store.get(platform.serialHex)?.export({ type: 'spki', format: 'pem' })).toBe(platform.publicKeyPem);
     expect(store.get(platform.serialHex.toLowerCase())).toBe(store.get(platform.serialHex)); // built once
@@ -224,12 +278,17 @@ describe('signedMessageFromHeaders', () => {
     expect(m.body).toBe(body);
     expect(signedMessageFromHeaders({ ...h, 'wechatpay-signature-type': 'WECHATPAY2-SHA256-RSA2048' }, '').timestamp).toBe('1');
   });
-  it.each(['wechatpay-timestamp', 'wechatpay-nonce', 'wechatpay-signature', 'wechatpay-serial'])('missing or empty %s → NOTIFY_MALFORMED', (name) => {
-    expect(errorKey(() => signedMessageFromHeaders({ ...h, [name]: undefined }, ''))).toBe('NOTIFY_MALFORMED');
-    expect(errorKey(() => signedMessageFromHeaders({ ...h, [name]: '' }, ''))).toBe('NOTIFY_MALFORMED');
-  });
+  it.each(['wechatpay-timestamp', 'wechatpay-nonce', 'wechatpay-signature', 'wechatpay-serial'])(
+    'missing or empty %s → NOTIFY_MALFORMED',
+    (name) => {
+      expect(errorKey(() => signedMessageFromHeaders({ ...h, [name]: undefined }, ''))).toBe('NOTIFY_MALFORMED');
+      expect(errorKey(() => signedMessageFromHeaders({ ...h, [name]: '' }, ''))).toBe('NOTIFY_MALFORMED');
+    },
+  );
   it('an unsupported signature type → NOTIFY_MALFORMED', () => {
-    expect(errorKey(() => signedMessageFromHeaders({ ...h, 'wechatpay-signature-type': 'WECHATPAY2-SM2-WITH-SM3' }, ''))).toBe('NOTIFY_MALFORMED');
+    expect(errorKey(() => signedMessageFromHeaders({ ...h, 'wechatpay-signature-type': 'WECHATPAY2-SM2-WITH-SM3' }, ''))).toBe(
+      'NOTIFY_MALFORMED',
+    );
   });
 });
 
@@ -237,7 +296,10 @@ describe('verifyMessage', () => {
   let store: ReturnType<typeof createKeyStore>;
   const body = '{"id":"EV-2018022511223320873","create_time":"2015-05-20T13:29:35+08:00","summary":"支付成功"}';
   beforeAll(() => {
-    store = createKeyStore({ publicKeys: { [PUB_KEY_ID]: pubKeyPair.publicKeyPem }, certificates: { [platform.serialHex]: platform.certPem } });
+    store = createKeyStore({
+      publicKeys: { [PUB_KEY_ID]: pubKeyPair.publicKeyPem },
+      certificates: { [platform.serialHex]: platform.certPem },
+    });
   });
   const notify = { nowMs: NOW_MS, purpose: 'notify' as const };
 
@@ -245,7 +307,9 @@ describe('verifyMessage', () => {
     expect(() => verifyMessage(store, signed(pubKeySigner, PUB_KEY_ID, body), notify)).not.toThrow();
     expect(() => verifyMessage(store, signed(platformSigner, platform.serialHex, body), notify)).not.toThrow();
     expect(() => verifyMessage(store, signed(platformSigner, platform.serialHex.toLowerCase(), Buffer.from(body)), notify)).not.toThrow();
-    expect(() => verifyMessage(store, signed(pubKeySigner, PUB_KEY_ID, Buffer.from(body)), { ...notify, purpose: 'response' })).not.toThrow();
+    expect(() =>
+      verifyMessage(store, signed(pubKeySigner, PUB_KEY_ID, Buffer.from(body)), { ...notify, purpose: 'response' }),
+    ).not.toThrow();
   });
 
   it('a 204 response (empty body) verifies over "ts\\nnonce\\n\\n"', () => {
@@ -263,7 +327,9 @@ describe('verifyMessage', () => {
     const tampered = Buffer.from(raw);
     tampered[10] ^= 0x01;
     expect(errorKey(() => verifyMessage(store, { ...msg, body: tampered }, notify))).toBe('NOTIFY_SIGNATURE_INVALID');
-    expect(errorKey(() => verifyMessage(store, { ...msg, body: Buffer.concat([raw, Buffer.from(' ')]) }, notify))).toBe('NOTIFY_SIGNATURE_INVALID');
+    expect(errorKey(() => verifyMessage(store, { ...msg, body: Buffer.concat([raw, Buffer.from(' ')]) }, notify))).toBe(
+      'NOTIFY_SIGNATURE_INVALID',
+    );
     expect(errorKey(() => verifyMessage(store, { ...msg, nonce: msg.nonce + 'x' }, notify))).toBe('NOTIFY_SIGNATURE_INVALID');
     expect(errorKey(() => verifyMessage(store, { ...msg, timestamp: String(NOW_S + 1) }, notify))).toBe('NOTIFY_SIGNATURE_INVALID');
   });
@@ -312,8 +378,12 @@ describe('verifyMessage', () => {
     const e = thrown(() => verifyMessage(store, signed(pubKeySigner, 'PUB_KEY_ID_0999', body), notify));
     expect(e.key).toBe('NOTIFY_SERIAL_UNKNOWN');
     expect(e.detail?.serial).toBe('PUB_KEY_ID_0999');
-    expect(errorKey(() => verifyMessage(store, signed(platformSigner, '00' + platform.serialHex, body), notify))).toBe('NOTIFY_SERIAL_UNKNOWN');
-    expect(errorKey(() => verifyMessage(store, signed(pubKeySigner, PUB_KEY_ID.toLowerCase(), body), notify))).toBe('NOTIFY_SERIAL_UNKNOWN');
+    expect(errorKey(() => verifyMessage(store, signed(platformSigner, '00' + platform.serialHex, body), notify))).toBe(
+      'NOTIFY_SERIAL_UNKNOWN',
+    );
+    expect(errorKey(() => verifyMessage(store, signed(pubKeySigner, PUB_KEY_ID.toLowerCase(), body), notify))).toBe(
+      'NOTIFY_SERIAL_UNKNOWN',
+    );
   });
 
   it('garbage signatures fail as NOTIFY_SIGNATURE_INVALID', () => {
@@ -420,10 +490,23 @@ describe('API v2 signatures', () => {
   });
 
   it('skips empty values and `sign`, ignores key order, stringifies numbers and objects', () => {
-    const withNoise = { nonce_str: 'ibuaiVcKdpRxkhJA', body: 'test', sign: 'WHATEVER', empty: '', nothing: undefined, nul: null, device_info: '1000', mch_id: 10000100, appid: 'wxd930ea5d5a258f4f' };
+    const withNoise = {
+      nonce_str: 'ibuaiVcKdpRxkhJA',
+      body: 'test',
+      sign: 'WHATEVER',
+      empty: '',
+      nothing: undefined,
+      nul: null,
+      device_info: '1000',
+      mch_id: 10000100,
+      appid: 'wxd930ea5d5a258f4f',
+    };
     expect(signV2(withNoise, KEY2, 'MD5')).toBe('9A0A8659F005D6984697E2CA0A9CF3B7');
     const detail = { goods_detail: [{ goods_id: 'a', quantity: 1 }] };
-    const expected = createHash('md5').update(`a=1&detail=${JSON.stringify(detail)}&key=${KEY2}`).digest('hex').toUpperCase();
+    const expected = createHash('md5')
+      .update(`a=1&detail=${JSON.stringify(detail)}&key=${KEY2}`)
+      .digest('hex')
+      .toUpperCase();
     expect(signV2({ detail, a: 1 }, KEY2, 'MD5')).toBe(expected);
     // ASCII (case-sensitive) order: upper case before lower case
     const ascii = createHash('md5').update(`B=2&a=1&key=${KEY2}`).digest('hex').toUpperCase();
@@ -467,7 +550,13 @@ describe('API v2 XML', () => {
   });
 
   it('round trip incl. CDATA-looking text, multi-line, markup and non-ASCII', () => {
-    const params = { return_code: 'SUCCESS', attach: 'line1\nline2\r\n  line3', body: '<b>商品</b> & "quotes" \'s', total_fee: 1, blank: '' };
+    const params = {
+      return_code: 'SUCCESS',
+      attach: 'line1\nline2\r\n  line3',
+      body: '<b>商品</b> & "quotes" \'s',
+      total_fee: 1,
+      blank: '',
+    };
     const xml = toXml(params);
     expect(parseXml(xml)).toEqual({ ...params, total_fee: '1' });
   });
@@ -530,7 +619,13 @@ two</plainmulti>
 
   it('parsed notifications verify with verifyV2 (signature over the parsed values)', () => {
     const KEY2 = '192006250b4c09247ec02edce69f6a2d';
-    const p: Record<string, unknown> = { return_code: 'SUCCESS', result_code: 'SUCCESS', out_trade_no: 'T1', total_fee: 1, attach: 'a&b<c>' };
+    const p: Record<string, unknown> = {
+      return_code: 'SUCCESS',
+      result_code: 'SUCCESS',
+      out_trade_no: 'T1',
+      total_fee: 1,
+      attach: 'a&b<c>',
+    };
     const xml = toXml({ ...p, sign: signV2(p, KEY2, 'MD5') });
     expect(verifyV2(parseXml(xml), KEY2)).toBe(true);
     expect(verifyV2(parseXml(xml.replace('<total_fee>1<', '<total_fee>2<')), KEY2)).toBe(false);
@@ -539,7 +634,8 @@ two</plainmulti>
 
 describe('refund req_info (AES-256-ECB)', () => {
   const KEY2 = '192006250b4c09247ec02edce69f6a2d';
-  const plaintext = '<root><out_refund_no><![CDATA[R1]]></out_refund_no><refund_fee><![CDATA[1]]></refund_fee><refund_status><![CDATA[SUCCESS]]></refund_status></root>';
+  const plaintext =
+    '<root><out_refund_no><![CDATA[R1]]></out_refund_no><refund_fee><![CDATA[1]]></refund_fee><refund_status><![CDATA[SUCCESS]]></refund_status></root>';
   function encrypt(text: string, v2key: string): string {
     const key = Buffer.from(createHash('md5').update(v2key).digest('hex'));
     const c = createCipheriv('aes-256-ecb', key, null);

@@ -54,14 +54,30 @@ class Cmd implements DbCommandValue {
   or(...conds: unknown[]): Cmd {
     return new Cmd('or', [this, ...flatArgs(conds)]);
   }
-  eq(v: unknown) { return this.and(new Cmd('eq', [v])); }
-  neq(v: unknown) { return this.and(new Cmd('neq', [v])); }
-  gt(v: unknown) { return this.and(new Cmd('gt', [v])); }
-  gte(v: unknown) { return this.and(new Cmd('gte', [v])); }
-  lt(v: unknown) { return this.and(new Cmd('lt', [v])); }
-  lte(v: unknown) { return this.and(new Cmd('lte', [v])); }
-  in(v: unknown[]) { return this.and(new Cmd('in', [v])); }
-  nin(v: unknown[]) { return this.and(new Cmd('nin', [v])); }
+  eq(v: unknown) {
+    return this.and(new Cmd('eq', [v]));
+  }
+  neq(v: unknown) {
+    return this.and(new Cmd('neq', [v]));
+  }
+  gt(v: unknown) {
+    return this.and(new Cmd('gt', [v]));
+  }
+  gte(v: unknown) {
+    return this.and(new Cmd('gte', [v]));
+  }
+  lt(v: unknown) {
+    return this.and(new Cmd('lt', [v]));
+  }
+  lte(v: unknown) {
+    return this.and(new Cmd('lte', [v]));
+  }
+  in(v: unknown[]) {
+    return this.and(new Cmd('in', [v]));
+  }
+  nin(v: unknown[]) {
+    return this.and(new Cmd('nin', [v]));
+  }
 }
 
 function isCmd(v: unknown): v is Cmd {
@@ -73,20 +89,43 @@ function flatArgs(conds: unknown[]): unknown[] {
 }
 
 export function createCommand(): DbCommand & AnyObj {
-  const c = (op: string) => (...args: unknown[]) => new Cmd(op, args);
+  const c =
+    (op: string) =>
+    (...args: unknown[]) =>
+      new Cmd(op, args);
   return {
-    eq: c('eq'), neq: c('neq'), gt: c('gt'), gte: c('gte'), lt: c('lt'), lte: c('lte'),
-    in: c('in'), nin: c('nin'), exists: c('exists'), mod: c('mod'), size: c('size'), all: c('all'),
+    eq: c('eq'),
+    neq: c('neq'),
+    gt: c('gt'),
+    gte: c('gte'),
+    lt: c('lt'),
+    lte: c('lte'),
+    in: c('in'),
+    nin: c('nin'),
+    exists: c('exists'),
+    mod: c('mod'),
+    size: c('size'),
+    all: c('all'),
     elemMatch: c('elemMatch'),
     and: (...a: unknown[]) => new Cmd('and', flatArgs(a)),
     or: (...a: unknown[]) => new Cmd('or', flatArgs(a)),
     nor: (...a: unknown[]) => new Cmd('nor', flatArgs(a)),
     not: c('not'),
     // update commands
-    inc: c('inc'), mul: c('mul'), min: c('min'), max: c('max'), rename: c('rename'),
-    push: c('push'), unshift: c('unshift'), pop: () => new Cmd('pop', []), shift: () => new Cmd('shift', []),
-    pull: c('pull'), pullAll: c('pullAll'), addToSet: c('addToSet'),
-    set: c('set'), remove: () => new Cmd('remove', []),
+    inc: c('inc'),
+    mul: c('mul'),
+    min: c('min'),
+    max: c('max'),
+    rename: c('rename'),
+    push: c('push'),
+    unshift: c('unshift'),
+    pop: () => new Cmd('pop', []),
+    shift: () => new Cmd('shift', []),
+    pull: c('pull'),
+    pullAll: c('pullAll'),
+    addToSet: c('addToSet'),
+    set: c('set'),
+    remove: () => new Cmd('remove', []),
   } as DbCommand & AnyObj;
 }
 
@@ -141,13 +180,27 @@ function flattenWhere(obj: AnyObj, prefix: string, out: AnyObj[]) {
 function fieldCmd(p: string, c: Cmd): AnyObj {
   const a = c.args[0];
   switch (c.op) {
-    case 'eq': return { [p]: { $eq: a } };
-    case 'neq': return { [p]: { $ne: a } };
-    case 'gt': case 'gte': case 'lt': case 'lte': case 'in': case 'nin': case 'all': case 'size': case 'mod':
+    case 'eq':
+      return { [p]: { $eq: a } };
+    case 'neq':
+      return { [p]: { $ne: a } };
+    case 'gt':
+    case 'gte':
+    case 'lt':
+    case 'lte':
+    case 'in':
+    case 'nin':
+    case 'all':
+    case 'size':
+    case 'mod':
       return { [p]: { [`$${c.op}`]: c.op === 'mod' && c.args.length > 1 ? c.args : a } };
-    case 'exists': return { [p]: { $exists: a !== false } };
-    case 'elemMatch': return { [p]: { $elemMatch: toMongoQuery(a) } };
-    case 'and': case 'or': case 'nor':
+    case 'exists':
+      return { [p]: { $exists: a !== false } };
+    case 'elemMatch':
+      return { [p]: { $elemMatch: toMongoQuery(a) } };
+    case 'and':
+    case 'or':
+    case 'nor':
       return { [`$${c.op}`]: c.args.map((x) => (isCmd(x) ? fieldCmd(p, x) : condOnField(p, x))) };
     case 'not': {
       const inner = isCmd(a) ? fieldCmd(p, a) : condOnField(p, a);
@@ -202,13 +255,27 @@ function toModifier(data: unknown): AnyObj {
       if (isCmd(v)) {
         const a = v.args[0];
         switch (v.op) {
-          case 'set': add('$set', p, a); break;
-          case 'remove': add('$unset', p, ''); break;
-          case 'inc': add('$inc', p, a); break;
-          case 'mul': add('$mul', p, a); break;
-          case 'min': add('$min', p, a); break;
-          case 'max': add('$max', p, a); break;
-          case 'rename': add('$rename', p, a); break;
+          case 'set':
+            add('$set', p, a);
+            break;
+          case 'remove':
+            add('$unset', p, '');
+            break;
+          case 'inc':
+            add('$inc', p, a);
+            break;
+          case 'mul':
+            add('$mul', p, a);
+            break;
+          case 'min':
+            add('$min', p, a);
+            break;
+          case 'max':
+            add('$max', p, a);
+            break;
+          case 'rename':
+            add('$rename', p, a);
+            break;
           case 'push':
             if (isPlainObj(a) && ('each' in a || '$each' in a)) {
               const spec: AnyObj = { $each: a.each ?? a.$each };
@@ -216,11 +283,21 @@ function toModifier(data: unknown): AnyObj {
               add('$push', p, spec);
             } else add('$push', p, { $each: Array.isArray(a) ? a : v.args });
             break;
-          case 'unshift': add('$push', p, { $each: Array.isArray(a) ? a : v.args, $position: 0 }); break;
-          case 'pop': add('$pop', p, 1); break;
-          case 'shift': add('$pop', p, -1); break;
-          case 'pull': add('$pull', p, isCmd(a) ? fieldCmd('x', a).x : isPlainObj(a) ? toMongoQuery(a) : a); break;
-          case 'pullAll': add('$pullAll', p, a); break;
+          case 'unshift':
+            add('$push', p, { $each: Array.isArray(a) ? a : v.args, $position: 0 });
+            break;
+          case 'pop':
+            add('$pop', p, 1);
+            break;
+          case 'shift':
+            add('$pop', p, -1);
+            break;
+          case 'pull':
+            add('$pull', p, isCmd(a) ? fieldCmd('x', a).x : isPlainObj(a) ? toMongoQuery(a) : a);
+            break;
+          case 'pullAll':
+            add('$pullAll', p, a);
+            break;
           case 'addToSet':
             add('$addToSet', p, isPlainObj(a) && ('$each' in a || 'each' in a) ? { $each: a.$each ?? a.each } : a);
             break;
@@ -334,9 +411,7 @@ export function createDatabase(opts: { file: string; indexDirs?: string[] }): Lo
     for (const spec of indexes.get(coll) || []) {
       const ks = spec.MgoKeySchema;
       if (!ks || !ks.MgoIsUnique) continue;
-      const cols = ks.MgoIndexKeys.map((k) =>
-        k.Name === '_id' ? '_id' : `coalesce(json_extract(doc, ${jsonPath(k.Name)}), x'00')`,
-      );
+      const cols = ks.MgoIndexKeys.map((k) => (k.Name === '_id' ? '_id' : `coalesce(json_extract(doc, ${jsonPath(k.Name)}), x'00')`));
       const where = ks.MgoIsSparse
         ? ` WHERE ${ks.MgoIndexKeys.map((k) => `json_type(doc, ${jsonPath(k.Name)}) IS NOT NULL`).join(' AND ')}`
         : '';

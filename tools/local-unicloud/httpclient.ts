@@ -83,9 +83,12 @@ export function createHttpClient(): HttpClient {
           res.on('end', () => resolve({ res, buf: Buffer.concat(chunks) }));
           res.on('error', reject);
         });
-        const timer = setTimeout(() => {
-          req.destroy(makeError('ResponseTimeoutError', `Request timeout for ${limit} ms`, { code: 'ETIMEDOUT', status: -1 }));
-        }, Math.max(remaining, 1));
+        const timer = setTimeout(
+          () => {
+            req.destroy(makeError('ResponseTimeoutError', `Request timeout for ${limit} ms`, { code: 'ETIMEDOUT', status: -1 }));
+          },
+          Math.max(remaining, 1),
+        );
         req.on('close', () => clearTimeout(timer));
         req.on('error', (e) => {
           clearTimeout(timer);

@@ -41,12 +41,7 @@ export interface RuntimeHandle {
   database: Database;
   close(): Promise<void>;
   /** in-process, same pipeline as a client call (source 'client'); rejects with {code, message} on failure */
-  callObject(
-    name: string,
-    method: string,
-    params: unknown[],
-    opts?: { clientInfo?: ClientInfo; uniIdToken?: string },
-  ): Promise<unknown>;
+  callObject(name: string, method: string, params: unknown[], opts?: { clientInfo?: ClientInfo; uniIdToken?: string }): Promise<unknown>;
 }
 
 export function createDatabase(opts: { file: string; indexDirs?: string[] }): Database & { close(): void } {

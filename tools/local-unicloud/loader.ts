@@ -4,7 +4,7 @@
  */
 import path from 'path';
 import vm from 'vm';
-// eslint-disable-next-line @typescript-eslint/no-var-requires
+
 const ModuleShim: any = require('module');
 
 /** The real node `Module` (jest hands out a subclass of it). */

@@ -9,14 +9,7 @@ import { AsyncLocalStorage } from 'async_hooks';
 import type { ClientInfo, CloudInfo, HttpClient, HttpInfo, UniCloudServer } from '../../types/unicloud-server';
 import { createConfigCenter } from './config-center';
 import type { LocalDatabase } from './db';
-import {
-  defineVirtualModule,
-  hostGlobal,
-  isInside,
-  nativeRequire,
-  purgeCache,
-  registerResolver,
-} from './loader';
+import { defineVirtualModule, hostGlobal, isInside, nativeRequire, purgeCache, registerResolver } from './loader';
 import type { FunctionDef, ProjectLayout } from './project';
 
 export const DEFAULT_TIMEOUT_S = 60;
@@ -37,9 +30,7 @@ export interface InvokeRequest {
   httpInfo?: HttpInfo;
 }
 
-export type InvokeOutcome =
-  | { ok: true; value: unknown }
-  | { ok: false; code: string; message: string; status: number };
+export type InvokeOutcome = { ok: true; value: unknown } | { ok: false; code: string; message: string; status: number };
 
 interface InFlight {
   requestId: string;
@@ -56,8 +47,7 @@ interface RequestStore {
 
 // shared through the host global so that every copy of this module (jest loads one per test file)
 // sees the same request context
-const als: AsyncLocalStorage<RequestStore> = (hostGlobal[Symbol.for('local-unicloud.als')] ||=
-  new AsyncLocalStorage<RequestStore>());
+const als: AsyncLocalStorage<RequestStore> = (hostGlobal[Symbol.for('local-unicloud.als')] ||= new AsyncLocalStorage<RequestStore>());
 
 export function newRequestId(): string {
   return crypto.randomUUID().replace(/-/g, '');
@@ -108,9 +98,18 @@ function installGlobalUniCloud() {
     get httpclient(): HttpClient {
       return currentCore().httpclient;
     },
-    getClientInfos: () => currentCore().inFlight(als.getStore()?.functionName).map((r) => r.clientInfo),
-    getCloudInfos: () => currentCore().inFlight(als.getStore()?.functionName).map((r) => r.cloudInfo),
-    getRequestList: () => currentCore().inFlight(als.getStore()?.functionName).map((r) => r.requestId),
+    getClientInfos: () =>
+      currentCore()
+        .inFlight(als.getStore()?.functionName)
+        .map((r) => r.clientInfo),
+    getCloudInfos: () =>
+      currentCore()
+        .inFlight(als.getStore()?.functionName)
+        .map((r) => r.cloudInfo),
+    getRequestList: () =>
+      currentCore()
+        .inFlight(als.getStore()?.functionName)
+        .map((r) => r.requestId),
     initI18n(opts: { locale?: string; fallbackLocale?: string; messages?: Record<string, Record<string, string>> }) {
       let locale = opts.locale || opts.fallbackLocale || 'zh-Hans';
       const messages = opts.messages || {};
@@ -161,15 +160,8 @@ export class RuntimeCore {
     this.layout = opts.layout;
     this.spaceId = opts.spaceId;
     this.quiet = opts.quiet;
-    this.codeDirs = [
-      ...[...opts.layout.functions.values()].map((f) => f.dir),
-      ...[...opts.layout.commons.values()].map((c) => c.dir),
-    ];
-    this.configCenterFile = path.join(
-      opts.projectDir,
-      '.local-unicloud',
-      `uni-config-center.${crypto.randomBytes(6).toString('hex')}.js`,
-    );
+    this.codeDirs = [...[...opts.layout.functions.values()].map((f) => f.dir), ...[...opts.layout.commons.values()].map((c) => c.dir)];
+    this.configCenterFile = path.join(opts.projectDir, '.local-unicloud', `uni-config-center.${crypto.randomBytes(6).toString('hex')}.js`);
     // fresh (warm-per-runtime) instances of all cloud code and config files
     purgeCache([...this.codeDirs, opts.configDir]);
     defineVirtualModule(this.configCenterFile, createConfigCenter(opts.configDir, nativeRequire));

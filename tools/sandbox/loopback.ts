@@ -30,7 +30,10 @@ export interface LoopbackServer {
   close(): Promise<void>;
 }
 
-export async function startLoopbackServer(handler: (req: PeerRequest) => Promise<PeerResponse> | PeerResponse, port = 0): Promise<LoopbackServer> {
+export async function startLoopbackServer(
+  handler: (req: PeerRequest) => Promise<PeerResponse> | PeerResponse,
+  port = 0,
+): Promise<LoopbackServer> {
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -40,7 +43,13 @@ export async function startLoopbackServer(handler: (req: PeerRequest) => Promise
       for (const [k, v] of Object.entries(req.headers)) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : String(v ?? '');
       let out: PeerResponse;
       try {
-        out = await handler({ method: req.method || 'GET', path: u.pathname, query: Object.fromEntries(u.searchParams), headers, body: Buffer.concat(chunks) });
+        out = await handler({
+          method: req.method || 'GET',
+          path: u.pathname,
+          query: Object.fromEntries(u.searchParams),
+          headers,
+          body: Buffer.concat(chunks),
+        });
       } catch (e) {
         out = { status: 500, body: JSON.stringify({ error: String((e as Error)?.message ?? e) }) };
       }
@@ -76,7 +85,8 @@ export function nodeTransport(): HttpTransport {
             res.on('data', (c: Buffer) => chunks.push(c));
             res.on('end', () => {
               const headers: Record<string, string> = {};
-              for (const [k, v] of Object.entries(res.headers)) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : String(v ?? '');
+              for (const [k, v] of Object.entries(res.headers))
+                headers[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : String(v ?? '');
               resolve({ status: res.statusCode ?? 0, headers, body: Buffer.concat(chunks) });
             });
             res.on('error', reject);

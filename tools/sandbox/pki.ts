@@ -70,7 +70,9 @@ export async function issueCertificate(opts: IssueOptions): Promise<Issued> {
   const extensions: x509.Extension[] = [
     new x509.BasicConstraintsExtension(!!opts.isCa, undefined, true),
     new x509.KeyUsagesExtension(
-      opts.isCa ? x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature : x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment,
+      opts.isCa
+        ? x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature
+        : x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment,
       true,
     ),
     await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
@@ -92,7 +94,15 @@ export async function issueCertificate(opts: IssueOptions): Promise<Issued> {
         signingKey: opts.issuer.keys.privateKey,
         extensions: [...extensions, await x509.AuthorityKeyIdentifierExtension.create(opts.issuer.keys.publicKey)],
       })
-    : await x509.X509CertificateGenerator.createSelfSigned({ serialNumber: serialHex, name: opts.subject, notBefore, notAfter, signingAlgorithm, keys, extensions });
+    : await x509.X509CertificateGenerator.createSelfSigned({
+        serialNumber: serialHex,
+        name: opts.subject,
+        notBefore,
+        notAfter,
+        signingAlgorithm,
+        keys,
+        extensions,
+      });
   const certPem = generated.toString('pem') + '\n';
   const keyPem = KeyObject.from(keys.privateKey).export({ type: 'pkcs8', format: 'pem' }).toString();
   const cert = new X509Certificate(certPem);

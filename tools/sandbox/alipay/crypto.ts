@@ -32,7 +32,9 @@ export function certSn(pem: string): string {
   const c = new X509Certificate(pem);
   const issuer = c.issuer.split('\n').reverse().join(',');
   const serial = BigInt('0x' + c.serialNumber).toString(10);
-  return createHash('md5').update(issuer + serial, 'utf8').digest('hex');
+  return createHash('md5')
+    .update(issuer + serial, 'utf8')
+    .digest('hex');
 }
 
 export function splitPems(bundle: string): string[] {

@@ -10,17 +10,7 @@ import http from 'node:http';
 import { randomBytes, randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { generateRsaKeyPair, issueCertificate, type Issued } from '../pki';
-import {
-  beijing,
-  certSn,
-  fenToYuanText,
-  parseBeijing,
-  rootCertSn,
-  rsa2Sign,
-  rsa2Verify,
-  signString,
-  yuanToFenStrict,
-} from './crypto';
+import { beijing, certSn, fenToYuanText, parseBeijing, rootCertSn, rsa2Sign, rsa2Verify, signString, yuanToFenStrict } from './crypto';
 
 export { certSn, rootCertSn } from './crypto';
 
@@ -56,8 +46,15 @@ export async function createAlipayApp(opts: { appId?: string; certMode?: boolean
       certMode: false,
     };
   }
-  const rootCert = await issueCertificate({ subject: 'CN=Alipay Sandbox Root CA, OU=Certification Authority, O=Alipay Sandbox, C=CN', isCa: true });
-  const ecRoot = await issueCertificate({ subject: 'CN=Alipay Sandbox SM2 Stand-in Root, O=Alipay Sandbox, C=CN', isCa: true, keyType: 'ec' });
+  const rootCert = await issueCertificate({
+    subject: 'CN=Alipay Sandbox Root CA, OU=Certification Authority, O=Alipay Sandbox, C=CN',
+    isCa: true,
+  });
+  const ecRoot = await issueCertificate({
+    subject: 'CN=Alipay Sandbox SM2 Stand-in Root, O=Alipay Sandbox, C=CN',
+    isCa: true,
+    keyType: 'ec',
+  });
   const [alipayCert, appCert] = await Promise.all([
     issueCertificate({ subject: 'CN=支付宝(中国)网络技术有限公司-沙箱, OU=Alipay OpenAPI, O=Alipay Sandbox, C=CN', issuer: rootCert }),
     issueCertificate({ subject: `CN=${appId}, OU=Alipay OpenAPI, O=Sandbox Merchant, C=CN`, issuer: rootCert }),
@@ -216,7 +213,18 @@ function postForm(url: string, body: string): Promise<{ status: number; body: st
   return new Promise((resolve, reject) => {
     const u = new URL(url);
     const req = http.request(
-      { hostname: u.hostname, port: u.port, path: u.pathname + u.search, method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8', 'content-length': Buffer.byteLength(body), 'user-agent': 'Mozilla/4.0 (Alipay sandbox notify)' }, timeout: 10_000 },
+      {
+        hostname: u.hostname,
+        port: u.port,
+        path: u.pathname + u.search,
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded; charset=utf-8',
+          'content-length': Buffer.byteLength(body),
+          'user-agent': 'Mozilla/4.0 (Alipay sandbox notify)',
+        },
+        timeout: 10_000,
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -238,7 +246,16 @@ export async function startAlipaySandbox(opts: AlipaySandboxOptions): Promise<Al
   };
   const apps = new Map(opts.apps.map((a) => [a.appId, a]));
   const sns = new Map(
-    opts.apps.filter((a) => a.certMode).map((a) => [a.appId, { app: certSn(a.appCert!.certPem), alipay: certSn(a.alipayCert!.certPem), root: rootCertSn(a.rootBundlePem ?? a.rootCert!.certPem) }]),
+    opts.apps
+      .filter((a) => a.certMode)
+      .map((a) => [
+        a.appId,
+        {
+          app: certSn(a.appCert!.certPem),
+          alipay: certSn(a.alipayCert!.certPem),
+          root: rootCertSn(a.rootBundlePem ?? a.rootCert!.certPem),
+        },
+      ]),
   );
   const orders = new Map<string, AlipaySandboxOrder>(); // key app_id|out_trade_no
   const byCashier = new Map<string, AlipaySandboxOrder>();
@@ -252,7 +269,11 @@ export async function startAlipaySandbox(opts: AlipaySandboxOptions): Promise<Al
   let base = '';
 
   const key = (appId: string, no: string) => `${appId}|${no}`;
-  const newTradeNo = () => `${beijing(now()).replace(/\D/g, '').slice(0, 8)}22001${String(randomInt(1e9)).padStart(10, '0')}${String(randomInt(1e4)).padStart(4, '0')}`.slice(0, 28);
+  const newTradeNo = () =>
+    `${beijing(now()).replace(/\D/g, '').slice(0, 8)}22001${String(randomInt(1e9)).padStart(10, '0')}${String(randomInt(1e4)).padStart(4, '0')}`.slice(
+      0,
+      28,
+    );
 
   function findOrder(no: string, appId?: string): AlipaySandboxOrder | undefined {
     if (appId) return orders.get(key(appId, no));
@@ -350,7 +371,8 @@ export async function startAlipaySandbox(opts: AlipaySandboxOptions): Promise<Al
     if (o.trade_status !== 'WAIT_BUYER_PAY') throw new Error(o.trade_status === 'TRADE_CLOSED' ? '订单已关闭或已过期' : '订单已支付');
     o.scanned = true;
     if (buyer_id) o.buyer_id = buyer_id;
-    if (!o.buyer_id && !o.buyer_open_id) o.buyer_id = `2088${String(randomInt(1e6)).padStart(6, '0')}${String(randomInt(1e6)).padStart(6, '0')}`;
+    if (!o.buyer_id && !o.buyer_open_id)
+      o.buyer_id = `2088${String(randomInt(1e6)).padStart(6, '0')}${String(randomInt(1e6)).padStart(6, '0')}`;
     o.trade_status = 'TRADE_SUCCESS';
     o.gmt_payment = now();
     log(`paid ${o.out_trade_no} ${o.total_amount}`);
@@ -360,7 +382,12 @@ export async function startAlipaySandbox(opts: AlipaySandboxOptions): Promise<Al
   // ---------------------------------------------------------------- gateway methods
   type Handler = (app: AlipaySandboxApp, biz: Record<string, any>, params: Record<string, string>) => Record<string, unknown> | Failure;
 
-  function newTrade(app: AlipaySandboxApp, biz: Record<string, any>, params: Record<string, string>, via: AlipaySandboxOrder['via']): AlipaySandboxOrder | Failure {
+  function newTrade(
+    app: AlipaySandboxApp,
+    biz: Record<string, any>,
+    params: Record<string, string>,
+    via: AlipaySandboxOrder['via'],
+  ): AlipaySandboxOrder | Failure {
     if (!biz.out_trade_no) return MISSING('out-trade-no');
     if (typeof biz.out_trade_no !== 'string' || biz.out_trade_no.length > 64) return INVALID_PARAM('out_trade_no 无效');
     const fen = yuanToFenStrict(biz.total_amount);
@@ -374,7 +401,8 @@ export async function startAlipaySandbox(opts: AlipaySandboxOptions): Promise<Al
     const existing = orders.get(key(app.appId, biz.out_trade_no));
     if (existing) {
       refresh(existing);
-      if (existing.trade_status === 'TRADE_SUCCESS' || existing.trade_status === 'TRADE_FINISHED') return BIZ('ACQ.TRADE_HAS_SUCCESS', '交易已被支付');
+      if (existing.trade_status === 'TRADE_SUCCESS' || existing.trade_status === 'TRADE_FINISHED')
+        return BIZ('ACQ.TRADE_HAS_SUCCESS', '交易已被支付');
       if (existing.trade_status === 'TRADE_CLOSED') return BIZ('ACQ.TRADE_HAS_CLOSE', '交易已经关闭');
       if (existing.total_fen !== fen || existing.via !== via) return BIZ('ACQ.CONTEXT_INCONSISTENT', '交易信息被篡改');
       return existing;
@@ -403,7 +431,8 @@ export async function startAlipaySandbox(opts: AlipaySandboxOptions): Promise<Al
     return o;
   }
 
-  const isFailure = (x: unknown): x is Failure => !!x && typeof x === 'object' && 'sub_code' in x && 'code' in x && (x as Failure).code !== '10000';
+  const isFailure = (x: unknown): x is Failure =>
+    !!x && typeof x === 'object' && 'sub_code' in x && 'code' in x && (x as Failure).code !== '10000';
 
   function lookup(app: AlipaySandboxApp, biz: Record<string, any>, needScanned: boolean): AlipaySandboxOrder | Failure {
     if (!biz.out_trade_no && !biz.trade_no) return MISSING('out-trade-no');
@@ -426,7 +455,8 @@ export async function startAlipaySandbox(opts: AlipaySandboxOptions): Promise<Al
     'alipay.trade.create'(app, biz, params) {
       const buyer = biz.buyer_id || biz.buyer_open_id || biz.op_buyer_open_id;
       if (!buyer) return INVALID_PARAM('buyer_id、buyer_open_id 和 op_buyer_open_id 不能同时为空');
-      if (biz.buyer_id && !/^2088\d{12}$/.test(String(biz.buyer_id))) return INVALID_PARAM('buyer_id 无效（应为 2088 开头的 16 位支付宝用户号）');
+      if (biz.buyer_id && !/^2088\d{12}$/.test(String(biz.buyer_id)))
+        return INVALID_PARAM('buyer_id 无效（应为 2088 开头的 16 位支付宝用户号）');
       const o = newTrade(app, biz, params, 'create');
       if (isFailure(o)) return o;
       o.buyer_id = biz.buyer_id;
@@ -478,7 +508,14 @@ export async function startAlipaySandbox(opts: AlipaySandboxOptions): Promise<Al
       const head = { out_trade_no: o.out_trade_no, trade_no: o.trade_no, buyer_logon_id: 'sbx***@alipay.test', buyer_user_id: o.buyer_id };
       if (prior) {
         if (prior.fen !== fen) return BIZ('ACQ.REFUND_AMT_NOT_EQUAL_TOTAL', '退款金额与同一退款请求号的原退款金额不一致');
-        return { code: '10000', msg: 'Success', ...head, fund_change: 'N', refund_fee: fenToYuanText(o.refunded_fen), gmt_refund_pay: beijing(prior.at) };
+        return {
+          code: '10000',
+          msg: 'Success',
+          ...head,
+          fund_change: 'N',
+          refund_fee: fenToYuanText(o.refunded_fen),
+          gmt_refund_pay: beijing(prior.at),
+        };
       }
       if (o.trade_status === 'TRADE_CLOSED') return BIZ('ACQ.TRADE_HAS_CLOSE', '交易已经关闭');
       if (o.trade_status !== 'TRADE_SUCCESS') return BIZ('ACQ.TRADE_STATUS_ERROR', '交易状态不合法');
@@ -491,12 +528,20 @@ export async function startAlipaySandbox(opts: AlipaySandboxOptions): Promise<Al
         o.gmt_close = at;
       }
       if (opts.refundNotify) void sendRefundNoticeFor(o, fen, reqNo, at);
-      return { code: '10000', msg: 'Success', ...head, fund_change: 'Y', refund_fee: fenToYuanText(o.refunded_fen), gmt_refund_pay: beijing(at) };
+      return {
+        code: '10000',
+        msg: 'Success',
+        ...head,
+        fund_change: 'Y',
+        refund_fee: fenToYuanText(o.refunded_fen),
+        gmt_refund_pay: beijing(at),
+      };
     },
     // answers only with the token fields (no code/msg) on success, like Alipay; failures go out as error_response
     'alipay.system.oauth.token'(app, _biz, params) {
       if (!params.grant_type) return MISSING('grant-type');
-      if (params.grant_type !== 'authorization_code') return fail('40002', 'Invalid Arguments', 'isv.grant-type-invalid', '不支持的grantType');
+      if (params.grant_type !== 'authorization_code')
+        return fail('40002', 'Invalid Arguments', 'isv.grant-type-invalid', '不支持的grantType');
       if (!params.code) return MISSING('code');
       const c = authCodes.get(params.code);
       if (!c || c.appId !== app.appId) return fail('40002', 'Invalid Arguments', 'isv.code-invalid', '授权码code无效');
@@ -548,19 +593,32 @@ export async function startAlipaySandbox(opts: AlipaySandboxOptions): Promise<Al
     if (!params.method) return { app, failure: MISSING('method') };
     if (!params.sign) return { app, failure: MISSING('signature') };
     if (!params.sign_type) return { app, failure: MISSING('signature-type') };
-    if (params.sign_type !== 'RSA2') return { app, failure: fail('40002', 'Invalid Arguments', 'isv.invalid-signature-type', '无效的签名类型') };
-    if (!params.timestamp || parseBeijing(params.timestamp) === undefined) return { app, failure: fail('40002', 'Invalid Arguments', 'isv.invalid-timestamp', '非法的时间戳参数') };
-    if (params.charset && params.charset.toLowerCase() !== 'utf-8') return { app, failure: fail('40002', 'Invalid Arguments', 'isv.invalid-charset', '字符集错误') };
+    if (params.sign_type !== 'RSA2')
+      return { app, failure: fail('40002', 'Invalid Arguments', 'isv.invalid-signature-type', '无效的签名类型') };
+    if (!params.timestamp || parseBeijing(params.timestamp) === undefined)
+      return { app, failure: fail('40002', 'Invalid Arguments', 'isv.invalid-timestamp', '非法的时间戳参数') };
+    if (params.charset && params.charset.toLowerCase() !== 'utf-8')
+      return { app, failure: fail('40002', 'Invalid Arguments', 'isv.invalid-charset', '字符集错误') };
     const content = signString(params, false);
     if (!rsa2Verify(content, params.sign, app.appPublicKeyPem)) {
-      return { app, failure: fail('40002', 'Invalid Arguments', 'isv.invalid-signature', `验签出错，建议检查签名字符串或签名私钥与应用公钥是否匹配，网关生成的验签字符串为：${content}`) };
+      return {
+        app,
+        failure: fail(
+          '40002',
+          'Invalid Arguments',
+          'isv.invalid-signature',
+          `验签出错，建议检查签名字符串或签名私钥与应用公钥是否匹配，网关生成的验签字符串为：${content}`,
+        ),
+      };
     }
     const sn = sns.get(app.appId);
     if (sn) {
       if (!params.app_cert_sn) return { app, failure: MISSING('app-cert-sn') };
-      if (params.app_cert_sn !== sn.app) return { app, failure: fail('40002', 'Invalid Arguments', 'isv.invalid-app-cert-sn', '应用公钥证书序列号不匹配') };
+      if (params.app_cert_sn !== sn.app)
+        return { app, failure: fail('40002', 'Invalid Arguments', 'isv.invalid-app-cert-sn', '应用公钥证书序列号不匹配') };
       if (!params.alipay_root_cert_sn) return { app, failure: MISSING('alipay-root-cert-sn') };
-      if (params.alipay_root_cert_sn !== sn.root) return { app, failure: fail('40002', 'Invalid Arguments', 'isv.invalid-alipay-root-cert-sn', '支付宝根证书序列号不匹配') };
+      if (params.alipay_root_cert_sn !== sn.root)
+        return { app, failure: fail('40002', 'Invalid Arguments', 'isv.invalid-alipay-root-cert-sn', '支付宝根证书序列号不匹配') };
     }
     let biz: Record<string, any> = {};
     if (params.biz_content) {
@@ -569,7 +627,8 @@ export async function startAlipaySandbox(opts: AlipaySandboxOptions): Promise<Al
       } catch {
         return { app, failure: fail('40002', 'Invalid Arguments', 'isv.invalid-biz-content', 'biz_content 不是合法的 JSON') };
       }
-      if (!biz || typeof biz !== 'object' || Array.isArray(biz)) return { app, failure: fail('40002', 'Invalid Arguments', 'isv.invalid-biz-content', 'biz_content 不是 JSON 对象') };
+      if (!biz || typeof biz !== 'object' || Array.isArray(biz))
+        return { app, failure: fail('40002', 'Invalid Arguments', 'isv.invalid-biz-content', 'biz_content 不是 JSON 对象') };
     }
     return { app, biz };
   }
@@ -597,7 +656,8 @@ export async function startAlipaySandbox(opts: AlipaySandboxOptions): Promise<Al
   // ---------------------------------------------------------------- cashier
   function cashierPage(o: AlipaySandboxOrder): string {
     refresh(o);
-    const expired = o.trade_status === 'TRADE_CLOSED' && o.gmt_payment === undefined && o.time_expire !== undefined && o.gmt_close === o.time_expire;
+    const expired =
+      o.trade_status === 'TRADE_CLOSED' && o.gmt_payment === undefined && o.time_expire !== undefined && o.gmt_close === o.time_expire;
     let state: string;
     if (o.trade_status === 'TRADE_SUCCESS' || o.trade_status === 'TRADE_FINISHED') state = '<p id="state" class="ok">支付成功</p>';
     else if (expired) state = '<p id="state" class="bad">订单已过期</p>';
@@ -655,7 +715,11 @@ var c=document.getElementById('cancel-btn');if(c)c.onclick=function(){act('cance
             await api.cancel(o.out_trade_no);
             return send(200, 'text/plain', '已取消支付');
           } catch (e) {
-            return send(409, 'text/plain', refresh(o).trade_status === 'TRADE_CLOSED' && o.gmt_close === o.time_expire ? '订单已过期' : (e as Error).message);
+            return send(
+              409,
+              'text/plain',
+              refresh(o).trade_status === 'TRADE_CLOSED' && o.gmt_close === o.time_expire ? '订单已过期' : (e as Error).message,
+            );
           }
         }
       }

@@ -5,7 +5,11 @@
 import type { AlipaySandbox, AlipaySandboxApp } from './index';
 
 /** `config.alipay[<platformKey>]` for this sandbox app, pointing at the sandbox gateway */
-export function alipayNodeConfig(app: AlipaySandboxApp, sandbox: Pick<AlipaySandbox, 'gateway' | 'url'>, extra: Record<string, unknown> = {}) {
+export function alipayNodeConfig(
+  app: AlipaySandboxApp,
+  sandbox: Pick<AlipaySandbox, 'gateway' | 'url'>,
+  extra: Record<string, unknown> = {},
+) {
   const base = { appId: app.appId, privateKey: app.appPrivateKeyPem, gateway: sandbox.gateway, endpoint: sandbox.url };
   if (!app.certMode) return { ...base, alipayPublicKey: app.alipayPublicKeyPem, ...extra };
   return {

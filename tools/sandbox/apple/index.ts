@@ -65,7 +65,12 @@ export async function createApplePki(name = 'Apple Sandbox'): Promise<ApplePki> 
     isCa: true,
     markerOids: [APPLE_INTERMEDIATE_OID],
   });
-  const leaf = await issueCertificate({ subject: `CN=${name} Signing, O=Sandbox, C=US`, issuer: intermediate, keyType: 'ec', markerOids: [APPLE_LEAF_OID] });
+  const leaf = await issueCertificate({
+    subject: `CN=${name} Signing, O=Sandbox, C=US`,
+    issuer: intermediate,
+    keyType: 'ec',
+    markerOids: [APPLE_LEAF_OID],
+  });
   return { root, intermediate, leaf };
 }
 
@@ -84,12 +89,18 @@ interface StoredReceipt extends Required<Omit<IssueReceiptOptions, 'originalTran
 
 /** `2018-03-16 16:19:19 Etc/GMT` */
 function gmt(ms: number): string {
-  return new Date(ms).toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, ' Etc/GMT');
+  return new Date(ms)
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d{3}Z$/, ' Etc/GMT');
 }
 
 /** Same instant in America/Los_Angeles, roughly as Apple prints it (fixed -08:00, no DST: sandbox only). */
 function pst(ms: number): string {
-  return new Date(ms - 8 * 3600_000).toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, ' America/Los_Angeles');
+  return new Date(ms - 8 * 3600_000)
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d{3}Z$/, ' America/Los_Angeles');
 }
 
 export async function startAppleSandbox(opts: AppleSandboxOptions): Promise<AppleSandbox> {

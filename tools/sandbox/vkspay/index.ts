@@ -70,8 +70,16 @@ export async function startVksPaySandbox(opts: VksPaySandboxOptions): Promise<Vk
 
   function formOf(o: VksOrder, extra: Record<string, string> = {}): string {
     // invented fields besides out_trade_no (the demo reads only out_trade_no)
-    const f: Record<string, string> = { out_trade_no: o.out_trade_no, merchantno: o.mchId, total_fee: (o.total_fee / 100).toFixed(2), trade_status: 'SUCCESS', ...extra };
-    return Object.entries(f).map(([k, v]) => `${k}=${v}`).join('&');
+    const f: Record<string, string> = {
+      out_trade_no: o.out_trade_no,
+      merchantno: o.mchId,
+      total_fee: (o.total_fee / 100).toFixed(2),
+      trade_status: 'SUCCESS',
+      ...extra,
+    };
+    return Object.entries(f)
+      .map(([k, v]) => `${k}=${v}`)
+      .join('&');
   }
 
   async function sendNotification(target: string, form: string, base64: boolean) {
@@ -106,8 +114,12 @@ export async function startVksPaySandbox(opts: VksPaySandboxOptions): Promise<Vk
     const yuan = (o.total_fee / 100).toFixed(2);
     const html = `<!doctype html><html><head><meta charset="utf-8"><title>VksPay 收银台</title></head><body>
 <h1>VksPay 收银台 (sandbox)</h1><p id="order">${o.out_trade_no}</p><p id="amount">¥${yuan}</p><p id="status">${o.status}</p>${note}
-${o.status === 'NOTPAY' ? `<form method="post" action="/cashier/${o.token}/pay"><button id="pay-btn" type="submit">确认支付</button></form>
-<form method="post" action="/cashier/${o.token}/cancel"><button id="cancel-btn" type="submit">取消</button></form>` : ''}
+${
+  o.status === 'NOTPAY'
+    ? `<form method="post" action="/cashier/${o.token}/pay"><button id="pay-btn" type="submit">确认支付</button></form>
+<form method="post" action="/cashier/${o.token}/cancel"><button id="cancel-btn" type="submit">取消</button></form>`
+    : ''
+}
 ${o.return_url ? `<a id="return-link" href="${o.return_url}">返回商户</a>` : ''}
 </body></html>`;
     return { status: 200, headers: { 'content-type': 'text/html; charset=utf-8' }, body: html };
@@ -133,18 +145,32 @@ ${o.return_url ? `<a id="return-link" href="${o.return_url}">返回商户</a>` :
     const m = merchants.get(String(b.merchantno ?? ''));
     if (!m) return FAIL(method, 'merchantno not found');
     if (typeof b.sign !== 'string' || b.sign !== vksPaySign(b, m.key)) return FAIL(method, 'sign error');
-    if (!/^[1-9]{8}$/.test(String(b.signaturenonce)) || typeof b.timestamp !== 'number' || b.version !== '2.0') return FAIL(method, 'param error');
+    if (!/^[1-9]{8}$/.test(String(b.signaturenonce)) || typeof b.timestamp !== 'number' || b.version !== '2.0')
+      return FAIL(method, 'param error');
     if (Math.abs(Date.now() / 1000 - b.timestamp) > 300) return FAIL(method, 'timestamp expired');
     const key = (no: unknown) => `${m.mchId}|${String(no)}`;
     switch (method) {
       case 'webpay':
       case 'micropay': {
-        if (typeof b.total_fee !== 'number' || !(b.total_fee > 0) || cents(b.total_fee) / 100 !== b.total_fee) return FAIL(method, 'total_fee invalid');
-        const no = typeof b.out_trade_no === 'string' && b.out_trade_no ? b.out_trade_no : `VKS${Date.now()}${randomBytes(3).toString('hex')}`;
+        if (typeof b.total_fee !== 'number' || !(b.total_fee > 0) || cents(b.total_fee) / 100 !== b.total_fee)
+          return FAIL(method, 'total_fee invalid');
+        const no =
+          typeof b.out_trade_no === 'string' && b.out_trade_no ? b.out_trade_no : `VKS${Date.now()}${randomBytes(3).toString('hex')}`;
         let o = orders.get(key(no));
         if (o && (o.total_fee !== cents(b.total_fee) || o.status !== 'NOTPAY')) return FAIL(method, 'out_trade_no already used');
         if (!o) {
-          o = { mchId: m.mchId, out_trade_no: no, total_fee: cents(b.total_fee), subject: b.subject as string | undefined, notify_url: b.notify_url as string | undefined, return_url: b.return_url as string | undefined, status: 'NOTPAY', token: randomBytes(12).toString('hex'), refunded: 0, refunds: new Map() };
+          o = {
+            mchId: m.mchId,
+            out_trade_no: no,
+            total_fee: cents(b.total_fee),
+            subject: b.subject as string | undefined,
+            notify_url: b.notify_url as string | undefined,
+            return_url: b.return_url as string | undefined,
+            status: 'NOTPAY',
+            token: randomBytes(12).toString('hex'),
+            refunded: 0,
+            refunds: new Map(),
+          };
           orders.set(key(no), o);
           byToken.set(o.token, o);
         }
@@ -159,12 +185,17 @@ ${o.return_url ? `<a id="return-link" href="${o.return_url}">返回商户</a>` :
         const o = orders.get(key(b.out_trade_no));
         if (!o) return FAIL(method, '订单不存在');
         if (o.status !== 'PAID') return FAIL(method, '订单未支付');
-        return reply(method, { return_code: 'SUCCESS', return_msg: '支付成功', data: { out_trade_no: o.out_trade_no, total_fee: o.total_fee / 100, pay_time: o.pay_time } });
+        return reply(method, {
+          return_code: 'SUCCESS',
+          return_msg: '支付成功',
+          data: { out_trade_no: o.out_trade_no, total_fee: o.total_fee / 100, pay_time: o.pay_time },
+        });
       }
       case 'orderrefund': {
         const o = orders.get(key(b.out_trade_no));
         if (!o || o.status !== 'PAID') return FAIL(method, '订单未支付');
-        if (typeof b.refund_fee !== 'number' || !(b.refund_fee > 0) || cents(b.refund_fee) > o.total_fee - o.refunded) return FAIL(method, 'refund_fee invalid');
+        if (typeof b.refund_fee !== 'number' || !(b.refund_fee > 0) || cents(b.refund_fee) > o.total_fee - o.refunded)
+          return FAIL(method, 'refund_fee invalid');
         const rno = typeof b.out_refund_no === 'string' && b.out_refund_no ? b.out_refund_no : `R${m.mchId}-${Date.now()}`;
         if (o.refunds.has(rno)) return FAIL(method, 'out_refund_no already used');
         o.refunds.set(rno, cents(b.refund_fee));
@@ -175,7 +206,11 @@ ${o.return_url ? `<a id="return-link" href="${o.return_url}">返回商户</a>` :
         const o = orders.get(key(b.out_trade_no));
         const fee = o?.refunds.get(String(b.out_refund_no));
         if (fee === undefined) return FAIL(method, '退款不存在');
-        return reply(method, { return_code: 'SUCCESS', return_msg: '退款成功', data: { out_refund_no: b.out_refund_no, refund_fee: fee / 100 } });
+        return reply(method, {
+          return_code: 'SUCCESS',
+          return_msg: '退款成功',
+          data: { out_refund_no: b.out_refund_no, refund_fee: fee / 100 },
+        });
       }
       default:
         return FAIL(method, 'method not supported');
@@ -202,7 +237,11 @@ ${o.return_url ? `<a id="return-link" href="${o.return_url}">返回商户</a>` :
       const o = find(no);
       const to = target ?? o?.notify_url;
       if (!to) throw new Error('no notify_url for this order; pass one');
-      const form = o ? formOf(o, fields) : Object.entries({ out_trade_no: no, ...fields }).map(([k, v]) => `${k}=${v}`).join('&');
+      const form = o
+        ? formOf(o, fields)
+        : Object.entries({ out_trade_no: no, ...fields })
+            .map(([k, v]) => `${k}=${v}`)
+            .join('&');
       const res = await sendNotification(to, form, !!(o && merchants.get(o.mchId)?.base64Notify));
       return { status: res.status, body: res.body.toString('utf8') };
     },

@@ -40,7 +40,10 @@ export interface WxApiSandboxOptions {
 
 /** What the WeChat client reports on failure (`fail` callback of requestVirtualPayment). */
 export class WxClientError extends Error {
-  constructor(readonly errCode: number, readonly errMsg: string) {
+  constructor(
+    readonly errCode: number,
+    readonly errMsg: string,
+  ) {
     super(`requestVirtualPayment:fail ${errMsg} (${errCode})`);
   }
 }
@@ -231,7 +234,9 @@ export async function startWxApiSandbox(opts: WxApiSandboxOptions): Promise<WxAp
       }
       const key = b.env === 1 ? app.sandboxAppKey : app.appKey;
       if (req.query.pay_sig !== apiPaySig(key, path, raw)) return err(path, 268490003, 'sign error');
-      const o = orders.get(`${app.appId}|${b.order_id}`) ?? [...orders.values()].find((x) => x.appId === app.appId && b.wx_order_id && x.wx_order_id === b.wx_order_id);
+      const o =
+        orders.get(`${app.appId}|${b.order_id}`) ??
+        [...orders.values()].find((x) => x.appId === app.appId && b.wx_order_id && x.wx_order_id === b.wx_order_id);
       if (!o || o.env !== (b.env ?? 0) || (b.openid !== undefined && b.openid !== o.openid)) return err(path, 268490002, 'order not exist');
       calls.push({ path, errcode: 0 });
       if (path === '/xpay/query_order') {
@@ -239,17 +244,35 @@ export async function startWxApiSandbox(opts: WxApiSandboxOptions): Promise<WxAp
           errcode: 0,
           errmsg: 'ok',
           order: {
-            order_id: o.order_id, create_time: o.create_time, update_time: o.paid_time, status: o.status, biz_type: 0, order_fee: o.order_fee, coupon_fee: 0, paid_fee: o.paid_fee,
-            order_type: 0, refund_fee: o.refund_fee, paid_time: o.paid_time, provide_time: o.status === 4 ? o.paid_time : 0, biz_meta: '', env_type: o.env === 1 ? 2 : 1,
-            token: '', left_fee: o.left_fee, wx_order_id: o.wx_order_id, channel_order_id: o.transaction_id, wxpay_order_id: o.transaction_id,
+            order_id: o.order_id,
+            create_time: o.create_time,
+            update_time: o.paid_time,
+            status: o.status,
+            biz_type: 0,
+            order_fee: o.order_fee,
+            coupon_fee: 0,
+            paid_fee: o.paid_fee,
+            order_type: 0,
+            refund_fee: o.refund_fee,
+            paid_time: o.paid_time,
+            provide_time: o.status === 4 ? o.paid_time : 0,
+            biz_meta: '',
+            env_type: o.env === 1 ? 2 : 1,
+            token: '',
+            left_fee: o.left_fee,
+            wx_order_id: o.wx_order_id,
+            channel_order_id: o.transaction_id,
+            wxpay_order_id: o.transaction_id,
           },
         });
       }
       if (path === '/xpay/refund_order') {
         if (![2, 3, 4, 5].includes(o.status)) return err(path, 268490002, 'order not paid');
-        if (typeof b.refund_order_id !== 'string' || !/^[0-9A-Za-z_\-|*@]{8,32}$/.test(b.refund_order_id)) return err(path, 268490002, 'param error');
+        if (typeof b.refund_order_id !== 'string' || !/^[0-9A-Za-z_\-|*@]{8,32}$/.test(b.refund_order_id))
+          return err(path, 268490002, 'param error');
         if (o.refunds.includes(b.refund_order_id)) return err(path, 268490004, 'duplicate operation');
-        if (b.left_fee !== o.left_fee || !Number.isSafeInteger(b.refund_fee) || b.refund_fee <= 0 || b.refund_fee > o.left_fee) return err(path, 268490002, 'param error: left_fee/refund_fee');
+        if (b.left_fee !== o.left_fee || !Number.isSafeInteger(b.refund_fee) || b.refund_fee <= 0 || b.refund_fee > o.left_fee)
+          return err(path, 268490002, 'param error: left_fee/refund_fee');
         o.refunds.push(b.refund_order_id);
         o.left_fee -= b.refund_fee;
         o.refund_fee += b.refund_fee;
@@ -257,11 +280,32 @@ export async function startWxApiSandbox(opts: WxApiSandboxOptions): Promise<WxAp
         const refundWx = `RWX${Date.now()}${o.refunds.length}`;
         const now = Math.floor(Date.now() / 1000);
         void push(app, `refund:${b.refund_order_id}`, {
-          ToUserName: `gh_${app.appId.slice(-8)}`, FromUserName: o.openid, CreateTime: now, MsgType: 'event', Event: 'xpay_refund_notify', OpenId: o.openid,
-          WxRefundId: refundWx, MchRefundId: b.refund_order_id, WxOrderId: o.wx_order_id, MchOrderId: o.order_id, RefundFee: b.refund_fee, RetCode: 0, RetMsg: 'ok',
-          RefundStartTimestamp: now, RefundSuccTimestamp: now, WxpayRefundTransactionId: `50${Date.now()}`, RetryTimes: 0,
+          ToUserName: `gh_${app.appId.slice(-8)}`,
+          FromUserName: o.openid,
+          CreateTime: now,
+          MsgType: 'event',
+          Event: 'xpay_refund_notify',
+          OpenId: o.openid,
+          WxRefundId: refundWx,
+          MchRefundId: b.refund_order_id,
+          WxOrderId: o.wx_order_id,
+          MchOrderId: o.order_id,
+          RefundFee: b.refund_fee,
+          RetCode: 0,
+          RetMsg: 'ok',
+          RefundStartTimestamp: now,
+          RefundSuccTimestamp: now,
+          WxpayRefundTransactionId: `50${Date.now()}`,
+          RetryTimes: 0,
         });
-        return json({ errcode: 0, errmsg: 'ok', refund_order_id: b.refund_order_id, refund_wx_order_id: refundWx, pay_order_id: o.order_id, pay_wx_order_id: o.wx_order_id });
+        return json({
+          errcode: 0,
+          errmsg: 'ok',
+          refund_order_id: b.refund_order_id,
+          refund_wx_order_id: refundWx,
+          pay_order_id: o.order_id,
+          pay_wx_order_id: o.wx_order_id,
+        });
       }
       if (path === '/xpay/notify_provide_goods') {
         deliver(o);
@@ -309,7 +353,8 @@ export async function startWxApiSandbox(opts: WxApiSandboxOptions): Promise<WxAp
       const env = d.env === 1 ? 1 : d.env === 0 ? 0 : undefined;
       if (env === undefined) throw new WxClientError(-15001, 'env invalid');
       // signatures over the exact signData text, like the client
-      if (a.paySig !== virtualPaySig(env === 1 ? app.sandboxAppKey : app.appKey, a.signData)) throw new WxClientError(-15005, 'paySig invalid');
+      if (a.paySig !== virtualPaySig(env === 1 ? app.sandboxAppKey : app.appKey, a.signData))
+        throw new WxClientError(-15005, 'paySig invalid');
       const sk = sessions.get(`${app.appId}|${a.openid}`);
       if (!sk) throw new WxClientError(-15005, 'session_key expired, call wx.login');
       if (a.signature !== userSignature(sk, a.signData)) throw new WxClientError(-15005, 'signature invalid');
@@ -319,7 +364,8 @@ export async function startWxApiSandbox(opts: WxApiSandboxOptions): Promise<WxAp
       if (orders.has(`${app.appId}|${d.outTradeNo}`)) throw new WxClientError(-15001, 'outTradeNo already used');
       let fee: number;
       if (a.mode === 'short_series_goods') {
-        if (typeof d.productId !== 'string' || !Number.isSafeInteger(d.goodsPrice) || d.goodsPrice <= 0) throw new WxClientError(-15001, 'productId/goodsPrice invalid');
+        if (typeof d.productId !== 'string' || !Number.isSafeInteger(d.goodsPrice) || d.goodsPrice <= 0)
+          throw new WxClientError(-15001, 'productId/goodsPrice invalid');
         fee = d.goodsPrice * d.buyQuantity;
       } else {
         fee = (d.buyQuantity * 100) / (app.rate ?? 100);
@@ -327,9 +373,24 @@ export async function startWxApiSandbox(opts: WxApiSandboxOptions): Promise<WxAp
       }
       const now = Math.floor(Date.now() / 1000);
       const o: XpayOrder = {
-        appId: app.appId, openid: a.openid, order_id: d.outTradeNo, wx_order_id: `WX${Date.now()}${randomBytes(3).toString('hex')}`,
-        transaction_id: `42000${Date.now()}${randomBytes(2).readUInt16BE(0)}`, env, mode: a.mode, status: 2, order_fee: fee, paid_fee: fee, left_fee: fee, refund_fee: 0,
-        create_time: now, paid_time: now, product_id: d.productId, quantity: d.buyQuantity, attach: String(d.attach ?? ''), refunds: [],
+        appId: app.appId,
+        openid: a.openid,
+        order_id: d.outTradeNo,
+        wx_order_id: `WX${Date.now()}${randomBytes(3).toString('hex')}`,
+        transaction_id: `42000${Date.now()}${randomBytes(2).readUInt16BE(0)}`,
+        env,
+        mode: a.mode,
+        status: 2,
+        order_fee: fee,
+        paid_fee: fee,
+        left_fee: fee,
+        refund_fee: 0,
+        create_time: now,
+        paid_time: now,
+        product_id: d.productId,
+        quantity: d.buyQuantity,
+        attach: String(d.attach ?? ''),
+        refunds: [],
       };
       orders.set(`${app.appId}|${o.order_id}`, o);
       deliver(o);

@@ -176,7 +176,11 @@ export interface WxpaySandbox {
   /** resolves when a delivery for out_trade_no matching predicate (default: any attempt) is logged */
   waitForDelivery(out_trade_no: string, predicate?: (d: WxpayDelivery) => boolean, timeoutMs?: number): Promise<void>;
   /** sign an arbitrary notification body exactly as the gateway would (tests build tampered variants from it) */
-  signNotification(mchid: string, body: string, opts?: { timestamp?: number; nonce?: string; serial?: string; signature?: string }): Record<string, string>;
+  signNotification(
+    mchid: string,
+    body: string,
+    opts?: { timestamp?: number; nonce?: string; serial?: string; signature?: string },
+  ): Record<string, string>;
   buildPaymentNotification(mchid: string, transaction: Record<string, unknown>): { body: string; headers: Record<string, string> };
 }
 
@@ -199,11 +203,16 @@ function wechatSerial(): string {
   return b.toString('hex').toUpperCase();
 }
 
-export async function createWxpayMerchant(opts: { mchid?: string; appids?: string[]; signMode?: WxSignMode } = {}): Promise<WxpaySandboxMerchant> {
+export async function createWxpayMerchant(
+  opts: { mchid?: string; appids?: string[]; signMode?: WxSignMode } = {},
+): Promise<WxpaySandboxMerchant> {
   const mchid = opts.mchid ?? `19${digits(8)}`;
   const [merchant, platform, publicKey] = await Promise.all([
     issueCertificate({ subject: `CN=${mchid}, OU=Sandbox Merchant, O=WeChat Pay Sandbox, C=CN`, serialHex: wechatSerial() }),
-    issueCertificate({ subject: 'CN=Tenpay.com Sandbox Platform, OU=Tenpay.com CA Center, O=WeChat Pay Sandbox, C=CN', serialHex: wechatSerial() }),
+    issueCertificate({
+      subject: 'CN=Tenpay.com Sandbox Platform, OU=Tenpay.com CA Center, O=WeChat Pay Sandbox, C=CN',
+      serialHex: wechatSerial(),
+    }),
     generateRsaKeyPair(),
   ]);
   return {
@@ -275,7 +284,11 @@ function get(obj: unknown, path: string): unknown {
 
 function stable(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(stable).join(',')}]`;
-  if (isObj(v)) return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${stable(v[k])}`).join(',')}}`;
+  if (isObj(v))
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${stable(v[k])}`)
+      .join(',')}}`;
   return JSON.stringify(v) ?? 'null';
 }
 
@@ -292,7 +305,12 @@ function missing(path: string): V3Result {
 }
 
 function invalid(path: string, value: unknown, issue: string): V3Result {
-  return err(400, 'PARAM_ERROR', `参数格式错误：${path} ${issue}`, { field: `/${path.replace(/\./g, '/')}`, value, location: 'body', issue });
+  return err(400, 'PARAM_ERROR', `参数格式错误：${path} ${issue}`, {
+    field: `/${path.replace(/\./g, '/')}`,
+    value,
+    location: 'body',
+    issue,
+  });
 }
 
 function eqStr(a: string, b: string): boolean {
@@ -364,7 +382,13 @@ export async function startWxpaySandbox(opts: WxpaySandboxOptions): Promise<Wxpa
   const deliveries: WxpayDelivery[] = [];
   const timers = new Set<NodeJS.Timeout>();
   const inflight = new Set<http.ClientRequest>();
-  const waiters = new Set<{ no: string; pred: (d: WxpayDelivery) => boolean; resolve: () => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  const waiters = new Set<{
+    no: string;
+    pred: (d: WxpayDelivery) => boolean;
+    resolve: () => void;
+    reject: (e: Error) => void;
+    timer: NodeJS.Timeout;
+  }>();
   let closed = false;
   let baseUrl = '';
 
@@ -387,7 +411,11 @@ export async function startWxpaySandbox(opts: WxpaySandboxOptions): Promise<Wxpa
     return rt.notifyFlip ? pubKeySigner(rt) : platformSigner(rt);
   }
 
-  function signedHeaders(signer: Signer, body: string, o: { timestamp?: number; nonce?: string; signature?: string; serial?: string } = {}): Record<string, string> {
+  function signedHeaders(
+    signer: Signer,
+    body: string,
+    o: { timestamp?: number; nonce?: string; signature?: string; serial?: string } = {},
+  ): Record<string, string> {
     const ts = String(o.timestamp ?? Math.floor(now() / 1000));
     const nonce = o.nonce ?? nonceStr(32);
     return {
@@ -427,7 +455,13 @@ export async function startWxpaySandbox(opts: WxpaySandboxOptions): Promise<Wxpa
   type PlaceResult = { order: SandboxOrder; existing: boolean } | { conflict: 'ORDERPAID' | 'ORDER_CLOSED' | 'OUT_TRADE_NO_USED' };
 
   /** one place for idempotency: same out_trade_no + same params → same order */
-  function placeOrder(spec: Omit<SandboxOrder, 'create_time' | 'trade_state' | 'expired' | 'prepay_id' | 'cashier_id' | 'refunded' | 'cancelled' | 'code_url' | 'h5_url'>, fingerprint: string): PlaceResult {
+  function placeOrder(
+    spec: Omit<
+      SandboxOrder,
+      'create_time' | 'trade_state' | 'expired' | 'prepay_id' | 'cashier_id' | 'refunded' | 'cancelled' | 'code_url' | 'h5_url'
+    >,
+    fingerprint: string,
+  ): PlaceResult {
     const prev = orders.get(okey(spec.mchid, spec.out_trade_no));
     if (prev) {
       refresh(prev);
@@ -500,7 +534,13 @@ export async function startWxpaySandbox(opts: WxpaySandboxOptions): Promise<Wxpa
       resource_type: 'encrypt-resource',
       event_type: eventType,
       summary,
-      resource: { original_type: 'transaction', algorithm: resource.algorithm, ciphertext: resource.ciphertext, associated_data: resource.associated_data, nonce: resource.nonce },
+      resource: {
+        original_type: 'transaction',
+        algorithm: resource.algorithm,
+        ciphertext: resource.ciphertext,
+        associated_data: resource.associated_data,
+        nonce: resource.nonce,
+      },
     });
   }
 
@@ -543,7 +583,12 @@ export async function startWxpaySandbox(opts: WxpaySandboxOptions): Promise<Wxpa
       const payload = Buffer.from(body, 'utf8');
       const req = mod.request(
         u,
-        { method: 'POST', agent: false, headers: { ...headers, 'Content-Length': String(payload.length), 'User-Agent': 'Mozilla/4.0', Connection: 'close' }, timeout: NOTIFY_TIMEOUT_MS },
+        {
+          method: 'POST',
+          agent: false,
+          headers: { ...headers, 'Content-Length': String(payload.length), 'User-Agent': 'Mozilla/4.0', Connection: 'close' },
+          timeout: NOTIFY_TIMEOUT_MS,
+        },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
@@ -596,14 +641,18 @@ export async function startWxpaySandbox(opts: WxpaySandboxOptions): Promise<Wxpa
       if (closed) return;
       const status = r === 'error' ? 'error' : r.status;
       const acknowledged =
-        r !== 'error' && (o.protocol === 'v3' ? r.status === 200 || r.status === 204 : r.status === 200 && parseXml(r.text)?.return_code === 'SUCCESS');
+        r !== 'error' &&
+        (o.protocol === 'v3' ? r.status === 200 || r.status === 204 : r.status === 200 && parseXml(r.text)?.return_code === 'SUCCESS');
       log('notify', o.protocol, o.out_trade_no, `attempt ${n}`, status, acknowledged ? 'ack' : 'no ack');
       record({ out_trade_no: o.out_trade_no, attempt: n, status, at: now(), mchid: o.mchid, protocol: o.protocol, acknowledged, serial });
       if (acknowledged || n > retryDelays.length) return;
-      const timer = setTimeout(() => {
-        timers.delete(timer);
-        void attempt(n + 1);
-      }, retryDelays[n - 1]);
+      const timer = setTimeout(
+        () => {
+          timers.delete(timer);
+          void attempt(n + 1);
+        },
+        retryDelays[n - 1],
+      );
       timers.add(timer);
     };
     void attempt(1);
@@ -613,14 +662,20 @@ export async function startWxpaySandbox(opts: WxpaySandboxOptions): Promise<Wxpa
   function checkBodyMchid(ctx: Ctx): V3Result | undefined {
     const mchid = get(ctx.body, 'mchid');
     if (mchid === undefined || mchid === '') return missing('mchid');
-    if (mchid !== ctx.rt.m.mchid) return err(400, 'PARAM_ERROR', '请求体中的mchid与请求头Authorization中的商户号不一致', { field: '/mchid', location: 'body' });
+    if (mchid !== ctx.rt.m.mchid)
+      return err(400, 'PARAM_ERROR', '请求体中的mchid与请求头Authorization中的商户号不一致', { field: '/mchid', location: 'body' });
     return undefined;
   }
 
   function checkQueryMchid(ctx: Ctx): V3Result | undefined {
     const mchid = ctx.query.get('mchid');
-    if (!mchid) return err(400, 'PARAM_ERROR', '输入源“/query/mchid”映射到值字段必填性规则校验失败，此字段为必填项', { field: 'mchid', location: 'query' });
-    if (mchid !== ctx.rt.m.mchid) return err(400, 'PARAM_ERROR', '查询参数mchid与请求头Authorization中的商户号不一致', { field: 'mchid', location: 'query' });
+    if (!mchid)
+      return err(400, 'PARAM_ERROR', '输入源“/query/mchid”映射到值字段必填性规则校验失败，此字段为必填项', {
+        field: 'mchid',
+        location: 'query',
+      });
+    if (mchid !== ctx.rt.m.mchid)
+      return err(400, 'PARAM_ERROR', '查询参数mchid与请求头Authorization中的商户号不一致', { field: 'mchid', location: 'query' });
     return undefined;
   }
 
@@ -634,7 +689,18 @@ export async function startWxpaySandbox(opts: WxpaySandboxOptions): Promise<Wxpa
       const v = get(b, p);
       if (v === undefined || v === null || v === '') return missing(p);
     }
-    for (const p of ['appid', 'mchid', 'description', 'out_trade_no', 'notify_url', 'attach', 'time_expire', 'payer.openid', 'scene_info.payer_client_ip', 'scene_info.h5_info.type']) {
+    for (const p of [
+      'appid',
+      'mchid',
+      'description',
+      'out_trade_no',
+      'notify_url',
+      'attach',
+      'time_expire',
+      'payer.openid',
+      'scene_info.payer_client_ip',
+      'scene_info.h5_info.type',
+    ]) {
       const v = get(b, p);
       if (v !== undefined && typeof v !== 'string') return invalid(p, v, '应为字符串');
     }
@@ -646,7 +712,8 @@ export async function startWxpaySandbox(opts: WxpaySandboxOptions): Promise<Wxpa
     if (!OUT_TRADE_NO_RE.test(no)) return invalid('out_trade_no', no, '应为6-32位数字、大小写字母或_-|*');
     if (!isHttpUrl(b.notify_url)) return invalid('notify_url', b.notify_url, '应为http(s)地址');
     const total = get(b, 'amount.total');
-    if (typeof total !== 'number' || !Number.isSafeInteger(total) || total <= 0) return invalid('amount.total', total, '应为正整数（单位：分）');
+    if (typeof total !== 'number' || !Number.isSafeInteger(total) || total <= 0)
+      return invalid('amount.total', total, '应为正整数（单位：分）');
     const currency = get(b, 'amount.currency');
     if (currency !== undefined && currency !== 'CNY') return invalid('amount.currency', currency, '仅支持CNY');
     if (typeof b.attach === 'string' && [...b.attach].length > 128) return invalid('attach', b.attach, '长度不能超过128个字符');
@@ -755,11 +822,14 @@ export async function startWxpaySandbox(opts: WxpaySandboxOptions): Promise<Wxpa
     }
     if (b.transaction_id === undefined && b.out_trade_no === undefined) return missing('out_trade_no');
     const outRefundNo = b.out_refund_no;
-    if (typeof outRefundNo !== 'string' || !/^[0-9A-Za-z_\-|*@]{1,64}$/.test(outRefundNo)) return invalid('out_refund_no', outRefundNo, '应为1-64位数字、大小写字母或_-|*@');
+    if (typeof outRefundNo !== 'string' || !/^[0-9A-Za-z_\-|*@]{1,64}$/.test(outRefundNo))
+      return invalid('out_refund_no', outRefundNo, '应为1-64位数字、大小写字母或_-|*@');
     const refund = get(b, 'amount.refund');
     const total = get(b, 'amount.total');
-    if (typeof refund !== 'number' || !Number.isSafeInteger(refund) || refund <= 0) return invalid('amount.refund', refund, '应为正整数（单位：分）');
-    if (typeof total !== 'number' || !Number.isSafeInteger(total) || total <= 0) return invalid('amount.total', total, '应为正整数（单位：分）');
+    if (typeof refund !== 'number' || !Number.isSafeInteger(refund) || refund <= 0)
+      return invalid('amount.refund', refund, '应为正整数（单位：分）');
+    if (typeof total !== 'number' || !Number.isSafeInteger(total) || total <= 0)
+      return invalid('amount.total', total, '应为正整数（单位：分）');
     if (get(b, 'amount.currency') !== 'CNY') return invalid('amount.currency', get(b, 'amount.currency'), '仅支持CNY');
     if (b.notify_url !== undefined && !isHttpUrl(b.notify_url)) return invalid('notify_url', b.notify_url, '应为http(s)地址');
 
@@ -863,7 +933,12 @@ export async function startWxpaySandbox(opts: WxpaySandboxOptions): Promise<Wxpa
     const route = v3Routes.find((r) => r.method === method && r.re.test(u.pathname));
     if (!route) {
       const other = v3Routes.some((r) => r.re.test(u.pathname));
-      sendV3(res, replyRt, requestSerial, other ? err(405, 'NOT_ALLOWED', `不支持的请求方法 ${method}`) : err(404, 'NOT_FOUND', '请求的资源不存在'));
+      sendV3(
+        res,
+        replyRt,
+        requestSerial,
+        other ? err(405, 'NOT_ALLOWED', `不支持的请求方法 ${method}`) : err(404, 'NOT_FOUND', '请求的资源不存在'),
+      );
       return;
     }
 
@@ -882,7 +957,12 @@ export async function startWxpaySandbox(opts: WxpaySandboxOptions): Promise<Wxpa
       });
     };
     if (!auth) {
-      sendV3(res, replyRt, requestSerial, signError('Http头Authorization值格式错误，请参考《微信支付商户REST API签名规则》', 'authorization format error'));
+      sendV3(
+        res,
+        replyRt,
+        requestSerial,
+        signError('Http头Authorization值格式错误，请参考《微信支付商户REST API签名规则》', 'authorization format error'),
+      );
       return;
     }
     for (const k of ['mchid', 'nonce_str', 'timestamp', 'serial_no', 'signature']) {
@@ -931,7 +1011,13 @@ export async function startWxpaySandbox(opts: WxpaySandboxOptions): Promise<Wxpa
   }
 
   function v2Reply(rt: MerchantRt, signType: V2SignType, appid: string, fields: Record<string, string | number | undefined>): string {
-    const base: Record<string, string | number | undefined> = { return_code: 'SUCCESS', return_msg: 'OK', appid, mch_id: rt.m.mchid, nonce_str: nonceStr(16) };
+    const base: Record<string, string | number | undefined> = {
+      return_code: 'SUCCESS',
+      return_msg: 'OK',
+      appid,
+      mch_id: rt.m.mchid,
+      nonce_str: nonceStr(16),
+    };
     const all = { ...base, ...fields };
     const sign = v2Sign(all, rt.m.apiV2Key, signType);
     const ordered: Record<string, string | number | undefined> = {};
@@ -1006,7 +1092,14 @@ export async function startWxpaySandbox(opts: WxpaySandboxOptions): Promise<Wxpa
         return fail('OUT_TRADE_NO_USED', '商户订单号重复');
       }
       const o = placed.order;
-      return reply({ device_info: o.device_info, result_code: 'SUCCESS', prepay_id: o.prepay_id, trade_type: o.trade_type, code_url: o.code_url, mweb_url: o.h5_url });
+      return reply({
+        device_info: o.device_info,
+        result_code: 'SUCCESS',
+        prepay_id: o.prepay_id,
+        trade_type: o.trade_type,
+        code_url: o.code_url,
+        mweb_url: o.h5_url,
+      });
     }
 
     if (path === '/pay/orderquery') {
@@ -1068,7 +1161,11 @@ export async function startWxpaySandbox(opts: WxpaySandboxOptions): Promise<Wxpa
   }
 
   function sendHtml(res: ServerResponse, status: number, html: string): void {
-    res.writeHead(status, { 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': String(Buffer.byteLength(html)), 'Cache-Control': 'no-store' });
+    res.writeHead(status, {
+      'Content-Type': 'text/html; charset=utf-8',
+      'Content-Length': String(Buffer.byteLength(html)),
+      'Cache-Control': 'no-store',
+    });
     res.end(html);
   }
 
@@ -1109,7 +1206,12 @@ export async function startWxpaySandbox(opts: WxpaySandboxOptions): Promise<Wxpa
         payOrder(o, form.get('openid') || undefined);
         notice = '支付成功';
       } catch (e) {
-        notice = e instanceof WxpaySandboxError && e.code === 'ORDERPAID' ? '该订单已支付' : cashierView(o, h5).state === 'EXPIRED' ? '订单已过期' : '订单已关闭，无法支付';
+        notice =
+          e instanceof WxpaySandboxError && e.code === 'ORDERPAID'
+            ? '该订单已支付'
+            : cashierView(o, h5).state === 'EXPIRED'
+              ? '订单已过期'
+              : '订单已关闭，无法支付';
         status = 409;
       }
     } else {
@@ -1175,7 +1277,8 @@ export async function startWxpaySandbox(opts: WxpaySandboxOptions): Promise<Wxpa
           return;
         }
         if (u.pathname.startsWith('/cashier/')) return handleCashier(req, res, raw, u);
-        if ((u.pathname === '/sandbox/pay' || u.pathname === '/sandbox/cancel') && req.method === 'POST') return handleScript(u.pathname, res, raw);
+        if ((u.pathname === '/sandbox/pay' || u.pathname === '/sandbox/cancel') && req.method === 'POST')
+          return handleScript(u.pathname, res, raw);
         sendJson(res, 404, { code: 'NOT_FOUND', message: 'no such route' });
       })
       .catch((e: unknown) => {

@@ -35,7 +35,14 @@ const BEIJING_MS = 8 * 3600 * 1000;
 function beijingParts(ms: number): string[] {
   const t = new Date(ms + BEIJING_MS);
   const p = (n: number) => String(n).padStart(2, '0');
-  return [String(t.getUTCFullYear()).padStart(4, '0'), p(t.getUTCMonth() + 1), p(t.getUTCDate()), p(t.getUTCHours()), p(t.getUTCMinutes()), p(t.getUTCSeconds())];
+  return [
+    String(t.getUTCFullYear()).padStart(4, '0'),
+    p(t.getUTCMonth() + 1),
+    p(t.getUTCDate()),
+    p(t.getUTCHours()),
+    p(t.getUTCMinutes()),
+    p(t.getUTCSeconds()),
+  ];
 }
 
 /** v3: `2026-01-02T03:04:05+08:00` */
@@ -157,7 +164,10 @@ export function v2Sign(params: Record<string, string | number | undefined>, key:
     .map((k) => `${k}=${params[k]}`)
     .join('&');
   const temp = `${stringA}&key=${key}`;
-  const hex = signType === 'HMAC-SHA256' ? createHmac('sha256', key).update(temp, 'utf8').digest('hex') : createHash('md5').update(temp, 'utf8').digest('hex');
+  const hex =
+    signType === 'HMAC-SHA256'
+      ? createHmac('sha256', key).update(temp, 'utf8').digest('hex')
+      : createHash('md5').update(temp, 'utf8').digest('hex');
   return hex.toUpperCase();
 }
 
@@ -200,7 +210,10 @@ function decodeText(raw: string): string {
 
 /** Flat `<xml>` (or any single root) document → fields; undefined when it is not one. */
 export function parseXml(text: string): Record<string, string> | undefined {
-  const src = text.replace(/^\uFEFF/, '').replace(/^\s*<\?xml[^>]*\?>/, '').trim();
+  const src = text
+    .replace(/^\uFEFF/, '')
+    .replace(/^\s*<\?xml[^>]*\?>/, '')
+    .trim();
   const root = /^<([A-Za-z_][\w.-]*)>([\s\S]*)<\/\1>$/.exec(src);
   if (!root) return undefined;
   const body = root[2];

@@ -21,12 +21,18 @@ function flatHeaders(h: http.IncomingHttpHeaders): Record<string, string> {
 
 export function rawRequest(url: string, method: string, body: string | undefined, headers: Record<string, string>): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, agent: false, headers: body !== undefined ? { ...headers, 'Content-Length': String(Buffer.byteLength(body)) } : headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: flatHeaders(res.headers), body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
+    const req = http.request(
+      url,
+      { method, agent: false, headers: body !== undefined ? { ...headers, 'Content-Length': String(Buffer.byteLength(body)) } : headers },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: flatHeaders(res.headers), body: Buffer.concat(chunks).toString('utf8') }),
+        );
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -43,7 +49,9 @@ export function signedV3Request(
 ): Promise<RawResponse> {
   const ts = extra.timestamp ?? String(Math.floor(Date.now() / 1000));
   const nonce = extra.nonce ?? randomBytes(16).toString('hex');
-  const signature = createSign('RSA-SHA256').update(`${method}\n${pathAndQuery}\n${ts}\n${nonce}\n${body ?? ''}\n`).sign(cred.privateKeyPem, 'base64');
+  const signature = createSign('RSA-SHA256')
+    .update(`${method}\n${pathAndQuery}\n${ts}\n${nonce}\n${body ?? ''}\n`)
+    .sign(cred.privateKeyPem, 'base64');
   const auth = `WECHATPAY2-SHA256-RSA2048 signature="${signature}",timestamp="${ts}",serial_no="${cred.serial}",nonce_str="${nonce}",mchid="${cred.mchid}"`;
   return rawRequest(baseUrl + pathAndQuery, method, extra.tamperBody ?? body, {
     Authorization: auth,
@@ -82,13 +90,21 @@ export interface ReceivedNotification {
 }
 
 /** A loopback notify_url; `answer` decides each reply (default 204). */
-export async function startNotifyReceiver(answer: (n: ReceivedNotification, index: number) => { status: number; body?: string } = () => ({ status: 204 })) {
+export async function startNotifyReceiver(
+  answer: (n: ReceivedNotification, index: number) => { status: number; body?: string } = () => ({ status: 204 }),
+) {
   const received: ReceivedNotification[] = [];
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const n: ReceivedNotification = { method: req.method ?? '', url: req.url ?? '', headers: flatHeaders(req.headers), body: Buffer.concat(chunks).toString('utf8'), at: Date.now() };
+      const n: ReceivedNotification = {
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: flatHeaders(req.headers),
+        body: Buffer.concat(chunks).toString('utf8'),
+        at: Date.now(),
+      };
       received.push(n);
       const a = answer(n, received.length - 1);
       res.writeHead(a.status, a.body !== undefined ? { 'Content-Type': 'text/plain; charset=utf-8' } : {});

@@ -55,7 +55,7 @@ async function pay(ctx, params, { item, type, custom, productid }) {
       ...(seconds > 0 ? { time_expire: Date.now() + seconds * 1000 } : {}),
     },
   });
-  const { code, msg, msg_en, ...rest } = res;
+  const { code, msg, msg_en: _msgEn, ...rest } = res;
   return { errCode: code, errMsg: msg, ...rest };
 }
 
@@ -79,12 +79,16 @@ module.exports = {
     const item = CATALOGUE.apple.find((i) => i.id === params.productid);
     // coins are a recharge, a membership is goods
     const recharge = !!item && item.balance > 0;
-    return pay(this, { ...params, provider: 'appleiap' }, {
-      item,
-      type: recharge ? 'recharge' : 'goods',
-      custom: !item ? {} : recharge ? { recharge_balance: item.balance, item_id: item.id } : { goods_id: item.id },
-      productid: item && item.id,
-    });
+    return pay(
+      this,
+      { ...params, provider: 'appleiap' },
+      {
+        item,
+        type: recharge ? 'recharge' : 'goods',
+        custom: !item ? {} : recharge ? { recharge_balance: item.balance, item_id: item.id } : { goods_id: item.id },
+        productid: item && item.id,
+      },
+    );
   },
 
   async getAccount(params = {}) {
@@ -93,7 +97,14 @@ module.exports = {
     const account = (await db.collection('demo-accounts').doc(params.user_id).get()).data[0];
     const orders = (
       await db.collection('vk-pay-orders').where({ user_id: params.user_id }).orderBy('create_date', 'desc').limit(20).get()
-    ).data.map((o) => ({ out_trade_no: o.out_trade_no, total_fee: o.total_fee, status: o.status, pay_type: o.pay_type, user_order_success: o.user_order_success, description: o.description }));
+    ).data.map((o) => ({
+      out_trade_no: o.out_trade_no,
+      total_fee: o.total_fee,
+      status: o.status,
+      pay_type: o.pay_type,
+      user_order_success: o.user_order_success,
+      description: o.description,
+    }));
     return { errCode: 0, balance: account ? account.balance : 0, goods: account ? account.goods || [] : [], orders };
   },
 };

@@ -81,13 +81,10 @@ export function getIapChannel(): Promise<IapChannelLike> {
   return new Promise((resolve, reject) => {
     const payment = (g().plus as { payment?: PlusPayment } | undefined)?.payment;
     if (!payment) return reject({ errCode: 'NO_IAP', errMsg: 'plus.payment not available' });
-    payment.getChannels(
-      (channels) => {
-        const c = channels.find((ch) => ch.id === 'appleiap');
-        if (c) resolve(c);
-        else reject({ errCode: 'NO_IAP', errMsg: 'appleiap channel not available' });
-      },
-      reject,
-    );
+    payment.getChannels((channels) => {
+      const c = channels.find((ch) => ch.id === 'appleiap');
+      if (c) resolve(c);
+      else reject({ errCode: 'NO_IAP', errMsg: 'appleiap channel not available' });
+    }, reject);
   });
 }

@@ -295,7 +295,9 @@ export class VkPayClient {
    */
   private async confirmOnce(
     outTradeNo: string,
-  ): Promise<{ kind: 'paid'; res: QueryPaymentResult } | { kind: 'final'; fail: PayFailResult } | { kind: 'pending'; res: QueryPaymentResult }> {
+  ): Promise<
+    { kind: 'paid'; res: QueryPaymentResult } | { kind: 'final'; fail: PayFailResult } | { kind: 'pending'; res: QueryPaymentResult }
+  > {
     let res = await this.query(outTradeNo, false);
     if (res.orderPaid) {
       if (this.opts.awaitNotify && res.user_order_success !== true) {
@@ -310,7 +312,8 @@ export class VkPayClient {
       return { kind: 'paid', res };
     }
     if (res.status === -1) return { kind: 'final', fail: { failType: 'result', errMsg: MESSAGES.expired, status: -1, expired: true } };
-    if (res.status === 2 || res.status === 3) return { kind: 'final', fail: { failType: 'result', errMsg: MESSAGES.refunded, status: res.status } };
+    if (res.status === 2 || res.status === 3)
+      return { kind: 'final', fail: { failType: 'result', errMsg: MESSAGES.refunded, status: res.status } };
     return { kind: 'pending', res };
   }
 
@@ -659,7 +662,10 @@ export class VkPayClient {
         options.success?.(out);
         return out;
       }
-      fail = r.kind === 'final' ? { ...r.fail, out_trade_no: otn } : { failType: 'result', errMsg: MESSAGES.notPaid, out_trade_no: otn, status: r.res.status };
+      fail =
+        r.kind === 'final'
+          ? { ...r.fail, out_trade_no: otn }
+          : { failType: 'result', errMsg: MESSAGES.notPaid, out_trade_no: otn, status: r.res.status };
     } catch (e) {
       const err = toCallError(e);
       fail = { failType: 'result', errMsg: err.errMsg, errCode: err.errCode, out_trade_no: otn };
@@ -797,7 +803,8 @@ export class VkPayClient {
         );
       },
       fail: (err) => {
-        if (String(err?.errCode) === '2' || isCancelError(err)) this.finishCancel(flow, { errMsg: String(err?.errMsg || 'requestPayment:fail cancel') });
+        if (String(err?.errCode) === '2' || isCancelError(err))
+          this.finishCancel(flow, { errMsg: String(err?.errMsg || 'requestPayment:fail cancel') });
         else this.finishFail(flow, { failType: 'request', errMsg: String(err?.errMsg || 'requestPayment:fail'), errCode: err?.errCode });
       },
     });

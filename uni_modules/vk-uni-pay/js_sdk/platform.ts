@@ -43,10 +43,7 @@ export function isAlipayUA(ua: string | undefined | null): boolean {
  * Builds the environment. `isPC` only applies to H5; in a mini program or an App it is false.
  * The WeChat desktop browser counts as PC (its payments are QR payments since vk 1.12.2).
  */
-export function detectEnv(
-  compilePlatform: string | undefined | null,
-  nav?: { platform?: string; userAgent?: string } | null,
-): PayEnv {
+export function detectEnv(compilePlatform: string | undefined | null, nav?: { platform?: string; userAgent?: string } | null): PayEnv {
   const platform = normalizePlatform(compilePlatform);
   const ua = nav?.userAgent || '';
   const h5 = platform === 'h5';

@@ -72,7 +72,11 @@ export interface UniLike {
 
 /** `WeixinJSBridge` inside the WeChat browser (公众号 JSAPI payment). */
 export interface WeixinJSBridgeLike {
-  invoke(name: 'getBrandWCPayRequest', params: Record<string, unknown>, callback: (res: { err_msg?: string; errMsg?: string }) => void): void;
+  invoke(
+    name: 'getBrandWCPayRequest',
+    params: Record<string, unknown>,
+    callback: (res: { err_msg?: string; errMsg?: string }) => void,
+  ): void;
 }
 
 /** An Apple IAP product (`plus.payment` channel `appleiap`). */
@@ -132,9 +136,7 @@ export interface TimerLike {
  * - a string: a plain cloud function called with `data`.
  */
 export type CloudAction =
-  | { name: string; method: string }
-  | { name: string; action: string; actionKey?: string; dataKey?: string }
-  | string;
+  { name: string; method: string } | { name: string; action: string; actionKey?: string; dataKey?: string } | string;
 
 /**
  * Calls server code and resolves with its result object. Rejects with an error carrying

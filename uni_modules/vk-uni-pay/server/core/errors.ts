@@ -6,64 +6,172 @@
  */
 export const ERRORS = {
   // ---- configuration (1xx)
-  NOTIFY_URL_MISSING: [101, '请先配置正确的异步回调URL：uni-pay/config.js 的 notifyUrl 中缺少当前服务空间 {spaceId}', 'Configure notifyUrl in uni-pay/config.js for the current space {spaceId}'],
-  CONFIG_MISSING: [102, '未找到支付配置：uni-config-center/uni-pay/config.js 不存在或为空', 'Payment config not found: uni-config-center/uni-pay/config.js is missing or empty'],
-  CONFIG_NODE_MISSING: [103, '支付配置缺少节点 {node}，请在配置中补充该节点', 'The payment config has no node {node}; add it to the config'],
+  NOTIFY_URL_MISSING: [
+    101,
+    '请先配置正确的异步回调URL：uni-pay/config.js 的 notifyUrl 中缺少当前服务空间 {spaceId}',
+    'Configure notifyUrl in uni-pay/config.js for the current space {spaceId}',
+  ],
+  CONFIG_MISSING: [
+    102,
+    '未找到支付配置：uni-config-center/uni-pay/config.js 不存在或为空',
+    'Payment config not found: uni-config-center/uni-pay/config.js is missing or empty',
+  ],
+  CONFIG_NODE_MISSING: [
+    103,
+    '支付配置缺少节点 {node}，请在配置中补充该节点',
+    'The payment config has no node {node}; add it to the config',
+  ],
   CONFIG_FIELD_MISSING: [104, '支付配置 {node} 缺少必填项 {field}', 'The payment config node {node} lacks the required field {field}'],
-  MERCHANT_NOT_FOUND: [105, '未找到商户配置 pid={pid}（vk-pay-config 表中不存在该 _id）', 'No merchant config with pid={pid} in the vk-pay-config collection'],
-  CONFIG_KEY_INVALID: [106, '支付配置 {node} 的 {field} 无法解析，请检查证书或密钥内容', 'The {field} of config node {node} cannot be parsed; check the certificate or key'],
+  MERCHANT_NOT_FOUND: [
+    105,
+    '未找到商户配置 pid={pid}（vk-pay-config 表中不存在该 _id）',
+    'No merchant config with pid={pid} in the vk-pay-config collection',
+  ],
+  CONFIG_KEY_INVALID: [
+    106,
+    '支付配置 {node} 的 {field} 无法解析，请检查证书或密钥内容',
+    'The {field} of config node {node} cannot be parsed; check the certificate or key',
+  ],
 
   // ---- createPayment input (10xx)
-  PROVIDER_INVALID: [1001, 'provider 无效，可选值：wxpay、alipay、appleiap、vkspay、wxpay-virtual', 'Invalid provider; use wxpay, alipay, appleiap, vkspay or wxpay-virtual'],
-  TYPE_REQUIRED: [1002, 'data.type 必填且只能包含字母、数字、下划线和中划线（用于选择 pay-notify/<type>.js）', 'data.type is required and may only contain letters, digits, _ and - (it selects pay-notify/<type>.js)'],
-  TOTAL_FEE_INVALID: [1003, 'data.total_fee 必须是正整数（单位分），且不超过 {max}', 'data.total_fee must be a positive integer in fen, at most {max}'],
-  SUBJECT_REQUIRED: [1004, 'data.subject（订单标题）必填，最长 {max} 个字符', 'data.subject (order title) is required, at most {max} characters'],
-  OUT_TRADE_NO_INVALID: [1005, 'data.out_trade_no 必填，6-32 位字母、数字或 _-|*', 'data.out_trade_no is required: 6-32 characters of letters, digits or _-|*'],
+  PROVIDER_INVALID: [
+    1001,
+    'provider 无效，可选值：wxpay、alipay、appleiap、vkspay、wxpay-virtual',
+    'Invalid provider; use wxpay, alipay, appleiap, vkspay or wxpay-virtual',
+  ],
+  TYPE_REQUIRED: [
+    1002,
+    'data.type 必填且只能包含字母、数字、下划线和中划线（用于选择 pay-notify/<type>.js）',
+    'data.type is required and may only contain letters, digits, _ and - (it selects pay-notify/<type>.js)',
+  ],
+  TOTAL_FEE_INVALID: [
+    1003,
+    'data.total_fee 必须是正整数（单位分），且不超过 {max}',
+    'data.total_fee must be a positive integer in fen, at most {max}',
+  ],
+  SUBJECT_REQUIRED: [
+    1004,
+    'data.subject（订单标题）必填，最长 {max} 个字符',
+    'data.subject (order title) is required, at most {max} characters',
+  ],
+  OUT_TRADE_NO_INVALID: [
+    1005,
+    'data.out_trade_no 必填，6-32 位字母、数字或 _-|*',
+    'data.out_trade_no is required: 6-32 characters of letters, digits or _-|*',
+  ],
   OPENID_REQUIRED: [1006, '当前支付方式 {pay_type} 需要 data.openid', 'The pay type {pay_type} needs data.openid'],
-  PLATFORM_UNSUPPORTED: [1007, '当前客户端环境 {platform} 不支持 {provider} 支付', 'The client platform {platform} cannot pay with {provider}'],
-  CONTEXT_INVALID: [1008, 'context 无效：请传 this.getClientInfo()、originalParam.context 或云函数 context', 'Invalid context: pass this.getClientInfo(), originalParam.context or the cloud function context'],
-  CUSTOM_INVALID: [1009, 'data.custom 必须是对象，且不能包含与订单字段重名的键：{keys}', 'data.custom must be an object whose keys do not collide with order fields: {keys}'],
+  PLATFORM_UNSUPPORTED: [
+    1007,
+    '当前客户端环境 {platform} 不支持 {provider} 支付',
+    'The client platform {platform} cannot pay with {provider}',
+  ],
+  CONTEXT_INVALID: [
+    1008,
+    'context 无效：请传 this.getClientInfo()、originalParam.context 或云函数 context',
+    'Invalid context: pass this.getClientInfo(), originalParam.context or the cloud function context',
+  ],
+  CUSTOM_INVALID: [
+    1009,
+    'data.custom 必须是对象，且不能包含与订单字段重名的键：{keys}',
+    'data.custom must be an object whose keys do not collide with order fields: {keys}',
+  ],
   OTHER_INVALID: [1010, 'data.other 必须是对象', 'data.other must be an object'],
   OTHER_PROTECTED: [1011, 'data.other 不能覆盖受保护字段：{keys}', 'data.other cannot override protected fields: {keys}'],
-  TIME_EXPIRE_INVALID: [1012, 'data.time_expire 必须是 13 位毫秒时间戳，且至少在 {min} 之后（当前支付方式 {pay_type}）', 'data.time_expire must be a 13-digit ms timestamp at least {min} ahead (pay type {pay_type})'],
+  TIME_EXPIRE_INVALID: [
+    1012,
+    'data.time_expire 必须是 13 位毫秒时间戳，且至少在 {min} 之后（当前支付方式 {pay_type}）',
+    'data.time_expire must be a 13-digit ms timestamp at least {min} ahead (pay type {pay_type})',
+  ],
   TIME_EXPIRE_UNSUPPORTED: [1013, '{provider} 不支持 time_expire 参数', '{provider} does not support time_expire'],
   APPLE_RECEIPT_INVALID: [1014, '苹果内购凭证校验失败：{reason}', 'Apple purchase verification failed: {reason}'],
   APPLE_TRANSACTION_USED: [1015, '该苹果交易（transaction_id）已被使用', 'This Apple transaction has already been used'],
   APPLE_PRODUCT_MISMATCH: [1016, '苹果内购商品与订单不符：{reason}', 'The Apple purchase does not match the order: {reason}'],
-  VIRTUAL_MODE_INVALID: [1017, 'data.wxpay_virtual.mode 只能是 short_series_coin 或 short_series_goods', 'data.wxpay_virtual.mode must be short_series_coin or short_series_goods'],
-  VIRTUAL_QUANTITY_INVALID: [1018, 'data.wxpay_virtual.buy_quantity 必须是正整数', 'data.wxpay_virtual.buy_quantity must be a positive integer'],
-  VIRTUAL_GOODS_INVALID: [1019, '道具直购需要 product_id 和正整数 goods_price（分）', 'Goods mode needs product_id and a positive integer goods_price (fen)'],
-  SESSION_KEY_MISSING: [1020, '未找到该用户的 session_key，请先在小程序内登录（code2Session）', 'No session_key for this user; log in through code2Session first'],
+  VIRTUAL_MODE_INVALID: [
+    1017,
+    'data.wxpay_virtual.mode 只能是 short_series_coin 或 short_series_goods',
+    'data.wxpay_virtual.mode must be short_series_coin or short_series_goods',
+  ],
+  VIRTUAL_QUANTITY_INVALID: [
+    1018,
+    'data.wxpay_virtual.buy_quantity 必须是正整数',
+    'data.wxpay_virtual.buy_quantity must be a positive integer',
+  ],
+  VIRTUAL_GOODS_INVALID: [
+    1019,
+    '道具直购需要 product_id 和正整数 goods_price（分）',
+    'Goods mode needs product_id and a positive integer goods_price (fen)',
+  ],
+  SESSION_KEY_MISSING: [
+    1020,
+    '未找到该用户的 session_key，请先在小程序内登录（code2Session）',
+    'No session_key for this user; log in through code2Session first',
+  ],
   FIELD_INVALID: [1021, '参数 {field} 无效：{reason}', 'Invalid parameter {field}: {reason}'],
 
   // ---- order state (20xx)
   ORDER_NOT_FOUND: [2001, '支付订单不存在：{out_trade_no}', 'Payment order not found: {out_trade_no}'],
   ORDER_NOT_PAID: [2002, '订单未支付', 'The order is not paid'],
-  REFUND_FEE_INVALID: [2003, '退款金额必须是正整数（分），且不超过可退金额 {refundable}', 'The refund must be a positive integer in fen, at most the refundable {refundable}'],
+  REFUND_FEE_INVALID: [
+    2003,
+    '退款金额必须是正整数（分），且不超过可退金额 {refundable}',
+    'The refund must be a positive integer in fen, at most the refundable {refundable}',
+  ],
   REFUND_RETRY_LATER: [2004, '暂时无法退款，请 1 分钟后重试', 'Cannot refund right now; retry in a minute'],
   ORDER_PAID: [2005, '订单已支付，不能再次发起支付', 'The order is already paid; it cannot be paid again'],
   ORDER_CLOSED: [2006, '订单已关闭，请使用新的 out_trade_no', 'The order is closed; use a new out_trade_no'],
   ORDER_REFUNDED: [2007, '订单已退款，请使用新的 out_trade_no', 'The order has been refunded; use a new out_trade_no'],
-  ORDER_AMOUNT_CHANGED: [2008, '同一 out_trade_no 的金额不能修改（原 {old} 分，本次 {new} 分），请使用新的单号', 'The amount of an out_trade_no cannot change (was {old}, now {new} fen); use a new out_trade_no'],
+  ORDER_AMOUNT_CHANGED: [
+    2008,
+    '同一 out_trade_no 的金额不能修改（原 {old} 分，本次 {new} 分），请使用新的单号',
+    'The amount of an out_trade_no cannot change (was {old}, now {new} fen); use a new out_trade_no',
+  ],
   ORDER_BUSY: [2009, '订单正在处理中，请稍后重试', 'The order is being processed; retry shortly'],
-  ORDER_CLOSE_LATER: [2010, '支付平台暂时无法关闭该订单（例如二维码尚未被扫描），请稍后重试或等待订单过期', 'The provider cannot close this order yet (e.g. its QR code was never scanned); retry later or let it expire'],
+  ORDER_CLOSE_LATER: [
+    2010,
+    '支付平台暂时无法关闭该订单（例如二维码尚未被扫描），请稍后重试或等待订单过期',
+    'The provider cannot close this order yet (e.g. its QR code was never scanned); retry later or let it expire',
+  ],
 
   // ---- provider / gateway (30xx)
-  GATEWAY_ERROR: [3001, '支付网关返回错误：{providerCode} {providerMsg}', 'The payment gateway returned an error: {providerCode} {providerMsg}'],
+  GATEWAY_ERROR: [
+    3001,
+    '支付网关返回错误：{providerCode} {providerMsg}',
+    'The payment gateway returned an error: {providerCode} {providerMsg}',
+  ],
   GATEWAY_UNREACHABLE: [3002, '无法连接支付网关，请稍后重试', 'The payment gateway cannot be reached; retry later'],
-  GATEWAY_RESPONSE_UNVERIFIED: [3003, '支付网关应答签名验证失败，已拒绝该应答', 'The gateway response signature did not verify; the response was rejected'],
+  GATEWAY_RESPONSE_UNVERIFIED: [
+    3003,
+    '支付网关应答签名验证失败，已拒绝该应答',
+    'The gateway response signature did not verify; the response was rejected',
+  ],
   GATEWAY_RESPONSE_INVALID: [3004, '支付网关应答格式无效', 'The gateway response is malformed'],
   OPERATION_UNSUPPORTED: [3005, '{provider} 不支持该操作：{operation}', '{provider} does not support {operation}'],
 
   // ---- notifications (40xx); never echoed to the provider, logged without secrets
   NOTIFY_SIGNATURE_INVALID: [4001, '异步通知签名验证失败', 'Notification signature verification failed'],
-  NOTIFY_SERIAL_UNKNOWN: [4002, '异步通知使用了未知的平台证书或公钥序列号', 'The notification names an unknown platform certificate or public key'],
+  NOTIFY_SERIAL_UNKNOWN: [
+    4002,
+    '异步通知使用了未知的平台证书或公钥序列号',
+    'The notification names an unknown platform certificate or public key',
+  ],
   NOTIFY_TIMESTAMP_EXPIRED: [4003, '异步通知时间戳超出 5 分钟窗口', 'The notification timestamp is outside the 5-minute window'],
-  NOTIFY_PROBE: [4004, '微信支付签名探测请求（WECHATPAY/SIGNTEST），已按要求拒绝', 'WeChat Pay signature probe (WECHATPAY/SIGNTEST) refused as required'],
-  NOTIFY_DECRYPT_FAILED: [4005, '异步通知解密失败（密钥或认证标签不符）', 'Notification decryption failed (key or authentication tag mismatch)'],
+  NOTIFY_PROBE: [
+    4004,
+    '微信支付签名探测请求（WECHATPAY/SIGNTEST），已按要求拒绝',
+    'WeChat Pay signature probe (WECHATPAY/SIGNTEST) refused as required',
+  ],
+  NOTIFY_DECRYPT_FAILED: [
+    4005,
+    '异步通知解密失败（密钥或认证标签不符）',
+    'Notification decryption failed (key or authentication tag mismatch)',
+  ],
   NOTIFY_MALFORMED: [4006, '异步通知格式无效', 'The notification is malformed'],
   NOTIFY_MISMATCH: [4007, '异步通知与订单不符：{field}', 'The notification does not match the order: {field}'],
-  NOTIFY_HANDLER_FAILED: [4008, '业务回调 pay-notify/{type} 执行失败，将在重试时再次执行', 'The handler pay-notify/{type} failed; it runs again on the retry'],
+  NOTIFY_HANDLER_FAILED: [
+    4008,
+    '业务回调 pay-notify/{type} 执行失败，将在重试时再次执行',
+    'The handler pay-notify/{type} failed; it runs again on the retry',
+  ],
   NOTIFY_HANDLER_MISSING: [4009, '未找到业务回调 pay-notify/{type}.js', 'The handler pay-notify/{type}.js was not found'],
   NOTIFY_ROUTE_INVALID: [4010, '异步通知地址无效', 'Invalid notification route'],
 

@@ -87,24 +87,70 @@ export interface PayOrder {
 
 /** Order fields a `custom` key may not shadow (custom is flattened into the handler's data). */
 export const ORDER_FIELDS: ReadonlySet<string> = new Set([
-  '_id', 'out_trade_no', 'total_fee', 'status', 'provider', 'pay_type', 'platform', 'uni_platform', 'type',
-  'description', 'subject', 'body', 'openid', 'user_id', 'nickname', 'device_id', 'client_ip', 'appid', 'custom',
-  'pid', 'notify_url', 'notify_path', 'time_expire', 'transaction_id', 'create_date', 'pay_date', 'notify_date',
-  'cancel_date', 'update_date', 'update_count', 'user_order_success', 'notify_mode', 'refund_fee', 'refund_num', 'refund_list', 'notify_info',
-  'original_data', 'stat_data', 'expand_data', 'provider_appid', 'mch_id', 'handler_lock_until',
-  'handler_attempts', 'handler_error', 'duplicate_payments', 'other', 'out_refund_no',
+  '_id',
+  'out_trade_no',
+  'total_fee',
+  'status',
+  'provider',
+  'pay_type',
+  'platform',
+  'uni_platform',
+  'type',
+  'description',
+  'subject',
+  'body',
+  'openid',
+  'user_id',
+  'nickname',
+  'device_id',
+  'client_ip',
+  'appid',
+  'custom',
+  'pid',
+  'notify_url',
+  'notify_path',
+  'time_expire',
+  'transaction_id',
+  'create_date',
+  'pay_date',
+  'notify_date',
+  'cancel_date',
+  'update_date',
+  'update_count',
+  'user_order_success',
+  'notify_mode',
+  'refund_fee',
+  'refund_num',
+  'refund_list',
+  'notify_info',
+  'original_data',
+  'stat_data',
+  'expand_data',
+  'provider_appid',
+  'mch_id',
+  'handler_lock_until',
+  'handler_attempts',
+  'handler_error',
+  'duplicate_payments',
+  'other',
+  'out_refund_no',
 ]);
 
 /** What a `pay-notify/<type>` handler receives as `data`: the order with `custom` flattened in (vk-uni-pay). */
 export function handlerData(order: PayOrder): Record<string, unknown> {
   const { handler_lock_until, handler_attempts, handler_error, ...rest } = order;
-  void handler_lock_until; void handler_attempts; void handler_error;
+  void handler_lock_until;
+  void handler_attempts;
+  void handler_error;
   return { ...rest, ...(order.custom || {}) };
 }
 
 /** The order as a client may see it (no raw notification, no lease bookkeeping). */
 export function publicOrder(order: PayOrder): Record<string, unknown> {
   const { handler_lock_until, handler_attempts, handler_error, notify_info, ...rest } = order;
-  void handler_lock_until; void handler_attempts; void handler_error; void notify_info;
+  void handler_lock_until;
+  void handler_attempts;
+  void handler_error;
+  void notify_info;
   return rest;
 }

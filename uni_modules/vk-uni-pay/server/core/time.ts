@@ -11,7 +11,14 @@ export const systemClock: Clock = { now: () => Date.now() };
 
 const SHANGHAI_OFFSET_MS = 8 * 3600 * 1000;
 
-interface Parts { y: string; M: string; d: string; H: string; m: string; s: string }
+interface Parts {
+  y: string;
+  M: string;
+  d: string;
+  H: string;
+  m: string;
+  s: string;
+}
 
 function shanghaiParts(ms: number): Parts {
   const t = new Date(ms + SHANGHAI_OFFSET_MS);

@@ -38,8 +38,23 @@ const SUBJECT_MAX = 127;
 
 /** Keys `other` may never set: the money, the order identity, where the money goes, who gets it. */
 const PROTECTED_OTHER_KEYS = new Set([
-  'amount', 'total', 'total_fee', 'total_amount', 'currency', 'fee_type', 'out_trade_no', 'notify_url',
-  'appid', 'app_id', 'mchid', 'mch_id', 'sp_appid', 'sp_mchid', 'seller_id', 'trans_amount', 'buy_quantity',
+  'amount',
+  'total',
+  'total_fee',
+  'total_amount',
+  'currency',
+  'fee_type',
+  'out_trade_no',
+  'notify_url',
+  'appid',
+  'app_id',
+  'mchid',
+  'mch_id',
+  'sp_appid',
+  'sp_mchid',
+  'seller_id',
+  'trans_amount',
+  'buy_quantity',
 ]);
 
 /** A plain object from any realm (request bodies may be parsed in another VM context). */
@@ -64,7 +79,8 @@ export function validateCreatePayment(options: unknown): CreatePaymentOptions {
   if (!isPlainObject(d)) throw new PayError('FIELD_INVALID', { field: 'data', reason: 'object' });
   if (typeof d.out_trade_no !== 'string' || !OUT_TRADE_NO.test(d.out_trade_no)) throw new PayError('OUT_TRADE_NO_INVALID');
   const total_fee = assertFen(d.total_fee);
-  if (typeof d.subject !== 'string' || !d.subject.trim() || d.subject.length > SUBJECT_MAX) throw new PayError('SUBJECT_REQUIRED', { max: SUBJECT_MAX });
+  if (typeof d.subject !== 'string' || !d.subject.trim() || d.subject.length > SUBJECT_MAX)
+    throw new PayError('SUBJECT_REQUIRED', { max: SUBJECT_MAX });
   if (typeof d.type !== 'string' || !TYPE.test(d.type)) throw new PayError('TYPE_REQUIRED');
 
   const custom = d.custom === undefined ? {} : d.custom;

@@ -9,7 +9,18 @@ import { createVkPay, type VkPay } from './common';
 
 const SUBJECT = 'vk-pay';
 /** fields of an order a client may see (no openid, IP, custom data or raw notification) */
-const CLIENT_ORDER_FIELDS = ['out_trade_no', 'total_fee', 'status', 'provider', 'pay_type', 'description', 'create_date', 'pay_date', 'user_order_success', 'refund_fee'];
+const CLIENT_ORDER_FIELDS = [
+  'out_trade_no',
+  'total_fee',
+  'status',
+  'provider',
+  'pay_type',
+  'description',
+  'create_date',
+  'pay_date',
+  'user_order_success',
+  'refund_fee',
+];
 
 type Ctx = CloudObjectThis & { locale?: string };
 
@@ -86,7 +97,10 @@ export function createCloudObject(options: { handlersDir: string }) {
     /** After an App Store purchase: the legacy receipt (vk-uni-pay's verifyReceipt) ... */
     async verifyAppleReceipt(this: Ctx, params: Record<string, unknown> = {}) {
       const { out_trade_no, transaction_receipt, transaction_identifier } = params;
-      return toResponse(this, (await vkPay().verifyApplePurchase({ out_trade_no, transaction_receipt, transaction_identifier })) as Record<string, unknown>);
+      return toResponse(
+        this,
+        (await vkPay().verifyApplePurchase({ out_trade_no, transaction_receipt, transaction_identifier })) as Record<string, unknown>,
+      );
     },
 
     /** ... or a StoreKit 2 signed transaction (JWS). */

@@ -77,7 +77,8 @@ export function createVkPay(options: VkPayOptions = {}) {
     /** a URL化 notification (`this.getHttpInfo()`) → the integrated response the provider expects */
     paymentNotify: (http: HttpInfo): Promise<IntegratedResponse> => paymentNotify(deps, httpInfoToRequest(http)),
     /** fixed-URL notifications: WeChat virtual-payment message push, App Store Server Notifications V2 */
-    pushNotify: (provider: 'wxpay-virtual' | 'appleiap', http: HttpInfo): Promise<IntegratedResponse> => pushNotify(deps, provider, httpInfoToRequest(http)),
+    pushNotify: (provider: 'wxpay-virtual' | 'appleiap', http: HttpInfo): Promise<IntegratedResponse> =>
+      pushNotify(deps, provider, httpInfoToRequest(http)),
     /** Apple IAP: verify a receipt or signed transaction, then settle the order (vk appleiap.verifyReceipt) */
     verifyApplePurchase: safe((params: ApplePurchaseParams) => verifyApplePurchase(deps, params)),
     /** mini-program login: openid back, session_key kept on the server */

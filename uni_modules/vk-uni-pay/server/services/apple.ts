@@ -43,7 +43,8 @@ const str = (v: unknown) => (typeof v === 'string' && v ? v : undefined);
 export async function verifyApplePurchase(deps: PayDeps, params: ApplePurchaseParams) {
   const order = await requireOrder(deps, params.out_trade_no);
   const { out_trade_no } = order;
-  if (order.provider !== 'appleiap') throw new PayError('FIELD_INVALID', { field: 'out_trade_no', reason: 'not an Apple in-app purchase order' });
+  if (order.provider !== 'appleiap')
+    throw new PayError('FIELD_INVALID', { field: 'out_trade_no', reason: 'not an Apple in-app purchase order' });
   if (order.status === ORDER_STATUS.CLOSED) throw new PayError('ORDER_CLOSED');
 
   const ctx = providerContext(deps, configNode(await deps.configs.load(order.pid), ['appleiap', 'app-plus']), order.pid);
@@ -57,20 +58,38 @@ export async function verifyApplePurchase(deps: PayDeps, params: ApplePurchasePa
   } else {
     const receipt = str(params.transaction_receipt);
     const transactionId = str(params.transaction_identifier);
-    if (!receipt || !transactionId) throw new PayError('FIELD_INVALID', { field: 'transaction_receipt', reason: 'receipt and transaction_identifier, or signedTransaction' });
+    if (!receipt || !transactionId)
+      throw new PayError('FIELD_INVALID', {
+        field: 'transaction_receipt',
+        reason: 'receipt and transaction_identifier, or signedTransaction',
+      });
     purchase = await apple.verifyReceipt({ receipt, transactionId, expectedProductIds }, ctx);
   }
   if (purchase.total_fee !== undefined && purchase.total_fee !== order.total_fee) {
-    throw new PayError('APPLE_PRODUCT_MISMATCH', { reason: `the purchase is worth ${purchase.total_fee} fen, the order ${order.total_fee}` });
+    throw new PayError('APPLE_PRODUCT_MISMATCH', {
+      reason: `the purchase is worth ${purchase.total_fee} fen, the order ${order.total_fee}`,
+    });
   }
   await bindTransaction(deps, order, purchase);
   const outcome = await settlePaid(deps, order, {
     transaction_id: purchase.transactionId,
     pay_date: purchase.purchaseDate,
     notify_mode: 1,
-    notify_info: { productId: purchase.productId, quantity: purchase.quantity, environment: purchase.environment, originalTransactionId: purchase.originalTransactionId },
+    notify_info: {
+      productId: purchase.productId,
+      quantity: purchase.quantity,
+      environment: purchase.environment,
+      originalTransactionId: purchase.originalTransactionId,
+    },
   });
-  return { code: 0 as const, msg: 'ok', orderPaid: true, user_order_success: outcome === 'done', out_trade_no, transaction_id: purchase.transactionId };
+  return {
+    code: 0 as const,
+    msg: 'ok',
+    orderPaid: true,
+    user_order_success: outcome === 'done',
+    out_trade_no,
+    transaction_id: purchase.transactionId,
+  };
 }
 
 /** One transaction pays one order: the unique index decides, even for concurrent calls. */
@@ -89,7 +108,8 @@ async function bindTransaction(deps: PayDeps, order: PayOrder, purchase: ApplePu
     if (!isDuplicateKeyError(e)) throw e;
     const { data } = await coll.where({ transaction_id: purchase.transactionId }).limit(1).get();
     // the same order presenting its own transaction again is a harmless retry
-    if ((data[0] as { out_trade_no?: string } | undefined)?.out_trade_no !== order.out_trade_no) throw new PayError('APPLE_TRANSACTION_USED');
+    if ((data[0] as { out_trade_no?: string } | undefined)?.out_trade_no !== order.out_trade_no)
+      throw new PayError('APPLE_TRANSACTION_USED');
   }
 }
 

@@ -9,11 +9,15 @@ import { loadAdapter } from '../providers/registry';
 import { orderProviderContext, requireOrder, type PayDeps } from './deps';
 import { reconcile } from './query-payment';
 
-export async function closeOrder(deps: PayDeps, params: { out_trade_no?: unknown }): Promise<{ code: 0; msg: string; out_trade_no: string; status: number }> {
+export async function closeOrder(
+  deps: PayDeps,
+  params: { out_trade_no?: unknown },
+): Promise<{ code: 0; msg: string; out_trade_no: string; status: number }> {
   let order = await requireOrder(deps, params.out_trade_no);
   const { out_trade_no } = order;
   const adapter = loadAdapter(order.provider);
-  if (typeof adapter.closeOrder !== 'function') throw new PayError('OPERATION_UNSUPPORTED', { provider: order.provider, operation: 'closeOrder' });
+  if (typeof adapter.closeOrder !== 'function')
+    throw new PayError('OPERATION_UNSUPPORTED', { provider: order.provider, operation: 'closeOrder' });
   // the payer may have paid a moment ago: that wins over closing
   if (order.status === ORDER_STATUS.UNPAID) order = await reconcile(deps, order);
   if (PAID_STATUSES.includes(order.status)) throw new PayError('ORDER_PAID');

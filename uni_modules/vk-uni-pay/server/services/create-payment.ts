@@ -5,7 +5,7 @@
 import { PayError } from '../core/errors';
 import { ORDER_STATUS, type PayOrder } from '../core/order';
 import { configNodePath, detectPayType, legacyPlatform, needsOpenid, normalizeContext } from '../core/platform';
-import { checkTimeExpire, validateCreatePayment, type CreatePaymentOptions } from '../core/validate';
+import { checkTimeExpire, validateCreatePayment } from '../core/validate';
 import { loadAdapter } from '../providers/registry';
 import type { CreateOrderInput } from '../providers/types';
 import { configNode, notifyBaseUrl } from '../store/config';
@@ -70,7 +70,9 @@ export async function createPayment(deps: PayDeps, raw: unknown): Promise<Create
     ...(data.time_expire ? { time_expire: data.time_expire } : {}),
     ...(node.appId ? { provider_appid: node.appId } : {}),
     ...(node.mchId ? { mch_id: node.mchId } : {}),
-    ...(provider === 'appleiap' && (data.productid || data.product_id) ? { expand_data: { product_id: data.productid ?? data.product_id } } : {}),
+    ...(provider === 'appleiap' && (data.productid || data.product_id)
+      ? { expand_data: { product_id: data.productid ?? data.product_id } }
+      : {}),
     client_ip: client.clientIP,
     custom: data.custom ?? {},
     notify_url,
@@ -124,9 +126,27 @@ export async function createPayment(deps: PayDeps, raw: unknown): Promise<Create
 
 /** What paying again may change: the scene and the payer, never the amount, merchant or order identity. */
 const REPAYABLE_FIELDS = [
-  'provider', 'pay_type', 'platform', 'uni_platform', 'type', 'description', 'body', 'openid', 'user_id', 'nickname',
-  'device_id', 'client_ip', 'appid', 'custom', 'notify_url', 'notify_path', 'time_expire', 'provider_appid', 'mch_id',
-  'expand_data', 'stat_data',
+  'provider',
+  'pay_type',
+  'platform',
+  'uni_platform',
+  'type',
+  'description',
+  'body',
+  'openid',
+  'user_id',
+  'nickname',
+  'device_id',
+  'client_ip',
+  'appid',
+  'custom',
+  'notify_url',
+  'notify_path',
+  'time_expire',
+  'provider_appid',
+  'mch_id',
+  'expand_data',
+  'stat_data',
 ] as const satisfies ReadonlyArray<keyof PayOrder>;
 
 /**
@@ -152,7 +172,8 @@ function assertReusable(existing: PayOrder, fresh: PayOrder): void {
   if (existing.status === ORDER_STATUS.PART_REFUNDED || existing.status === ORDER_STATUS.REFUNDED) throw new PayError('ORDER_REFUNDED');
   if (existing.status === ORDER_STATUS.CLOSED) throw new PayError('ORDER_CLOSED');
   if (existing.total_fee !== fresh.total_fee) throw new PayError('ORDER_AMOUNT_CHANGED', { old: existing.total_fee, new: fresh.total_fee });
-  if ((existing.pid ?? '') !== (fresh.pid ?? '')) throw new PayError('FIELD_INVALID', { field: 'pid', reason: 'an order keeps the merchant it was created with' });
+  if ((existing.pid ?? '') !== (fresh.pid ?? ''))
+    throw new PayError('FIELD_INVALID', { field: 'pid', reason: 'an order keeps the merchant it was created with' });
 }
 
 /** The part of an adapter's order patch that is not already stored (saves a round trip). */

@@ -61,7 +61,8 @@ export function handlersFromDir(dir: string): HandlerResolver {
       if ((e as { code?: string }).code === 'MODULE_NOT_FOUND' && String((e as Error).message).includes(file)) return undefined;
       throw e;
     }
-    const fn = typeof mod === 'function' ? mod : (mod as { default?: unknown; main?: unknown })?.default ?? (mod as { main?: unknown })?.main;
+    const fn =
+      typeof mod === 'function' ? mod : ((mod as { default?: unknown; main?: unknown })?.default ?? (mod as { main?: unknown })?.main);
     return typeof fn === 'function' ? (fn as NotifyHandler) : undefined;
   };
 }

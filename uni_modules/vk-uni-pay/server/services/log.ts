@@ -14,7 +14,8 @@ export function maskFields(fields: Record<string, unknown> = {}): Record<string,
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(fields)) {
     if (SECRET_KEY.test(k)) out[k] = '***';
-    else if (typeof v === 'string') out[k] = v.length > 200 ? `${v.slice(0, 200)}…` : v.replace(/-----BEGIN[\s\S]*?-----END[^-]*-----/g, '***');
+    else if (typeof v === 'string')
+      out[k] = v.length > 200 ? `${v.slice(0, 200)}…` : v.replace(/-----BEGIN[\s\S]*?-----END[^-]*-----/g, '***');
     else if (v === null || typeof v !== 'object') out[k] = v;
     else out[k] = '[object]';
   }

@@ -99,7 +99,11 @@ async function handleEvent(
       // (a refund made elsewhere, e.g. in the merchant console, is not in our ledger: logged, acknowledged)
       if (event.out_refund_no) {
         await queryRefund(deps, { out_trade_no: order.out_trade_no, out_refund_no: event.out_refund_no }).catch((e) =>
-          deps.log.warn('notify.refund_unsettled', { out_trade_no: order.out_trade_no, out_refund_no: event.out_refund_no, code: isPayError(e) ? e.code : undefined }),
+          deps.log.warn('notify.refund_unsettled', {
+            out_trade_no: order.out_trade_no,
+            out_refund_no: event.out_refund_no,
+            code: isPayError(e) ? e.code : undefined,
+          }),
         );
       }
       return adapter.notifyReply(true);
@@ -112,7 +116,13 @@ async function handleEvent(
         return adapter.notifyReply(true);
       }
       if (q.total_fee !== order.total_fee) throw new PayError('NOTIFY_MISMATCH', { field: 'total_fee' });
-      const outcome = await settlePaid(deps, order, { transaction_id: q.transaction_id ?? '', pay_date: q.pay_date, openid: q.openid, notify_mode: 1, pay_type: payType });
+      const outcome = await settlePaid(deps, order, {
+        transaction_id: q.transaction_id ?? '',
+        pay_date: q.pay_date,
+        openid: q.openid,
+        notify_mode: 1,
+        pay_type: payType,
+      });
       return adapter.notifyReply(outcome === 'done');
     }
     case 'payment': {
@@ -134,7 +144,11 @@ async function handleEvent(
 }
 
 /** The first field in which a verified payment disagrees with the order or the merchant config. */
-export function paymentMismatch(event: Extract<NotifyEvent, { kind: 'payment' }>, order: PayOrder, node: Record<string, any>): string | undefined {
+export function paymentMismatch(
+  event: Extract<NotifyEvent, { kind: 'payment' }>,
+  order: PayOrder,
+  node: Record<string, any>,
+): string | undefined {
   if (event.out_trade_no !== order.out_trade_no) return 'out_trade_no';
   if (event.total_fee !== order.total_fee) return 'total_fee';
   if (event.appid !== undefined && node.appId && event.appid !== node.appId) return 'appid';
@@ -165,7 +179,10 @@ export async function pushNotify(deps: PayDeps, provider: 'wxpay-virtual' | 'app
       return adapter.notifyReply(true);
     }
     if (event.kind === 'refund') {
-      const order = provider === 'appleiap' ? await orderOfAppleTransaction(deps, event.info.transactionId as string | undefined) : await deps.orders.findByOutTradeNo(event.out_trade_no);
+      const order =
+        provider === 'appleiap'
+          ? await orderOfAppleTransaction(deps, event.info.transactionId as string | undefined)
+          : await deps.orders.findByOutTradeNo(event.out_trade_no);
       if (order && provider === 'appleiap') await recordStoreRefund(deps, order, event.info);
       deps.log.info('notify.refund', { provider, out_trade_no: order?.out_trade_no });
       return adapter.notifyReply(true);

@@ -123,7 +123,11 @@ export async function refund(deps: PayDeps, params: RefundParams): Promise<Refun
     const refusal = !PAID_STATUSES.includes(order.status)
       ? new PayError('ORDER_NOT_PAID')
       : order.total_fee - order.refund_fee < refund_fee
-        ? new PayError('REFUND_FEE_INVALID', { refundable: Math.max(order.total_fee - order.refund_fee, 0) }, { refundable: Math.max(order.total_fee - order.refund_fee, 0) })
+        ? new PayError(
+            'REFUND_FEE_INVALID',
+            { refundable: Math.max(order.total_fee - order.refund_fee, 0) },
+            { refundable: Math.max(order.total_fee - order.refund_fee, 0) },
+          )
         : attempt >= RESERVE_ATTEMPTS
           ? new PayError('REFUND_RETRY_LATER')
           : undefined;
@@ -154,17 +158,28 @@ export async function refund(deps: PayDeps, params: RefundParams): Promise<Refun
       const err = e as PayError;
       await refunds.transition(out_refund_no, ['PENDING'], 'FAIL', deps.clock.now(), failInfo(err));
       await releaseReservation(deps, order.out_trade_no, out_refund_no);
-      deps.log.warn('refund.refused', { out_trade_no: order.out_trade_no, out_refund_no, code: err.code, providerCode: String(err.detail?.providerCode ?? err.detail?.sub_code ?? '') });
+      deps.log.warn('refund.refused', {
+        out_trade_no: order.out_trade_no,
+        out_refund_no,
+        code: err.code,
+        providerCode: String(err.detail?.providerCode ?? err.detail?.sub_code ?? ''),
+      });
       throw Object.assign(err, { detail: { ...(err.detail ?? {}), out_refund_no, state: 'FAIL' } });
     }
     // the request may have reached the provider: keep the reservation until a query tells
     await refunds.transition(out_refund_no, ['PENDING'], 'UNKNOWN', deps.clock.now());
-    deps.log.warn('refund.unknown', { out_trade_no: order.out_trade_no, out_refund_no, error: isPayError(e) ? e.key : e instanceof Error ? e.message : String(e) });
+    deps.log.warn('refund.unknown', {
+      out_trade_no: order.out_trade_no,
+      out_refund_no,
+      error: isPayError(e) ? e.key : e instanceof Error ? e.message : String(e),
+    });
     return reply(order.out_trade_no, out_refund_no, refund_fee, 'UNKNOWN');
   }
   const state: RefundLedgerState = result.state === 'SUCCESS' ? 'SUCCESS' : 'PROCESSING';
   if (result.state === 'FAIL') deps.log.warn('refund.answered_fail', { out_trade_no: order.out_trade_no, out_refund_no });
-  await refunds.transition(out_refund_no, state === 'SUCCESS' ? OPEN_STATES : ['PENDING', 'UNKNOWN'], state, deps.clock.now(), { refund_id: result.refund_id });
+  await refunds.transition(out_refund_no, state === 'SUCCESS' ? OPEN_STATES : ['PENDING', 'UNKNOWN'], state, deps.clock.now(), {
+    refund_id: result.refund_id,
+  });
   const recorded = (await refunds.find(out_refund_no)) ?? { ...doc, state, refund_id: result.refund_id };
   await markRecord(deps, order.out_trade_no, recorded);
   return reply(order.out_trade_no, out_refund_no, refund_fee, recorded.state, recorded.refund_id);
@@ -178,7 +193,8 @@ export async function queryRefund(deps: PayDeps, params: QueryRefundParams): Pro
   const refunds = new RefundsRepo(deps.db);
   const order = await requireOrder(deps, out_trade_no);
   const doc = params.out_refund_no ? await refunds.find(params.out_refund_no) : await refunds.latest(out_trade_no);
-  if (!doc || doc.out_trade_no !== out_trade_no) throw new PayError('FIELD_INVALID', { field: 'out_refund_no', reason: 'no such refund for this order' });
+  if (!doc || doc.out_trade_no !== out_trade_no)
+    throw new PayError('FIELD_INVALID', { field: 'out_refund_no', reason: 'no such refund for this order' });
   const settled = await settle(deps, refunds, refundAdapter(order), order, doc, true);
   const after = (await deps.orders.findByOutTradeNo(out_trade_no)) ?? order;
   return {
@@ -196,11 +212,20 @@ async function replay(
   doc: RefundLedgerDoc,
   refund_fee: number | undefined,
 ): Promise<RefundReply> {
-  if (doc.out_trade_no !== order.out_trade_no) throw new PayError('FIELD_INVALID', { field: 'out_refund_no', reason: 'already used by another order' });
-  if (refund_fee !== undefined && refund_fee !== doc.refund_fee) throw new PayError('FIELD_INVALID', { field: 'refund_fee', reason: `out_refund_no ${doc.out_refund_no} was requested with ${doc.refund_fee}` });
+  if (doc.out_trade_no !== order.out_trade_no)
+    throw new PayError('FIELD_INVALID', { field: 'out_refund_no', reason: 'already used by another order' });
+  if (refund_fee !== undefined && refund_fee !== doc.refund_fee)
+    throw new PayError('FIELD_INVALID', {
+      field: 'refund_fee',
+      reason: `out_refund_no ${doc.out_refund_no} was requested with ${doc.refund_fee}`,
+    });
   const settled = await settle(deps, refunds, adapter, order, doc, false);
   if (settled.state === 'FAIL') {
-    throw new PayError('GATEWAY_ERROR', { providerCode: settled.fail_code ?? '', providerMsg: settled.fail_msg ?? '' }, { out_refund_no: settled.out_refund_no, state: 'FAIL' });
+    throw new PayError(
+      'GATEWAY_ERROR',
+      { providerCode: settled.fail_code ?? '', providerMsg: settled.fail_msg ?? '' },
+      { out_refund_no: settled.out_refund_no, state: 'FAIL' },
+    );
   }
   return reply(order.out_trade_no, settled.out_refund_no, settled.refund_fee, settled.state, settled.refund_id);
 }
@@ -210,7 +235,14 @@ async function replay(
  * release was interrupted is released now); an open one asks the provider. `strict`: a failed
  * query throws (queryRefund) instead of returning the recorded state (a repeated refund call).
  */
-async function settle(deps: PayDeps, refunds: RefundsRepo, adapter: ProviderAdapter, order: PayOrder, doc: RefundLedgerDoc, strict: boolean): Promise<RefundLedgerDoc> {
+async function settle(
+  deps: PayDeps,
+  refunds: RefundsRepo,
+  adapter: ProviderAdapter,
+  order: PayOrder,
+  doc: RefundLedgerDoc,
+  strict: boolean,
+): Promise<RefundLedgerDoc> {
   if (FINAL_REFUND_STATES.includes(doc.state)) {
     if (doc.state === 'FAIL') await releaseReservation(deps, order.out_trade_no, doc.out_refund_no);
     else await markRecord(deps, order.out_trade_no, doc);
@@ -219,7 +251,10 @@ async function settle(deps: PayDeps, refunds: RefundsRepo, adapter: ProviderAdap
   if (!adapter.queryRefund) return doc; // settled by the provider's notification only
   let answer: RefundResult | 'NOT_FOUND';
   try {
-    answer = await adapter.queryRefund({ out_trade_no: order.out_trade_no, out_refund_no: doc.out_refund_no }, await orderProviderContext(deps, order));
+    answer = await adapter.queryRefund(
+      { out_trade_no: order.out_trade_no, out_refund_no: doc.out_refund_no },
+      await orderProviderContext(deps, order),
+    );
   } catch (e) {
     if (isPayError(e) && e.key === 'GATEWAY_ERROR' && e.detail?.status === 404) answer = 'NOT_FOUND';
     else if (strict) throw e;
@@ -227,13 +262,26 @@ async function settle(deps: PayDeps, refunds: RefundsRepo, adapter: ProviderAdap
   }
   const now = deps.clock.now();
   if (answer !== 'NOT_FOUND' && answer.state === 'SUCCESS') {
-    if (answer.refund_fee && answer.refund_fee !== doc.refund_fee) deps.log.error('refund.amount_mismatch', { out_refund_no: doc.out_refund_no, provider_fee: answer.refund_fee, ledger_fee: doc.refund_fee });
+    if (answer.refund_fee && answer.refund_fee !== doc.refund_fee)
+      deps.log.error('refund.amount_mismatch', {
+        out_refund_no: doc.out_refund_no,
+        provider_fee: answer.refund_fee,
+        ledger_fee: doc.refund_fee,
+      });
     await refunds.transition(doc.out_refund_no, OPEN_STATES, 'SUCCESS', now, { refund_id: answer.refund_id });
   } else if (answer !== 'NOT_FOUND' && answer.state === 'PROCESSING') {
     await refunds.transition(doc.out_refund_no, ['PENDING', 'UNKNOWN'], 'PROCESSING', now, { refund_id: answer.refund_id });
   } else if (now - doc.create_date >= REFUND_SETTLE_GRACE_MS) {
     // the provider has no such refund, or it failed, long after it was asked: give the amount back
-    const moved = await refunds.transition(doc.out_refund_no, OPEN_STATES, 'FAIL', now, answer === 'NOT_FOUND' ? { fail_code: 'NOT_FOUND', fail_msg: 'the provider has no such refund' } : { fail_code: 'REFUND_FAILED', fail_msg: 'the provider reports the refund failed' });
+    const moved = await refunds.transition(
+      doc.out_refund_no,
+      OPEN_STATES,
+      'FAIL',
+      now,
+      answer === 'NOT_FOUND'
+        ? { fail_code: 'NOT_FOUND', fail_msg: 'the provider has no such refund' }
+        : { fail_code: 'REFUND_FAILED', fail_msg: 'the provider reports the refund failed' },
+    );
     if (moved) deps.log.warn('refund.failed', { out_trade_no: order.out_trade_no, out_refund_no: doc.out_refund_no });
   }
   const current = (await refunds.find(doc.out_refund_no)) ?? doc;
@@ -253,7 +301,13 @@ async function markRecord(deps: PayDeps, out_trade_no: string, doc: RefundLedger
   await updateRecord(deps, out_trade_no, doc.out_refund_no, { state: doc.state, refund_id: doc.refund_id }, 'warn');
 }
 
-async function updateRecord(deps: PayDeps, out_trade_no: string, out_refund_no: string, change: { state: RefundRecord['state']; refund_id?: string }, level: 'warn' | 'error'): Promise<void> {
+async function updateRecord(
+  deps: PayDeps,
+  out_trade_no: string,
+  out_refund_no: string,
+  change: { state: RefundRecord['state']; refund_id?: string },
+  level: 'warn' | 'error',
+): Promise<void> {
   for (let attempt = 1; attempt <= RELEASE_ATTEMPTS; attempt++) {
     const order = await deps.orders.findByOutTradeNo(out_trade_no);
     if (!order) return;

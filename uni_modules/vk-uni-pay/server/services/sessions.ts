@@ -32,11 +32,15 @@ export interface LoginParams {
 }
 
 function loginCode(params: LoginParams): string {
-  if (typeof params.code !== 'string' || !/^[\w-]{1,128}$/.test(params.code)) throw new PayError('FIELD_INVALID', { field: 'code', reason: 'the code from uni.login / OAuth' });
+  if (typeof params.code !== 'string' || !/^[\w-]{1,128}$/.test(params.code))
+    throw new PayError('FIELD_INVALID', { field: 'code', reason: 'the code from uni.login / OAuth' });
   return params.code;
 }
 
-export async function code2SessionWeixinMP(deps: PayDeps, params: LoginParams): Promise<{ code: 0; msg: string; openid: string; unionid?: string }> {
+export async function code2SessionWeixinMP(
+  deps: PayDeps,
+  params: LoginParams,
+): Promise<{ code: 0; msg: string; openid: string; unionid?: string }> {
   const code = loginCode(params);
   const node = miniProgramNode(await deps.configs.load(params.pid));
   const { code2Session } = loadProviderModule<{ code2Session(code: string, ctx: unknown): Promise<WxSession> }>('wxpay-virtual');
@@ -58,19 +62,29 @@ export async function requireSessionKey(deps: PayDeps, appId: string, openid: st
 }
 
 /** WeChat official account (公众号) OAuth code → openid, for JSAPI payments in the WeChat browser. */
-export async function code2SessionWeixinH5(deps: PayDeps, params: LoginParams): Promise<{ code: 0; msg: string; openid: string; unionid?: string }> {
+export async function code2SessionWeixinH5(
+  deps: PayDeps,
+  params: LoginParams,
+): Promise<{ code: 0; msg: string; openid: string; unionid?: string }> {
   const code = loginCode(params);
   const node = configNode(await deps.configs.load(params.pid), ['wxpay', 'h5-weixin']);
-  const { officialAccountOpenid } = loadProviderModule<{ officialAccountOpenid(code: string, ctx: unknown): Promise<{ openid: string; unionid?: string }> }>('wxpay');
+  const { officialAccountOpenid } = loadProviderModule<{
+    officialAccountOpenid(code: string, ctx: unknown): Promise<{ openid: string; unionid?: string }>;
+  }>('wxpay');
   const ids = await officialAccountOpenid(code, providerContext(deps, node, params.pid));
   return { code: 0, msg: 'ok', openid: ids.openid, ...(ids.unionid ? { unionid: ids.unionid } : {}) };
 }
 
 /** Alipay mini program auth code → the buyer id used as openid (user_id 2088…, or open_id in openid mode). */
-export async function code2SessionAlipay(deps: PayDeps, params: LoginParams): Promise<{ code: 0; msg: string; openid: string; user_id?: string }> {
+export async function code2SessionAlipay(
+  deps: PayDeps,
+  params: LoginParams,
+): Promise<{ code: 0; msg: string; openid: string; user_id?: string }> {
   const code = loginCode(params);
   const node = configNode(await deps.configs.load(params.pid), ['alipay', 'mp-alipay']);
-  const { alipayOauthToken } = loadProviderModule<{ alipayOauthToken(code: string, ctx: unknown): Promise<{ user_id?: string; open_id?: string }> }>('alipay');
+  const { alipayOauthToken } = loadProviderModule<{
+    alipayOauthToken(code: string, ctx: unknown): Promise<{ user_id?: string; open_id?: string }>;
+  }>('alipay');
   const ids = await alipayOauthToken(code, providerContext(deps, node, params.pid));
   const openid = ids.user_id ?? ids.open_id;
   if (!openid) throw new PayError('GATEWAY_RESPONSE_INVALID');

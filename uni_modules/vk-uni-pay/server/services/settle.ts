@@ -47,7 +47,11 @@ async function noteDuplicatePayment(deps: PayDeps, order: PayOrder, facts: PaidF
   if (!current?.transaction_id || current.transaction_id === facts.transaction_id) return;
   const entry = { transaction_id: facts.transaction_id, pay_type: facts.pay_type, total_fee: order.total_fee, date: deps.clock.now() };
   if (await deps.orders.recordDuplicatePayment(order.out_trade_no, entry)) {
-    deps.log.error('order.duplicate_payment', { out_trade_no: order.out_trade_no, transaction_id: facts.transaction_id, first: current.transaction_id });
+    deps.log.error('order.duplicate_payment', {
+      out_trade_no: order.out_trade_no,
+      transaction_id: facts.transaction_id,
+      first: current.transaction_id,
+    });
   }
 }
 

@@ -48,7 +48,9 @@ export function databaseCache(db: () => import('../../../../types/unicloud-serve
     },
     async set(key, value, ttlMs) {
       await front.set(key, value, ttlMs);
-      await coll().doc(key).set({ value, expires: now() + ttlMs });
+      await coll()
+        .doc(key)
+        .set({ value, expires: now() + ttlMs });
     },
     async delete(key) {
       await front.delete(key);

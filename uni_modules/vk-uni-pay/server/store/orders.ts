@@ -90,7 +90,11 @@ export class OrdersRepo {
   async recordDuplicatePayment(out_trade_no: string, entry: DuplicatePayment): Promise<boolean> {
     const _ = this.db().command;
     const { updated } = await this.coll()
-      .where({ out_trade_no, transaction_id: _.neq(entry.transaction_id), 'duplicate_payments.transaction_id': _.neq(entry.transaction_id) })
+      .where({
+        out_trade_no,
+        transaction_id: _.neq(entry.transaction_id),
+        'duplicate_payments.transaction_id': _.neq(entry.transaction_id),
+      })
       .update({ duplicate_payments: _.push(entry) });
     return updated === 1;
   }
@@ -144,7 +148,9 @@ export class OrdersRepo {
     if (current.state === 'FAIL') return 'unchanged';
     const refund_id = change.refund_id ?? current.refund_id;
     if (current.state === change.state && current.refund_id === refund_id) return 'unchanged';
-    const next = list.map((r) => (r.out_refund_no === out_refund_no ? { ...r, state: change.state, ...(refund_id ? { refund_id } : {}) } : r));
+    const next = list.map((r) =>
+      r.out_refund_no === out_refund_no ? { ...r, state: change.state, ...(refund_id ? { refund_id } : {}) } : r,
+    );
     const version = (order as PayOrder & { refund_version?: number }).refund_version;
     const patch: Record<string, unknown> = { refund_list: _.set(next), refund_version: (version ?? 0) + 1 };
     if (change.state === 'FAIL') {

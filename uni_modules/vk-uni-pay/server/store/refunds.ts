@@ -66,7 +66,13 @@ export class RefundsRepo {
   }
 
   /** Moves a refund from one of `from` to `to`; false when it was no longer in one of `from`. */
-  async transition(out_refund_no: string, from: readonly RefundLedgerState[], to: RefundLedgerState, now: number, patch: RefundLedgerPatch = {}): Promise<boolean> {
+  async transition(
+    out_refund_no: string,
+    from: readonly RefundLedgerState[],
+    to: RefundLedgerState,
+    now: number,
+    patch: RefundLedgerPatch = {},
+  ): Promise<boolean> {
     const _ = this.db().command;
     const set: Record<string, unknown> = { state: to, update_date: now };
     for (const [k, v] of Object.entries(patch)) if (v !== undefined) set[k] = v;

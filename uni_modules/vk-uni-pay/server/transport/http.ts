@@ -39,7 +39,9 @@ export function uniCloudTransport(): HttpTransport {
       });
       const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(res.headers || {})) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : String(v);
-      const body = Buffer.isBuffer(res.data) ? res.data : Buffer.from(typeof res.data === 'string' ? res.data : JSON.stringify(res.data ?? ''));
+      const body = Buffer.isBuffer(res.data)
+        ? res.data
+        : Buffer.from(typeof res.data === 'string' ? res.data : JSON.stringify(res.data ?? ''));
       return { status: res.status, headers, body };
     },
   };

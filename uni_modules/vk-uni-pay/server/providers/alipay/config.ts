@@ -94,7 +94,10 @@ function digest(c: AlipayNodeConfig): string {
   const h = createHash('sha256');
   for (const k of Object.keys(c).sort() as Array<keyof AlipayNodeConfig>) {
     const v = c[k];
-    h.update(k).update('\0').update(Buffer.isBuffer(v) ? v : String(v)).update('\0');
+    h.update(k)
+      .update('\0')
+      .update(Buffer.isBuffer(v) ? v : String(v))
+      .update('\0');
   }
   return h.digest('hex');
 }
@@ -148,7 +151,6 @@ function build(c: AlipayNodeConfig): AlipayRuntime {
     }
   }
 
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { AlipaySdk } = require('alipay-sdk') as typeof import('alipay-sdk');
   let sdk: AlipaySdkType;
   try {

@@ -15,8 +15,21 @@ import { getAlipayRuntime, type AlipayNodeConfig, type AlipayRuntime } from './c
 
 /** Params the SDK (and Alipay's docs) put in the URL query; everything else goes in the body. */
 const URL_PARAMS = new Set([
-  'app_id', 'method', 'format', 'charset', 'sign_type', 'sign', 'timestamp', 'version',
-  'notify_url', 'return_url', 'auth_token', 'app_auth_token', 'app_cert_sn', 'alipay_root_cert_sn', 'ws_service_url',
+  'app_id',
+  'method',
+  'format',
+  'charset',
+  'sign_type',
+  'sign',
+  'timestamp',
+  'version',
+  'notify_url',
+  'return_url',
+  'auth_token',
+  'app_auth_token',
+  'app_cert_sn',
+  'alipay_root_cert_sn',
+  'ws_service_url',
 ]);
 
 export interface CommonParams {

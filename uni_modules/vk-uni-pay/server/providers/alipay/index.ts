@@ -33,7 +33,21 @@ type Ctx = ProviderContext<AlipayNodeConfig>;
  * `openid` or `op_app_id` + `op_buyer_open_id`, see buyerFields.)
  */
 const PROTECTED = new Set(
-  ['out_trade_no', 'total_amount', 'notify_url', 'app_id', 'seller_id', 'buyer_id', 'buyer_open_id', 'trade_no', 'biz_content', 'method', 'sign', 'sign_type', 'app_auth_token'].map(norm),
+  [
+    'out_trade_no',
+    'total_amount',
+    'notify_url',
+    'app_id',
+    'seller_id',
+    'buyer_id',
+    'buyer_open_id',
+    'trade_no',
+    'biz_content',
+    'method',
+    'sign',
+    'sign_type',
+    'app_auth_token',
+  ].map(norm),
 );
 
 function norm(k: string): string {
@@ -185,7 +199,10 @@ async function refund(input: RefundInput, ctx: Ctx): Promise<RefundResult> {
 }
 
 async function queryRefund(q: { out_trade_no: string; out_refund_no: string }, ctx: Ctx): Promise<RefundResult> {
-  const d = await callGatewayOk(ctx, 'alipay.trade.fastpay.refund.query', { out_trade_no: q.out_trade_no, out_request_no: q.out_refund_no });
+  const d = await callGatewayOk(ctx, 'alipay.trade.fastpay.refund.query', {
+    out_trade_no: q.out_trade_no,
+    out_request_no: q.out_refund_no,
+  });
   if (d.refund_status === 'REFUND_SUCCESS') {
     const fee = yuanToFen(d.refund_amount);
     if (fee === undefined) throw new PayError('GATEWAY_RESPONSE_INVALID');

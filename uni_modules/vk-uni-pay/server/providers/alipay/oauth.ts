@@ -25,7 +25,8 @@ export interface AlipayOauthIds {
 const idOf = (v: unknown): string | undefined => (typeof v === 'string' && v ? v : undefined);
 
 export async function alipayOauthToken(code: string, ctx: ProviderContext<AlipayNodeConfig>): Promise<AlipayOauthIds> {
-  if (typeof code !== 'string' || !AUTH_CODE.test(code)) throw new PayError('FIELD_INVALID', { field: 'code', reason: 'must be an Alipay auth code' });
+  if (typeof code !== 'string' || !AUTH_CODE.test(code))
+    throw new PayError('FIELD_INVALID', { field: 'code', reason: 'must be an Alipay auth code' });
   const r = await callGateway(ctx, ALIPAY_OAUTH_METHOD, {}, { params: { grant_type: 'authorization_code', code } });
   const d = r.data;
   const success = r.ok || (d.code === undefined && d.sub_code === undefined);

@@ -54,7 +54,8 @@ export const DEFAULT_RECEIPT_EXPIRES_IN_S = 86_400;
 /** A purchase older than `receiptExpiresIn` (default 24 h) is refused, whichever proof carries it. */
 export function checkPurchaseAge(purchaseDate: number, config: AppleIapConfig, now: number): void {
   const maxAgeS = config.receiptExpiresIn ?? DEFAULT_RECEIPT_EXPIRES_IN_S;
-  if (now - purchaseDate > maxAgeS * 1000) throw new PayError('APPLE_RECEIPT_INVALID', { reason: 'purchase is older than receiptExpiresIn' });
+  if (now - purchaseDate > maxAgeS * 1000)
+    throw new PayError('APPLE_RECEIPT_INVALID', { reason: 'purchase is older than receiptExpiresIn' });
 }
 
 export function requireBundleId(config: AppleIapConfig): string {
@@ -71,7 +72,12 @@ export function configEnvironment(config: AppleIapConfig): AppleEnvironment {
  * at least one of the two lists must exist, otherwise any product of the app would pass.
  * Returns the server-side price × quantity when known.
  */
-export function checkProduct(productId: string, quantity: number, config: AppleIapConfig, expectedProductIds?: string[]): number | undefined {
+export function checkProduct(
+  productId: string,
+  quantity: number,
+  config: AppleIapConfig,
+  expectedProductIds?: string[],
+): number | undefined {
   if (!config.products && !expectedProductIds) throw new PayError('CONFIG_FIELD_MISSING', { node: APPLE_NODE, field: 'products' });
   if (expectedProductIds && !expectedProductIds.includes(productId)) {
     throw new PayError('APPLE_PRODUCT_MISMATCH', { reason: `product ${productId} is not the ordered product` });
@@ -79,7 +85,8 @@ export function checkProduct(productId: string, quantity: number, config: AppleI
   if (config.products) {
     const entry = Object.prototype.hasOwnProperty.call(config.products, productId) ? config.products[productId] : undefined;
     if (!entry) throw new PayError('APPLE_PRODUCT_MISMATCH', { reason: `product ${productId} is not in the configured product list` });
-    if (!Number.isSafeInteger(entry.total_fee) || entry.total_fee <= 0) throw new PayError('CONFIG_FIELD_MISSING', { node: APPLE_NODE, field: `products.${productId}.total_fee` });
+    if (!Number.isSafeInteger(entry.total_fee) || entry.total_fee <= 0)
+      throw new PayError('CONFIG_FIELD_MISSING', { node: APPLE_NODE, field: `products.${productId}.total_fee` });
     return entry.total_fee * quantity;
   }
   return undefined;

@@ -26,7 +26,8 @@ export const APPLE_REFUND_TYPES = ['REFUND', 'REVOKE'] as const;
 function productIdOf(input: CreateOrderInput): string | undefined {
   const v = input.extra.productid ?? input.extra.product_id;
   if (v === undefined || v === null || v === '') return undefined;
-  if (typeof v !== 'string' || !/^[A-Za-z0-9._-]{1,100}$/.test(v)) throw new PayError('FIELD_INVALID', { field: 'productid', reason: 'must be an App Store product identifier' });
+  if (typeof v !== 'string' || !/^[A-Za-z0-9._-]{1,100}$/.test(v))
+    throw new PayError('FIELD_INVALID', { field: 'productid', reason: 'must be an App Store product identifier' });
   return v;
 }
 
@@ -43,7 +44,10 @@ export const appleiapAdapter: ProviderAdapter<AppleIapConfig> = {
     if (productid && ctx.config.products) {
       // the price list is the truth: an order whose amount differs from the product's price is refused now
       const price = checkProduct(productid, 1, ctx.config);
-      if (price !== input.total_fee) throw new PayError('APPLE_PRODUCT_MISMATCH', { reason: `product ${productid} costs ${price} fen, the order says ${input.total_fee}` });
+      if (price !== input.total_fee)
+        throw new PayError('APPLE_PRODUCT_MISMATCH', {
+          reason: `product ${productid} costs ${price} fen, the order says ${input.total_fee}`,
+        });
     }
     return {
       orderInfo: { out_trade_no: input.out_trade_no, ...(productid ? { productid } : {}) },

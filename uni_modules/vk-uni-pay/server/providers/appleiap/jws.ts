@@ -7,16 +7,25 @@
 import type * as AppleLib from '@apple/app-store-server-library';
 import { PayError } from '../../core/errors';
 import type { ProviderContext } from '../types';
-import { APPLE_NODE, AppleIapConfig, ApplePurchase, AppleEnvironment, checkProduct, checkPurchaseAge, configEnvironment, requireBundleId } from './config';
+import {
+  APPLE_NODE,
+  AppleIapConfig,
+  ApplePurchase,
+  AppleEnvironment,
+  checkProduct,
+  checkPurchaseAge,
+  configEnvironment,
+  requireBundleId,
+} from './config';
 
 function loadLib(): typeof AppleLib {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   return require('@apple/app-store-server-library') as typeof AppleLib;
 }
 
 /** DER Buffer, base64 DER or PEM → what node's X509Certificate (used by the library) accepts. */
 export function rootCertificateBuffers(roots: AppleIapConfig['appleRootCertificates']): Buffer[] {
-  if (!Array.isArray(roots) || roots.length === 0) throw new PayError('CONFIG_FIELD_MISSING', { node: APPLE_NODE, field: 'appleRootCertificates' });
+  if (!Array.isArray(roots) || roots.length === 0)
+    throw new PayError('CONFIG_FIELD_MISSING', { node: APPLE_NODE, field: 'appleRootCertificates' });
   return roots.map((r) => {
     if (Buffer.isBuffer(r)) return r;
     if (typeof r === 'string' && r.includes('-----BEGIN CERTIFICATE-----')) return Buffer.from(r, 'utf8');
@@ -81,7 +90,11 @@ export interface VerifySignedTransactionOptions {
  * Verifies a StoreKit 2 `jwsRepresentation` / App Store Server API `signedTransactionInfo`:
  * chain to the configured root, ES256 signature, bundleId, environment, product, not revoked.
  */
-export async function verifySignedTransaction(jws: string, ctx: ProviderContext<AppleIapConfig>, opts: VerifySignedTransactionOptions = {}): Promise<ApplePurchase> {
+export async function verifySignedTransaction(
+  jws: string,
+  ctx: ProviderContext<AppleIapConfig>,
+  opts: VerifySignedTransactionOptions = {},
+): Promise<ApplePurchase> {
   if (typeof jws !== 'string' || jws.split('.').length !== 3) throw new PayError('APPLE_RECEIPT_INVALID', { reason: 'not a compact JWS' });
   const verifier = createVerifier(ctx.config);
   let decoded: DecodedTransaction;
@@ -93,7 +106,8 @@ export async function verifySignedTransaction(jws: string, ctx: ProviderContext<
   const bundleId = requireBundleId(ctx.config);
   // The library already checks these two; kept explicit so a library change cannot open them.
   if (decoded.bundleId !== bundleId) throw new PayError('APPLE_RECEIPT_INVALID', { reason: 'bundleId does not match this app' });
-  if (decoded.environment !== configEnvironment(ctx.config)) throw new PayError('APPLE_RECEIPT_INVALID', { reason: `environment ${decoded.environment} not accepted` });
+  if (decoded.environment !== configEnvironment(ctx.config))
+    throw new PayError('APPLE_RECEIPT_INVALID', { reason: `environment ${decoded.environment} not accepted` });
   if (decoded.revocationDate !== undefined) throw new PayError('APPLE_RECEIPT_INVALID', { reason: 'transaction was refunded or revoked' });
   const purchase = normaliseTransaction(decoded, bundleId);
   // same age limit as the legacy receipt path: an old, never-redeemed purchase cannot pay a new order

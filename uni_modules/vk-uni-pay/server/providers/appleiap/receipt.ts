@@ -96,7 +96,8 @@ export async function verifyReceipt(params: VerifyReceiptParams, ctx: ProviderCo
   const config = ctx.config;
   const bundleId = requireBundleId(config);
   if (typeof params?.receipt !== 'string' || !/^[A-Za-z0-9+/=\r\n]+$/.test(params.receipt)) throw invalid('receipt must be base64 text');
-  if (typeof params.transactionId !== 'string' || !/^[0-9A-Za-z._-]{1,64}$/.test(params.transactionId)) throw invalid('transactionId is invalid');
+  if (typeof params.transactionId !== 'string' || !/^[0-9A-Za-z._-]{1,64}$/.test(params.transactionId))
+    throw invalid('transactionId is invalid');
 
   const urls = verifyReceiptUrls(config);
   const payload: Record<string, unknown> = { 'receipt-data': params.receipt, 'exclude-old-transactions': true };
@@ -112,7 +113,8 @@ export async function verifyReceipt(params: VerifyReceiptParams, ctx: ProviderCo
     environment = 'Sandbox';
   }
   if (res.status !== 0) {
-    if (isRetryable(res)) throw new PayError('GATEWAY_ERROR', { providerCode: res.status, providerMsg: 'App Store temporarily unavailable' });
+    if (isRetryable(res))
+      throw new PayError('GATEWAY_ERROR', { providerCode: res.status, providerMsg: 'App Store temporarily unavailable' });
     const reasons: Record<number, string> = {
       21000: 'request not understood',
       21002: 'malformed receipt data',
@@ -124,7 +126,8 @@ export async function verifyReceipt(params: VerifyReceiptParams, ctx: ProviderCo
     throw invalid(`status ${res.status}${reasons[res.status!] ? ` (${reasons[res.status!]})` : ''}`);
   }
   // The endpoint that answered decides, but the body must agree with it.
-  if (res.environment !== undefined && res.environment !== environment) throw invalid(`environment ${res.environment} does not match the endpoint`);
+  if (res.environment !== undefined && res.environment !== environment)
+    throw invalid(`environment ${res.environment} does not match the endpoint`);
 
   const receipt = res.receipt;
   if (!receipt || typeof receipt !== 'object') throw invalid('response has no receipt');

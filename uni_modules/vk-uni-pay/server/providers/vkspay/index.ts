@@ -14,7 +14,16 @@ import { PayError } from '../../core/errors';
 import { fenToYuan, yuanToFen } from '../../core/money';
 import type { HttpResponse } from '../../transport/http';
 import type { IntegratedResponse } from '../../../../../types/unicloud-server';
-import type { CreateOrderInput, NotifyEvent, ProviderAdapter, ProviderContext, QueryOrderResult, RawHttpRequest, RefundInput, RefundResult } from '../types';
+import type {
+  CreateOrderInput,
+  NotifyEvent,
+  ProviderAdapter,
+  ProviderContext,
+  QueryOrderResult,
+  RawHttpRequest,
+  RefundInput,
+  RefundResult,
+} from '../types';
 
 export const VKSPAY_NODE = 'vkspay';
 export const DEFAULT_VKSPAY_GATEWAY = 'https://vk-spay-openapi.fsq.pub';
@@ -69,7 +78,11 @@ export interface VksPayResponse {
 }
 
 /** Signs and POSTs one operation; the body is serialised once. */
-export async function vksPayRequest(method: string, fields: Record<string, VksPayValue>, ctx: ProviderContext<VksPayConfig>): Promise<VksPayResponse> {
+export async function vksPayRequest(
+  method: string,
+  fields: Record<string, VksPayValue>,
+  ctx: ProviderContext<VksPayConfig>,
+): Promise<VksPayResponse> {
   const params: Record<string, VksPayValue> = {
     ...fields,
     method,
@@ -103,7 +116,8 @@ export async function vksPayRequest(method: string, fields: Record<string, VksPa
 }
 
 const ok = (r: VksPayResponse) => r.return_code === 'SUCCESS';
-const fail = (r: VksPayResponse) => new PayError('GATEWAY_ERROR', { providerCode: String(r.return_code ?? ''), providerMsg: String(r.return_msg ?? r.msg ?? '') });
+const fail = (r: VksPayResponse) =>
+  new PayError('GATEWAY_ERROR', { providerCode: String(r.return_code ?? ''), providerMsg: String(r.return_msg ?? r.msg ?? '') });
 
 /** WeChat payment codes start 10-15, Alipay 25-30 (public code ranges). */
 function channelOfAuthCode(code: string): 'wxpay' | 'alipay' | undefined {
@@ -115,7 +129,8 @@ function channelOfAuthCode(code: string): 'wxpay' | 'alipay' | undefined {
 function payMethodOf(extra: Record<string, unknown>): 'wxpay' | 'alipay' | 'auto' {
   const m = extra.provider_pay_method;
   if (m === undefined || m === null || m === '') return 'auto';
-  if (m !== 'wxpay' && m !== 'alipay' && m !== 'auto') throw new PayError('FIELD_INVALID', { field: 'provider_pay_method', reason: 'wxpay, alipay or auto' });
+  if (m !== 'wxpay' && m !== 'alipay' && m !== 'auto')
+    throw new PayError('FIELD_INVALID', { field: 'provider_pay_method', reason: 'wxpay, alipay or auto' });
   return m;
 }
 
@@ -124,7 +139,8 @@ async function createOrder(input: CreateOrderInput, ctx: ProviderContext<VksPayC
   const total_fee = vksPayAmount(input.total_fee);
   const authCode = input.extra.auth_code;
   if (authCode !== undefined) {
-    if (typeof authCode !== 'string' || !channelOfAuthCode(authCode)) throw new PayError('FIELD_INVALID', { field: 'auth_code', reason: 'not a WeChat or Alipay payment code' });
+    if (typeof authCode !== 'string' || !channelOfAuthCode(authCode))
+      throw new PayError('FIELD_INVALID', { field: 'auth_code', reason: 'not a WeChat or Alipay payment code' });
     const r = await vksPayRequest(
       'micropay',
       {
@@ -145,7 +161,8 @@ async function createOrder(input: CreateOrderInput, ctx: ProviderContext<VksPayC
     return { orderInfo: { out_trade_no: input.out_trade_no, micropay: true, paid: ok(r), return_msg: r.return_msg ?? r.msg } };
   }
   const returnUrl = input.extra.return_url;
-  if (returnUrl !== undefined && (typeof returnUrl !== 'string' || !/^https?:\/\//.test(returnUrl))) throw new PayError('FIELD_INVALID', { field: 'return_url', reason: 'must be an http(s) URL' });
+  if (returnUrl !== undefined && (typeof returnUrl !== 'string' || !/^https?:\/\//.test(returnUrl)))
+    throw new PayError('FIELD_INVALID', { field: 'return_url', reason: 'must be an http(s) URL' });
   const r = await vksPayRequest(
     'webpay',
     {
@@ -198,7 +215,12 @@ async function refund(input: RefundInput, ctx: ProviderContext<VksPayConfig>): P
     ctx,
   );
   if (!ok(r)) throw fail(r);
-  return { state: 'SUCCESS', refund_id: typeof r.out_refund_no === 'string' ? r.out_refund_no : input.out_refund_no, refund_fee: input.refund_fee, raw: r };
+  return {
+    state: 'SUCCESS',
+    refund_id: typeof r.out_refund_no === 'string' ? r.out_refund_no : input.out_refund_no,
+    refund_fee: input.refund_fee,
+    raw: r,
+  };
 }
 
 async function queryRefund(q: { out_trade_no: string; out_refund_no: string }, ctx: ProviderContext<VksPayConfig>): Promise<RefundResult> {
@@ -243,7 +265,12 @@ async function verifyNotify(req: RawHttpRequest): Promise<NotifyEvent> {
 }
 
 function jsonReply(body: Record<string, string>): IntegratedResponse {
-  return { mpserverlessComposedResponse: true, statusCode: 200, headers: { 'content-type': 'application/json; charset=utf-8' }, body: JSON.stringify(body) };
+  return {
+    mpserverlessComposedResponse: true,
+    statusCode: 200,
+    headers: { 'content-type': 'application/json; charset=utf-8' },
+    body: JSON.stringify(body),
+  };
 }
 
 export const vkspayAdapter: ProviderAdapter<VksPayConfig> = {
@@ -255,7 +282,9 @@ export const vkspayAdapter: ProviderAdapter<VksPayConfig> = {
   verifyNotify,
   /** the fixed acknowledgement of the demo for any parsed hint (paid or not); FAIL otherwise */
   notifyReply(okay, message) {
-    return okay ? jsonReply({ code: 'SUCCESS', msg: 'SUCCESS' }) : jsonReply({ code: 'FAIL', msg: message ? String(message).slice(0, 64) : 'FAIL' });
+    return okay
+      ? jsonReply({ code: 'SUCCESS', msg: 'SUCCESS' })
+      : jsonReply({ code: 'FAIL', msg: message ? String(message).slice(0, 64) : 'FAIL' });
   },
 };
 

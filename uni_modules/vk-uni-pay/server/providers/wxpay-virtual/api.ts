@@ -41,15 +41,27 @@ export function need<K extends keyof WxpayVirtualConfig>(config: WxpayVirtualCon
 export const envOf = (config: WxpayVirtualConfig): 0 | 1 => (config.sandbox === true ? 1 : 0);
 
 /** The AppKey that signs for the configured env. */
-export const appKeyOf = (config: WxpayVirtualConfig): string => (config.sandbox === true ? need(config, 'sandboxAppKey') : need(config, 'appKey'));
+export const appKeyOf = (config: WxpayVirtualConfig): string =>
+  config.sandbox === true ? need(config, 'sandboxAppKey') : need(config, 'appKey');
 
 /** `apiBase`, or `gateway` like every other provider node (the sandbox stands in here) */
 const baseOf = (config: WxpayVirtualConfig) => (config.apiBase ?? config.gateway ?? DEFAULT_API_BASE).replace(/\/+$/, '');
 
-export async function send(ctx: ProviderContext<WxpayVirtualConfig>, method: 'GET' | 'POST', url: string, body?: string): Promise<Record<string, any>> {
+export async function send(
+  ctx: ProviderContext<WxpayVirtualConfig>,
+  method: 'GET' | 'POST',
+  url: string,
+  body?: string,
+): Promise<Record<string, any>> {
   let res: HttpResponse;
   try {
-    res = await ctx.http.request({ method, url, headers: body !== undefined ? { 'content-type': 'application/json' } : {}, body, timeoutMs: ctx.config.timeout });
+    res = await ctx.http.request({
+      method,
+      url,
+      headers: body !== undefined ? { 'content-type': 'application/json' } : {},
+      body,
+      timeoutMs: ctx.config.timeout,
+    });
   } catch {
     throw new PayError('GATEWAY_UNREACHABLE');
   }
@@ -78,7 +90,12 @@ export async function getAccessToken(ctx: ProviderContext<WxpayVirtualConfig>, f
     const cached = await ctx.cache.get<string>(tokenKey(ctx.config));
     if (cached) return cached;
   }
-  const json = await send(ctx, 'POST', `${baseOf(ctx.config)}/cgi-bin/stable_token`, JSON.stringify({ grant_type: 'client_credential', appid, secret: need(ctx.config, 'secret'), force_refresh: forceRefresh }));
+  const json = await send(
+    ctx,
+    'POST',
+    `${baseOf(ctx.config)}/cgi-bin/stable_token`,
+    JSON.stringify({ grant_type: 'client_credential', appid, secret: need(ctx.config, 'secret'), force_refresh: forceRefresh }),
+  );
   failIfErr(json);
   if (typeof json.access_token !== 'string' || !json.access_token) throw new PayError('GATEWAY_RESPONSE_INVALID');
   const ttlS = Math.max(60, Number(json.expires_in ?? 7200) - 300);
@@ -95,8 +112,14 @@ export interface Code2SessionResult {
 
 /** `/sns/jscode2session` for a mini-program `wx.login` code. */
 export async function code2Session(code: string, ctx: ProviderContext<WxpayVirtualConfig>): Promise<Code2SessionResult> {
-  if (typeof code !== 'string' || !/^[\w-]{1,128}$/.test(code)) throw new PayError('FIELD_INVALID', { field: 'code', reason: 'must be a wx.login code' });
-  const q = new URLSearchParams({ appid: need(ctx.config, 'appId'), secret: need(ctx.config, 'secret'), js_code: code, grant_type: 'authorization_code' });
+  if (typeof code !== 'string' || !/^[\w-]{1,128}$/.test(code))
+    throw new PayError('FIELD_INVALID', { field: 'code', reason: 'must be a wx.login code' });
+  const q = new URLSearchParams({
+    appid: need(ctx.config, 'appId'),
+    secret: need(ctx.config, 'secret'),
+    js_code: code,
+    grant_type: 'authorization_code',
+  });
   const json = await send(ctx, 'GET', `${baseOf(ctx.config)}/sns/jscode2session?${q}`);
   failIfErr(json);
   if (typeof json.openid !== 'string' || typeof json.session_key !== 'string') throw new PayError('GATEWAY_RESPONSE_INVALID');
@@ -107,7 +130,11 @@ export async function code2Session(code: string, ctx: ProviderContext<WxpayVirtu
  * POSTs to `/xpay/<api>?access_token=…&pay_sig=…`; the body is serialised once and signed as sent.
  * A token the server calls invalid (40001/42001) is refreshed once.
  */
-export async function xpayRequest(api: string, payload: Record<string, unknown>, ctx: ProviderContext<WxpayVirtualConfig>): Promise<Record<string, any>> {
+export async function xpayRequest(
+  api: string,
+  payload: Record<string, unknown>,
+  ctx: ProviderContext<WxpayVirtualConfig>,
+): Promise<Record<string, any>> {
   const uri = `/xpay/${api}`;
   const body = JSON.stringify(payload);
   const paySig = apiPaySig(appKeyOf(ctx.config), uri, body);

@@ -8,7 +8,17 @@
  */
 import { PayError } from '../../core/errors';
 import type { IntegratedResponse } from '../../../../../types/unicloud-server';
-import type { CreateOrderInput, NotifyEvent, ProviderAdapter, ProviderContext, QueryOrderResult, RawHttpRequest, RefundInput, RefundResult, TradeState } from '../types';
+import type {
+  CreateOrderInput,
+  NotifyEvent,
+  ProviderAdapter,
+  ProviderContext,
+  QueryOrderResult,
+  RawHttpRequest,
+  RefundInput,
+  RefundResult,
+  TradeState,
+} from '../types';
 import { WxpayVirtualConfig, WXPAY_VIRTUAL_NODE, appKeyOf, envOf, need, xpayRequest } from './api';
 import { decryptPushMessage, hexEqual, pushMsgSignature, pushSignature, userSignature, virtualPaySig } from './sign';
 
@@ -44,18 +54,33 @@ export function virtualAmountFen(wv: unknown, config: WxpayVirtualConfig): { inp
   if (!isPosInt(rate)) throw new PayError('CONFIG_FIELD_MISSING', { node: WXPAY_VIRTUAL_NODE, field: 'rate' });
   if (v.mode === 'short_series_coin') {
     if ((v.buy_quantity * 100) % rate !== 0) {
-      throw new PayError('FIELD_INVALID', { field: 'wxpay_virtual.buy_quantity', reason: `${v.buy_quantity} coins at ${rate} coins per yuan is not a whole number of fen` });
+      throw new PayError('FIELD_INVALID', {
+        field: 'wxpay_virtual.buy_quantity',
+        reason: `${v.buy_quantity} coins at ${rate} coins per yuan is not a whole number of fen`,
+      });
     }
     return { input: { mode: v.mode, buy_quantity: v.buy_quantity }, total_fee: (v.buy_quantity * 100) / rate, rate };
   }
   if (typeof v.product_id !== 'string' || !v.product_id || !isPosInt(v.goods_price)) throw new PayError('VIRTUAL_GOODS_INVALID');
   const total = v.goods_price * v.buy_quantity;
   if (!Number.isSafeInteger(total)) throw new PayError('VIRTUAL_QUANTITY_INVALID');
-  return { input: { mode: v.mode, buy_quantity: v.buy_quantity, product_id: v.product_id, goods_price: v.goods_price }, total_fee: total, rate };
+  return {
+    input: { mode: v.mode, buy_quantity: v.buy_quantity, product_id: v.product_id, goods_price: v.goods_price },
+    total_fee: total,
+    rate,
+  };
 }
 
 /** The signData text, key order fixed, serialised exactly once. */
-export function buildSignData(p: { offerId: string; buyQuantity: number; env: 0 | 1; productId?: string; goodsPrice?: number; outTradeNo: string; attach: string }): string {
+export function buildSignData(p: {
+  offerId: string;
+  buyQuantity: number;
+  env: 0 | 1;
+  productId?: string;
+  goodsPrice?: number;
+  outTradeNo: string;
+  attach: string;
+}): string {
   return JSON.stringify({
     offerId: p.offerId,
     buyQuantity: p.buyQuantity,
@@ -96,7 +121,11 @@ export interface WxpayVirtualQuery {
 }
 
 export async function queryVirtualOrder(q: WxpayVirtualQuery, ctx: ProviderContext<WxpayVirtualConfig>): Promise<QueryOrderResult> {
-  const json = await xpayRequest('query_order', { ...(q.openid ? { openid: q.openid } : {}), env: envOf(ctx.config), order_id: q.out_trade_no }, ctx);
+  const json = await xpayRequest(
+    'query_order',
+    { ...(q.openid ? { openid: q.openid } : {}), env: envOf(ctx.config), order_id: q.out_trade_no },
+    ctx,
+  );
   const o = json.order;
   if (!o || typeof o !== 'object') throw new PayError('GATEWAY_RESPONSE_INVALID');
   const state = o.order_type === 1 ? 'REFUND' : xpayOrderState(o.status);
@@ -122,7 +151,8 @@ export interface WxpayVirtualRefundInput extends RefundInput {
 
 export async function refundVirtualOrder(input: WxpayVirtualRefundInput, ctx: ProviderContext<WxpayVirtualConfig>): Promise<RefundResult> {
   if (!input.openid) throw new PayError('OPENID_REQUIRED', { pay_type: 'wxpay-virtual_mp-weixin' });
-  if (!/^[0-9A-Za-z_\-|*@]{8,32}$/.test(input.out_refund_no)) throw new PayError('FIELD_INVALID', { field: 'out_refund_no', reason: 'xpay needs 8-32 characters' });
+  if (!/^[0-9A-Za-z_\-|*@]{8,32}$/.test(input.out_refund_no))
+    throw new PayError('FIELD_INVALID', { field: 'out_refund_no', reason: 'xpay needs 8-32 characters' });
   // left_fee must be what is still refundable: ask WeChat instead of trusting local bookkeeping
   const order = await queryVirtualOrder({ out_trade_no: input.out_trade_no, openid: input.openid }, ctx);
   const raw = order.raw as Record<string, unknown>;
@@ -144,13 +174,26 @@ export async function refundVirtualOrder(input: WxpayVirtualRefundInput, ctx: Pr
     ctx,
   );
   // the money returns asynchronously; xpay_refund_notify reports the end state
-  return { state: 'PROCESSING', ...(json.refund_wx_order_id ? { refund_id: String(json.refund_wx_order_id) } : {}), refund_fee: input.refund_fee, raw: json };
+  return {
+    state: 'PROCESSING',
+    ...(json.refund_wx_order_id ? { refund_id: String(json.refund_wx_order_id) } : {}),
+    refund_fee: input.refund_fee,
+    raw: json,
+  };
 }
 
 /** `/xpay/notify_provide_goods`: asks WeChat to re-run delivery when the push failed. */
-export async function notifyProvideGoods(q: { out_trade_no?: string; wx_order_id?: string }, ctx: ProviderContext<WxpayVirtualConfig>): Promise<void> {
-  if (!q.out_trade_no && !q.wx_order_id) throw new PayError('FIELD_INVALID', { field: 'out_trade_no', reason: 'out_trade_no or wx_order_id is required' });
-  await xpayRequest('notify_provide_goods', { ...(q.out_trade_no ? { order_id: q.out_trade_no } : { wx_order_id: q.wx_order_id }), env: envOf(ctx.config) }, ctx);
+export async function notifyProvideGoods(
+  q: { out_trade_no?: string; wx_order_id?: string },
+  ctx: ProviderContext<WxpayVirtualConfig>,
+): Promise<void> {
+  if (!q.out_trade_no && !q.wx_order_id)
+    throw new PayError('FIELD_INVALID', { field: 'out_trade_no', reason: 'out_trade_no or wx_order_id is required' });
+  await xpayRequest(
+    'notify_provide_goods',
+    { ...(q.out_trade_no ? { order_id: q.out_trade_no } : { wx_order_id: q.wx_order_id }), env: envOf(ctx.config) },
+    ctx,
+  );
 }
 
 function textReply(statusCode: number, body: string, type = 'application/json; charset=utf-8'): IntegratedResponse {
@@ -189,7 +232,8 @@ export async function verifyVirtualPush(req: RawHttpRequest, ctx: ProviderContex
   if (encrypted) {
     const env = parseJsonObject(req.body.toString('utf8'));
     if (typeof env.Encrypt !== 'string') throw new PayError('NOTIFY_MALFORMED');
-    if (!hexEqual(req.query.msg_signature, pushMsgSignature(token, timestamp, nonce, env.Encrypt))) throw new PayError('NOTIFY_SIGNATURE_INVALID');
+    if (!hexEqual(req.query.msg_signature, pushMsgSignature(token, timestamp, nonce, env.Encrypt)))
+      throw new PayError('NOTIFY_SIGNATURE_INVALID');
     const dec = decryptPushMessage(need(ctx.config, 'encodingAESKey'), env.Encrypt);
     if (dec.appId !== need(ctx.config, 'appId')) throw new PayError('NOTIFY_MISMATCH', { field: 'appid' });
     appid = dec.appId;
@@ -216,7 +260,8 @@ function virtualEvent(msg: Record<string, any>, appid: string | undefined, encry
     const pay = msg.WeChatPayInfo ?? {};
     const out_trade_no = msg.OutTradeNo;
     const actual = item?.ActualPrice;
-    if (typeof out_trade_no !== 'string' || !out_trade_no || !Number.isSafeInteger(actual) || actual < 0) throw new PayError('NOTIFY_MALFORMED');
+    if (typeof out_trade_no !== 'string' || !out_trade_no || !Number.isSafeInteger(actual) || actual < 0)
+      throw new PayError('NOTIFY_MALFORMED');
     const transaction_id = String(pay.TransactionId || pay.MchOrderNo || '');
     if (!transaction_id) throw new PayError('NOTIFY_MALFORMED');
     return {
@@ -243,13 +288,21 @@ function virtualEvent(msg: Record<string, any>, appid: string | undefined, encry
   }
   if (event === 'xpay_refund_notify') {
     if (typeof msg.MchOrderId !== 'string' || !msg.MchOrderId) throw new PayError('NOTIFY_MALFORMED');
-    if (msg.RetCode !== 0 && msg.RetCode !== '0') return { kind: 'ignore', reason: `xpay refund ${msg.MchRefundId} failed: RetCode ${msg.RetCode}` };
+    if (msg.RetCode !== 0 && msg.RetCode !== '0')
+      return { kind: 'ignore', reason: `xpay refund ${msg.MchRefundId} failed: RetCode ${msg.RetCode}` };
     return {
       kind: 'refund',
       out_trade_no: msg.MchOrderId,
       ...(typeof msg.MchRefundId === 'string' ? { out_refund_no: msg.MchRefundId } : {}),
       ...(Number.isSafeInteger(msg.RefundFee) ? { refund_fee: msg.RefundFee } : {}),
-      info: { event, encrypted, wx_refund_id: msg.WxRefundId, wx_order_id: msg.WxOrderId, refund_succ_time: msg.RefundSuccTimestamp, openid: msg.OpenId },
+      info: {
+        event,
+        encrypted,
+        wx_refund_id: msg.WxRefundId,
+        wx_order_id: msg.WxOrderId,
+        refund_succ_time: msg.RefundSuccTimestamp,
+        openid: msg.OpenId,
+      },
     };
   }
   return { kind: 'ignore', reason: `push event ${String(event ?? msg.MsgType ?? 'unknown')}` };
@@ -263,9 +316,16 @@ export const wxpayVirtualAdapter: ProviderAdapter<WxpayVirtualConfig> = {
     if (input.time_expire !== undefined) throw new PayError('TIME_EXPIRE_UNSUPPORTED', { provider: 'wxpay-virtual' });
     const { input: wv, total_fee, rate } = virtualAmountFen(input.extra.wxpay_virtual, config);
     if (total_fee !== input.total_fee) {
-      throw new PayError('FIELD_INVALID', { field: 'total_fee', reason: `wxpay_virtual implies ${total_fee} fen but total_fee is ${input.total_fee}` });
+      throw new PayError('FIELD_INVALID', {
+        field: 'total_fee',
+        reason: `wxpay_virtual implies ${total_fee} fen but total_fee is ${input.total_fee}`,
+      });
     }
-    if (!XPAY_OUT_TRADE_NO.test(input.out_trade_no)) throw new PayError('FIELD_INVALID', { field: 'out_trade_no', reason: 'wxpay-virtual needs 8-32 characters of [0-9A-Za-z_-|*@], not starting with _' });
+    if (!XPAY_OUT_TRADE_NO.test(input.out_trade_no))
+      throw new PayError('FIELD_INVALID', {
+        field: 'out_trade_no',
+        reason: 'wxpay-virtual needs 8-32 characters of [0-9A-Za-z_-|*@], not starting with _',
+      });
     if (!input.openid) throw new PayError('OPENID_REQUIRED', { pay_type: input.payType });
     const sessionKey = input.extra.session_key;
     if (typeof sessionKey !== 'string' || !sessionKey) throw new PayError('SESSION_KEY_MISSING');
@@ -280,7 +340,12 @@ export const wxpayVirtualAdapter: ProviderAdapter<WxpayVirtualConfig> = {
     });
     return {
       // session_key signs but is never part of the result
-      orderInfo: { signData, mode: wv.mode, paySig: virtualPaySig(appKeyOf(config), signData), signature: userSignature(sessionKey, signData) },
+      orderInfo: {
+        signData,
+        mode: wv.mode,
+        paySig: virtualPaySig(appKeyOf(config), signData),
+        signature: userSignature(sessionKey, signData),
+      },
       orderPatch: {
         provider_appid: config.appId,
         ...(config.mchId ? { mch_id: config.mchId } : {}),
@@ -295,7 +360,10 @@ export const wxpayVirtualAdapter: ProviderAdapter<WxpayVirtualConfig> = {
   verifyNotify: verifyVirtualPush,
 
   notifyReply(ok, message) {
-    return textReply(200, JSON.stringify(ok ? { ErrCode: 0, ErrMsg: 'success' } : { ErrCode: 1, ErrMsg: message ? String(message).slice(0, 64) : 'fail' }));
+    return textReply(
+      200,
+      JSON.stringify(ok ? { ErrCode: 0, ErrMsg: 'success' } : { ErrCode: 1, ErrMsg: message ? String(message).slice(0, 64) : 'fail' }),
+    );
   },
 };
 

@@ -10,7 +10,8 @@
 import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { PayError } from '../../core/errors';
 
-export const hmacSha256Hex = (key: string, msg: string): string => createHmac('sha256', Buffer.from(key, 'utf8')).update(msg, 'utf8').digest('hex');
+export const hmacSha256Hex = (key: string, msg: string): string =>
+  createHmac('sha256', Buffer.from(key, 'utf8')).update(msg, 'utf8').digest('hex');
 
 /** paySig for wx.requestVirtualPayment: key = AppKey of the env (sandboxAppKey when env=1). */
 export function virtualPaySig(appKey: string, signData: string): string {
@@ -29,7 +30,9 @@ export function apiPaySig(appKey: string, uri: string, body: string): string {
 
 /** sha1 over the sorted, concatenated parts (push URL `signature` and safe-mode `msg_signature`). */
 export function sha1Sorted(parts: string[]): string {
-  return createHash('sha1').update([...parts].sort().join(''), 'utf8').digest('hex');
+  return createHash('sha1')
+    .update([...parts].sort().join(''), 'utf8')
+    .digest('hex');
 }
 
 export function pushSignature(token: string, timestamp: string, nonce: string): string {
@@ -47,7 +50,8 @@ export function hexEqual(a: unknown, b: string): boolean {
 }
 
 export function aesKeyOf(encodingAESKey: string): Buffer {
-  const key = typeof encodingAESKey === 'string' && encodingAESKey.length === 43 ? Buffer.from(`${encodingAESKey}=`, 'base64') : Buffer.alloc(0);
+  const key =
+    typeof encodingAESKey === 'string' && encodingAESKey.length === 43 ? Buffer.from(`${encodingAESKey}=`, 'base64') : Buffer.alloc(0);
   if (key.length !== 32) throw new PayError('CONFIG_KEY_INVALID', { node: 'wxpay-virtual.mp-weixin', field: 'encodingAESKey' });
   return key;
 }
@@ -80,7 +84,8 @@ export function decryptPushMessage(encodingAESKey: string, encrypt: string): { m
     throw new PayError('NOTIFY_DECRYPT_FAILED');
   }
   const pad = plain[plain.length - 1];
-  if (pad < 1 || pad > 32 || pad > plain.length || !plain.subarray(plain.length - pad).every((b) => b === pad)) throw new PayError('NOTIFY_DECRYPT_FAILED');
+  if (pad < 1 || pad > 32 || pad > plain.length || !plain.subarray(plain.length - pad).every((b) => b === pad))
+    throw new PayError('NOTIFY_DECRYPT_FAILED');
   const body = plain.subarray(0, plain.length - pad);
   if (body.length < 20) throw new PayError('NOTIFY_DECRYPT_FAILED');
   const len = body.readUInt32BE(16);

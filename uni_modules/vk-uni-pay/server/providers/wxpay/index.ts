@@ -5,7 +5,18 @@
  */
 import { PayError } from '../../core/errors';
 import { parseProviderTime, toCompactShanghai, toRfc3339Shanghai } from '../../core/time';
-import type { CreateOrderInput, CreateOrderResult, NotifyEvent, ProviderAdapter, ProviderContext, QueryOrderResult, RawHttpRequest, RefundInput, RefundResult, TradeState } from '../types';
+import type {
+  CreateOrderInput,
+  CreateOrderResult,
+  NotifyEvent,
+  ProviderAdapter,
+  ProviderContext,
+  QueryOrderResult,
+  RawHttpRequest,
+  RefundInput,
+  RefundResult,
+  TradeState,
+} from '../types';
 import type { IntegratedResponse } from '../../../../../types/unicloud-server';
 import { isV2, type WxpayNodeConfig } from './config';
 import { WxpayV3Client, merchantState, safeJson } from './v3';
@@ -79,7 +90,15 @@ async function createV3(input: CreateOrderInput, ctx: Ctx): Promise<CreateOrderR
   if (key === 'app-plus') {
     // APP signs the bare prepay_id as its 4th line (not the package)
     const sign = signLines(signer, [config.appId, timeStamp, nonce, data.prepay_id]);
-    orderInfo = { appid: config.appId, partnerid: config.mchId, prepayid: data.prepay_id, package: 'Sign=WXPay', noncestr: nonce, timestamp: timeStamp, sign };
+    orderInfo = {
+      appid: config.appId,
+      partnerid: config.mchId,
+      prepayid: data.prepay_id,
+      package: 'Sign=WXPay',
+      noncestr: nonce,
+      timestamp: timeStamp,
+      sign,
+    };
   } else {
     const pkg = `prepay_id=${data.prepay_id}`;
     const paySign = signLines(signer, [config.appId, timeStamp, nonce, pkg]);
@@ -111,10 +130,23 @@ async function createV2(input: CreateOrderInput, ctx: Ctx): Promise<CreateOrderR
   const nonce = nonceStr();
   const signType = v2SignType(config);
   if (key === 'app-plus') {
-    const info: Record<string, unknown> = { appid: config.appId, partnerid: config.mchId, prepayid: answer.prepay_id, package: 'Sign=WXPay', noncestr: nonce, timestamp: timeStamp };
+    const info: Record<string, unknown> = {
+      appid: config.appId,
+      partnerid: config.mchId,
+      prepayid: answer.prepay_id,
+      package: 'Sign=WXPay',
+      noncestr: nonce,
+      timestamp: timeStamp,
+    };
     return { orderInfo: { ...info, sign: signV2(info, v2Key(config), signType) } };
   }
-  const info: Record<string, unknown> = { appId: config.appId, timeStamp, nonceStr: nonce, package: `prepay_id=${answer.prepay_id}`, signType };
+  const info: Record<string, unknown> = {
+    appId: config.appId,
+    timeStamp,
+    nonceStr: nonce,
+    package: `prepay_id=${answer.prepay_id}`,
+    signType,
+  };
   return { orderInfo: { ...info, paySign: signV2(info, v2Key(config), signType) } };
 }
 
@@ -137,7 +169,10 @@ async function queryOrder(q: { out_trade_no: string }, ctx: Ctx): Promise<QueryO
     };
   }
   try {
-    const { data } = await new WxpayV3Client(config, ctx).request('GET', `/v3/pay/transactions/out-trade-no/${encodeURIComponent(q.out_trade_no)}?mchid=${config.mchId}`);
+    const { data } = await new WxpayV3Client(config, ctx).request(
+      'GET',
+      `/v3/pay/transactions/out-trade-no/${encodeURIComponent(q.out_trade_no)}?mchid=${config.mchId}`,
+    );
     return {
       state: TRADE_STATE[data.trade_state] ?? 'ERROR',
       out_trade_no: q.out_trade_no,
@@ -159,14 +194,27 @@ async function closeOrder(q: { out_trade_no: string }, ctx: Ctx) {
     const raw = await new WxpayV2Client(config, ctx).request('/pay/closeorder', { out_trade_no: q.out_trade_no });
     return { closed: true, raw };
   }
-  const { status } = await new WxpayV3Client(config, ctx).request('POST', `/v3/pay/transactions/out-trade-no/${encodeURIComponent(q.out_trade_no)}/close`, { mchid: config.mchId });
+  const { status } = await new WxpayV3Client(config, ctx).request(
+    'POST',
+    `/v3/pay/transactions/out-trade-no/${encodeURIComponent(q.out_trade_no)}/close`,
+    { mchid: config.mchId },
+  );
   return { closed: status === 204 || status === 200, raw: { status } };
 }
 
-const REFUND_STATE: Record<string, RefundResult['state']> = { SUCCESS: 'SUCCESS', PROCESSING: 'PROCESSING', CLOSED: 'FAIL', ABNORMAL: 'FAIL' };
+const REFUND_STATE: Record<string, RefundResult['state']> = {
+  SUCCESS: 'SUCCESS',
+  PROCESSING: 'PROCESSING',
+  CLOSED: 'FAIL',
+  ABNORMAL: 'FAIL',
+};
 
 async function refund(input: RefundInput, ctx: Ctx): Promise<RefundResult> {
-  if (isV2(ctx.config)) throw new PayError('OPERATION_UNSUPPORTED', { provider: 'wxpay v2', operation: 'refund (needs the .p12 client certificate; configure version 3)' });
+  if (isV2(ctx.config))
+    throw new PayError('OPERATION_UNSUPPORTED', {
+      provider: 'wxpay v2',
+      operation: 'refund (needs the .p12 client certificate; configure version 3)',
+    });
   const body: Record<string, unknown> = {
     out_trade_no: input.out_trade_no,
     out_refund_no: input.out_refund_no,
@@ -175,12 +223,20 @@ async function refund(input: RefundInput, ctx: Ctx): Promise<RefundResult> {
   if (input.refund_desc) body.reason = input.refund_desc;
   if (input.notify_url) body.notify_url = input.notify_url;
   const { data } = await new WxpayV3Client(ctx.config, ctx).request('POST', '/v3/refund/domestic/refunds', body);
-  return { state: REFUND_STATE[data.status] ?? 'PROCESSING', refund_id: data.refund_id, refund_fee: data.amount?.refund ?? input.refund_fee, raw: data };
+  return {
+    state: REFUND_STATE[data.status] ?? 'PROCESSING',
+    refund_id: data.refund_id,
+    refund_fee: data.amount?.refund ?? input.refund_fee,
+    raw: data,
+  };
 }
 
 async function queryRefund(q: { out_trade_no: string; out_refund_no: string }, ctx: Ctx): Promise<RefundResult> {
   if (isV2(ctx.config)) throw new PayError('OPERATION_UNSUPPORTED', { provider: 'wxpay v2', operation: 'queryRefund' });
-  const { data } = await new WxpayV3Client(ctx.config, ctx).request('GET', `/v3/refund/domestic/refunds/${encodeURIComponent(q.out_refund_no)}`);
+  const { data } = await new WxpayV3Client(ctx.config, ctx).request(
+    'GET',
+    `/v3/refund/domestic/refunds/${encodeURIComponent(q.out_refund_no)}`,
+  );
   return { state: REFUND_STATE[data.status] ?? 'PROCESSING', refund_id: data.refund_id, refund_fee: data.amount?.refund ?? 0, raw: data };
 }
 
@@ -204,11 +260,24 @@ async function verifyNotifyV3(req: RawHttpRequest, ctx: Ctx): Promise<NotifyEven
       mchid: plain.mchid,
       openid: plain.payer?.openid,
       pay_date: parseProviderTime(plain.success_time),
-      info: { event_id: outer.id, trade_type: plain.trade_type, trade_state: plain.trade_state, bank_type: plain.bank_type, success_time: plain.success_time, amount: plain.amount },
+      info: {
+        event_id: outer.id,
+        trade_type: plain.trade_type,
+        trade_state: plain.trade_state,
+        bank_type: plain.bank_type,
+        success_time: plain.success_time,
+        amount: plain.amount,
+      },
     };
   }
   if (outer.event_type.startsWith('REFUND.')) {
-    return { kind: 'refund', out_trade_no: plain.out_trade_no, out_refund_no: plain.out_refund_no, refund_fee: plain.amount?.refund, info: { refund_status: plain.refund_status, refund_id: plain.refund_id } };
+    return {
+      kind: 'refund',
+      out_trade_no: plain.out_trade_no,
+      out_refund_no: plain.out_refund_no,
+      refund_fee: plain.amount?.refund,
+      info: { refund_status: plain.refund_status, refund_id: plain.refund_id },
+    };
   }
   return { kind: 'ignore', reason: outer.event_type };
 }
@@ -218,8 +287,18 @@ async function verifyNotifyV2(req: RawHttpRequest, ctx: Ctx): Promise<NotifyEven
   const params = parseXml(req.body.toString('utf8'));
   if (params.req_info) {
     // refund notifications carry no signature: authenticity comes from decrypting with the API key
-    const r = parseXml(decryptRefundReqInfo(params.req_info, v2Key(config)).replace(/^<root>/, '<xml>').replace(/<\/root>$/, '</xml>'));
-    return { kind: 'refund', out_trade_no: r.out_trade_no, out_refund_no: r.out_refund_no, refund_fee: Number(r.refund_fee), info: { refund_status: r.refund_status } };
+    const r = parseXml(
+      decryptRefundReqInfo(params.req_info, v2Key(config))
+        .replace(/^<root>/, '<xml>')
+        .replace(/<\/root>$/, '</xml>'),
+    );
+    return {
+      kind: 'refund',
+      out_trade_no: r.out_trade_no,
+      out_refund_no: r.out_refund_no,
+      refund_fee: Number(r.refund_fee),
+      info: { refund_status: r.refund_status },
+    };
   }
   // verified with the configured sign type, whatever the message claims
   if (!verifyV2(params, v2Key(config), v2SignType(config))) throw new PayError('NOTIFY_SIGNATURE_INVALID');

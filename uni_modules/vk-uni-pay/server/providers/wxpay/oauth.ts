@@ -27,8 +27,14 @@ function field(config: WxpayNodeConfig, name: 'appId' | 'secret'): string {
 }
 
 export async function officialAccountOpenid(code: string, ctx: ProviderContext<WxpayNodeConfig>): Promise<OfficialAccountIds> {
-  if (typeof code !== 'string' || !OAUTH_CODE.test(code)) throw new PayError('FIELD_INVALID', { field: 'code', reason: 'must be an official account OAuth code' });
-  const q = new URLSearchParams({ appid: field(ctx.config, 'appId'), secret: field(ctx.config, 'secret'), code, grant_type: 'authorization_code' });
+  if (typeof code !== 'string' || !OAUTH_CODE.test(code))
+    throw new PayError('FIELD_INVALID', { field: 'code', reason: 'must be an official account OAuth code' });
+  const q = new URLSearchParams({
+    appid: field(ctx.config, 'appId'),
+    secret: field(ctx.config, 'secret'),
+    code,
+    grant_type: 'authorization_code',
+  });
   const base = (ctx.config.apiBase || DEFAULT_API_BASE).replace(/\/+$/, '');
   const json = await send(ctx, 'GET', `${base}/sns/oauth2/access_token?${q}`);
   failIfErr(json);

@@ -61,7 +61,10 @@ export class WxpayV3Client {
   private readonly state: MerchantState;
   private readonly gateway: string;
 
-  constructor(private readonly config: WxpayNodeConfig, private readonly ctx: ProviderContext<WxpayNodeConfig>) {
+  constructor(
+    private readonly config: WxpayNodeConfig,
+    private readonly ctx: ProviderContext<WxpayNodeConfig>,
+  ) {
     this.state = merchantState(config);
     this.gateway = (config.gateway || WXPAY_DEFAULT_GATEWAY).replace(/\/+$/, '');
   }
@@ -86,7 +89,11 @@ export class WxpayV3Client {
     }
     if (res.status < 200 || res.status >= 300) {
       const err = safeJson(res.body) as { code?: string; message?: string } | undefined;
-      throw new PayError('GATEWAY_ERROR', { providerCode: err?.code ?? res.status, providerMsg: err?.message ?? '' }, { status: res.status, providerCode: err?.code });
+      throw new PayError(
+        'GATEWAY_ERROR',
+        { providerCode: err?.code ?? res.status, providerMsg: err?.message ?? '' },
+        { status: res.status, providerCode: err?.code },
+      );
     }
     await this.verify(res.headers, res.body, 'response');
     if (res.status === 204 || res.body.length === 0) return { status: res.status, data: {} as T };
@@ -122,10 +129,20 @@ export class WxpayV3Client {
     if (!this.config.v3Key || now - s.lastRefresh < CERT_REFRESH_MIN_INTERVAL_MS) return;
     s.lastRefresh = now;
     const path = '/v3/certificates';
-    const authorization = buildAuthorization(s.signer, { method: 'GET', canonicalUrl: path, body: '', timestamp: Math.floor(now / 1000), nonce: nonceStr() });
+    const authorization = buildAuthorization(s.signer, {
+      method: 'GET',
+      canonicalUrl: path,
+      body: '',
+      timestamp: Math.floor(now / 1000),
+      nonce: nonceStr(),
+    });
     let res: HttpResponse;
     try {
-      res = await this.ctx.http.request({ method: 'GET', url: this.gateway + path, headers: { Accept: 'application/json', 'User-Agent': USER_AGENT, Authorization: authorization } });
+      res = await this.ctx.http.request({
+        method: 'GET',
+        url: this.gateway + path,
+        headers: { Accept: 'application/json', 'User-Agent': USER_AGENT, Authorization: authorization },
+      });
     } catch {
       throw new PayError('GATEWAY_UNREACHABLE');
     }
@@ -135,7 +152,10 @@ export class WxpayV3Client {
     const found: Record<string, string> = {};
     for (const item of list) found[item.serial_no] = decryptResource(item.encrypt_certificate, this.config.v3Key).toString('utf8');
     // the download is signed by one of the certificates it carries (bootstrap, as WeChat's SDKs do)
-    verifyMessage(createKeyStore({ certificates: found }), signedMessageFromHeaders(res.headers, res.body), { nowMs: now, purpose: 'response' });
+    verifyMessage(createKeyStore({ certificates: found }), signedMessageFromHeaders(res.headers, res.body), {
+      nowMs: now,
+      purpose: 'response',
+    });
     for (const [serial, pem] of Object.entries(found)) s.keys.add(serial, pem);
     await this.ctx.cache.set(cacheKey, found, CERT_CACHE_TTL_MS);
   }

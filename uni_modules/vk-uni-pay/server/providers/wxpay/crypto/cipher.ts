@@ -28,7 +28,11 @@ export function decryptResource(res: EncryptedResource, apiV3Key: string): Buffe
   if (!res || typeof res !== 'object' || res.algorithm !== AEAD_AES_256_GCM) {
     throw new PayError('NOTIFY_MALFORMED', {}, { reason: 'resource.algorithm must be AEAD_AES_256_GCM' });
   }
-  if (typeof res.ciphertext !== 'string' || typeof res.nonce !== 'string' || (res.associated_data != null && typeof res.associated_data !== 'string')) {
+  if (
+    typeof res.ciphertext !== 'string' ||
+    typeof res.nonce !== 'string' ||
+    (res.associated_data != null && typeof res.associated_data !== 'string')
+  ) {
     throw new PayError('NOTIFY_MALFORMED', {}, { reason: 'resource fields' });
   }
   const key = apiV3KeyBytes(apiV3Key);
@@ -56,6 +60,10 @@ export function encryptResource(plaintext: string | Buffer, apiV3Key: string, no
   if (iv.length !== 12) throw new PayError('INTERNAL', {}, { reason: 'GCM nonce must be 12 bytes' });
   const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_LENGTH });
   cipher.setAAD(Buffer.from(associatedData, 'utf8'));
-  const ct = Buffer.concat([cipher.update(typeof plaintext === 'string' ? Buffer.from(plaintext, 'utf8') : plaintext), cipher.final(), cipher.getAuthTag()]);
+  const ct = Buffer.concat([
+    cipher.update(typeof plaintext === 'string' ? Buffer.from(plaintext, 'utf8') : plaintext),
+    cipher.final(),
+    cipher.getAuthTag(),
+  ]);
   return { algorithm: AEAD_AES_256_GCM, ciphertext: ct.toString('base64'), nonce, associated_data: associatedData };
 }

@@ -60,6 +60,7 @@ export function verifyV2(params: Record<string, string>, key: string, signType?:
 
 const TAG = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
 // XML 1.0 Char production minus what we never want in a value (C0 controls except \t \n \r)
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const XML_INVALID = /[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]/;
 
 function fieldInvalid(field: string, reason: string): PayError {

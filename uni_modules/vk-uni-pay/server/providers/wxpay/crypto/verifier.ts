@@ -105,7 +105,8 @@ export function signedMessageFromHeaders(headers: Record<string, string | undefi
   if (type !== undefined && type !== SIGNATURE_TYPE) {
     throw new PayError('NOTIFY_MALFORMED', {}, { reason: 'unsupported Wechatpay-Signature-Type' });
   }
-  if (typeof body !== 'string' && !Buffer.isBuffer(body)) throw new PayError('NOTIFY_MALFORMED', {}, { reason: 'body must be the raw bytes' });
+  if (typeof body !== 'string' && !Buffer.isBuffer(body))
+    throw new PayError('NOTIFY_MALFORMED', {}, { reason: 'body must be the raw bytes' });
   return {
     timestamp: pick('wechatpay-timestamp'),
     nonce: pick('wechatpay-nonce'),
