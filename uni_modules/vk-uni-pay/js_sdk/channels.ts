@@ -66,7 +66,7 @@ async function h5Pay(ctx: FlowContext, flow: Flow, res: CreatePaymentResult): Pr
       // Alipay 当面付 on a phone: open the cashier instead of showing a QR code to oneself
       if (env.platform === 'app' && ctx.deps.plus) ctx.deps.plus.runtime.openURL(codeUrl);
       else if (env.inWeixin || env.inAlipay) navigate(ctx, flow, codeUrl);
-      else navigate(ctx, flow, alipayAppLink(codeUrl));
+      else openAlipayApp(ctx, flow, codeUrl, image);
     }
     if (ctx.opts.polling && !flow.done) pollUntilPaid(ctx, flow, otn);
     return;
@@ -102,6 +102,17 @@ async function h5Pay(ctx: FlowContext, flow: Flow, res: CreatePaymentResult): Pr
     else if (/cancel/i.test(msg)) ctx.finishCancel(flow, { errMsg: msg });
     else ctx.finishFail(flow, { failType: 'request', errMsg: msg || 'get_brand_wcpay_request:fail' });
   });
+}
+
+/**
+ * A plain mobile browser: try the Alipay app through its deep link. Without the app nothing
+ * happens, so after `appOpenTimeout` the cashier link (and QR) is offered; polling runs meanwhile.
+ */
+function openAlipayApp(ctx: FlowContext, flow: Flow, codeUrl: string, image: string | undefined): void {
+  navigate(ctx, flow, alipayAppLink(codeUrl));
+  ctx.timers.setTimeout(() => {
+    if (!flow.done) ctx.showQr(flow, codeUrl, image);
+  }, ctx.opts.appOpenTimeout);
 }
 
 function navigate(ctx: FlowContext, flow: Flow, url: string): void {

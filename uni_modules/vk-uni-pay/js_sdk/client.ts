@@ -12,7 +12,7 @@ import { FlowContext } from './flow';
 import { MESSAGES } from './options';
 import { appleiapPay, appleiapRestore, type IapRestoreReport } from './iap';
 import { OpenidSession, needsOpenid } from './openid';
-import { confirmOnce } from './polling';
+import { confirmOnce, pollUntilPaid } from './polling';
 import { checkReturn } from './return';
 import type {
   CreatePaymentOptions,
@@ -29,6 +29,7 @@ import type {
 export { DEFAULT_OPTIONS, DEFAULT_QUERY_ACTION, MESSAGES } from './options';
 export { isCancelError } from './channels';
 export { IAP_CACHE_KEY, type IapRestoreReport } from './iap';
+export { PENDING_KEY } from './pending';
 
 export class VkPayClient {
   private readonly ctx: FlowContext;
@@ -81,11 +82,48 @@ export class VkPayClient {
     this.ctx.poller.stop();
   }
 
-  /** Stops the current payment on the user's request (e.g. closing the QR code) and reports a cancel. */
-  cancelPayment(errMsg = 'requestPayment:fail cancel'): void {
-    const flow = this.ctx.current;
-    if (!flow || flow.done) return;
-    this.ctx.finishCancel(flow, { errMsg, out_trade_no: flow.outTradeNo });
+  /**
+   * The payer cancels the current payment (e.g. closes the QR code). With the `closeOrder` option
+   * the order is closed through the business server first, and the outcome is what the server then
+   * says: closed → cancel (`closed: true`), paid after all → success. Without it (or when the close
+   * did not take) the cancel reports `closed: false`: the order may still be paid.
+   */
+  async cancelPayment(errMsg = 'requestPayment:fail cancel'): Promise<void> {
+    const ctx = this.ctx;
+    const flow = ctx.current;
+    if (!flow || flow.done || flow.cancelling) return;
+    const otn = flow.outTradeNo;
+    let closed = false;
+    if (otn && ctx.opts.closeOrder) {
+      flow.cancelling = true;
+      try {
+        await ctx.opts.closeOrder(otn);
+      } catch {
+        /* the query below tells what happened */
+      }
+      try {
+        const r = await confirmOnce(ctx, otn);
+        if (r.kind === 'paid') return ctx.finishSuccess(flow, r.res);
+        closed = r.kind === 'final' && r.fail.status === -1;
+      } catch {
+        /* unknown: report an open cancel */
+      }
+    }
+    ctx.finishCancel(flow, { errMsg, out_trade_no: otn, closed, message: closed ? MESSAGES.cancelledClosed : MESSAGES.cancelledOpen });
+  }
+
+  /**
+   * Picks up a payment created earlier (e.g. the page was reloaded; the business server knows the
+   * payer's pending orders): shows the QR again if this device showed one, reports `resume` with
+   * what the payer chose, and polls until the order is paid or final.
+   */
+  resumePayment(options: { out_trade_no: string } & PayCallbacks): void {
+    const ctx = this.ctx;
+    const { out_trade_no: otn, success, fail, cancel } = options;
+    const flow = ctx.newFlow({ success, fail, cancel }, false);
+    const saved = ctx.adopt(flow, otn);
+    if (saved.codeUrl || saved.qrcodeImage) ctx.showQr(flow, saved.codeUrl, saved.qrcodeImage);
+    pollUntilPaid(ctx, flow, otn);
   }
 
   // ---------------------------------------------------------------- openid

@@ -4,6 +4,7 @@
  */
 import { toCallError } from './cloud';
 import { DEFAULT_OPTIONS, DEFAULT_QUERY_ACTION } from './options';
+import { dropPending, getPending, savePending } from './pending';
 import { Poller } from './polling';
 import type {
   CloudAction,
@@ -15,6 +16,7 @@ import type {
   PayListeners,
   PayOptions,
   PaySuccessResult,
+  PendingPayment,
   QueryPaymentResult,
   TimerLike,
   UiStatus,
@@ -28,6 +30,8 @@ export interface Flow {
   created?: CreatePaymentResult;
   done: boolean;
   shownQr: boolean;
+  /** the payer asked to cancel; the server is being asked to close the order */
+  cancelling?: boolean;
 }
 
 const defaultTimers: TimerLike = {
@@ -71,6 +75,7 @@ export class FlowContext {
 
   showQr(flow: Flow, codeUrl: string | undefined, image: string | undefined): void {
     flow.shownQr = true;
+    if (flow.outTradeNo) savePending(this.deps.uni, { out_trade_no: flow.outTradeNo, codeUrl, qrcodeImage: image });
     if (codeUrl) this.listeners.codeUrl?.(codeUrl);
     if (image) this.listeners.qrcodeImage?.(image);
   }
@@ -106,7 +111,21 @@ export class FlowContext {
     flow.done = true;
     this.poller.stopFor(flow);
     this.clearQr(flow);
+    if (flow.outTradeNo) dropPending(this.deps.uni, flow.outTradeNo);
     return true;
+  }
+
+  /**
+   * Makes `flow` the watcher of an order created earlier (a reload, a return from a cashier):
+   * what this device remembers of it is restored and reported through `resume`.
+   */
+  adopt(flow: Flow, outTradeNo: string): PendingPayment {
+    const saved = getPending(this.deps.uni, outTradeNo) ?? { out_trade_no: outTradeNo, time: Date.now() };
+    flow.outTradeNo = outTradeNo;
+    if (saved.provider) flow.created = { out_trade_no: outTradeNo, provider: saved.provider, pay_type: saved.pay_type || '' };
+    this.setStatus(1);
+    this.listeners.resume?.(saved);
+    return saved;
   }
 
   finishSuccess(flow: Flow, res: QueryPaymentResult): void {
@@ -174,6 +193,10 @@ export class FlowContext {
     if (flow.done) return null;
     flow.created = created;
     flow.outTradeNo = created.out_trade_no;
+    if (created.out_trade_no) {
+      const { openid: _openid, ...data } = payload;
+      savePending(this.deps.uni, { out_trade_no: created.out_trade_no, provider: created.provider, pay_type: created.pay_type, data });
+    }
     this.listeners.create?.(created);
     if (flow.callbacks.create?.(created) === false) {
       // the page stopped the flow (e.g. to show its own UI)

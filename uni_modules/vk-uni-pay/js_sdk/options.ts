@@ -13,6 +13,7 @@ export const DEFAULT_OPTIONS: PayOptions = {
   payOrderInfo: true,
   autoGetOpenid: true,
   returnTicks: 5,
+  appOpenTimeout: 2500,
 };
 
 export const MESSAGES = {
@@ -31,4 +32,6 @@ export const MESSAGES = {
   noProduct: '未找到内购商品 (product not found)',
   noLocation: 'location not available',
   unsupported: '当前环境不支持该支付方式 (unsupported pay type)',
+  cancelledClosed: '已取消支付，订单已关闭',
+  cancelledOpen: '已取消支付。如果您已经付款，支付结果会在订单中显示',
 } as const;

@@ -16,8 +16,7 @@ export function checkReturn(ctx: FlowContext, href: string | undefined, callback
   if (!otn) return false;
   ctx.deps.replaceUrl?.(withPageParams(url, { confirmShow: null, out_trade_no: null }));
   const flow = ctx.newFlow(callbacks, false);
-  flow.outTradeNo = otn;
-  ctx.setStatus(1);
+  ctx.adopt(flow, otn);
   ctx.deps.uni.showModal({
     title: MESSAGES.confirmTitle,
     content: MESSAGES.confirmContent,
