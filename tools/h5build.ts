@@ -39,11 +39,11 @@ function walk(root: string, rel: string, out: string[]): void {
   for (const e of fs.readdirSync(abs).sort()) walk(root, path.join(rel, e), out);
 }
 
-/** sha256 over the names and contents of the sources (and the build mode). */
-export function sourcesHash(root = ROOT, sources = H5_SOURCES, mode = process.env.NODE_ENV || 'production'): string {
+/** sha256 over the names and contents of the sources (the build itself always runs in production mode). */
+export function sourcesHash(root = ROOT, sources = H5_SOURCES): string {
   const files: string[] = [];
   for (const s of sources) walk(root, s, files);
-  const h = createHash('sha256').update(`mode=${mode}\n`);
+  const h = createHash('sha256');
   for (const f of files) h.update(`${f.split(path.sep).join('/')}\n`).update(fs.readFileSync(path.join(root, f)));
   return h.digest('hex');
 }

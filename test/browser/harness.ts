@@ -61,12 +61,17 @@ export function useBrowserStack(): Harness {
   const offHost: string[] = [];
   const notFound: string[] = [];
 
+  // VK_H5_DIR serves another build as is (e.g. one of an older commit, to see a test fail before its fix)
+  const h5Dir = process.env.VK_H5_DIR || H5_DIR;
+
   beforeAll(async () => {
-    const build = ensureH5Build();
-    if (build.rebuilt) console.log(`[test/browser] H5 build took ${build.ms} ms`);
+    if (!process.env.VK_H5_DIR) {
+      const build = ensureH5Build();
+      if (build.rebuilt) console.log(`[test/browser] H5 build took ${build.ms} ms`);
+    }
     const { startStack } = require(path.join(ROOT, 'tools/stack.ts')) as typeof import('../../tools/stack');
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'vkpay-browser-'));
-    stack = await startStack({ port: 0, dataDir, staticDir: H5_DIR, quiet: true });
+    stack = await startStack({ port: 0, dataDir, staticDir: h5Dir, quiet: true });
     base = stack.url.replace(/\/+$/, '');
     browser = await chromium.launch({
       executablePath: CHROMIUM,
