@@ -25,6 +25,7 @@ import {
 const ADMIN_KEY = 'browser-test-admin-key-0123456789';
 
 suite('issue 11: the demo and the component under a payer’s hands (chromium)', () => {
+  jest.setTimeout(120_000);
   const h = useBrowserStack();
 
   beforeAll(() => {

@@ -125,6 +125,14 @@ describe('resume after a reload or a return', () => {
     expect(first.uni.getStorageSync(PENDING_KEY)).toEqual([]);
   });
 
+  test('pendingPayments lists what this device started until it ends; a cancelled payment is not resumed', async () => {
+    const t = setup(PC_NAV, created('wxpay_h5', { codeUrl: CODE_URL }));
+    await t.client.createPayment({ action: SHOP, data: { provider: 'wxpay' } });
+    expect(t.client.pendingPayments().map((p) => p.out_trade_no)).toEqual(['T1']);
+    await t.client.cancelPayment();
+    expect(t.client.pendingPayments()).toEqual([]);
+  });
+
   test('an order this device never saw is still watched (no QR)', async () => {
     const t = setup(PC_NAV, {});
     t.client.resumePayment({ out_trade_no: 'OTHER' });

@@ -13,6 +13,7 @@ import { MESSAGES } from './options';
 import { appleiapPay, appleiapRestore, type IapRestoreReport } from './iap';
 import { OpenidSession, needsOpenid } from './openid';
 import { confirmOnce, pollUntilPaid } from './polling';
+import { listPending } from './pending';
 import { checkReturn } from './return';
 import type {
   CreatePaymentOptions,
@@ -22,6 +23,7 @@ import type {
   PayListeners,
   PayOptions,
   PaySuccessResult,
+  PendingPayment,
   QueryPaymentOptions,
   UiStatus,
 } from './types';
@@ -110,6 +112,11 @@ export class VkPayClient {
       }
     }
     ctx.finishCancel(flow, { errMsg, out_trade_no: otn, closed, message: closed ? MESSAGES.cancelledClosed : MESSAGES.cancelledOpen });
+  }
+
+  /** Payments this device started and has not seen end (a cancel, success or failure forgets one). */
+  pendingPayments(): PendingPayment[] {
+    return listPending(this.ctx.deps.uni);
   }
 
   /**

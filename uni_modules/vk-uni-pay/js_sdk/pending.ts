@@ -10,7 +10,8 @@ export const PENDING_KEY = 'vk-uni-pay-pending';
 const MAX_AGE_MS = 24 * 3600_000;
 const MAX_ENTRIES = 5;
 
-function readAll(uni: UniLike): PendingPayment[] {
+/** Payments this device started and has not seen end, oldest first. */
+export function listPending(uni: UniLike): PendingPayment[] {
   let v: unknown;
   try {
     v = uni.getStorageSync(PENDING_KEY);
@@ -32,12 +33,12 @@ function writeAll(uni: UniLike, list: PendingPayment[]): void {
 }
 
 export function getPending(uni: UniLike, outTradeNo: string): PendingPayment | undefined {
-  return readAll(uni).find((e) => e.out_trade_no === outTradeNo);
+  return listPending(uni).find((e) => e.out_trade_no === outTradeNo);
 }
 
 /** Adds or updates the entry of one order. */
 export function savePending(uni: UniLike, entry: Partial<PendingPayment> & { out_trade_no: string }): void {
-  const list = readAll(uni);
+  const list = listPending(uni);
   const i = list.findIndex((e) => e.out_trade_no === entry.out_trade_no);
   const merged: PendingPayment = { time: Date.now(), ...(i >= 0 ? list[i] : {}), ...entry };
   if (i >= 0) list.splice(i, 1);
@@ -46,7 +47,7 @@ export function savePending(uni: UniLike, entry: Partial<PendingPayment> & { out
 }
 
 export function dropPending(uni: UniLike, outTradeNo: string): void {
-  const list = readAll(uni);
+  const list = listPending(uni);
   const rest = list.filter((e) => e.out_trade_no !== outTradeNo);
   if (rest.length !== list.length) writeAll(uni, rest);
 }
