@@ -62,6 +62,36 @@ export function h5BuildIsFresh(root = ROOT, outDir = H5_DIR): boolean {
  */
 export function ensureH5Build(): { rebuilt: boolean; ms: number } {
   if (h5BuildIsFresh()) return { rebuilt: false, ms: 0 };
+  // two browser suites (jest workers) start together: one builds, the other waits and reuses
+  return withBuildLock(() => (h5BuildIsFresh() ? { rebuilt: false, ms: 0 } : build()));
+}
+
+const LOCK = path.join(ROOT, 'dist/build/.h5build.lock');
+const LOCK_STALE_MS = 10 * 60_000;
+
+function withBuildLock<T>(fn: () => T): T {
+  fs.mkdirSync(path.dirname(LOCK), { recursive: true });
+  for (;;) {
+    try {
+      fs.mkdirSync(LOCK);
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      // a builder that died leaves its lock behind
+      const held = fs.statSync(LOCK, { throwIfNoEntry: false });
+      if (held && Date.now() - held.mtimeMs > LOCK_STALE_MS) fs.rmSync(LOCK, { recursive: true, force: true });
+      fs.rmSync(LOCK, { recursive: true, force: true });
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500);
+    }
+  }
+  try {
+    return fn();
+  } finally {
+    fs.rmSync(LOCK, { recursive: true, force: true });
+  }
+}
+
+function build(): { rebuilt: boolean; ms: number } {
   const hash = sourcesHash();
   const t0 = Date.now();
   const r = spawnSync('npm', ['run', 'build:h5'], {

@@ -194,7 +194,13 @@ export async function choose(page: Page, provider: string, scene: string, itemIn
 }
 
 export async function waitResult(page: Page, status: string, timeout = 30_000): Promise<void> {
-  await page.waitForFunction((s) => document.querySelector('#result-status')?.textContent?.trim() === s, status, { timeout });
+  try {
+    await page.waitForFunction((s) => document.querySelector('#result-status')?.textContent?.trim() === s, status, { timeout });
+  } catch (e) {
+    // say where the page was instead of a bare timeout
+    const seen = await page.evaluate(() => document.body.innerText.replace(/\s+/g, ' ').slice(0, 400)).catch(() => '');
+    throw new Error(`result "${status}" not shown within ${timeout} ms at ${page.url()}: ${seen}\n${(e as Error).message}`);
+  }
 }
 
 /** The QR is rendered (client-side PNG data URL) and the cashier URL is readable. */

@@ -73,6 +73,20 @@ describe('cancel with the closeOrder hook', () => {
     expect(t.rec.events).toEqual(['create', 'cancel']);
   });
 
+  test('polling that sees the order closed during the cancel does not report it as expired', async () => {
+    const t = setup(PC_NAV, created('wxpay_h5', { codeUrl: CODE_URL }));
+    t.client.setOptions({
+      closeOrder: async () => {
+        t.answers.push(CLOSED, CLOSED, CLOSED, CLOSED);
+        await jest.advanceTimersByTimeAsync(5000);
+      },
+    });
+    await t.client.createPayment({ action: SHOP, data: { provider: 'wxpay' } });
+    await t.client.cancelPayment();
+    expect(t.rec.events).toEqual(['create', 'cancel']);
+    expect(t.rec.cancels[0].closed).toBe(true);
+  });
+
   test('paid before the close took effect → success, not cancel', async () => {
     const t = withHook(PAID);
     await t.client.createPayment({ action: SHOP, data: { provider: 'wxpay' } });

@@ -98,6 +98,8 @@ export class VkPayClient {
     let closed = false;
     if (otn && ctx.opts.closeOrder) {
       flow.cancelling = true;
+      // the answer after the close decides; a poll seeing the closed order must not report it as expired
+      ctx.poller.stopFor(flow);
       try {
         await ctx.opts.closeOrder(otn);
       } catch {
