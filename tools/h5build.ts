@@ -80,7 +80,6 @@ function withBuildLock<T>(fn: () => T): T {
       // a builder that died leaves its lock behind
       const held = fs.statSync(LOCK, { throwIfNoEntry: false });
       if (held && Date.now() - held.mtimeMs > LOCK_STALE_MS) fs.rmSync(LOCK, { recursive: true, force: true });
-      fs.rmSync(LOCK, { recursive: true, force: true });
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500);
     }
   }
