@@ -1,6 +1,6 @@
 /**
- * Alipay adapter (pay types `alipay_mp-alipay`, `alipay_app-plus`, `alipay_h5`) on the official
- * alipay-sdk 4, loaded lazily. See gateway.ts for the transport choice and response verification,
+ * Alipay adapter (pay types `alipay_mp-alipay`, `alipay_app-plus`, `alipay_h5`) on our own
+ * node:crypto signer and verifier (crypto/). See gateway.ts for the transport and response verification,
  * notify.ts for notifications.
  */
 import { PayError } from '../../core/errors';
