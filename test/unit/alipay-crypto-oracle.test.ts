@@ -8,7 +8,7 @@ import { createPublicKey, generateKeyPairSync, X509Certificate } from 'node:cryp
 import { AlipaySdk, type AlipaySdkConfig } from 'alipay-sdk';
 import { issueCertificate, type Issued } from '../../tools/sandbox/pki';
 import { getAlipayRuntime } from '../../uni_modules/vk-uni-pay/server/providers/alipay/config';
-import { signedParamString, verifyGatewayResponse } from '../../uni_modules/vk-uni-pay/server/providers/alipay/gateway';
+import { signedParamString, verifiedAnswer } from '../../uni_modules/vk-uni-pay/server/providers/alipay/gateway';
 import {
   certModeVerifier,
   certSn,
@@ -71,6 +71,8 @@ function sdkAsGateway(appPublicKeyPem: string): AlipaySdk {
   return new AlipaySdk({ appId: 'x', privateKey: alipay.privateKey, keyType: 'PKCS8', alipayPublicKey: appPublicKeyPem });
 }
 
+const verifyGatewayResponse = (rt: ReturnType<typeof getAlipayRuntime>, method: string, raw: string) =>
+  verifiedAnswer(rt, method, { status: 200, headers: {}, body: Buffer.from(raw) });
 const parseQuery = (q: string) => Object.fromEntries(new URLSearchParams(q)) as Record<string, string>;
 
 describe('request signatures', () => {
@@ -150,7 +152,7 @@ describe('responses and notifications', () => {
     const sdk = new AlipaySdk({ appId: '1', privateKey: app.privateKey, keyType: 'PKCS8', alipayPublicKey: alipay.publicKey });
     expect(() => sdk.checkResponseSign(raw, 'alipay_trade_query_response', JSON.parse(raw).sign, 'trace')).not.toThrow();
     const rt = getAlipayRuntime(keyConfig);
-    expect(verifyGatewayResponse(rt, 'alipay.trade.query', raw)).toMatchObject({ ok: true, verified: true });
+    expect(verifyGatewayResponse(rt, 'alipay.trade.query', raw)).toMatchObject({ code: '10000' });
     expect(() => verifyGatewayResponse(rt, 'alipay.trade.query', raw.replace('TRADE_SUCCESS', 'TRADE_CLOSED'))).toThrow(
       expect.objectContaining({ key: 'GATEWAY_RESPONSE_UNVERIFIED' }),
     );
@@ -175,7 +177,7 @@ describe('responses and notifications', () => {
     expect(e!.msgZh).toContain(old.verifier.certSns[0]);
     // both certificates configured (rotation): the new one is picked by its SN
     const both = getAlipayRuntime({ ...certConfig(), alipayPublicCertContent: alipayCert.certPem + alipayCert2.certPem });
-    expect(verifyGatewayResponse(both, 'alipay.trade.query', raw)).toMatchObject({ ok: true, verified: true });
+    expect(verifyGatewayResponse(both, 'alipay.trade.query', raw)).toMatchObject({ code: '10000' });
     // a known SN whose signature does not hold is a plain bad signature
     const sn1 = both.verifier.certSns.find((s) => s !== sn2)!;
     expect(() => verifyGatewayResponse(both, 'alipay.trade.query', raw.replace(sn2, sn1))).toThrow(

@@ -11,7 +11,13 @@
  */
 import { PayError, isPayError } from './errors';
 
-export type GatewayFailureKey = 'GATEWAY_ERROR' | 'GATEWAY_UNREACHABLE' | 'GATEWAY_RESPONSE_UNVERIFIED' | 'GATEWAY_RESPONSE_INVALID';
+export type GatewayFailureKey =
+  | 'GATEWAY_ERROR'
+  | 'GATEWAY_UNREACHABLE'
+  | 'GATEWAY_RESPONSE_UNVERIFIED'
+  | 'GATEWAY_RESPONSE_INVALID'
+  /** an Alipay answer signed with a certificate that is not configured (rotation) */
+  | 'GATEWAY_CERT_UNKNOWN';
 
 export interface GatewayFailureFields {
   /** HTTP status of the answer, when one arrived */
@@ -32,11 +38,12 @@ export class GatewayFailure extends PayError implements GatewayFailureFields {
   /** brand: each provider is bundled into its own file, so `instanceof` does not hold across bundles */
   readonly gatewayFailure = true;
 
-  constructor(key: GatewayFailureKey, f: GatewayFailureFields) {
+  /** vars: extra message placeholders of the key (e.g. the unknown certificate SN) */
+  constructor(key: GatewayFailureKey, f: GatewayFailureFields, vars: Record<string, unknown> = {}) {
     const providerCode = f.providerCode ?? (f.httpStatus !== undefined ? `HTTP ${f.httpStatus}` : '');
     super(
       key,
-      { providerCode, providerMsg: f.providerMessage ?? '' },
+      { providerCode, providerMsg: f.providerMessage ?? '', ...vars },
       {
         ...(f.httpStatus !== undefined ? { status: f.httpStatus } : {}),
         ...(f.providerCode !== undefined ? { providerCode: f.providerCode } : {}),

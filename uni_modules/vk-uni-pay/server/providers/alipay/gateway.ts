@@ -5,8 +5,9 @@
  * with the Alipay key (key mode) or the Alipay certificate named by `alipay_cert_sn` (cert mode).
  * See docs/alipay-protocol.md.
  */
-import { PayError } from '../../core/errors';
 import { toDateTimeShanghai } from '../../core/time';
+import type { HttpRequest, HttpResponse } from '../../transport/http';
+import { callGateway, GatewayFailure, type GatewayRefusal } from '../gateway';
 import type { ProviderContext } from '../types';
 import { getAlipayRuntime, type AlipayNodeConfig, type AlipayRuntime } from './config';
 import { checkResponse, responseParts, signedQuery } from './crypto';
@@ -73,86 +74,83 @@ export function signedParamString(
   return signedQuery(rt.signer, params);
 }
 
-export interface GatewayResult {
-  /** the business object (`code`, `msg`, `sub_code`, …) */
-  data: Record<string, any>;
-  ok: boolean;
-  /** false only for an unsigned error response (see verifyGatewayResponse) */
-  verified: boolean;
-}
-
 /**
- * Verifies a gateway response body. A signed response must verify (else GATEWAY_RESPONSE_UNVERIFIED,
- * or GATEWAY_CERT_UNKNOWN when it names an Alipay certificate that is not configured); a success
- * (code 10000) must be signed. An unsigned *error* (Alipay sends some, e.g. for a bad app_id) is
- * returned with verified=false: callers never derive an order state from it.
+ * Alipay's answer to `method`, verified: the business object (`code`, `msg`, `sub_code`, …).
+ * Throws a GatewayFailure (verified: false, retryable) when the answer is not Alipay's signed
+ * answer: no or bad signature (an unsigned error answer included: it proves nothing; its code is
+ * only quoted in the message), a non-200 status, a body that is not a gateway answer, or a
+ * certificate SN that is not configured (GATEWAY_CERT_UNKNOWN names it).
  */
-export function verifyGatewayResponse(rt: AlipayRuntime, method: string, raw: string): GatewayResult {
-  const parts = responseParts(raw, method);
-  if (!parts) throw new PayError('GATEWAY_RESPONSE_INVALID');
-  const ok = parts.data.code === '10000';
+export function verifiedAnswer(rt: AlipayRuntime, method: string, res: HttpResponse): Record<string, any> {
+  const httpStatus = res.status;
+  const unverified = { httpStatus, verified: false, retryable: true };
+  if (httpStatus >= 500) throw new GatewayFailure('GATEWAY_UNREACHABLE', unverified);
+  const parts = httpStatus === 200 ? responseParts(res.body.toString('utf8'), method) : undefined;
+  if (!parts) throw new GatewayFailure('GATEWAY_RESPONSE_INVALID', unverified);
   const check = checkResponse(rt.verifier, parts);
-  if (check.status === 'unknown-cert') throw unknownCert(rt, check.sn);
-  if (check.status === 'unsigned' && !ok) return { data: parts.data, ok, verified: false };
-  if (check.status !== 'verified') throw new PayError('GATEWAY_RESPONSE_UNVERIFIED');
-  return { data: parts.data, ok, verified: true };
+  if (check.status === 'verified') return parts.data;
+  if (check.status === 'unknown-cert')
+    throw new GatewayFailure('GATEWAY_CERT_UNKNOWN', unverified, { sn: check.sn, configured: rt.verifier.certSns.join(', ') });
+  const code = String(parts.data.sub_code || parts.data.code || '');
+  if (check.status === 'unsigned' && code && code !== '10000' && /^[\w.-]{1,64}$/.test(code)) {
+    // e.g. isv.invalid-app-id: Alipay cannot sign for an app it does not know
+    throw new GatewayFailure('GATEWAY_ERROR', { ...unverified, providerMessage: `${code} (unsigned answer, not trusted)` });
+  }
+  throw new GatewayFailure('GATEWAY_RESPONSE_UNVERIFIED', unverified);
 }
 
-function unknownCert(rt: AlipayRuntime, sn: string): PayError {
-  return new PayError('GATEWAY_CERT_UNKNOWN', { sn, configured: rt.verifier.certSns.join(', ') }, { alipay_cert_sn: sn });
+/** gateway busy or failing inside: asking again with the same request number may succeed */
+export function retryableRefusal(d: Record<string, any>): boolean {
+  const sub = String(d.sub_code ?? '');
+  return d.code === '20000' || sub.startsWith('isp.') || /SYSTEM_ERROR$/.test(sub);
 }
 
-export function gatewayError(r: GatewayResult): PayError {
-  const d = r.data;
-  return new PayError(
-    'GATEWAY_ERROR',
-    { providerCode: d.sub_code || d.code, providerMsg: d.sub_msg || d.msg },
-    { code: d.code, sub_code: d.sub_code, verified: r.verified },
-  );
+/** A verified answer's refusal (code ≠ 10000, or a sub_code), unless its sub_code is one the caller reads as an answer. */
+export function refusalOf(d: Record<string, any>, answers: readonly string[] = []): GatewayRefusal | undefined {
+  const refused = (d.code !== undefined && d.code !== '10000') || d.sub_code !== undefined;
+  if (!refused || answers.includes(d.sub_code)) return undefined;
+  return { code: String(d.sub_code || d.code), message: d.sub_msg || d.msg, retryable: retryableRefusal(d) };
 }
 
-/** Signs, sends through ctx.http, verifies. Business errors are returned (ok=false), not thrown. */
-export async function callGateway(
-  ctx: ProviderContext<AlipayNodeConfig>,
-  method: string,
-  biz: Record<string, unknown>,
-  common: CommonParams = {},
-): Promise<GatewayResult> {
-  const rt = getAlipayRuntime(ctx.config);
-  const signed = signedParamString(rt, method, biz, common, ctx.clock.now());
+export interface AlipayCall<T = Record<string, any>> {
+  method: string;
+  biz: Record<string, unknown>;
+  common?: CommonParams;
+  /** verified sub_codes that are answers for this call, not refusals (e.g. ACQ.TRADE_NOT_EXIST for a query) */
+  answers?: readonly string[];
+  /** the result from the verified business object; throwing here is GATEWAY_RESPONSE_INVALID (verified) */
+  parse?: (d: Record<string, any>) => T;
+}
+
+/** The signed gateway.do request: common params in the query, the rest in the form body. */
+function gatewayRequest(rt: AlipayRuntime, call: AlipayCall<unknown>, nowMs: number, timeoutMs?: number): HttpRequest {
+  const signed = signedParamString(rt, call.method, call.biz, call.common ?? {}, nowMs);
   // split byte-exactly (values are already percent-encoded, so '&' and '=' are separators only)
   const query: string[] = [];
   const body: string[] = [];
-  for (const seg of signed.split('&')) {
-    const k = seg.slice(0, seg.indexOf('='));
-    (URL_PARAMS.has(k) ? query : body).push(seg);
-  }
-  const url = rt.gateway + (rt.gateway.includes('?') ? '&' : '?') + query.join('&');
-  let res;
-  try {
-    res = await ctx.http.request({
-      method: 'POST',
-      url,
-      headers: { 'content-type': 'application/x-www-form-urlencoded;charset=utf-8', accept: 'application/json' },
-      body: body.join('&'),
-      timeoutMs: ctx.config.timeout,
-    });
-  } catch {
-    throw new PayError('GATEWAY_UNREACHABLE');
-  }
-  if (res.status >= 500) throw new PayError('GATEWAY_UNREACHABLE');
-  if (res.status !== 200) throw new PayError('GATEWAY_RESPONSE_INVALID');
-  return verifyGatewayResponse(rt, method, res.body.toString('utf8'));
+  for (const seg of signed.split('&')) (URL_PARAMS.has(seg.slice(0, seg.indexOf('='))) ? query : body).push(seg);
+  return {
+    method: 'POST',
+    url: rt.gateway + (rt.gateway.includes('?') ? '&' : '?') + query.join('&'),
+    headers: { 'content-type': 'application/x-www-form-urlencoded;charset=utf-8', accept: 'application/json' },
+    body: body.join('&'),
+    timeoutMs,
+  };
 }
 
-/** callGateway that throws GATEWAY_ERROR on anything but code 10000. */
-export async function callGatewayOk(
-  ctx: ProviderContext<AlipayNodeConfig>,
-  method: string,
-  biz: Record<string, unknown>,
-  common: CommonParams = {},
-): Promise<Record<string, any>> {
-  const r = await callGateway(ctx, method, biz, common);
-  if (!r.ok) throw gatewayError(r);
-  return r.data;
+/**
+ * Signs, sends and verifies through the shared gateway step. Resolves with the parsed verified
+ * business object of a success (or of an `answers` refusal); anything else is a GatewayFailure.
+ */
+export async function callAlipay<T = Record<string, any>>(ctx: ProviderContext<AlipayNodeConfig>, call: AlipayCall<T>): Promise<T> {
+  const rt = getAlipayRuntime(ctx.config);
+  let data: Record<string, any> = {};
+  return callGateway(ctx.http, {
+    request: gatewayRequest(rt, call, ctx.clock.now(), ctx.config.timeout),
+    verify: (res) => {
+      data = verifiedAnswer(rt, call.method, res);
+    },
+    refusal: () => refusalOf(data, call.answers),
+    parse: () => (call.parse ? call.parse(data) : (data as T)),
+  });
 }
