@@ -51,7 +51,8 @@ export async function callGateway<T>(http: HttpTransport, spec: GatewaySpec<T>):
   try {
     await spec.verify(res);
   } catch (e) {
-    if (isGatewayFailure(e)) throw e;
+    // whatever went wrong while verifying (even a verified refusal of a key download), THIS answer proves nothing
+    if (isGatewayFailure(e) && !e.verified && e.retryable) throw e;
     throw new GatewayFailure('GATEWAY_RESPONSE_UNVERIFIED', { httpStatus, verified: false, retryable: true });
   }
   let refusal: GatewayRefusal | undefined;
