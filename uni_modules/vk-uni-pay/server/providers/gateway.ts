@@ -19,6 +19,8 @@ export interface GatewayRefusal {
   message?: string;
   /** asking again with the same request (number) may succeed, or the refusal may not be final */
   retryable: boolean;
+  /** extra non-secret fields for the caller's result */
+  detail?: Record<string, unknown>;
 }
 
 export interface GatewaySpec<T> {
@@ -69,6 +71,7 @@ export async function callGateway<T>(http: HttpTransport, spec: GatewaySpec<T>):
       providerMessage: refusal.message,
       verified: true,
       retryable: refusal.retryable || retryableStatus(httpStatus),
+      extra: refusal.detail,
     });
   }
   try {
