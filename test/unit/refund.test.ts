@@ -258,24 +258,35 @@ describe.each<[Provider]>([['wxpay'], ['alipay']])('%s', (provider) => {
     expect(o.refund_fee).toBe(300 * ok.length);
     expect(refundedAtGateway(provider, no)).toBe(300 * ok.length);
     expect(o.refund_fee).toBeLessThanOrEqual(o.total_fee);
-    // only the reserved refunds were sent; refused ones left no claim behind
+    // only the reserved refunds were sent; a refused one stays FAIL (a repeat reports the refusal), a contention left no claim
     expect(refundRequests[provider] - before).toBe(ok.length);
     expect(o.refund_list.map((r) => r.out_refund_no).sort()).toEqual(ok.map((r) => r.value.out_refund_no).sort());
-    for (const r of refused) expect(await ledger(`${no}-c${results.indexOf(r)}`)).toBeUndefined();
+    for (const r of refused) {
+      const number = `${no}-c${results.indexOf(r)}`;
+      if (r.reason.code === 2004) expect(await ledger(number)).toBeUndefined();
+      else {
+        expect(await ledger(number)).toMatchObject({ state: 'FAIL', fail_code: 'REFUND_FEE_INVALID' });
+        expect(await payError(refund(deps, { out_trade_no: no, out_refund_no: number, refund_fee: 300 }))).toMatchObject({ code: 2003 });
+      }
+    }
+    expect(refundRequests[provider] - before).toBe(ok.length);
   });
 
-  test('concurrent default-numbered refunds get distinct numbers and stop at the total', async () => {
+  test('concurrent default-numbered refunds join an unsettled one or take a new number, and stop at the total', async () => {
     const no = await paidOrder(provider, 1000);
     const before = refundRequests[provider];
     const results = await Promise.allSettled(Array.from({ length: 7 }, () => refund(deps, { out_trade_no: no, refund_fee: 200 })));
     const ok = results.filter((r): r is PromiseFulfilledResult<any> => r.status === 'fulfilled').map((r) => r.value);
-    expect(ok.length).toBeLessThanOrEqual(5);
-    expect(new Set(ok.map((r) => r.out_refund_no)).size).toBe(ok.length);
+    for (const r of results) if (r.status === 'rejected') expect([2003, 2004]).toContain(r.reason.code);
+    const numbers = new Set(ok.map((r) => r.out_refund_no));
+    expect(numbers.size).toBeGreaterThanOrEqual(1);
+    expect(numbers.size).toBeLessThanOrEqual(5);
+    for (const n of numbers) await queryRefund(deps, { out_trade_no: no, out_refund_no: n });
     const o = await order(no);
-    expect(o.refund_fee).toBe(200 * ok.length);
-    expect(refundedAtGateway(provider, no)).toBe(200 * ok.length);
-    expect(o.status).toBe(ok.length === 5 ? 3 : 2);
-    expect(refundRequests[provider] - before).toBe(ok.length);
+    expect(o.refund_fee).toBe(200 * numbers.size);
+    expect(refundedAtGateway(provider, no)).toBe(200 * numbers.size);
+    expect(o.status).toBe(numbers.size === 5 ? 3 : 2);
+    expect(refundRequests[provider] - before).toBe(numbers.size);
   });
 
   test('the same out_refund_no again, in sequence and in parallel, is one gateway refund', async () => {
@@ -358,8 +369,11 @@ describe.each<[Provider]>([['wxpay'], ['alipay']])('%s', (provider) => {
     expect(await ledger(r.out_refund_no)).toMatchObject({ state: 'UNKNOWN' });
     expect(await order(no)).toMatchObject({ refund_fee: 400, status: 2 });
     expect(refundedAtGateway(provider, no)).toBe(400);
-    // only 600 may still be refunded meanwhile
-    expect(await payError(refund(deps, { out_trade_no: no, refund_fee: 601 }))).toMatchObject({ code: 2003, detail: { refundable: 600 } });
+    // only 600 may still be refunded meanwhile (under a new number: without one, the unsettled refund is resumed)
+    expect(await payError(refund(deps, { out_trade_no: no, out_refund_no: `${no}-X`, refund_fee: 601 }))).toMatchObject({
+      code: 2003,
+      detail: { refundable: 600 },
+    });
     const q = await queryRefund(deps, { out_trade_no: no });
     expect(q).toMatchObject({ out_refund_no: r.out_refund_no, state: 'SUCCESS', order: { refund_fee: 400, status: 2 } });
     expect((await order(no)).refund_list[0]).toMatchObject({ state: 'SUCCESS' });

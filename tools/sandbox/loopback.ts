@@ -14,6 +14,8 @@ export interface PeerRequest {
   method: string;
   /** path without query */
   path: string;
+  /** the request target exactly as received (path and query, not re-encoded) */
+  url: string;
   query: Record<string, string>;
   headers: Record<string, string>;
   body: Buffer;
@@ -23,6 +25,8 @@ export interface PeerResponse {
   status?: number;
   headers?: Record<string, string>;
   body: string | Buffer;
+  /** drop the connection without an answer (fault injection) */
+  reset?: boolean;
 }
 
 export interface LoopbackServer {
@@ -46,12 +50,17 @@ export async function startLoopbackServer(
         out = await handler({
           method: req.method || 'GET',
           path: u.pathname,
+          url: req.url || '/',
           query: Object.fromEntries(u.searchParams),
           headers,
           body: Buffer.concat(chunks),
         });
       } catch (e) {
         out = { status: 500, body: JSON.stringify({ error: String((e as Error)?.message ?? e) }) };
+      }
+      if (out.reset) {
+        req.socket.destroy();
+        return;
       }
       res.writeHead(out.status ?? 200, { 'content-type': 'application/json; charset=utf-8', ...(out.headers ?? {}) });
       res.end(out.body);

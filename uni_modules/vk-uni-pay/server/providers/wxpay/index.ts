@@ -20,6 +20,7 @@ import type {
 import type { IntegratedResponse } from '../../../../../types/unicloud-server';
 import { isV2, type WxpayNodeConfig } from './config';
 import { WxpayV3Client, merchantState, safeJson } from './v3';
+import { isGatewayFailure } from '../gateway';
 import { WxpayV2Client, v2Key, v2SignType } from './v2';
 import { decryptRefundReqInfo, decryptResource, nonceStr, parseXml, signLines, signV2, verifyV2 } from './crypto';
 
@@ -153,10 +154,13 @@ async function createV2(input: CreateOrderInput, ctx: Ctx): Promise<CreateOrderR
 async function queryOrder(q: { out_trade_no: string }, ctx: Ctx): Promise<QueryOrderResult> {
   const config = ctx.config;
   if (isV2(config)) {
-    const a = await new WxpayV2Client(config, ctx).request('/pay/orderquery', { out_trade_no: q.out_trade_no }, { allowResultFail: true });
-    if (a.result_code !== 'SUCCESS') {
-      if (a.err_code === 'ORDERNOTEXIST') return { state: 'NOT_FOUND', out_trade_no: q.out_trade_no, raw: a };
-      throw new PayError('GATEWAY_ERROR', { providerCode: a.err_code, providerMsg: a.err_code_des });
+    let a: Record<string, string>;
+    try {
+      a = await new WxpayV2Client(config, ctx).request('/pay/orderquery', { out_trade_no: q.out_trade_no });
+    } catch (e) {
+      if (isGatewayFailure(e) && e.verified && e.providerCode === 'ORDERNOTEXIST')
+        return { state: 'NOT_FOUND', out_trade_no: q.out_trade_no, raw: e.detail };
+      throw e;
     }
     return {
       state: TRADE_STATE[a.trade_state] ?? 'ERROR',
@@ -183,7 +187,8 @@ async function queryOrder(q: { out_trade_no: string }, ctx: Ctx): Promise<QueryO
       raw: data,
     };
   } catch (e) {
-    if (e instanceof PayError && e.detail?.status === 404) return { state: 'NOT_FOUND', out_trade_no: q.out_trade_no, raw: e.detail };
+    if (isGatewayFailure(e) && e.verified && e.httpStatus === 404)
+      return { state: 'NOT_FOUND', out_trade_no: q.out_trade_no, raw: e.detail };
     throw e;
   }
 }
