@@ -13,6 +13,8 @@ import { createWxpayMerchant, startWxpaySandbox, type WxpaySandbox, type WxpaySa
 import { startVksPaySandbox, type VksPaySandbox } from '../../tools/sandbox/vkspay';
 import { startWxApiSandbox, type WxApiSandbox, type WxApp } from '../../tools/sandbox/wxapi';
 import { startAppleSandbox, type AppleSandbox } from '../../tools/sandbox/apple';
+import { createAlipayApp, startAlipaySandbox, type AlipaySandbox, type AlipaySandboxApp } from '../../tools/sandbox/alipay';
+import { alipayNodeConfig } from '../../tools/sandbox/alipay/testkit';
 import { WX_APPIDS, APPLE_BUNDLE_ID, APPLE_PRODUCTS } from '../../tools/stack';
 import { createPayment } from '../../uni_modules/vk-uni-pay/server/services/create-payment';
 import { queryPayment } from '../../uni_modules/vk-uni-pay/server/services/query-payment';
@@ -43,6 +45,8 @@ let wxMerchant: WxpaySandboxMerchant;
 let vks: VksPaySandbox;
 let wxapi: WxApiSandbox;
 let apple: AppleSandbox;
+let ali: AlipaySandbox;
+let aliApp: AlipaySandboxApp;
 const xApp: WxApp = {
   appId: WX_APPIDS.mp,
   secret: randomBytes(16).toString('hex'),
@@ -97,6 +101,11 @@ function config(wxVersion: 2 | 3) {
         timeout: MATRIX_TIMEOUT_MS,
       },
     },
+    alipay: (() => {
+      // key mode; `gateway` as a base URL (the adapter appends /gateway.do)
+      const node = alipayNodeConfig(aliApp, { gateway: proxies.alipay.url, url: proxies.alipay.url }, { timeout: MATRIX_TIMEOUT_MS });
+      return { h5: node, 'mp-alipay': node };
+    })(),
     appleiap: {
       'app-plus': {
         bundleId: APPLE_BUNDLE_ID,
@@ -381,23 +390,119 @@ function appleRows(): ProviderRows {
 }
 const proofs: Record<string, { out_trade_no: string; transaction_identifier: string; transaction_receipt: string }> = {};
 
+function alipayRows(): ProviderRows {
+  const method = (m: string) => (r: { url: string }) => r.url.includes(`method=${m}&`) || r.url.endsWith(`method=${m}`);
+  const aliOrder = (no: string) => ali.order(no)!;
+  const createQr = (e: Env, no: string) =>
+    createPayment(e.deps, {
+      provider: 'alipay',
+      context: WEB,
+      isPC: true,
+      needQRcode: true,
+      data: { out_trade_no: no, total_fee: 1000, subject: '故障矩阵', type: 'goods' },
+    });
+  const paid = async (e: Env) => {
+    const no = tradeNo('L');
+    await createQr(e, no);
+    await ali.pay(no);
+    return no;
+  };
+  // a mini-program trade (alipay.trade.create): Alipay can close it (a never scanned QR it cannot)
+  const createMp = (e: Env, no: string) =>
+    createPayment(e.deps, {
+      provider: 'alipay',
+      context: { uniPlatform: 'mp-alipay', clientIP: '127.0.0.1' },
+      data: { out_trade_no: no, total_fee: 1000, subject: '故障矩阵', type: 'goods', openid: '2088102146225135' },
+    });
+  return {
+    label: 'alipay',
+    target: ali.url,
+    cells: {
+      create: {
+        match: method('alipay.trade.precreate'),
+        prepare: async () => tradeNo('L'),
+        run: (e, no) => createQr(e, no),
+        retry: (e, no) => createQr(e, no),
+        converged: async (e, no) => {
+          expect(await order(e, no)).toMatchObject({ status: ORDER_STATUS.UNPAID, total_fee: 1000 });
+          expect(aliOrder(no)).toMatchObject({ trade_status: 'WAIT_BUYER_PAY' });
+        },
+      },
+      query: {
+        match: method('alipay.trade.query'),
+        prepare: paid,
+        run: (e, no) => queryPayment(e.deps, { out_trade_no: no }),
+        sound: async (e, no) => expect([ORDER_STATUS.UNPAID, ORDER_STATUS.PAID]).toContain((await order(e, no)).status),
+        retry: (e, no) => queryPayment(e.deps, { out_trade_no: no }),
+        converged: async (e, no) => {
+          expect(await order(e, no)).toMatchObject({ status: ORDER_STATUS.PAID, transaction_id: aliOrder(no).trade_no });
+        },
+      },
+      refund: {
+        match: method('alipay.trade.refund'),
+        prepare: async (e) => {
+          const no = await paid(e);
+          await queryPayment(e.deps, { out_trade_no: no });
+          return no;
+        },
+        run: (e, no) => refund(e.deps, { out_trade_no: no, out_refund_no: `${no}-1`, refund_fee: 400 }),
+        sound: (e, no) => refundSound(e, no, aliOrder(no).refunded_fen),
+        retry: (e, no) => settleRefund(e, no, `${no}-1`, (n) => refund(e.deps, { out_trade_no: no, out_refund_no: n, refund_fee: 400 })),
+        converged: async (e, no) => {
+          const b = await refundBook(e, no);
+          expect(b.order).toBe(b.succeeded);
+          expect(aliOrder(no).refunded_fen).toBe(b.succeeded);
+        },
+      },
+      close: {
+        match: method('alipay.trade.close'),
+        prepare: async (e) => {
+          const no = tradeNo('L');
+          await createMp(e, no);
+          return no;
+        },
+        run: (e, no) => closeOrder(e.deps, { out_trade_no: no }),
+        sound: async (e, no) => {
+          const local = (await order(e, no)).status;
+          if (local === ORDER_STATUS.CLOSED) expect(aliOrder(no).trade_status).toBe('TRADE_CLOSED');
+          else expect(local).toBe(ORDER_STATUS.UNPAID);
+        },
+        retry: (e, no) => closeOrder(e.deps, { out_trade_no: no }),
+        converged: async (e, no) => {
+          expect((await order(e, no)).status).toBe(ORDER_STATUS.CLOSED);
+          expect(aliOrder(no).trade_status).toBe('TRADE_CLOSED');
+        },
+      },
+    },
+  };
+}
+
 let ROWS: ProviderRows[] = [];
 
 beforeAll(async () => {
   env = await startEnv();
   wxMerchant = await createWxpayMerchant({ appids: Object.values(WX_APPIDS), signMode: 'public-key' });
-  [wx, vks, wxapi, apple] = await Promise.all([
+  aliApp = await createAlipayApp();
+  [wx, vks, wxapi, apple, ali] = await Promise.all([
     startWxpaySandbox({ merchants: [wxMerchant], port: 0, retryDelaysMs: [], quiet: true }),
     startVksPaySandbox({ port: 0, merchants: [vksMerchant], notifyRetryDelaysMs: [] }),
     startWxApiSandbox({ apps: [xApp], pushRetryDelaysMs: [] }),
     startAppleSandbox({ bundleId: APPLE_BUNDLE_ID }),
+    startAlipaySandbox({ apps: [aliApp], port: 0, retryDelaysMs: [], quiet: true }),
   ]);
-  ROWS = [wxpayRows(3), wxpayRows(2), vkspayRows(), virtualRows(), appleRows()];
+  ROWS = [wxpayRows(3), wxpayRows(2), vkspayRows(), virtualRows(), appleRows(), alipayRows()];
   for (const r of ROWS) proxies[r.label] = await startFaultProxy(r.target);
 }, 60_000);
 
 afterAll(async () => {
-  await Promise.all([...Object.values(proxies).map((p) => p.close()), wx?.close(), vks?.close(), wxapi?.close(), apple?.close()]);
+  await Promise.all([
+    ...Object.values(proxies).map((p) => p.close()),
+    wx?.close(),
+    vks?.close(),
+    wxapi?.close(),
+    apple?.close(),
+    ali?.close(),
+  ]);
   await env?.close();
   if (results.length) {
     const file = path.join(tmpdir(), 'vk-pay-fault-matrix.json');
@@ -411,7 +516,7 @@ afterAll(async () => {
 });
 
 const OPERATIONS: Operation[] = ['create', 'query', 'refund', 'close'];
-const PROVIDERS = ['wxpay v3', 'wxpay v2', 'vkspay', 'wxpay-virtual', 'appleiap'];
+const PROVIDERS = ['wxpay v3', 'wxpay v2', 'vkspay', 'wxpay-virtual', 'appleiap', 'alipay'];
 
 describe.each(PROVIDERS)('%s', (label) => {
   test.each(OPERATIONS)('%s through every fault: coded, bounded, sound, converges', async (operation) => {

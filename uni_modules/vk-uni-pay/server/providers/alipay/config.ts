@@ -5,6 +5,7 @@
 import { createHash, X509Certificate, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { PayError } from '../../core/errors';
+import { gatewayUrl } from '../gateway';
 import {
   certModeVerifier,
   certSn,
@@ -43,7 +44,7 @@ export interface AlipayNodeConfig {
   alipayPublicCertContent?: string | Buffer;
   alipayRootCertPath?: string;
   alipayRootCertContent?: string | Buffer;
-  /** v2 gateway, default https://openapi.alipay.com/gateway.do (the sandbox host when `sandbox`) */
+  /** base URL of the v2 gateway (`/gateway.do` is appended unless present); default https://openapi.alipay.com/gateway.do (the sandbox host when `sandbox`) */
   gateway?: string;
   /** v3 endpoint (unused by the trade methods; accepted for vk-uni-pay configs) */
   endpoint?: string;
@@ -123,7 +124,7 @@ function build(c: AlipayNodeConfig): AlipayRuntime {
   if (privateKey.asymmetricKeyType !== 'rsa') throw invalid('privateKey');
   const runtime = {
     appId: c.appId,
-    gateway: c.gateway || (c.sandbox ? SANDBOX_GATEWAY : DEFAULT_GATEWAY),
+    gateway: gatewayUrl(c.gateway, c.sandbox ? SANDBOX_GATEWAY : DEFAULT_GATEWAY, '/gateway.do'),
     signer: createAlipaySigner(privateKey, signType),
   };
   if (!isCertMode(c)) {
