@@ -88,6 +88,8 @@ export async function startEnv(): Promise<Env & { close(): Promise<void>; setCon
     clock: { now: () => Date.now() + offset },
     cache: memoryCache(),
     log: createLogger(() => {}),
+    // every order's pay-notify handler succeeds
+    handlers: () => () => true,
     spaceId: () => 'local-space',
   });
   return {

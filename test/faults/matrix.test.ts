@@ -18,7 +18,7 @@ import { alipayNodeConfig } from '../../tools/sandbox/alipay/testkit';
 import { WX_APPIDS, APPLE_BUNDLE_ID, APPLE_PRODUCTS } from '../../tools/stack';
 import { createPayment } from '../../uni_modules/vk-uni-pay/server/services/create-payment';
 import { queryPayment } from '../../uni_modules/vk-uni-pay/server/services/query-payment';
-import { refund } from '../../uni_modules/vk-uni-pay/server/services/refund';
+import { queryRefund, refund } from '../../uni_modules/vk-uni-pay/server/services/refund';
 import { closeOrder } from '../../uni_modules/vk-uni-pay/server/services/close-order';
 import { verifyApplePurchase } from '../../uni_modules/vk-uni-pay/server/services/apple';
 import { loadAdapter } from '../../uni_modules/vk-uni-pay/server/providers/registry';
@@ -530,5 +530,31 @@ describe.each(PROVIDERS)('%s', (label) => {
       if (operation === 'refund' && FORWARDED_FAULTS.includes(fault) && !rows.passThrough?.includes(fault))
         expect(r.state).not.toBe('FAIL');
     }
+  });
+});
+
+describe('regression (issue 8 §1): a WeChat v3 refund forwarded to the gateway, answered with an UNSIGNED 400 PARAM_ERROR', () => {
+  test('stays UNKNOWN with its reservation; a second refund cannot exceed the paid 1000; ledger = order = provider', async () => {
+    env.setConfig(config(3));
+    const rows = ROWS.find((r) => r.label === 'wxpay v3')!;
+    const no = await rows.cells.refund!.prepare(env);
+    proxies['wxpay v3'].inject('forwarded-then-unsigned-4xx', (r) => r.method === 'POST' && r.path.endsWith('/v3/refund/domestic/refunds'));
+    const first = await refund(env.deps, { out_trade_no: no, refund_fee: 400 });
+    // before: a final FAIL with the reservation released, while the provider had refunded 400
+    expect(first).toMatchObject({ code: 0, state: 'UNKNOWN', refund_fee: 400 });
+    expect(wx.order(no)!.refunded).toBe(400);
+    expect(await order(env, no)).toMatchObject({ refund_fee: 400, status: ORDER_STATUS.PART_REFUNDED });
+    // a second refund of "everything left" can only take the 600 that is left
+    const second = await refund(env.deps, { out_trade_no: no, out_refund_no: `${no}-2` });
+    expect(second).toMatchObject({ state: 'SUCCESS', refund_fee: 600 });
+    await expect(refund(env.deps, { out_trade_no: no, out_refund_no: `${no}-3`, refund_fee: 1 })).rejects.toMatchObject({ code: 2003 });
+    // a verified query settles the first one
+    expect(await queryRefund(env.deps, { out_trade_no: no, out_refund_no: first.out_refund_no })).toMatchObject({
+      state: 'SUCCESS',
+      order: { refund_fee: 1000, status: ORDER_STATUS.REFUNDED },
+    });
+    const book = await refundBook(env, no);
+    expect(book).toEqual({ ledger: 1000, succeeded: 1000, order: 1000, total: 1000 });
+    expect(wx.order(no)!.refunded).toBe(1000);
   });
 });

@@ -379,6 +379,50 @@ describe.each<[Provider]>([['wxpay'], ['alipay']])('%s', (provider) => {
     expect((await order(no)).refund_list[0]).toMatchObject({ state: 'SUCCESS' });
   });
 
+  test('issue 9: a retry WITHOUT out_refund_no after a lost answer resumes that refund (400 intended stays 400, not 800)', async () => {
+    const no = await paidOrder(provider, 1000);
+    const before = refundRequests[provider];
+    fault = 'lose-answer';
+    const r = await refund(deps, { out_trade_no: no, refund_fee: 400 });
+    fault = undefined;
+    expect(r).toMatchObject({ state: 'UNKNOWN', refund_fee: 400 });
+    // the caller retries the same call (it never learned the number)
+    const again = await refund(deps, { out_trade_no: no, refund_fee: 400 });
+    expect(again).toMatchObject({ out_refund_no: r.out_refund_no, refund_fee: 400, state: 'SUCCESS' });
+    const third = await refund(deps, { out_trade_no: no, refund_fee: 400 }); // settled: now a new refund is a new refund
+    expect(third.out_refund_no).not.toBe(r.out_refund_no);
+    expect(refundRequests[provider] - before).toBe(2);
+    expect(refundedAtGateway(provider, no)).toBe(800);
+    expect(await order(no)).toMatchObject({ refund_fee: 800, refund_num: 2 });
+  });
+
+  test('issue 9: a retry without out_refund_no after a crash (claim left PENDING) resumes it, never a second refund', async () => {
+    const no = await paidOrder(provider, 1000);
+    // the crash: the number was claimed, then the process died before it asked the provider
+    const now = Date.now();
+    await new RefundsRepo(deps.db).insert({
+      out_refund_no: `${no}-1`,
+      out_trade_no: no,
+      refund_fee: 400,
+      state: 'PENDING',
+      create_date: now,
+      update_date: now,
+    });
+    const before = refundRequests[provider];
+    const r = await refund(deps, { out_trade_no: no, refund_fee: 400 });
+    expect(r).toMatchObject({ out_refund_no: `${no}-1`, state: 'PENDING' });
+    expect(refundRequests[provider] - before).toBe(0);
+    // a different amount without a number is not silently another refund
+    expect(await payError(refund(deps, { out_trade_no: no, refund_fee: 300 }))).toMatchObject({ code: 1021 });
+    // past the grace period the provider's "no such refund" releases it; then a new refund may start
+    clockOffset = REFUND_SETTLE_GRACE_MS + 1000;
+    await queryRefund(deps, { out_trade_no: no, out_refund_no: `${no}-1` });
+    expect(await ledger(`${no}-1`)).toMatchObject({ state: 'FAIL' });
+    const next = await refund(deps, { out_trade_no: no, refund_fee: 400 });
+    expect(next).toMatchObject({ state: 'SUCCESS', refund_fee: 400 });
+    expect(refundedAtGateway(provider, no)).toBe(400);
+  });
+
   test('a request that never arrived stays reserved until the grace period, then queryRefund releases it', async () => {
     const no = await paidOrder(provider, 1000);
     fault = 'fail-before';

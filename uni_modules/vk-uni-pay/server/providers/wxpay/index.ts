@@ -324,11 +324,29 @@ async function verifyNotifyV2(req: RawHttpRequest, ctx: Ctx): Promise<NotifyEven
   };
 }
 
+/** A v2 notification is XML; anything else is answered as v3 (JSON signed in `Wechatpay-*` headers). */
+function isV3Notification(req: RawHttpRequest): boolean {
+  return !req.body.toString('utf8').trimStart().startsWith('<');
+}
+
 /**
- * One reply that both protocols read right: HTTP 200 + v2 XML SUCCESS acknowledges (v3 only needs
- * a 2xx); HTTP 500 + XML FAIL makes v3 and v2 retry.
+ * The reply each protocol documents:
+ * - API v3 (https://pay.weixin.qq.com/doc/v3/merchant/4012791861): success is HTTP 200/204 without
+ *   a body; failure is 4xx/5xx with `{"code":"FAIL","message":"…"}` (WeChat retries);
+ * - API v2 (https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_7): XML `return_code`
+ *   SUCCESS / FAIL (HTTP 200 / 500).
+ * Without the request (no protocol known) the v2 XML is answered, which v3 also reads right on success.
  */
-function notifyReply(ok: boolean, message?: string): IntegratedResponse {
+function notifyReply(ok: boolean, message?: string, req?: RawHttpRequest): IntegratedResponse {
+  if (req && isV3Notification(req)) {
+    if (ok) return { mpserverlessComposedResponse: true, statusCode: 200, headers: {}, body: '' };
+    return {
+      mpserverlessComposedResponse: true,
+      statusCode: 500,
+      headers: { 'content-type': 'application/json; charset=utf-8' },
+      body: JSON.stringify({ code: 'FAIL', message: message || 'FAIL' }),
+    };
+  }
   const code = ok ? 'SUCCESS' : 'FAIL';
   const msg = ok ? 'OK' : (message || 'FAIL').replace(/]]>/g, '');
   return {
