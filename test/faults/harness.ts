@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createDatabase } from '../../tools/local-unicloud';
-import { ROOT } from '../../tools/stack';
+import { ROOT, WX_APPIDS } from '../../tools/stack';
 import { startFaultProxy, type Fault, type FaultProxy } from '../../tools/sandbox/fault-proxy';
 import type { PeerRequest } from '../../tools/sandbox/loopback';
 import { nodeTransport } from '../../tools/sandbox/loopback';
@@ -18,7 +18,8 @@ import { createLogger } from '../../uni_modules/vk-uni-pay/server/services/log';
 import { memoryCache } from '../../uni_modules/vk-uni-pay/server/store/cache';
 import { RefundsRepo } from '../../uni_modules/vk-uni-pay/server/store/refunds';
 import { isPayError } from '../../uni_modules/vk-uni-pay/server/core/errors';
-import { ORDER_STATUS, type PayOrder } from '../../uni_modules/vk-uni-pay/server/core/order';
+import type { PayOrder } from '../../uni_modules/vk-uni-pay/server/core/order';
+import type { WxpaySandboxMerchant } from '../../tools/sandbox/wxpay';
 import { REFUND_SETTLE_GRACE_MS } from '../../uni_modules/vk-uni-pay/server/services/refund';
 
 export type Operation = 'create' | 'query' | 'refund' | 'close';
@@ -168,4 +169,18 @@ export async function settleRefund(env: Env, no: string, refundNo: string, refun
   }
 }
 
-export const UNPAID = ORDER_STATUS.UNPAID;
+/** A WeChat Pay node (public-key mode) of a sandbox merchant. */
+export function wxpayNode(m: WxpaySandboxMerchant, version: 2 | 3, gateway: string) {
+  return {
+    appId: WX_APPIDS.oa,
+    mchId: m.mchid,
+    version,
+    v3Key: m.apiV3Key,
+    key: m.apiV2Key,
+    appCertContent: m.merchant.certPem,
+    appPrivateKeyContent: m.merchant.keyPem,
+    wxpayPublicKeyContent: m.publicKey.publicKeyPem,
+    wxpayPublicKeyId: m.publicKeyId,
+    gateway,
+  };
+}

@@ -15,14 +15,13 @@ import { startWxApiSandbox, type WxApiSandbox, type WxApp } from '../../tools/sa
 import { startAppleSandbox, type AppleSandbox } from '../../tools/sandbox/apple';
 import { createAlipayApp, startAlipaySandbox, type AlipaySandbox, type AlipaySandboxApp } from '../../tools/sandbox/alipay';
 import { alipayNodeConfig } from '../../tools/sandbox/alipay/testkit';
-import { WX_APPIDS, APPLE_BUNDLE_ID, APPLE_PRODUCTS } from '../../tools/stack';
+import { WX_APPIDS, APPLE_BUNDLE_ID, APPLE_PRODUCTS, sandboxWxApp } from '../../tools/stack';
 import { createPayment } from '../../uni_modules/vk-uni-pay/server/services/create-payment';
 import { queryPayment } from '../../uni_modules/vk-uni-pay/server/services/query-payment';
 import { queryRefund, refund } from '../../uni_modules/vk-uni-pay/server/services/refund';
 import { closeOrder } from '../../uni_modules/vk-uni-pay/server/services/close-order';
 import { verifyApplePurchase } from '../../uni_modules/vk-uni-pay/server/services/apple';
-import { loadAdapter } from '../../uni_modules/vk-uni-pay/server/providers/registry';
-import { code2Session } from '../../uni_modules/vk-uni-pay/server/providers/wxpay-virtual';
+import { code2SessionWeixinMP } from '../../uni_modules/vk-uni-pay/server/services/sessions';
 import { ORDER_STATUS, type PayOrder } from '../../uni_modules/vk-uni-pay/server/core/order';
 import {
   MATRIX_TIMEOUT_MS,
@@ -35,6 +34,7 @@ import {
   type Env,
   type Operation,
   type ProviderRows,
+  wxpayNode,
 } from './harness';
 
 jest.setTimeout(120_000);
@@ -47,15 +47,7 @@ let wxapi: WxApiSandbox;
 let apple: AppleSandbox;
 let ali: AlipaySandbox;
 let aliApp: AlipaySandboxApp;
-const xApp: WxApp = {
-  appId: WX_APPIDS.mp,
-  secret: randomBytes(16).toString('hex'),
-  appKey: randomBytes(16).toString('hex'),
-  sandboxAppKey: randomBytes(16).toString('hex'),
-  offerId: '1450000001',
-  token: randomBytes(8).toString('hex'),
-  encodingAESKey: randomBytes(32).toString('base64').slice(0, 43),
-};
+const xApp: WxApp = sandboxWxApp();
 const vksMerchant = { mchId: 'vks-faults', key: randomBytes(16).toString('hex') };
 const proxies: Record<string, FaultProxy> = {};
 const xOrder = (no: string) => wxapi.orders.get(`${xApp.appId}|${no}`);
@@ -66,27 +58,11 @@ let seq = 0;
 const tradeNo = (p: string) => `FM${p}${Date.now().toString(36)}${(seq++).toString(36)}`.slice(0, 32);
 const order = async (e: Env, no: string) => (await e.order(no)) as PayOrder;
 
-function wxNode(version: 2 | 3, gateway: string) {
-  return {
-    appId: WX_APPIDS.oa,
-    mchId: wxMerchant.mchid,
-    version,
-    v3Key: wxMerchant.apiV3Key,
-    key: wxMerchant.apiV2Key,
-    appCertContent: wxMerchant.merchant.certPem,
-    appPrivateKeyContent: wxMerchant.merchant.keyPem,
-    wxpayPublicKeyContent: wxMerchant.publicKey.publicKeyPem,
-    wxpayPublicKeyId: wxMerchant.publicKeyId,
-    gateway,
-    timeout: MATRIX_TIMEOUT_MS,
-  };
-}
-
 /** the provider nodes, each gateway pointing at its fault proxy; the v2 rows swap the wxpay node */
 function config(wxVersion: 2 | 3) {
   return {
     notifyUrl: { 'local-space': 'http://127.0.0.1:9/http/vk-pay' },
-    wxpay: { h5: wxNode(wxVersion, proxies[`wxpay v${wxVersion}`].url) },
+    wxpay: { h5: { ...wxpayNode(wxMerchant, wxVersion, proxies[`wxpay v${wxVersion}`].url), timeout: MATRIX_TIMEOUT_MS } },
     vkspay: { mchId: vksMerchant.mchId, key: vksMerchant.key, gateway: proxies.vkspay.url, timeout: MATRIX_TIMEOUT_MS },
     'wxpay-virtual': {
       'mp-weixin': {
@@ -258,29 +234,23 @@ function vkspayRows(): ProviderRows {
 }
 
 function virtualRows(): ProviderRows {
-  /** an xpay order paid at the sandbox and recorded as paid here (the push path is tested elsewhere) */
-  const paid = async (e: Env, status: number) => {
+  /** an xpay order created through the services and paid at the sandbox; `settled`: recorded as paid here too */
+  const paid = async (e: Env, settled: boolean) => {
     const no = tradeNo('X');
-    const node = config(3)['wxpay-virtual']['mp-weixin'];
-    const ctx = { config: node, http: e.deps.http, clock: e.deps.clock, cache: e.deps.cache };
-    const { openid } = await code2Session(wxapi.login(undefined, xApp.appId).code, { ...ctx, config: { ...node, gateway: wxapi.url } });
-    const created = await loadAdapter('wxpay-virtual').createOrder(
-      {
-        payType: 'wxpay-virtual_mp-weixin',
-        platformKey: 'mp-weixin',
+    const { openid } = await code2SessionWeixinMP(e.deps, { code: wxapi.login(undefined, xApp.appId).code });
+    const r = await createPayment(e.deps, {
+      provider: 'wxpay-virtual',
+      context: { uniPlatform: 'mp-weixin' },
+      data: {
         out_trade_no: no,
         total_fee: 1000,
         subject: '故障矩阵',
+        type: 'goods',
         openid,
-        notify_url: 'http://127.0.0.1:9/x',
-        client_ip: '127.0.0.1',
-        needQRcode: false,
-        other: {},
-        extra: { wxpay_virtual: { mode: 'short_series_coin', buy_quantity: 1000 }, session_key: wxapi.sessionKeyOf(openid, xApp.appId) },
+        wxpay_virtual: { mode: 'short_series_coin', buy_quantity: 1000 },
       },
-      ctx,
-    );
-    const info = created.orderInfo as Record<string, string>;
+    });
+    const info = r.orderInfo as Record<string, string>;
     await wxapi.requestVirtualPayment({
       appId: xApp.appId,
       openid,
@@ -289,32 +259,7 @@ function virtualRows(): ProviderRows {
       signature: info.signature,
       mode: info.mode,
     });
-    const now = Date.now();
-    await e.deps.orders.insert({
-      out_trade_no: no,
-      total_fee: 1000,
-      status: status as PayOrder['status'],
-      provider: 'wxpay-virtual',
-      pay_type: 'wxpay-virtual_mp-weixin',
-      platform: 'mp-weixin',
-      uni_platform: 'mp-weixin',
-      type: 'goods',
-      description: '故障矩阵',
-      openid,
-      provider_appid: xApp.appId,
-      client_ip: '127.0.0.1',
-      custom: {},
-      notify_url: 'http://127.0.0.1:9/http/vk-pay',
-      notify_path: `/paymentNotify/wxpay-virtual_mp-weixin/${no}`,
-      create_date: now,
-      refund_fee: 0,
-      refund_num: 0,
-      refund_list: [],
-      stat_data: {},
-      handler_lock_until: 0,
-      handler_attempts: 0,
-      ...(status === ORDER_STATUS.PAID ? { transaction_id: xOrder(no)!.transaction_id } : {}),
-    } as PayOrder);
+    if (settled) await queryPayment(e.deps, { out_trade_no: no });
     return no;
   };
   const xpay = (api: string) => (r: { path: string }) => r.path === `/xpay/${api}`;
@@ -325,7 +270,7 @@ function virtualRows(): ProviderRows {
     cells: {
       query: {
         match: xpay('query_order'),
-        prepare: (e) => paid(e, ORDER_STATUS.UNPAID),
+        prepare: (e) => paid(e, false),
         run: (e, no) => queryPayment(e.deps, { out_trade_no: no }),
         sound: async (e, no) => expect([ORDER_STATUS.UNPAID, ORDER_STATUS.PAID]).toContain((await order(e, no)).status),
         retry: (e, no) => queryPayment(e.deps, { out_trade_no: no }),
@@ -333,7 +278,7 @@ function virtualRows(): ProviderRows {
       },
       refund: {
         match: xpay('refund_order'),
-        prepare: (e) => paid(e, ORDER_STATUS.PAID),
+        prepare: (e) => paid(e, true),
         run: (e, no) => refund(e.deps, { out_trade_no: no, out_refund_no: `${no}-1`, refund_fee: 400 }),
         sound: (e, no) => refundSound(e, no, xOrder(no)!.refund_fee),
         retry: (e, no) => refund(e.deps, { out_trade_no: no, out_refund_no: `${no}-1`, refund_fee: 400 }).catch(() => undefined),

@@ -12,25 +12,14 @@ import { createPayment } from '../../uni_modules/vk-uni-pay/server/services/crea
 import { loadAdapter } from '../../uni_modules/vk-uni-pay/server/providers/registry';
 import { signV2, toXml } from '../../uni_modules/vk-uni-pay/server/providers/wxpay/crypto';
 import type { RawHttpRequest } from '../../uni_modules/vk-uni-pay/server/providers/types';
-import { startEnv } from './harness';
+import { startEnv, wxpayNode } from './harness';
 
 let env: Awaited<ReturnType<typeof startEnv>>;
 let wx: WxpaySandbox;
 let m: WxpaySandboxMerchant;
 let seq = 0;
 
-const node = (version: 2 | 3) => ({
-  appId: WX_APPIDS.oa,
-  mchId: m.mchid,
-  version,
-  v3Key: m.apiV3Key,
-  key: m.apiV2Key,
-  appCertContent: m.merchant.certPem,
-  appPrivateKeyContent: m.merchant.keyPem,
-  wxpayPublicKeyContent: m.publicKey.publicKeyPem,
-  wxpayPublicKeyId: m.publicKeyId,
-  gateway: wx.url,
-});
+const node = (version: 2 | 3) => wxpayNode(m, version, wx.url);
 
 beforeAll(async () => {
   env = await startEnv();
