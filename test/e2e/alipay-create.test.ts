@@ -304,7 +304,8 @@ describe('notifications', () => {
   test.each(forged)('%s → refused, nothing written', async (_n, make) => {
     const no = await newOrder();
     const r = await s.notify('alipay_h5', no, make(no), FORM);
-    expect(r.body).not.toBe('success');
+    // Alipay's documented refusal: the plain text `fail` (it retries on anything but `success`)
+    expect(r).toEqual({ status: 200, body: 'fail' });
     await expectUntouched(no);
   });
 });
