@@ -3,6 +3,11 @@
  *   common/vk-uni-pay/dist/index.js               core (no provider SDK inside)
  *   common/vk-uni-pay/dist/providers/<name>.js     one lazily required file per provider adapter
  *   common/vk-uni-pay/dist/vendor/qrcode.js        QR images, loaded only when asked for
+ *   common/vk-uni-pay/dist/vendor/app-store-server-library.js
+ *                                                  Apple's library, loaded only where signed App Store
+ *                                                  data is verified (never by createPayment); its HTTP
+ *                                                  client (node-fetch, for the online checks we keep off)
+ *                                                  is left out: 0.45 MB instead of 0.76 MB
  *   vk-pay/dist/index.obj.js                       the cloud object, requiring the common module
  * Files are overwritten in place (never deleted first), so a build never leaves a window in which
  * a running runtime or test finds them missing. Usage: tsx tools/build.ts
@@ -32,7 +37,25 @@ const boundaries: esbuild.Plugin = {
     b.onResolve({ filter: /^qrcode$/ }, (args) =>
       args.importer.startsWith(server) ? { path: './vendor/qrcode.js', external: true } : undefined,
     );
+    b.onResolve({ filter: /^@apple\/app-store-server-library$/ }, (args) =>
+      args.importer.startsWith(server) ? { path: '../vendor/app-store-server-library.js', external: true } : undefined,
+    );
     b.onResolve({ filter: /^uni-config-center$/ }, () => ({ path: 'uni-config-center', external: true }));
+  },
+};
+
+/** OCSP (online checks) is off, so Apple's library never fetches: its fetch fails loudly if ever called. */
+const noFetch: esbuild.Plugin = {
+  name: 'vk-pay-no-fetch',
+  setup(b) {
+    b.onResolve({ filter: /^node-fetch$/ }, () => ({ path: 'node-fetch', namespace: 'vk-pay-no-fetch' }));
+    b.onLoad({ filter: /.*/, namespace: 'vk-pay-no-fetch' }, () => ({
+      contents:
+        "function fetch() { throw new Error('vk-uni-pay: the App Store library may not use the network (online checks are off)'); }\n" +
+        'class Headers extends Map { append(k, v) { this.set(k, v); } }\n' +
+        'module.exports = fetch; module.exports.default = fetch; module.exports.Headers = Headers;',
+      loader: 'js',
+    }));
   },
 };
 
@@ -66,6 +89,13 @@ export async function build(): Promise<void> {
       minify: true,
       entryPoints: [require.resolve('qrcode')],
       outfile: path.join(commonDist, 'vendor/qrcode.js'),
+    }),
+    esbuild.build({
+      ...common,
+      minify: true,
+      plugins: [noFetch],
+      entryPoints: [require.resolve('@apple/app-store-server-library')],
+      outfile: path.join(commonDist, 'vendor/app-store-server-library.js'),
     }),
     esbuild.build({ ...common, entryPoints: [path.join(server, 'entry/cloud-object.ts')], outfile: path.join(objectDist, 'index.obj.js') }),
   ]);

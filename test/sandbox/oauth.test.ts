@@ -89,16 +89,18 @@ describe('alipay.system.oauth.token on the Alipay sandbox', () => {
     expect(await alipayOauthToken(code, ctxFor(keyApp))).toEqual({ user_id, open_id: '0fixedOpenId' });
     const e = await payError(alipayOauthToken(code, ctxFor(keyApp)));
     expect(e.key).toBe('GATEWAY_ERROR');
-    expect(e.detail).toMatchObject({ code: '40002', sub_code: 'isv.code-invalid', verified: true });
+    expect(e.detail).toMatchObject({ providerCode: 'isv.code-invalid', verified: true, retryable: false });
     const last = sb.requests[sb.requests.length - 1].response;
     expect(last.startsWith('{"error_response":')).toBe(true);
     expect(last).toContain('"sign":"');
   });
 
   test('unknown codes and codes issued to another app are refused', async () => {
-    expect((await payError(alipayOauthToken('never-issued-code', ctxFor(keyApp)))).detail).toMatchObject({ sub_code: 'isv.code-invalid' });
+    expect((await payError(alipayOauthToken('never-issued-code', ctxFor(keyApp)))).detail).toMatchObject({
+      providerCode: 'isv.code-invalid',
+    });
     const forOther = sb.issueAuthCode({ appId: otherApp.appId });
-    expect((await payError(alipayOauthToken(forOther.code, ctxFor(keyApp)))).detail).toMatchObject({ sub_code: 'isv.code-invalid' });
+    expect((await payError(alipayOauthToken(forOther.code, ctxFor(keyApp)))).detail).toMatchObject({ providerCode: 'isv.code-invalid' });
     // the refused attempt did not burn the code for its own app
     expect(await alipayOauthToken(forOther.code, ctxFor(otherApp))).toEqual({ user_id: forOther.user_id, open_id: forOther.open_id });
   });
@@ -115,7 +117,7 @@ describe('alipay.system.oauth.token on the Alipay sandbox', () => {
     const { code, user_id } = sb.issueAuthCode();
     const e = await payError(alipayOauthToken(code, ctxFor(keyApp, { privateKey: otherApp.appPrivateKeyPem })));
     expect(e.key).toBe('GATEWAY_ERROR');
-    expect(e.detail).toMatchObject({ sub_code: 'isv.invalid-signature' });
+    expect(e.detail).toMatchObject({ providerCode: 'isv.invalid-signature' });
     expect((await alipayOauthToken(code, ctxFor(keyApp))).user_id).toBe(user_id);
   });
 

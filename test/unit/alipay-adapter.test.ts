@@ -6,12 +6,13 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { alipayAdapter, type AlipayNodeConfig } from '../../uni_modules/vk-uni-pay/server/providers/alipay';
 import { getAlipayRuntime } from '../../uni_modules/vk-uni-pay/server/providers/alipay/config';
-import { topLevelRawMembers } from '../../uni_modules/vk-uni-pay/server/providers/alipay/gateway';
+import { topLevelRawMembers } from '../../uni_modules/vk-uni-pay/server/providers/alipay/crypto';
 import type { CreateOrderInput, ProviderContext, RawHttpRequest } from '../../uni_modules/vk-uni-pay/server/providers/types';
 import type { HttpTransport } from '../../uni_modules/vk-uni-pay/server/transport/http';
 import { countingTransport } from '../../uni_modules/vk-uni-pay/server/transport/http';
 import { memoryCache } from '../../uni_modules/vk-uni-pay/server/store/cache';
 import { toPkcs1 } from '../../tools/sandbox/pki';
+import { rsa2Sign } from '../../tools/sandbox/alipay/crypto';
 import { createAlipayApp, startAlipaySandbox, type AlipaySandbox, type AlipaySandboxApp } from '../../tools/sandbox/alipay';
 import { alipayNodeConfig, loopbackTransport } from '../../tools/sandbox/alipay/testkit';
 
@@ -254,13 +255,17 @@ describe('key formats and cert mode', () => {
     await sb.pay(inp.out_trade_no);
     const q = await alipayAdapter.queryOrder({ out_trade_no: inp.out_trade_no }, ctx);
     expect(q).toMatchObject({ state: 'PAID', total_fee: 88 });
-    // a cert-mode node whose Alipay cert is someone else's cannot verify the answers
+    // Alipay signs with a certificate this node does not have (rotation): a coded error naming the SN
     const stranger = await createAlipayApp({ certMode: true });
     const wrong = ctxFor({ ...cfg, alipayPublicCertContent: stranger.alipayCert!.certPem });
-    await expectPayError(alipayAdapter.queryOrder({ out_trade_no: inp.out_trade_no }, wrong), 'GATEWAY_RESPONSE_UNVERIFIED');
+    const sn = /"alipay_cert_sn":"([0-9a-f]+)"/.exec(lastRequest().response)![1];
+    await expectPayError(alipayAdapter.queryOrder({ out_trade_no: inp.out_trade_no }, wrong), 'GATEWAY_CERT_UNKNOWN', { sn });
+    // with the new certificate added next to the old one, answers verify again
+    const rotated = ctxFor({ ...cfg, alipayPublicCertContent: stranger.alipayCert!.certPem + certApp.alipayCert!.certPem });
+    expect(await alipayAdapter.queryOrder({ out_trade_no: inp.out_trade_no }, rotated)).toMatchObject({ state: 'PAID' });
   });
 
-  test('one SDK instance per config node (object and equal copies)', () => {
+  test('one runtime per config node (object and equal copies)', () => {
     const cfg = alipayNodeConfig(keyApp, sb) as unknown as AlipayNodeConfig;
     const a = getAlipayRuntime(cfg);
     expect(getAlipayRuntime(cfg)).toBe(a);
@@ -312,23 +317,57 @@ describe('response verification and errors', () => {
       'GATEWAY_ERROR',
     );
     expect(e.msgEn).toContain('ACQ.TRADE_STATUS_ERROR');
-    expect(e.detail).toMatchObject({ sub_code: 'ACQ.TRADE_STATUS_ERROR', verified: true });
+    expect(e.detail).toMatchObject({ providerCode: 'ACQ.TRADE_STATUS_ERROR', verified: true, retryable: false });
     // wrong app private key → isv.invalid-signature, signed by the gateway
     const e2 = await expectPayError(
       alipayAdapter.queryOrder({ out_trade_no: 'X1234567' }, keyCtx({ privateKey: otherApp.appPrivateKeyPem })),
       'GATEWAY_ERROR',
     );
-    expect(e2.detail.sub_code).toBe('isv.invalid-signature');
+    expect(e2.detail.providerCode).toBe('isv.invalid-signature');
     // unknown app: unsigned error, reported but flagged unverified, never turned into an order state
     const e3 = await expectPayError(
       alipayAdapter.queryOrder({ out_trade_no: 'X1234567' }, keyCtx({ appId: '2021999999999999' })),
       'GATEWAY_ERROR',
     );
-    expect(e3.detail).toMatchObject({ sub_code: 'isv.invalid-app-id', verified: false });
+    expect(e3.detail).toMatchObject({ verified: false, retryable: true });
+    expect(e3.detail.providerCode).toBeUndefined();
+    expect(e3.msgEn).toContain('isv.invalid-app-id (unsigned answer, not trusted)');
     const fakeNotExist = rewriting(
       () => '{"alipay_trade_query_response":{"code":"40004","msg":"Business Failed","sub_code":"ACQ.TRADE_NOT_EXIST","sub_msg":"x"}}',
     );
-    await expectPayError(alipayAdapter.queryOrder({ out_trade_no: 'X1234567' }, keyCtx({}, fakeNotExist)), 'GATEWAY_ERROR');
+    const e4 = await expectPayError(alipayAdapter.queryOrder({ out_trade_no: 'X1234567' }, keyCtx({}, fakeNotExist)), 'GATEWAY_ERROR');
+    expect(e4.detail).toMatchObject({ verified: false });
+  });
+
+  test('verified refusals: system errors are retryable, business refusals final; providerCode = sub_code || code', async () => {
+    const answer = (inner: Record<string, string>): HttpTransport => ({
+      request: async () => {
+        const text = JSON.stringify(inner);
+        const body = `{"alipay_trade_refund_response":${text},"sign":"${rsa2Sign(text, keyApp.alipayPrivateKeyPem)}"}`;
+        return { status: 200, headers: {}, body: Buffer.from(body) };
+      },
+    });
+    const refund = (http: HttpTransport) =>
+      alipayAdapter.refund!({ out_trade_no: 'X1234567', out_refund_no: 'R1', total_fee: 1, refund_fee: 1 }, keyCtx({}, http));
+    const cases: Array<[Record<string, string>, string, boolean]> = [
+      [
+        { code: '20000', msg: 'Service Currently Unavailable', sub_code: 'aop.ACQ.SYSTEM_ERROR', sub_msg: '系统繁忙' },
+        'aop.ACQ.SYSTEM_ERROR',
+        true,
+      ],
+      [{ code: '40004', msg: 'Business Failed', sub_code: 'ACQ.SYSTEM_ERROR', sub_msg: '系统错误' }, 'ACQ.SYSTEM_ERROR', true],
+      [{ code: '20000', msg: 'Service Currently Unavailable' }, '20000', true],
+      [{ code: '40004', msg: 'Business Failed', sub_code: 'isp.unknow-error', sub_msg: '系统繁忙' }, 'isp.unknow-error', true],
+      [
+        { code: '40004', msg: 'Business Failed', sub_code: 'ACQ.REFUND_AMT_NOT_EQUAL_TOTAL', sub_msg: 'x' },
+        'ACQ.REFUND_AMT_NOT_EQUAL_TOTAL',
+        false,
+      ],
+    ];
+    for (const [inner, providerCode, retryable] of cases) {
+      const e = await expectPayError(refund(answer(inner)), 'GATEWAY_ERROR');
+      expect(e).toMatchObject({ providerCode, verified: true, retryable });
+    }
   });
 
   test('network failure and 5xx → GATEWAY_UNREACHABLE', async () => {
@@ -573,7 +612,7 @@ describe('notifyReply and lazy loading', () => {
     expect(alipayAdapter.notifyReply(false).body).toBe('fail');
   });
 
-  test('importing the adapter does not load alipay-sdk; using it does', () => {
+  test('the adapter never loads alipay-sdk (test oracle only), even when signing', () => {
     const root = path.resolve(__dirname, '../..');
     const script = [
       "require('./uni_modules/vk-uni-pay/server/providers/alipay');",
@@ -582,12 +621,13 @@ describe('notifyReply and lazy loading', () => {
       "try { require('./uni_modules/vk-uni-pay/server/providers/alipay/config').getAlipayRuntime({ appId: '1', privateKey: 'x', alipayPublicKey: 'y' }); } catch {}",
       "const { generateKeyPairSync } = require('node:crypto');",
       "const k = generateKeyPairSync('rsa', { modulusLength: 1024, privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });",
-      "require('./uni_modules/vk-uni-pay/server/providers/alipay/config').getAlipayRuntime({ appId: '1', privateKey: k.privateKey, alipayPublicKey: k.publicKey });",
+      "const rt = require('./uni_modules/vk-uni-pay/server/providers/alipay/config').getAlipayRuntime({ appId: '1', privateKey: k.privateKey, alipayPublicKey: k.publicKey });",
+      "require('./uni_modules/vk-uni-pay/server/providers/alipay/gateway').signedParamString(rt, 'alipay.trade.query', { out_trade_no: 'X' }, {}, 0);",
       'console.log(JSON.stringify({ before, after: loaded() }));',
     ].join('\n');
     const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', script], { cwd: root, encoding: 'utf8', timeout: 60_000 });
     expect(r.stderr).toBe('');
-    expect(JSON.parse(r.stdout.trim().split('\n').pop()!)).toEqual({ before: false, after: true });
+    expect(JSON.parse(r.stdout.trim().split('\n').pop()!)).toEqual({ before: false, after: false });
   });
 
   test('raw member scanner keeps exact text (escapes, nested braces in strings)', () => {

@@ -120,14 +120,15 @@ describe('alipayOauthToken', () => {
     );
     expect(e.key).toBe('GATEWAY_ERROR');
     expect(e.msgEn).toContain('isv.code-invalid');
-    expect(e.detail).toMatchObject({ code: '40002', sub_code: 'isv.code-invalid', verified: true });
+    expect(e.detail).toMatchObject({ providerCode: 'isv.code-invalid', verified: true, retryable: false });
   });
 
   test('unsigned error_response → GATEWAY_ERROR (verified: false)', async () => {
     const inner = JSON.stringify({ code: '40002', msg: 'Invalid Arguments', sub_code: 'isv.invalid-app-id', sub_msg: '无效的AppID参数' });
     const e = await payError(alipayOauthToken('c', ctxWith(scripted(() => ok(respond('error_response', inner, null))))));
     expect(e.key).toBe('GATEWAY_ERROR');
-    expect(e.detail).toMatchObject({ sub_code: 'isv.invalid-app-id', verified: false });
+    expect(e.detail).toMatchObject({ verified: false, retryable: true });
+    expect(e.msgEn).toContain('isv.invalid-app-id');
   });
 
   test('forged responses are refused: unsigned success, wrong key, altered ids, missing ids', async () => {

@@ -146,6 +146,11 @@ export const ERRORS = {
   ],
   GATEWAY_RESPONSE_INVALID: [3004, '支付网关应答格式无效', 'The gateway response is malformed'],
   OPERATION_UNSUPPORTED: [3005, '{provider} 不支持该操作：{operation}', '{provider} does not support {operation}'],
+  GATEWAY_CERT_UNKNOWN: [
+    3006,
+    '支付宝应答由未配置的支付宝公钥证书签名（alipay_cert_sn={sn}，已配置：{configured}）。支付宝可能已更换证书：请在开放平台下载新的支付宝公钥证书（alipayCertPublicKey_RSA2.crt），加入 alipayPublicCertContent 或 alipayPublicCertPath（可与旧证书并存）',
+    'The Alipay answer is signed with an Alipay public certificate that is not configured (alipay_cert_sn={sn}; configured: {configured}). Alipay may have rotated its certificate: download the new Alipay public certificate (alipayCertPublicKey_RSA2.crt) from the open platform and add it to alipayPublicCertContent or alipayPublicCertPath (old and new may stay side by side)',
+  ],
 
   // ---- notifications (40xx); never echoed to the provider, logged without secrets
   NOTIFY_SIGNATURE_INVALID: [4001, '异步通知签名验证失败', 'Notification signature verification failed'],

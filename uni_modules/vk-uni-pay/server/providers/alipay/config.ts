@@ -1,11 +1,24 @@
 /**
  * Alipay config node (vk-uni-pay layout: `config.alipay['mp-alipay' | 'app-plus' | 'h5' ...]`) and
- * the one AlipaySdk instance per distinct node. `alipay-sdk` is required lazily, inside
- * `getAlipaySdk`, so a cold start that never touches Alipay never loads it.
+ * the one runtime (signer, verifier, certificate SNs) per distinct node, built on node:crypto.
  */
-import { createHash, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
-import type { AlipaySdk as AlipaySdkType, AlipaySdkConfig } from 'alipay-sdk';
+import { createHash, X509Certificate, type KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { PayError } from '../../core/errors';
+import {
+  certModeVerifier,
+  certSn,
+  createAlipaySigner,
+  keyModeVerifier,
+  parsePrivateKey,
+  parsePublicKey,
+  rootCertSn,
+  splitPems,
+  type AlipaySigner,
+  type AlipayVerifier,
+} from './crypto';
+
+export { parsePrivateKey, parsePublicKey } from './crypto';
 
 export const DEFAULT_GATEWAY = 'https://openapi.alipay.com/gateway.do';
 export const SANDBOX_GATEWAY = 'https://openapi-sandbox.dl.alipaydev.com/gateway.do';
@@ -20,7 +33,10 @@ export interface AlipayNodeConfig {
   signType?: 'RSA2' | 'RSA';
   /** key mode: the Alipay public key (SPKI PEM or bare base64) */
   alipayPublicKey?: string;
-  /** certificate mode (公钥证书): path or content (string or Buffer) of each of the three certificates */
+  /**
+   * certificate mode (公钥证书): path or content (string or Buffer) of each of the three certificates.
+   * While Alipay rotates its certificate, alipayPublicCertContent may hold the old and the new one.
+   */
   appCertPath?: string;
   appCertContent?: string | Buffer;
   alipayPublicCertPath?: string;
@@ -29,7 +45,7 @@ export interface AlipayNodeConfig {
   alipayRootCertContent?: string | Buffer;
   /** v2 gateway, default https://openapi.alipay.com/gateway.do (the sandbox host when `sandbox`) */
   gateway?: string;
-  /** v3 endpoint (unused by the trade methods, passed to the SDK) */
+  /** v3 endpoint (unused by the trade methods; accepted for vk-uni-pay configs) */
   endpoint?: string;
   sandbox?: boolean;
   /** e.g. 'JSAPI_PAY' for mp-alipay (vk-uni-pay 1.12.3) */
@@ -46,43 +62,15 @@ function isCertMode(c: AlipayNodeConfig): boolean {
   return !!(c.appCertPath || c.appCertContent);
 }
 
-function pemBody(text: string): string | undefined {
-  const t = text.trim();
-  if (t.includes('-----BEGIN')) return undefined;
-  return t.replace(/\s+/g, '');
-}
-
-/** Any of PKCS#1 PEM, PKCS#8 PEM, bare base64 (PKCS#1 or PKCS#8 DER) → KeyObject. */
-export function parsePrivateKey(text: string, hint?: 'PKCS1' | 'PKCS8'): KeyObject {
-  const bare = pemBody(text);
-  if (bare === undefined) return createPrivateKey(text.replace(/\\n/g, '\n'));
-  const der = Buffer.from(bare, 'base64');
-  const order: Array<'pkcs1' | 'pkcs8'> = hint === 'PKCS8' ? ['pkcs8', 'pkcs1'] : ['pkcs1', 'pkcs8'];
-  let last: unknown;
-  for (const type of order) {
-    try {
-      return createPrivateKey({ key: der, format: 'der', type });
-    } catch (e) {
-      last = e;
-    }
-  }
-  throw last;
-}
-
-export function parsePublicKey(text: string): KeyObject {
-  const bare = pemBody(text);
-  if (bare === undefined) return createPublicKey(text.replace(/\\n/g, '\n'));
-  return createPublicKey({ key: Buffer.from(bare, 'base64'), format: 'der', type: 'spki' });
-}
-
 export interface AlipayRuntime {
-  sdk: AlipaySdkType;
   appId: string;
   gateway: string;
-  signType: 'RSA2' | 'RSA';
+  signer: AlipaySigner;
+  verifier: AlipayVerifier;
   certMode: boolean;
-  /** SN of the Alipay public cert (cert mode), for diagnostics only */
-  alipayCertSn?: string;
+  /** cert mode: sent with every request */
+  appCertSn?: string;
+  alipayRootCertSn?: string;
 }
 
 const byObject = new WeakMap<object, AlipayRuntime>();
@@ -106,76 +94,64 @@ function invalid(field: string): PayError {
   return new PayError('CONFIG_KEY_INVALID', { node: NODE, field });
 }
 
+/** `<name>Content` wins over `<name>Path`; the certificates found in it (a bundle may hold several) */
+function certificates(c: AlipayNodeConfig, name: 'appCert' | 'alipayPublicCert' | 'alipayRootCert'): X509Certificate[] {
+  const content = c[`${name}Content`];
+  const file = c[`${name}Path`];
+  if (!content && !file) throw new PayError('CONFIG_FIELD_MISSING', { node: NODE, field: `${name}Path` });
+  try {
+    const pems = splitPems(content || readFileSync(file!));
+    if (!pems.length) throw new Error('no certificate');
+    return pems.map((pem) => new X509Certificate(pem));
+  } catch {
+    throw invalid(`${name}${content ? 'Content' : 'Path'}`);
+  }
+}
+
 function build(c: AlipayNodeConfig): AlipayRuntime {
   if (!c || typeof c !== 'object') throw new PayError('CONFIG_NODE_MISSING', { node: NODE });
   if (!c.appId) throw new PayError('CONFIG_FIELD_MISSING', { node: NODE, field: 'appId' });
   if (!c.privateKey) throw new PayError('CONFIG_FIELD_MISSING', { node: NODE, field: 'privateKey' });
   const signType = c.signType ?? 'RSA2';
   if (signType !== 'RSA2' && signType !== 'RSA') throw invalid('signType');
-
-  // Normalise the private key ourselves: the SDK rebuilds PEM headers from keyType and breaks on a
-  // PKCS#8 PEM declared as PKCS1 (the default). Always hand it PKCS#8.
-  let privatePem: string;
+  let privateKey: KeyObject;
   try {
-    privatePem = parsePrivateKey(c.privateKey, c.keyType).export({ type: 'pkcs8', format: 'pem' }).toString();
+    privateKey = parsePrivateKey(c.privateKey, c.keyType);
   } catch {
     throw invalid('privateKey');
   }
-
-  const certMode = isCertMode(c);
-  const sdkConfig: AlipaySdkConfig = {
+  if (privateKey.asymmetricKeyType !== 'rsa') throw invalid('privateKey');
+  const runtime = {
     appId: c.appId,
-    privateKey: privatePem,
-    keyType: 'PKCS8',
-    signType,
     gateway: c.gateway || (c.sandbox ? SANDBOX_GATEWAY : DEFAULT_GATEWAY),
-    camelcase: false,
+    signer: createAlipaySigner(privateKey, signType),
   };
-  if (c.endpoint) sdkConfig.endpoint = c.endpoint;
-  if (c.timeout) sdkConfig.timeout = c.timeout;
-  if (certMode) {
-    if (c.appCertContent) sdkConfig.appCertContent = c.appCertContent;
-    else sdkConfig.appCertPath = c.appCertPath;
-    if (c.alipayPublicCertContent) sdkConfig.alipayPublicCertContent = c.alipayPublicCertContent;
-    else if (c.alipayPublicCertPath) sdkConfig.alipayPublicCertPath = c.alipayPublicCertPath;
-    else throw new PayError('CONFIG_FIELD_MISSING', { node: NODE, field: 'alipayPublicCertPath' });
-    if (c.alipayRootCertContent) sdkConfig.alipayRootCertContent = c.alipayRootCertContent;
-    else if (c.alipayRootCertPath) sdkConfig.alipayRootCertPath = c.alipayRootCertPath;
-    else throw new PayError('CONFIG_FIELD_MISSING', { node: NODE, field: 'alipayRootCertPath' });
-  } else {
+  if (!isCertMode(c)) {
     if (!c.alipayPublicKey) throw new PayError('CONFIG_FIELD_MISSING', { node: NODE, field: 'alipayPublicKey' });
+    let publicKey: KeyObject;
     try {
-      sdkConfig.alipayPublicKey = parsePublicKey(c.alipayPublicKey).export({ type: 'spki', format: 'pem' }).toString();
+      publicKey = parsePublicKey(c.alipayPublicKey);
     } catch {
       throw invalid('alipayPublicKey');
     }
+    return { ...runtime, certMode: false, verifier: keyModeVerifier(publicKey, signType) };
   }
-
-  const { AlipaySdk } = require('alipay-sdk') as typeof import('alipay-sdk');
-  let sdk: AlipaySdkType;
-  try {
-    sdk = new AlipaySdk(sdkConfig);
-  } catch {
-    throw invalid(certMode ? 'appCertContent/alipayPublicCertContent/alipayRootCertContent' : 'privateKey');
-  }
-  if (certMode) {
-    const cfg = sdk.config as AlipaySdkConfig;
-    // without both SNs the SDK silently signs in key mode; an empty root SN means no RSA root cert
-    if (!cfg.appCertSn) throw invalid('appCertContent');
-    if (!cfg.alipayRootCertSn) throw invalid('alipayRootCertContent');
-    if (!cfg.alipayPublicKey) throw invalid('alipayPublicCertContent');
-  }
+  const [appCert] = certificates(c, 'appCert');
+  const alipayCerts = certificates(c, 'alipayPublicCert');
+  const rootSn = rootCertSn(certificates(c, 'alipayRootCert'));
+  // an empty root SN means the bundle holds no RSA-signed root: Alipay would refuse every call
+  if (!rootSn) throw invalid('alipayRootCertContent');
+  if (!appCert.checkPrivateKey(privateKey)) throw invalid('appCertContent');
   return {
-    sdk,
-    appId: c.appId,
-    gateway: sdkConfig.gateway!,
-    signType,
-    certMode,
-    alipayCertSn: certMode ? (sdk.config as AlipaySdkConfig).alipayCertSn : undefined,
+    ...runtime,
+    certMode: true,
+    verifier: certModeVerifier(alipayCerts, signType),
+    appCertSn: certSn(appCert),
+    alipayRootCertSn: rootSn,
   };
 }
 
-/** The SDK for this config node; keys and certificates are parsed once per warm instance. */
+/** The runtime for this config node; keys and certificates are parsed once per warm instance. */
 export function getAlipayRuntime(c: AlipayNodeConfig): AlipayRuntime {
   const hit = c && typeof c === 'object' ? byObject.get(c) : undefined;
   if (hit) return hit;

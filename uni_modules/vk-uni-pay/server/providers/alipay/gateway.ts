@@ -1,17 +1,16 @@
 /**
- * v2 gateway calls (`gateway.do`). Transport choice: alipay-sdk builds and signs the request
- * (`sdkExecute`: common params, cert-mode SNs, RSA2 over the sorted string) and we send it through
- * the project's HttpTransport port (ctx.http), so the sandbox, test doubles and uniCloud.httpclient
- * all stand in the same way. The response signature is then checked over the exact raw text of the
- * `<method>_response` (or `error_response`) value, found by a brace scanner that honours JSON
- * strings, with the SDK's `rsaCheck` (the Alipay public key, or the key of the Alipay public cert).
- * `exec()` would use its own urllib and a heuristic extractor (and silently skip verification when
- * no Alipay key is configured), hence not used.
+ * v2 gateway calls (`gateway.do`): requests signed by our own signer (crypto/), sent through the
+ * HttpTransport port (ctx.http), so the sandbox, test doubles and uniCloud.httpclient stand in the
+ * same way; responses verified over the exact raw text of `<method>_response` / `error_response`
+ * with the Alipay key (key mode) or the Alipay certificate named by `alipay_cert_sn` (cert mode).
+ * See docs/alipay-protocol.md.
  */
-import { PayError } from '../../core/errors';
 import { toDateTimeShanghai } from '../../core/time';
+import type { HttpRequest, HttpResponse } from '../../transport/http';
+import { callGateway, GatewayFailure, type GatewayRefusal } from '../gateway';
 import type { ProviderContext } from '../types';
 import { getAlipayRuntime, type AlipayNodeConfig, type AlipayRuntime } from './config';
+import { checkResponse, responseParts, signedQuery } from './crypto';
 
 /** Params the SDK (and Alipay's docs) put in the URL query; everything else goes in the body. */
 const URL_PARAMS = new Set([
@@ -42,11 +41,14 @@ export interface CommonParams {
   params?: Record<string, string>;
 }
 
+/** common params of every call (https://opendocs.alipay.com/common/02kf5q) */
+const CHARSET = 'utf-8';
+const VERSION = '1.0';
+
 /**
- * The signed parameter string `k=encodeURIComponent(v)&…` (alipay-sdk `sdkExecute`). The timestamp
- * is passed explicitly in Beijing time: the SDK would format the host's local time (UTC in the cloud).
- * biz_content is sent exactly as given (no camel/snake case rewriting of merchant keys), and left
- * out when empty; `common.params` are extra top-level params.
+ * The signed, URL-encoded parameter string `k=v&…` (also the App order string). The timestamp is
+ * Beijing time whatever the host's zone. biz_content is sent exactly as given (no key rewriting) and
+ * left out when empty; `common.params` are extra top-level params that never replace a common one.
  */
 export function signedParamString(
   rt: AlipayRuntime,
@@ -55,199 +57,100 @@ export function signedParamString(
   common: CommonParams,
   nowMs: number,
 ): string {
-  const params: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(common.params ?? {})) {
-    if (!URL_PARAMS.has(k) && k !== 'biz_content' && k !== 'alipay_sdk') params[k] = v;
-  }
-  params.timestamp = toDateTimeShanghai(nowMs);
-  // no biz_content at all for methods without business content (the SDK would send `{}`)
-  if (Object.keys(biz).length) params.biz_content = biz;
-  if (common.notify_url) params.notify_url = common.notify_url;
-  if (common.app_auth_token) params.app_auth_token = common.app_auth_token;
-  return rt.sdk.sdkExecute(method, params, { bizContentAutoSnakeCase: false });
+  const params: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(common.params ?? {})) if (!URL_PARAMS.has(k) && k !== 'biz_content') params[k] = v;
+  Object.assign(params, {
+    app_id: rt.appId,
+    method,
+    charset: CHARSET,
+    version: VERSION,
+    timestamp: toDateTimeShanghai(nowMs),
+    notify_url: common.notify_url,
+    app_auth_token: common.app_auth_token,
+    app_cert_sn: rt.appCertSn,
+    alipay_root_cert_sn: rt.alipayRootCertSn,
+    biz_content: Object.keys(biz).length ? JSON.stringify(biz) : undefined,
+  });
+  return signedQuery(rt.signer, params);
 }
 
 /**
- * Raw text of each top-level member value of a JSON object, exactly as it appears in `text`.
- * Returns undefined when the text is not a well-formed top-level object (as far as structure goes).
+ * Alipay's answer to `method`, verified: the business object (`code`, `msg`, `sub_code`, …).
+ * Throws a GatewayFailure (verified: false, retryable) when the answer is not Alipay's signed
+ * answer: no or bad signature (an unsigned error answer included: it proves nothing; its code is
+ * only quoted in the message), a non-200 status, a body that is not a gateway answer, or a
+ * certificate SN that is not configured (GATEWAY_CERT_UNKNOWN names it).
  */
-export function topLevelRawMembers(text: string): Map<string, string> | undefined {
-  const out = new Map<string, string>();
-  let i = 0;
-  const n = text.length;
-  const ws = () => {
-    while (i < n && /\s/.test(text[i])) i++;
-  };
-  const readString = (): string | undefined => {
-    if (text[i] !== '"') return undefined;
-    const start = i++;
-    while (i < n) {
-      const ch = text[i];
-      if (ch === '\\') i += 2;
-      else if (ch === '"') {
-        i++;
-        return text.slice(start, i);
-      } else i++;
-    }
-    return undefined;
-  };
-  const skipValue = (): boolean => {
-    ws();
-    if (text[i] === '"') return readString() !== undefined;
-    if (text[i] === '{' || text[i] === '[') {
-      let depth = 0;
-      while (i < n) {
-        const ch = text[i];
-        if (ch === '"') {
-          if (readString() === undefined) return false;
-          continue;
-        }
-        if (ch === '{' || ch === '[') depth++;
-        else if (ch === '}' || ch === ']') {
-          depth--;
-          if (depth === 0) {
-            i++;
-            return true;
-          }
-        }
-        i++;
-      }
-      return false;
-    }
-    const m = /^(?:-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null)/.exec(text.slice(i, i + 64));
-    if (!m) return false;
-    i += m[0].length;
-    return true;
-  };
-  ws();
-  if (text[i] !== '{') return undefined;
-  i++;
-  ws();
-  if (text[i] === '}') return out;
-  for (;;) {
-    ws();
-    const keyRaw = readString();
-    if (keyRaw === undefined) return undefined;
-    ws();
-    if (text[i] !== ':') return undefined;
-    i++;
-    ws();
-    const start = i;
-    if (!skipValue()) return undefined;
-    let key: string;
-    try {
-      key = JSON.parse(keyRaw) as string;
-    } catch {
-      return undefined;
-    }
-    out.set(key, text.slice(start, i));
-    ws();
-    if (text[i] === ',') {
-      i++;
-      continue;
-    }
-    if (text[i] === '}') return out;
-    return undefined;
+export function verifiedAnswer(rt: AlipayRuntime, method: string, res: HttpResponse): Record<string, any> {
+  const httpStatus = res.status;
+  const unverified = { httpStatus, verified: false, retryable: true };
+  if (httpStatus >= 500) throw new GatewayFailure('GATEWAY_UNREACHABLE', unverified);
+  const parts = httpStatus === 200 ? responseParts(res.body.toString('utf8'), method) : undefined;
+  if (!parts) throw new GatewayFailure('GATEWAY_RESPONSE_INVALID', unverified);
+  const check = checkResponse(rt.verifier, parts);
+  if (check.status === 'verified') return parts.data;
+  if (check.status === 'unknown-cert')
+    throw new GatewayFailure('GATEWAY_CERT_UNKNOWN', unverified, { sn: check.sn, configured: rt.verifier.certSns.join(', ') });
+  const code = String(parts.data.sub_code || parts.data.code || '');
+  if (check.status === 'unsigned' && code && code !== '10000' && /^[\w.-]{1,64}$/.test(code)) {
+    // e.g. isv.invalid-app-id: Alipay cannot sign for an app it does not know
+    throw new GatewayFailure('GATEWAY_ERROR', { ...unverified, providerMessage: `${code} (unsigned answer, not trusted)` });
   }
+  throw new GatewayFailure('GATEWAY_RESPONSE_UNVERIFIED', unverified);
 }
 
-export interface GatewayResult {
-  /** the verified business object (`code`, `msg`, `sub_code`, …) */
-  data: Record<string, any>;
-  ok: boolean;
-  /** false only for an unsigned error response (see callGateway) */
-  verified: boolean;
+/** gateway busy or failing inside: asking again with the same request number may succeed */
+export function retryableRefusal(d: Record<string, any>): boolean {
+  const sub = String(d.sub_code ?? '');
+  return d.code === '20000' || sub.startsWith('isp.') || /SYSTEM_ERROR$/.test(sub);
 }
 
-/**
- * Verifies a gateway response body. A signed response must verify (else GATEWAY_RESPONSE_UNVERIFIED);
- * a success (code 10000) must be signed. An unsigned *error* (Alipay sends some, e.g. a bad app_id,
- * without a sign) is returned with verified=false: callers turn it into GATEWAY_ERROR and never
- * derive an order state from it.
- */
-export function verifyGatewayResponse(rt: AlipayRuntime, method: string, raw: string): GatewayResult {
-  const members = topLevelRawMembers(raw);
-  if (!members) throw new PayError('GATEWAY_RESPONSE_INVALID');
-  const key = `${method.replace(/\./g, '_')}_response`;
-  const rawKey = members.has(key) ? key : members.has('error_response') ? 'error_response' : undefined;
-  if (!rawKey) throw new PayError('GATEWAY_RESPONSE_INVALID');
-  const signed = members.get(rawKey)!;
-  let data: Record<string, any>;
-  let sign: unknown;
-  try {
-    data = JSON.parse(signed);
-    const s = members.get('sign');
-    sign = s === undefined ? undefined : JSON.parse(s);
-  } catch {
-    throw new PayError('GATEWAY_RESPONSE_INVALID');
-  }
-  if (!data || typeof data !== 'object' || Array.isArray(data)) throw new PayError('GATEWAY_RESPONSE_INVALID');
-  const ok = data.code === '10000';
-  if (typeof sign !== 'string' || !sign) {
-    if (ok) throw new PayError('GATEWAY_RESPONSE_UNVERIFIED');
-    return { data, ok, verified: false };
-  }
-  let good = false;
-  try {
-    good = rt.sdk.rsaCheck(signed, sign, rt.signType);
-  } catch {
-    good = false;
-  }
-  if (!good) throw new PayError('GATEWAY_RESPONSE_UNVERIFIED');
-  return { data, ok, verified: true };
+/** A verified answer's refusal (code ≠ 10000, or a sub_code), unless its sub_code is one the caller reads as an answer. */
+export function refusalOf(d: Record<string, any>, answers: readonly string[] = []): GatewayRefusal | undefined {
+  const refused = (d.code !== undefined && d.code !== '10000') || d.sub_code !== undefined;
+  if (!refused || answers.includes(d.sub_code)) return undefined;
+  return { code: String(d.sub_code || d.code), message: d.sub_msg || d.msg, retryable: retryableRefusal(d) };
 }
 
-export function gatewayError(r: GatewayResult): PayError {
-  const d = r.data;
-  return new PayError(
-    'GATEWAY_ERROR',
-    { providerCode: d.sub_code || d.code, providerMsg: d.sub_msg || d.msg },
-    { code: d.code, sub_code: d.sub_code, verified: r.verified },
-  );
+export interface AlipayCall<T = Record<string, any>> {
+  method: string;
+  biz: Record<string, unknown>;
+  common?: CommonParams;
+  /** verified sub_codes that are answers for this call, not refusals (e.g. ACQ.TRADE_NOT_EXIST for a query) */
+  answers?: readonly string[];
+  /** the result from the verified business object; throwing here is GATEWAY_RESPONSE_INVALID (verified) */
+  parse?: (d: Record<string, any>) => T;
 }
 
-/** Signs, sends through ctx.http, verifies. Business errors are returned (ok=false), not thrown. */
-export async function callGateway(
-  ctx: ProviderContext<AlipayNodeConfig>,
-  method: string,
-  biz: Record<string, unknown>,
-  common: CommonParams = {},
-): Promise<GatewayResult> {
-  const rt = getAlipayRuntime(ctx.config);
-  const signed = signedParamString(rt, method, biz, common, ctx.clock.now());
+/** The signed gateway.do request: common params in the query, the rest in the form body. */
+function gatewayRequest(rt: AlipayRuntime, call: AlipayCall<unknown>, nowMs: number, timeoutMs?: number): HttpRequest {
+  const signed = signedParamString(rt, call.method, call.biz, call.common ?? {}, nowMs);
   // split byte-exactly (values are already percent-encoded, so '&' and '=' are separators only)
   const query: string[] = [];
   const body: string[] = [];
-  for (const seg of signed.split('&')) {
-    const k = seg.slice(0, seg.indexOf('='));
-    (URL_PARAMS.has(k) ? query : body).push(seg);
-  }
-  const url = rt.gateway + (rt.gateway.includes('?') ? '&' : '?') + query.join('&');
-  let res;
-  try {
-    res = await ctx.http.request({
-      method: 'POST',
-      url,
-      headers: { 'content-type': 'application/x-www-form-urlencoded;charset=utf-8', accept: 'application/json' },
-      body: body.join('&'),
-      timeoutMs: ctx.config.timeout,
-    });
-  } catch {
-    throw new PayError('GATEWAY_UNREACHABLE');
-  }
-  if (res.status >= 500) throw new PayError('GATEWAY_UNREACHABLE');
-  if (res.status !== 200) throw new PayError('GATEWAY_RESPONSE_INVALID');
-  return verifyGatewayResponse(rt, method, res.body.toString('utf8'));
+  for (const seg of signed.split('&')) (URL_PARAMS.has(seg.slice(0, seg.indexOf('='))) ? query : body).push(seg);
+  return {
+    method: 'POST',
+    url: rt.gateway + (rt.gateway.includes('?') ? '&' : '?') + query.join('&'),
+    headers: { 'content-type': 'application/x-www-form-urlencoded;charset=utf-8', accept: 'application/json' },
+    body: body.join('&'),
+    timeoutMs,
+  };
 }
 
-/** callGateway that throws GATEWAY_ERROR on anything but code 10000. */
-export async function callGatewayOk(
-  ctx: ProviderContext<AlipayNodeConfig>,
-  method: string,
-  biz: Record<string, unknown>,
-  common: CommonParams = {},
-): Promise<Record<string, any>> {
-  const r = await callGateway(ctx, method, biz, common);
-  if (!r.ok) throw gatewayError(r);
-  return r.data;
+/**
+ * Signs, sends and verifies through the shared gateway step. Resolves with the parsed verified
+ * business object of a success (or of an `answers` refusal); anything else is a GatewayFailure.
+ */
+export async function callAlipay<T = Record<string, any>>(ctx: ProviderContext<AlipayNodeConfig>, call: AlipayCall<T>): Promise<T> {
+  const rt = getAlipayRuntime(ctx.config);
+  let data: Record<string, any> = {};
+  return callGateway(ctx.http, {
+    request: gatewayRequest(rt, call, ctx.clock.now(), ctx.config.timeout),
+    verify: (res) => {
+      data = verifiedAnswer(rt, call.method, res);
+    },
+    refusal: () => refusalOf(data, call.answers),
+    parse: () => (call.parse ? call.parse(data) : (data as T)),
+  });
 }

@@ -1,6 +1,6 @@
 /**
- * Alipay adapter (pay types `alipay_mp-alipay`, `alipay_app-plus`, `alipay_h5`) on the official
- * alipay-sdk 4, loaded lazily. See gateway.ts for the transport choice and response verification,
+ * Alipay adapter (pay types `alipay_mp-alipay`, `alipay_app-plus`, `alipay_h5`) on our own
+ * node:crypto signer and verifier (crypto/). See gateway.ts for the transport and response verification,
  * notify.ts for notifications.
  */
 import { PayError } from '../../core/errors';
@@ -18,7 +18,7 @@ import type {
   TradeState,
 } from '../types';
 import { getAlipayRuntime, type AlipayNodeConfig } from './config';
-import { callGateway, callGatewayOk, gatewayError, signedParamString, type CommonParams } from './gateway';
+import { callAlipay, signedParamString, type CommonParams } from './gateway';
 import { verifyAndParseNotify } from './notify';
 
 export type { AlipayNodeConfig } from './config';
@@ -92,6 +92,11 @@ function commonParams(input: CreateOrderInput, config: AlipayNodeConfig): Common
   return { notify_url: input.notify_url, ...(token ? { app_auth_token: token } : {}) };
 }
 
+function requiredString(v: unknown): string {
+  if (typeof v !== 'string' || !v) throw new Error('field missing in a verified answer');
+  return v;
+}
+
 function tradeBiz(input: CreateOrderInput, defaultProductCode: string, config: AlipayNodeConfig): Record<string, unknown> {
   const biz: Record<string, unknown> = {
     // overridable defaults first
@@ -116,17 +121,15 @@ async function createOrder(input: CreateOrderInput, ctx: Ctx): Promise<CreateOrd
   if (scene === 'h5') {
     // 当面付 precreate: PC and mobile web, App with alipayAppPayToH5Pay, any forced QR
     const biz = tradeBiz(input, 'FACE_TO_FACE_PAYMENT', ctx.config);
-    const data = await callGatewayOk(ctx, 'alipay.trade.precreate', biz, common);
-    if (typeof data.qr_code !== 'string' || !data.qr_code) throw new PayError('GATEWAY_RESPONSE_INVALID');
-    return { orderInfo: { codeUrl: data.qr_code }, codeUrl: data.qr_code, orderPatch };
+    const qr = await callAlipay(ctx, { method: 'alipay.trade.precreate', biz, common, parse: (d) => requiredString(d.qr_code) });
+    return { orderInfo: { codeUrl: qr }, codeUrl: qr, orderPatch };
   }
 
   if (scene === 'mp-alipay') {
     const biz = { ...tradeBiz(input, 'JSAPI_PAY', ctx.config), ...buyerFields(input) };
-    const data = await callGatewayOk(ctx, 'alipay.trade.create', biz, common);
-    if (typeof data.trade_no !== 'string' || !data.trade_no) throw new PayError('GATEWAY_RESPONSE_INVALID');
+    const tradeNo = await callAlipay(ctx, { method: 'alipay.trade.create', biz, common, parse: (d) => requiredString(d.trade_no) });
     // vk-uni-pay hands this trade_no string to uni.requestPayment({orderInfo}) (my.tradePay's tradeNO)
-    return { orderInfo: data.trade_no, orderPatch };
+    return { orderInfo: tradeNo, orderPatch };
   }
 
   if (scene === 'app-plus') {
@@ -159,13 +162,9 @@ function tradeKey(q: { out_trade_no: string; transaction_id?: string }): Record<
 }
 
 async function queryOrder(q: { out_trade_no: string; transaction_id?: string }, ctx: Ctx): Promise<QueryOrderResult> {
-  const r = await callGateway(ctx, 'alipay.trade.query', tradeKey(q));
-  if (!r.ok) {
-    // precreate orders that were never scanned are also "not exist" at Alipay
-    if (r.verified && r.data.sub_code === 'ACQ.TRADE_NOT_EXIST') return { state: 'NOT_FOUND', out_trade_no: q.out_trade_no, raw: r.data };
-    throw gatewayError(r);
-  }
-  const d = r.data;
+  // precreate orders that were never scanned are also "not exist" at Alipay
+  const d = await callAlipay(ctx, { method: 'alipay.trade.query', biz: tradeKey(q), answers: ['ACQ.TRADE_NOT_EXIST'] });
+  if (d.sub_code === 'ACQ.TRADE_NOT_EXIST') return { state: 'NOT_FOUND', out_trade_no: q.out_trade_no, raw: d };
   return {
     state: mapTradeStatus(d),
     out_trade_no: d.out_trade_no || q.out_trade_no,
@@ -178,12 +177,13 @@ async function queryOrder(q: { out_trade_no: string; transaction_id?: string }, 
 }
 
 async function closeOrder(q: { out_trade_no: string }, ctx: Ctx): Promise<{ closed: boolean; raw: unknown }> {
-  const r = await callGateway(ctx, 'alipay.trade.close', { out_trade_no: q.out_trade_no });
-  if (r.ok) return { closed: true, raw: r.data };
-  if (r.verified && r.data.sub_code === 'ACQ.TRADE_HAS_CLOSE') return { closed: true, raw: r.data };
+  const d = await callAlipay(ctx, {
+    method: 'alipay.trade.close',
+    biz: { out_trade_no: q.out_trade_no },
+    answers: ['ACQ.TRADE_HAS_CLOSE', 'ACQ.TRADE_NOT_EXIST'],
+  });
   // never scanned precreate trade: Alipay cannot close it, its QR stays valid until time_expire
-  if (r.verified && r.data.sub_code === 'ACQ.TRADE_NOT_EXIST') return { closed: false, raw: r.data };
-  throw gatewayError(r);
+  return { closed: d.sub_code !== 'ACQ.TRADE_NOT_EXIST', raw: d };
 }
 
 async function refund(input: RefundInput, ctx: Ctx): Promise<RefundResult> {
@@ -193,23 +193,23 @@ async function refund(input: RefundInput, ctx: Ctx): Promise<RefundResult> {
     out_request_no: input.out_refund_no,
   };
   if (input.refund_desc) biz.refund_reason = input.refund_desc;
-  const d = await callGatewayOk(ctx, 'alipay.trade.refund', biz);
+  const d = await callAlipay(ctx, { method: 'alipay.trade.refund', biz });
   // fund_change N: no money moved by *this* call (e.g. a repeat); the final state comes from queryRefund
   return { state: d.fund_change === 'Y' ? 'SUCCESS' : 'PROCESSING', refund_fee: input.refund_fee, raw: d };
 }
 
 async function queryRefund(q: { out_trade_no: string; out_refund_no: string }, ctx: Ctx): Promise<RefundResult> {
-  const d = await callGatewayOk(ctx, 'alipay.trade.fastpay.refund.query', {
-    out_trade_no: q.out_trade_no,
-    out_request_no: q.out_refund_no,
+  return callAlipay(ctx, {
+    method: 'alipay.trade.fastpay.refund.query',
+    biz: { out_trade_no: q.out_trade_no, out_request_no: q.out_refund_no },
+    parse: (d): RefundResult => {
+      // Alipay: no refund_status = the refund request was not received or failed (refunds are synchronous)
+      if (d.refund_status !== 'REFUND_SUCCESS') return { state: 'FAIL', refund_fee: 0, raw: d };
+      const fee = yuanToFen(d.refund_amount);
+      if (fee === undefined) throw new Error('refund_amount is not an amount');
+      return { state: 'SUCCESS', refund_fee: fee, raw: d };
+    },
   });
-  if (d.refund_status === 'REFUND_SUCCESS') {
-    const fee = yuanToFen(d.refund_amount);
-    if (fee === undefined) throw new PayError('GATEWAY_RESPONSE_INVALID');
-    return { state: 'SUCCESS', refund_fee: fee, raw: d };
-  }
-  // Alipay: no refund_status = the refund request was not received or failed (refunds are synchronous)
-  return { state: 'FAIL', refund_fee: 0, raw: d };
 }
 
 function notifyReply(ok: boolean): IntegratedResponse {
