@@ -7,6 +7,7 @@ import type { HttpTransport } from '../transport/http';
 import type { Clock } from '../core/time';
 import type { KeyValueCache } from '../store/cache';
 import type { IntegratedResponse } from '../../../../types/unicloud-server';
+import type { DoctorInput, Finding } from '../core/doctor';
 
 export type ProviderName = 'wxpay' | 'alipay' | 'appleiap' | 'vkspay' | 'wxpay-virtual';
 
@@ -144,4 +145,8 @@ export interface ProviderAdapter<C = Record<string, any>> {
   verifyNotify(req: RawHttpRequest, ctx: ProviderContext<C>): Promise<NotifyEvent>;
   /** The reply the provider expects: ok=true acknowledges, ok=false asks for a retry. */
   notifyReply(ok: boolean, message?: string): IntegratedResponse;
+  /** `doctor`: static checks of a config node (no network), findings in zh-Hans and en */
+  diagnose?(input: DoctorInput): Finding[];
+  /** `doctor --online`: one signed read-only call; absent: the service asks queryOrder about an unused order number */
+  diagnoseOnline?(name: string, ctx: ProviderContext<C>): Promise<Finding[]>;
 }

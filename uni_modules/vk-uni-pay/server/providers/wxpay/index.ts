@@ -22,6 +22,7 @@ import { isV2, type WxpayNodeConfig } from './config';
 import { WxpayV3Client, merchantState, safeJson } from './v3';
 import { WxpayV2Client, v2Key, v2SignType } from './v2';
 import { decryptRefundReqInfo, decryptResource, nonceStr, parseXml, signLines, signV2, verifyV2 } from './crypto';
+import { diagnoseWxpay } from './doctor';
 
 type Ctx = ProviderContext<WxpayNodeConfig>;
 
@@ -336,6 +337,7 @@ function notifyReply(ok: boolean, message?: string): IntegratedResponse {
 
 export const wxpayAdapter: ProviderAdapter<WxpayNodeConfig> = {
   provider: 'wxpay',
+  diagnose: diagnoseWxpay,
   createOrder: (input, ctx) => (isV2(ctx.config) ? createV2(input, ctx) : createV3(input, ctx)),
   queryOrder,
   closeOrder,
