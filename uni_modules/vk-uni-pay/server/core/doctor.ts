@@ -43,8 +43,8 @@ export class Findings {
   require(node: Record<string, unknown>, field: string, fix?: Text): boolean {
     const v = node[field];
     // an `xxxPath` that could not be read was reported when the node was read
-    if (field.endsWith('Content') && typeof node[field.replace(/Content$/, 'Path')] === 'string' && node[field.replace(/Content$/, 'Path')])
-      return false;
+    const file = field.endsWith('Content') ? node[field.replace(/Content$/, 'Path')] : undefined;
+    if ((v === undefined || v === '') && typeof file === 'string' && file) return false;
     if (v === undefined || v === null || v === '') {
       const shown = field.replace(/Content$/, 'Path');
       this.error(shown, [`缺少必填项 ${shown}`, `${shown} is missing`], fix);

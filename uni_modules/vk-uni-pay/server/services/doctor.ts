@@ -224,8 +224,13 @@ export async function runDoctor(config: PayConfig, env: DoctorEnv, opts: DoctorO
       ),
     );
     checkGateway(c, f);
-    const adapter = loadAdapter(c.provider);
-    findings.push(...f.list, ...(adapter.diagnose?.({ name: c.name, node, now }) ?? []));
+    findings.push(...f.list);
+    try {
+      findings.push(...(loadAdapter(c.provider).diagnose?.({ name: c.name, node, now }) ?? []));
+    } catch (e) {
+      // a check that trips over an unexpected shape still reports, and the other nodes are checked
+      findings.push(finding('error', c.name, 'internal', [`检查中断：${(e as Error).message}`, `Check aborted: ${(e as Error).message}`]));
+    }
     resolved.push({ ...c, resolved: node });
   }
   findings.push(...general.list);

@@ -19,7 +19,7 @@ const FIX_MODE: readonly [string, string] = [
   'Certificate mode needs appCertPath, alipayPublicCertPath and alipayRootCertPath together; for key mode remove all three and set alipayPublicKey',
 ];
 
-const spki = (k: KeyObject) => createPublicKey(k).export({ type: 'spki', format: 'der' });
+const spki = (k: KeyObject) => (k.type === 'private' ? createPublicKey(k) : k).export({ type: 'spki', format: 'der' });
 const blank = (v: unknown) => v === undefined || v === null || v === '';
 
 function appPrivateKey(f: Findings, node: Record<string, any>): KeyObject | undefined {

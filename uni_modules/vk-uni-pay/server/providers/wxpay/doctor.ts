@@ -190,7 +190,7 @@ export function diagnoseWxpay({ name, node, now }: DoctorInput): Finding[] {
     checkV2Key(f, node, true);
     if (node.signType !== undefined && node.signType !== 'MD5' && node.signType !== 'HMAC-SHA256')
       f.error('signType', ['v2 的 signType 只能是 MD5 或 HMAC-SHA256', 'The v2 signType must be MD5 or HMAC-SHA256']);
-    f.warn(
+    f.info(
       'version',
       [
         'version 2：退款需要 .p12 双向证书，本插件不支持 v2 退款',
