@@ -132,6 +132,20 @@ export function sandboxConfig(opts: {
   };
 }
 
+/** The mini program with virtual payment, as the WeChat API sandbox knows it (fresh keys). */
+export function sandboxWxApp(): WxApp {
+  return {
+    appId: WX_APPIDS.mp,
+    secret: randomBytes(16).toString('hex'),
+    appKey: randomBytes(16).toString('hex'),
+    sandboxAppKey: randomBytes(16).toString('hex'),
+    offerId: '1450000001',
+    token: randomBytes(8).toString('hex'),
+    encodingAESKey: randomBytes(32).toString('base64').slice(0, 43),
+    rate: 100,
+  };
+}
+
 /** The official account, as the WeChat API sandbox knows it (only its OAuth is used). */
 function officialAccountApp(): WxApp {
   const r = () => randomBytes(16).toString('hex');
@@ -155,16 +169,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     createWxpayMerchant({ appids: Object.values(WX_APPIDS), signMode: opts.wxSignMode ?? 'public-key' }),
     createAlipayApp({ certMode: opts.alipayCertMode ?? false }),
   ]);
-  const wxApp: WxApp = {
-    appId: WX_APPIDS.mp,
-    secret: randomBytes(16).toString('hex'),
-    appKey: randomBytes(16).toString('hex'),
-    sandboxAppKey: randomBytes(16).toString('hex'),
-    offerId: '1450000001',
-    token: randomBytes(8).toString('hex'),
-    encodingAESKey: randomBytes(32).toString('base64').slice(0, 43),
-    rate: 100,
-  };
+  const wxApp = sandboxWxApp();
   const vksMerchant: VksMerchant = { mchId: 'VKS10001', key: randomBytes(16).toString('hex') };
   const [wxpay, alipay, apple, wxapi, vkspay] = await Promise.all([
     startWxpaySandbox({ merchants: [wxMerchant], port: 0, retryDelaysMs: opts.retryDelaysMs, quiet }),

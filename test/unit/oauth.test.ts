@@ -247,7 +247,7 @@ describe('officialAccountOpenid', () => {
       expect(e.key).toBe('GATEWAY_ERROR');
       expect(e.msgEn).toContain(String(errcode));
       expect(e.msgEn).toContain(errmsg);
-      expect(e.detail).toEqual({ errcode });
+      expect(e.detail).toMatchObject({ errcode });
       expect(e.msgEn).not.toContain('oa-secret-123');
     }
   });

@@ -258,24 +258,35 @@ describe.each<[Provider]>([['wxpay'], ['alipay']])('%s', (provider) => {
     expect(o.refund_fee).toBe(300 * ok.length);
     expect(refundedAtGateway(provider, no)).toBe(300 * ok.length);
     expect(o.refund_fee).toBeLessThanOrEqual(o.total_fee);
-    // only the reserved refunds were sent; refused ones left no claim behind
+    // only the reserved refunds were sent; a refused one stays FAIL (a repeat reports the refusal), a contention left no claim
     expect(refundRequests[provider] - before).toBe(ok.length);
     expect(o.refund_list.map((r) => r.out_refund_no).sort()).toEqual(ok.map((r) => r.value.out_refund_no).sort());
-    for (const r of refused) expect(await ledger(`${no}-c${results.indexOf(r)}`)).toBeUndefined();
+    for (const r of refused) {
+      const number = `${no}-c${results.indexOf(r)}`;
+      if (r.reason.code === 2004) expect(await ledger(number)).toBeUndefined();
+      else {
+        expect(await ledger(number)).toMatchObject({ state: 'FAIL', fail_code: 'REFUND_FEE_INVALID' });
+        expect(await payError(refund(deps, { out_trade_no: no, out_refund_no: number, refund_fee: 300 }))).toMatchObject({ code: 2003 });
+      }
+    }
+    expect(refundRequests[provider] - before).toBe(ok.length);
   });
 
-  test('concurrent default-numbered refunds get distinct numbers and stop at the total', async () => {
+  test('concurrent default-numbered refunds join an unsettled one or take a new number, and stop at the total', async () => {
     const no = await paidOrder(provider, 1000);
     const before = refundRequests[provider];
     const results = await Promise.allSettled(Array.from({ length: 7 }, () => refund(deps, { out_trade_no: no, refund_fee: 200 })));
     const ok = results.filter((r): r is PromiseFulfilledResult<any> => r.status === 'fulfilled').map((r) => r.value);
-    expect(ok.length).toBeLessThanOrEqual(5);
-    expect(new Set(ok.map((r) => r.out_refund_no)).size).toBe(ok.length);
+    for (const r of results) if (r.status === 'rejected') expect([2003, 2004]).toContain(r.reason.code);
+    const numbers = new Set(ok.map((r) => r.out_refund_no));
+    expect(numbers.size).toBeGreaterThanOrEqual(1);
+    expect(numbers.size).toBeLessThanOrEqual(5);
+    for (const n of numbers) await queryRefund(deps, { out_trade_no: no, out_refund_no: n });
     const o = await order(no);
-    expect(o.refund_fee).toBe(200 * ok.length);
-    expect(refundedAtGateway(provider, no)).toBe(200 * ok.length);
-    expect(o.status).toBe(ok.length === 5 ? 3 : 2);
-    expect(refundRequests[provider] - before).toBe(ok.length);
+    expect(o.refund_fee).toBe(200 * numbers.size);
+    expect(refundedAtGateway(provider, no)).toBe(200 * numbers.size);
+    expect(o.status).toBe(numbers.size === 5 ? 3 : 2);
+    expect(refundRequests[provider] - before).toBe(numbers.size);
   });
 
   test('the same out_refund_no again, in sequence and in parallel, is one gateway refund', async () => {
@@ -358,11 +369,58 @@ describe.each<[Provider]>([['wxpay'], ['alipay']])('%s', (provider) => {
     expect(await ledger(r.out_refund_no)).toMatchObject({ state: 'UNKNOWN' });
     expect(await order(no)).toMatchObject({ refund_fee: 400, status: 2 });
     expect(refundedAtGateway(provider, no)).toBe(400);
-    // only 600 may still be refunded meanwhile
-    expect(await payError(refund(deps, { out_trade_no: no, refund_fee: 601 }))).toMatchObject({ code: 2003, detail: { refundable: 600 } });
+    // only 600 may still be refunded meanwhile (under a new number: without one, the unsettled refund is resumed)
+    expect(await payError(refund(deps, { out_trade_no: no, out_refund_no: `${no}-X`, refund_fee: 601 }))).toMatchObject({
+      code: 2003,
+      detail: { refundable: 600 },
+    });
     const q = await queryRefund(deps, { out_trade_no: no });
     expect(q).toMatchObject({ out_refund_no: r.out_refund_no, state: 'SUCCESS', order: { refund_fee: 400, status: 2 } });
     expect((await order(no)).refund_list[0]).toMatchObject({ state: 'SUCCESS' });
+  });
+
+  test('issue 9: a retry WITHOUT out_refund_no after a lost answer resumes that refund (400 intended stays 400, not 800)', async () => {
+    const no = await paidOrder(provider, 1000);
+    const before = refundRequests[provider];
+    fault = 'lose-answer';
+    const r = await refund(deps, { out_trade_no: no, refund_fee: 400 });
+    fault = undefined;
+    expect(r).toMatchObject({ state: 'UNKNOWN', refund_fee: 400 });
+    // the caller retries the same call (it never learned the number)
+    const again = await refund(deps, { out_trade_no: no, refund_fee: 400 });
+    expect(again).toMatchObject({ out_refund_no: r.out_refund_no, refund_fee: 400, state: 'SUCCESS' });
+    const third = await refund(deps, { out_trade_no: no, refund_fee: 400 }); // settled: now a new refund is a new refund
+    expect(third.out_refund_no).not.toBe(r.out_refund_no);
+    expect(refundRequests[provider] - before).toBe(2);
+    expect(refundedAtGateway(provider, no)).toBe(800);
+    expect(await order(no)).toMatchObject({ refund_fee: 800, refund_num: 2 });
+  });
+
+  test('issue 9: a retry without out_refund_no after a crash (claim left PENDING) resumes it, never a second refund', async () => {
+    const no = await paidOrder(provider, 1000);
+    // the crash: the number was claimed, then the process died before it asked the provider
+    const now = Date.now();
+    await new RefundsRepo(deps.db).insert({
+      out_refund_no: `${no}-1`,
+      out_trade_no: no,
+      refund_fee: 400,
+      state: 'PENDING',
+      create_date: now,
+      update_date: now,
+    });
+    const before = refundRequests[provider];
+    const r = await refund(deps, { out_trade_no: no, refund_fee: 400 });
+    expect(r).toMatchObject({ out_refund_no: `${no}-1`, state: 'PENDING' });
+    expect(refundRequests[provider] - before).toBe(0);
+    // a different amount without a number is not silently another refund
+    expect(await payError(refund(deps, { out_trade_no: no, refund_fee: 300 }))).toMatchObject({ code: 1021 });
+    // past the grace period the provider's "no such refund" releases it; then a new refund may start
+    clockOffset = REFUND_SETTLE_GRACE_MS + 1000;
+    await queryRefund(deps, { out_trade_no: no, out_refund_no: `${no}-1` });
+    expect(await ledger(`${no}-1`)).toMatchObject({ state: 'FAIL' });
+    const next = await refund(deps, { out_trade_no: no, refund_fee: 400 });
+    expect(next).toMatchObject({ state: 'SUCCESS', refund_fee: 400 });
+    expect(refundedAtGateway(provider, no)).toBe(400);
   });
 
   test('a request that never arrived stays reserved until the grace period, then queryRefund releases it', async () => {

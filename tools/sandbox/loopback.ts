@@ -23,6 +23,8 @@ export interface PeerResponse {
   status?: number;
   headers?: Record<string, string>;
   body: string | Buffer;
+  /** drop the connection without an answer (fault injection) */
+  reset?: boolean;
 }
 
 export interface LoopbackServer {
@@ -68,6 +70,10 @@ export async function startLoopbackServer(
         });
       } catch (e) {
         out = { status: 500, body: JSON.stringify({ error: String((e as Error)?.message ?? e) }) };
+      }
+      if (out.reset) {
+        req.socket.destroy();
+        return;
       }
       const own = out.headers ?? {};
       // JSON unless the peer names its own type; a bodiless answer (204) carries none

@@ -27,6 +27,8 @@ export interface GatewayFailureFields {
   providerMessage?: string;
   verified: boolean;
   retryable: boolean;
+  /** extra non-secret fields for the caller's result (e.g. WeChat `errcode`), kept from before the gateway step */
+  extra?: Record<string, unknown>;
 }
 
 export class GatewayFailure extends PayError implements GatewayFailureFields {
@@ -45,6 +47,7 @@ export class GatewayFailure extends PayError implements GatewayFailureFields {
       key,
       { providerCode, providerMsg: f.providerMessage ?? '', ...vars },
       {
+        ...f.extra,
         ...(f.httpStatus !== undefined ? { status: f.httpStatus } : {}),
         ...(f.providerCode !== undefined ? { providerCode: f.providerCode } : {}),
         verified: f.verified,

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import type { Finding } from '../core/doctor';
 import { systemClock } from '../core/time';
 import { runDoctor, type DoctorReport } from '../services/doctor';
-import { fetchTransport, type HttpTransport } from '../transport/http';
+import type { HttpTransport } from '../transport/http';
 
 export interface CliIo {
   out(text: string): void;
@@ -98,7 +98,7 @@ export async function main(
   }
   const report = await runDoctor(
     config as Record<string, unknown>,
-    { http: io.http ?? fetchTransport(), clock: systemClock },
+    { http: io.http, clock: systemClock },
     {
       online: args.online,
       spaceIds: args.spaces,

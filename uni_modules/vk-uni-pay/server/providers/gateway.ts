@@ -19,6 +19,8 @@ export interface GatewayRefusal {
   message?: string;
   /** asking again with the same request (number) may succeed, or the refusal may not be final */
   retryable: boolean;
+  /** extra non-secret fields for the caller's result */
+  detail?: Record<string, unknown>;
 }
 
 export interface GatewaySpec<T> {
@@ -51,7 +53,8 @@ export async function callGateway<T>(http: HttpTransport, spec: GatewaySpec<T>):
   try {
     await spec.verify(res);
   } catch (e) {
-    if (isGatewayFailure(e)) throw e;
+    // whatever went wrong while verifying (even a verified refusal of a key download), THIS answer proves nothing
+    if (isGatewayFailure(e) && !e.verified && e.retryable) throw e;
     throw new GatewayFailure('GATEWAY_RESPONSE_UNVERIFIED', { httpStatus, verified: false, retryable: true });
   }
   let refusal: GatewayRefusal | undefined;
@@ -68,6 +71,7 @@ export async function callGateway<T>(http: HttpTransport, spec: GatewaySpec<T>):
       providerMessage: refusal.message,
       verified: true,
       retryable: refusal.retryable || retryableStatus(httpStatus),
+      extra: refusal.detail,
     });
   }
   try {

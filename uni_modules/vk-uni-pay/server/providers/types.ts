@@ -143,8 +143,11 @@ export interface ProviderAdapter<C = Record<string, any>> {
    * when anything does not check out; never returns an unverified event.
    */
   verifyNotify(req: RawHttpRequest, ctx: ProviderContext<C>): Promise<NotifyEvent>;
-  /** The reply the provider expects: ok=true acknowledges, ok=false asks for a retry. */
-  notifyReply(ok: boolean, message?: string): IntegratedResponse;
+  /**
+   * The reply the provider expects: ok=true acknowledges, ok=false asks for a retry. `req`: the
+   * notification being answered, for providers whose reply format depends on its protocol.
+   */
+  notifyReply(ok: boolean, message?: string, req?: RawHttpRequest): IntegratedResponse;
   /** `doctor`: static checks of a config node (no network), findings in zh-Hans and en */
   diagnose?(input: DoctorInput): Finding[];
   /** `doctor --online`: one signed read-only call; absent: the service asks queryOrder about an unused order number */

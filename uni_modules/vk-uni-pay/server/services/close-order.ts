@@ -1,9 +1,12 @@
 /**
  * closeOrder: an unpaid order can no longer be paid (the buyer gave up, or the business cancelled
  * it). The provider is asked first; the order becomes closed (-1) only once the provider's trade is
- * closed, and a trade the provider reports paid is settled instead of closed.
+ * closed, and a trade the provider reports paid is settled instead of closed. When the close call
+ * fails in any way (refused, lost, unsigned), a verified query decides: paid → settled, closed →
+ * closed here too; otherwise the failure is reported and the order stays as it was.
  */
-import { PayError, isPayError } from '../core/errors';
+import { PayError } from '../core/errors';
+import { isGatewayFailure } from '../core/gateway-failure';
 import { ORDER_STATUS, PAID_STATUSES } from '../core/order';
 import { loadAdapter } from '../providers/registry';
 import { orderProviderContext, requireOrder, type PayDeps } from './deps';
@@ -26,11 +29,11 @@ export async function closeOrder(
     try {
       ({ closed } = await adapter.closeOrder({ out_trade_no }, await orderProviderContext(deps, order)));
     } catch (e) {
-      // a close refused because the trade was paid in between: settle it like any payment
-      if (isPayError(e) && e.key === 'GATEWAY_ERROR') {
-        const now = await reconcile(deps, order);
-        if (PAID_STATUSES.includes(now.status)) throw new PayError('ORDER_PAID');
-      }
+      if (!isGatewayFailure(e)) throw e;
+      // a refusal (paid in between?) or an answer that proves nothing: a verified query decides
+      const now = await reconcile(deps, order).catch(() => order);
+      if (PAID_STATUSES.includes(now.status)) throw new PayError('ORDER_PAID');
+      if (now.status === ORDER_STATUS.CLOSED) return { code: 0, msg: 'ok', out_trade_no, status: ORDER_STATUS.CLOSED };
       throw e;
     }
     if (!closed) throw new PayError('ORDER_CLOSE_LATER');

@@ -11,7 +11,7 @@ import { loadAdapter } from '../providers/registry';
 import type { PlatformKey, ProviderContext, ProviderName } from '../providers/types';
 import { readNodeFiles, type PayConfig } from '../store/config';
 import type { KeyValueCache } from '../store/cache';
-import type { HttpTransport } from '../transport/http';
+import { fetchTransport, type HttpTransport } from '../transport/http';
 
 export interface DoctorOptions {
   /** one signed read-only call per node, and the clock against the gateways' Date headers */
@@ -28,7 +28,8 @@ export interface DoctorReport {
 }
 
 export interface DoctorEnv {
-  http: HttpTransport;
+  /** for --online; default: Node's fetch (the CLI); the server API passes uniCloud's */
+  http?: HttpTransport;
   clock: Clock;
   pid?: string;
 }
@@ -236,15 +237,15 @@ export async function runDoctor(config: PayConfig, env: DoctorEnv, opts: DoctorO
   findings.push(...general.list);
   if (opts.online) {
     const skews: number[] = [];
-    const http = recordingTransport(env.http, env.clock, skews);
-    const cache = memoryCache();
+    const http = recordingTransport(env.http ?? fetchTransport(), env.clock, skews);
     for (const c of resolved) {
       // a node with static errors would only fail again online
       if (findings.some((x) => x.node === c.name && x.severity === 'error')) {
         findings.push(finding('info', c.name, 'online', ['有静态错误，跳过在线检查', 'Skipped online: fix the errors above first']));
         continue;
       }
-      findings.push(...(await probe(c, { config: c.resolved, http, clock: env.clock, cache, pid: env.pid })));
+      // a cache per node: one node's downloaded platform certificates must not vouch for another node's v3Key
+      findings.push(...(await probe(c, { config: c.resolved, http, clock: env.clock, cache: memoryCache(), pid: env.pid })));
     }
     const clock = clockFinding(skews);
     if (clock) findings.push(clock);

@@ -43,7 +43,7 @@ export async function paymentNotify(deps: PayDeps, req: RawHttpRequest): Promise
     deps.log.warn('notify.refused', { reason: 'route', path: req.path.slice(0, 120) });
     return { mpserverlessComposedResponse: true, statusCode: 404, headers: { 'content-type': 'text/plain' }, body: 'not found' };
   }
-  const adapter = loadAdapter(route.provider);
+  const adapter = answeringTo(loadAdapter(route.provider), req);
   return answering(deps, adapter, { out_trade_no: route.out_trade_no, pay_type: route.payType }, async (refuse) => {
     const order = await deps.orders.findByOutTradeNo(route.out_trade_no);
     if (!order) return refuse('unknown out_trade_no');
@@ -54,6 +54,11 @@ export async function paymentNotify(deps: PayDeps, req: RawHttpRequest): Promise
     const event = await adapter.verifyNotify(req, ctx);
     return handleEvent(deps, adapter, ctx, route.payType, order, event);
   });
+}
+
+/** The adapter with its replies bound to the request being answered (the reply format may depend on its protocol). */
+function answeringTo(adapter: ProviderAdapter, req: RawHttpRequest): ProviderAdapter {
+  return { ...adapter, notifyReply: (ok, message) => adapter.notifyReply(ok, message, req) };
 }
 
 /**
@@ -168,7 +173,7 @@ const PUSH_NODE: Record<'wxpay-virtual' | 'appleiap', [string, PlatformKey]> = {
  * The order is found from the verified content.
  */
 export async function pushNotify(deps: PayDeps, provider: 'wxpay-virtual' | 'appleiap', req: RawHttpRequest): Promise<IntegratedResponse> {
-  const adapter = loadAdapter(provider);
+  const adapter = answeringTo(loadAdapter(provider), req);
   const [name, platformKey] = PUSH_NODE[provider];
   return answering(deps, adapter, { provider }, async (refuse) => {
     const ctx = providerContext(deps, configNode<Record<string, any>>(await deps.configs.load(), [name, platformKey]));

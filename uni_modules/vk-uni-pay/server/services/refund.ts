@@ -4,11 +4,17 @@
  *    same number is sent to the provider at most once (a repeat only queries);
  * 2. the amount is reserved on the order with ONE conditional update (refund_fee + amount ≤
  *    total_fee) before the provider is asked;
- * 3. a definite refusal releases the reservation (ledger FAIL first, then the order); a lost answer
- *    keeps it (ledger UNKNOWN) until the provider's answer to a query settles it. PROCESSING is
- *    never taken as final.
+ * 3. the outcome is decided on the GatewayFailure's fields only: a final refusal (`verified &&
+ *    !retryable`) or an error thrown before sending releases the reservation (ledger FAIL first,
+ *    then the order); anything else — a lost, unsigned or busy answer — keeps it (ledger UNKNOWN)
+ *    until a verified query settles it. PROCESSING is never taken as final;
+ * 4. a call without out_refund_no while a refund of the order is unsettled (PENDING / UNKNOWN)
+ *    resumes that refund instead of starting another (a retry after a crash or a lost answer);
+ * 5. a refund refused here (amount, order state) stays in the ledger as FAIL, so a repeat of its
+ *    number reports that refusal again.
  */
 import { PayError, isPayError } from '../core/errors';
+import { isFinalRefusal, isGatewayFailure } from '../core/gateway-failure';
 import { PAID_STATUSES, type PayOrder, type RefundRecord } from '../core/order';
 import { loadAdapter } from '../providers/registry';
 import type { ProviderAdapter, RefundInput, RefundResult } from '../providers/types';
@@ -67,10 +73,10 @@ const MESSAGES: Record<RefundLedgerState, string> = {
   FAIL: '退款失败',
 };
 
-/** errors an adapter throws before anything is sent to the provider */
-const PRE_SEND = new Set(['REFUND_FEE_INVALID', 'FIELD_INVALID', 'OPENID_REQUIRED', 'OPERATION_UNSUPPORTED']);
-/** provider codes meaning "busy / system error, try again with the same number" */
-const RETRYABLE_CODES = new Set(['SYSTEM_ERROR', 'FREQUENCY_LIMITED', 'ACQ.SYSTEM_ERROR', '20000', '-1']);
+/** unsettled: the provider may or may not have the refund */
+const UNSETTLED_STATES: readonly RefundLedgerState[] = ['PENDING', 'UNKNOWN'];
+/** refusals decided here before the provider is asked; kept in the ledger as FAIL and repeated as such */
+const LOCAL_REFUSALS = new Set<string>(['ORDER_NOT_PAID', 'REFUND_FEE_INVALID']);
 
 export async function refund(deps: PayDeps, params: RefundParams): Promise<RefundReply> {
   const p = checkRefundParams(params);
@@ -78,10 +84,8 @@ export async function refund(deps: PayDeps, params: RefundParams): Promise<Refun
   let order = await requireOrder(deps, p.out_trade_no);
   const adapter = refundAdapter(order);
 
-  if (p.out_refund_no) {
-    const existing = await refunds.find(p.out_refund_no);
-    if (existing) return replay(deps, refunds, adapter, order, existing, p.refund_fee);
-  }
+  const existing = p.out_refund_no ? await refunds.find(p.out_refund_no) : await refunds.latestIn(order.out_trade_no, UNSETTLED_STATES);
+  if (existing) return replay(deps, refunds, adapter, order, existing, p.refund_fee);
   if (!PAID_STATUSES.includes(order.status)) throw new PayError('ORDER_NOT_PAID');
   const refund_fee = checkAmount(order, p.refund_fee);
 
@@ -100,11 +104,10 @@ export async function refund(deps: PayDeps, params: RefundParams): Promise<Refun
   for (let i = 0; ; i++) {
     if (!p.out_refund_no) doc.out_refund_no = `${order.out_trade_no}-${n++}`;
     if ((await refunds.insert(doc)) !== 'duplicate') break;
-    if (p.out_refund_no) {
-      // the same number, claimed concurrently: a repeat of that request
-      const existing = await refunds.find(p.out_refund_no);
-      if (existing) return replay(deps, refunds, adapter, order, existing, p.refund_fee);
-    }
+    // the same number, claimed concurrently: a repeat of that request (a default number: only while unsettled)
+    const claimed = await refunds.find(doc.out_refund_no);
+    if (claimed && (p.out_refund_no || (claimed.out_trade_no === order.out_trade_no && UNSETTLED_STATES.includes(claimed.state))))
+      return replay(deps, refunds, adapter, order, claimed, p.refund_fee);
     if (i >= NUMBER_ATTEMPTS) throw new PayError('REFUND_RETRY_LATER');
   }
   const out_refund_no = doc.out_refund_no;
@@ -132,7 +135,10 @@ export async function refund(deps: PayDeps, params: RefundParams): Promise<Refun
           ? new PayError('REFUND_RETRY_LATER')
           : undefined;
     if (refusal) {
-      await refunds.removePending(out_refund_no);
+      // a contention gives the number back; a refusal stays on record so a repeat reports it
+      if (refusal.key === 'REFUND_RETRY_LATER') await refunds.removePending(out_refund_no);
+      else
+        await refunds.transition(out_refund_no, ['PENDING'], 'FAIL', deps.clock.now(), { fail_code: refusal.key, fail_msg: refusal.msgEn });
       throw refusal;
     }
     await pause(attempt);
@@ -154,7 +160,7 @@ export async function refund(deps: PayDeps, params: RefundParams): Promise<Refun
     };
     result = await adapter.refund!(input, ctx);
   } catch (e) {
-    if (definiteRefusal(e)) {
+    if (isFinalRefusal(e) || nothingSent(e)) {
       const err = e as PayError;
       await refunds.transition(out_refund_no, ['PENDING'], 'FAIL', deps.clock.now(), failInfo(err));
       await releaseReservation(deps, order.out_trade_no, out_refund_no);
@@ -162,7 +168,7 @@ export async function refund(deps: PayDeps, params: RefundParams): Promise<Refun
         out_trade_no: order.out_trade_no,
         out_refund_no,
         code: err.code,
-        providerCode: String(err.detail?.providerCode ?? err.detail?.sub_code ?? ''),
+        providerCode: isGatewayFailure(err) ? (err.providerCode ?? '') : '',
       });
       throw Object.assign(err, { detail: { ...(err.detail ?? {}), out_refund_no, state: 'FAIL' } });
     }
@@ -220,6 +226,10 @@ async function replay(
       reason: `out_refund_no ${doc.out_refund_no} was requested with ${doc.refund_fee}`,
     });
   const settled = await settle(deps, refunds, adapter, order, doc, false);
+  if (settled.state === 'FAIL' && settled.fail_code && LOCAL_REFUSALS.has(settled.fail_code)) {
+    const refundable = Math.max(order.total_fee - order.refund_fee, 0);
+    throw new PayError(settled.fail_code as 'REFUND_FEE_INVALID', { refundable }, { out_refund_no: settled.out_refund_no, state: 'FAIL' });
+  }
   if (settled.state === 'FAIL') {
     throw new PayError(
       'GATEWAY_ERROR',
@@ -256,7 +266,8 @@ async function settle(
       await orderProviderContext(deps, order),
     );
   } catch (e) {
-    if (isPayError(e) && e.key === 'GATEWAY_ERROR' && e.detail?.status === 404) answer = 'NOT_FOUND';
+    // only the provider's own (verified) "no such refund" counts
+    if (isGatewayFailure(e) && e.verified && e.httpStatus === 404) answer = 'NOT_FOUND';
     else if (strict) throw e;
     else return doc;
   }
@@ -318,21 +329,17 @@ async function updateRecord(
   deps.log[level]('refund.record_busy', { out_trade_no, out_refund_no, state: change.state });
 }
 
-function definiteRefusal(e: unknown): e is PayError {
-  if (!isPayError(e)) return false;
-  if (PRE_SEND.has(e.key)) return true;
-  if (e.key !== 'GATEWAY_ERROR') return false;
-  const d = e.detail ?? {};
-  if (d.verified === false) return false; // an unsigned error answer proves nothing
-  const status = Number(d.status);
-  if (status >= 500 || status === 429) return false;
-  const codes = [d.providerCode, d.code, d.sub_code, d.errcode].filter((c) => c !== undefined).map(String);
-  return !codes.some((c) => RETRYABLE_CODES.has(c) || c.startsWith('isp.') || /^HTTP 5/.test(c));
+/**
+ * A coded error that is not a GatewayFailure was thrown before anything was sent (validation,
+ * configuration). A gateway error key without the GatewayFailure fields (an adapter not yet on the
+ * gateway step) may have been sent: it counts as unknown.
+ */
+function nothingSent(e: unknown): boolean {
+  return isPayError(e) && !isGatewayFailure(e) && !(e.code >= 3001 && e.code <= 3004);
 }
 
 function failInfo(e: PayError): { fail_code: string; fail_msg: string } {
-  const d = e.detail ?? {};
-  return { fail_code: String(d.sub_code ?? d.providerCode ?? d.errcode ?? e.key), fail_msg: e.msgEn.slice(0, 200) };
+  return { fail_code: (isGatewayFailure(e) && e.providerCode) || e.key, fail_msg: e.msgEn.slice(0, 200) };
 }
 
 function reply(out_trade_no: string, out_refund_no: string, refund_fee: number, state: RefundLedgerState, refund_id?: string): RefundReply {

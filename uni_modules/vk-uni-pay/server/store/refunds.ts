@@ -65,6 +65,17 @@ export class RefundsRepo {
     return data[0];
   }
 
+  /** The most recent refund of an order in one of `states`. */
+  async latestIn(out_trade_no: string, states: readonly RefundLedgerState[]): Promise<RefundLedgerDoc | undefined> {
+    const _ = this.db().command;
+    const { data } = await this.coll()
+      .where({ out_trade_no, state: _.in([...states]) })
+      .orderBy('create_date', 'desc')
+      .limit(1)
+      .get();
+    return data[0];
+  }
+
   /** Moves a refund from one of `from` to `to`; false when it was no longer in one of `from`. */
   async transition(
     out_refund_no: string,

@@ -6,7 +6,7 @@
  * - returns the normalised purchase; the spent-once `transaction_id` gate is the service's.
  */
 import { PayError } from '../../core/errors';
-import type { HttpResponse } from '../../transport/http';
+import { callGateway, gatewayUrl, jsonObject, verifyJsonAnswer } from '../gateway';
 import type { ProviderContext } from '../types';
 import {
   AppleIapConfig,
@@ -48,36 +48,31 @@ interface VerifyReceiptResponse {
 }
 
 export function verifyReceiptUrls(config: AppleIapConfig): { production: string; sandbox: string } {
-  const base = config.gateway?.replace(/\/+$/, '');
+  // `gateway` is a base URL like every node's (a full …/verifyReceipt endpoint keeps working)
+  const base = config.gateway?.replace(/\/+$/, '').replace(/\/verifyReceipt$/, '');
   return {
-    production: config.verifyReceiptUrl ?? (base ? `${base}/verifyReceipt` : APPLE_PRODUCTION_VERIFY_URL),
-    sandbox: config.sandboxVerifyReceiptUrl ?? (base ? `${base}/sandbox/verifyReceipt` : APPLE_SANDBOX_VERIFY_URL),
+    production: config.verifyReceiptUrl ?? (base ? gatewayUrl(base, '', '/verifyReceipt') : APPLE_PRODUCTION_VERIFY_URL),
+    sandbox: config.sandboxVerifyReceiptUrl ?? (base ? gatewayUrl(base, '', '/sandbox/verifyReceipt') : APPLE_SANDBOX_VERIFY_URL),
   };
 }
 
 const invalid = (reason: string) => new PayError('APPLE_RECEIPT_INVALID', { reason });
 
-async function postReceipt(url: string, body: string, ctx: ProviderContext<AppleIapConfig>): Promise<VerifyReceiptResponse> {
-  let res: HttpResponse;
-  try {
-    res = await ctx.http.request({
-      method: 'POST',
-      url,
-      headers: { 'content-type': 'application/json; charset=utf-8' },
-      body,
-      timeoutMs: ctx.config.timeout,
-    });
-  } catch {
-    throw new PayError('GATEWAY_UNREACHABLE');
-  }
-  if (res.status !== 200) throw new PayError('GATEWAY_ERROR', { providerCode: `HTTP ${res.status}`, providerMsg: '' });
-  try {
-    const parsed = JSON.parse(res.body.toString('utf8'));
-    if (typeof parsed !== 'object' || parsed === null || typeof parsed.status !== 'number') throw new Error('shape');
-    return parsed as VerifyReceiptResponse;
-  } catch {
-    throw new PayError('GATEWAY_RESPONSE_INVALID');
-  }
+function postReceipt(url: string, body: string, ctx: ProviderContext<AppleIapConfig>): Promise<VerifyReceiptResponse> {
+  return callGateway(ctx.http, {
+    request: { method: 'POST', url, headers: { 'content-type': 'application/json; charset=utf-8' }, body, timeoutMs: ctx.config.timeout },
+    // verifyReceipt answers are not signed (TLS only): a 200 JSON answer with a numeric status is Apple's
+    verify: verifyJsonAnswer('status'),
+    refusal: (res) => {
+      const r = jsonObject(res.body) as VerifyReceiptResponse;
+      return isRetryable(r) ? { code: String(r.status), message: 'App Store temporarily unavailable', retryable: true } : undefined;
+    },
+    parse: (res) => {
+      const r = jsonObject(res.body) as VerifyReceiptResponse;
+      if (typeof r.status !== 'number') throw new Error('status is not a number');
+      return r;
+    },
+  });
 }
 
 /** Apple says: 21005, 21009 and 21100-21199 are temporary (or the response says is-retryable). */
@@ -113,8 +108,6 @@ export async function verifyReceipt(params: VerifyReceiptParams, ctx: ProviderCo
     environment = 'Sandbox';
   }
   if (res.status !== 0) {
-    if (isRetryable(res))
-      throw new PayError('GATEWAY_ERROR', { providerCode: res.status, providerMsg: 'App Store temporarily unavailable' });
     const reasons: Record<number, string> = {
       21000: 'request not understood',
       21002: 'malformed receipt data',

@@ -12,7 +12,7 @@
 import { createHash, randomInt } from 'node:crypto';
 import { PayError } from '../../core/errors';
 import { fenToYuan, yuanToFen } from '../../core/money';
-import type { HttpResponse } from '../../transport/http';
+import { callGateway, gatewayUrl, jsonObject, verifyJsonAnswer } from '../gateway';
 import type { IntegratedResponse } from '../../../../../types/unicloud-server';
 import type {
   CreateOrderInput,
@@ -78,11 +78,17 @@ export interface VksPayResponse {
   [k: string]: unknown;
 }
 
-/** Signs and POSTs one operation; the body is serialised once. */
-export async function vksPayRequest(
+/**
+ * Signs and POSTs one operation through the gateway step; the body is serialised once. Answers are
+ * not signed (TLS only): a 200 JSON object with `return_code` is the gateway's answer.
+ * `refuseUnlessSuccess`: for operations where anything but SUCCESS is a refusal (webpay, orderrefund);
+ * queries read FAIL as "not paid" / "not refunded" instead.
+ */
+export function vksPayRequest(
   method: string,
   fields: Record<string, VksPayValue>,
   ctx: ProviderContext<VksPayConfig>,
+  refuseUnlessSuccess = false,
 ): Promise<VksPayResponse> {
   const params: Record<string, VksPayValue> = {
     ...fields,
@@ -93,32 +99,25 @@ export async function vksPayRequest(
     version: '2.0',
   };
   params.sign = vksPaySign(params, need(ctx.config, 'key'));
-  const body = JSON.stringify(params);
-  let res: HttpResponse;
-  try {
-    res = await ctx.http.request({
+  return callGateway(ctx.http, {
+    request: {
       method: 'POST',
-      url: `${(ctx.config.gateway ?? DEFAULT_VKSPAY_GATEWAY).replace(/\/+$/, '')}/api`,
+      url: gatewayUrl(ctx.config.gateway, DEFAULT_VKSPAY_GATEWAY, '/api'),
       headers: { 'content-type': 'application/json; charset=utf-8' },
-      body,
+      body: JSON.stringify(params),
       timeoutMs: ctx.config.timeout ?? 30_000,
-    });
-  } catch {
-    throw new PayError('GATEWAY_UNREACHABLE');
-  }
-  if (res.status !== 200) throw new PayError('GATEWAY_ERROR', { providerCode: `HTTP ${res.status}`, providerMsg: '' });
-  try {
-    const json = JSON.parse(res.body.toString('utf8'));
-    if (typeof json !== 'object' || json === null) throw new Error('shape');
-    return json as VksPayResponse;
-  } catch {
-    throw new PayError('GATEWAY_RESPONSE_INVALID');
-  }
+    },
+    verify: verifyJsonAnswer('return_code'),
+    refusal: (res) => {
+      const r = jsonObject(res.body) as VksPayResponse;
+      if (!refuseUnlessSuccess || ok(r)) return undefined;
+      return { code: String(r.return_code ?? ''), message: String(r.return_msg ?? r.msg ?? ''), retryable: false };
+    },
+    parse: (res) => jsonObject(res.body) as VksPayResponse,
+  });
 }
 
 const ok = (r: VksPayResponse) => r.return_code === 'SUCCESS';
-const fail = (r: VksPayResponse) =>
-  new PayError('GATEWAY_ERROR', { providerCode: String(r.return_code ?? ''), providerMsg: String(r.return_msg ?? r.msg ?? '') });
 
 /** WeChat payment codes start 10-15, Alipay 25-30 (public code ranges). */
 function channelOfAuthCode(code: string): 'wxpay' | 'alipay' | undefined {
@@ -176,8 +175,8 @@ async function createOrder(input: CreateOrderInput, ctx: ProviderContext<VksPayC
       provider_pay_method: payMethodOf(input.extra), // ASSUMED
     },
     ctx,
+    true,
   );
-  if (!ok(r)) throw fail(r);
   const qrcode = r.data?.qrcode;
   if (typeof qrcode !== 'string' || !/^https?:\/\//.test(qrcode)) throw new PayError('GATEWAY_RESPONSE_INVALID');
   const providerNo = typeof r.data?.out_trade_no === 'string' ? r.data.out_trade_no : input.out_trade_no;
@@ -214,8 +213,8 @@ async function refund(input: RefundInput, ctx: ProviderContext<VksPayConfig>): P
       refund_desc: input.refund_desc, // ASSUMED
     },
     ctx,
+    true,
   );
-  if (!ok(r)) throw fail(r);
   return {
     state: 'SUCCESS',
     refund_id: typeof r.out_refund_no === 'string' ? r.out_refund_no : input.out_refund_no,

@@ -3,7 +3,7 @@
  * and signed `/xpay/*` calls (`pay_sig` over the exact body, protocols.md §5.2).
  */
 import { PayError } from '../../core/errors';
-import type { HttpResponse } from '../../transport/http';
+import { callGateway, isGatewayFailure, jsonObject, verifyJsonAnswer, type GatewayRefusal } from '../gateway';
 import type { ProviderContext } from '../types';
 import { apiPaySig } from './sign';
 
@@ -47,38 +47,33 @@ export const appKeyOf = (config: WxpayVirtualConfig): string =>
 /** `apiBase`, or `gateway` like every other provider node (the sandbox stands in here) */
 const baseOf = (config: WxpayVirtualConfig) => (config.apiBase ?? config.gateway ?? DEFAULT_API_BASE).replace(/\/+$/, '');
 
-export async function send(
+/** The refusal in an api.weixin.qq.com answer: a non-zero `errcode` (-1 "system busy" may be asked again). */
+function errcodeRefusal(json: Record<string, any> | undefined): GatewayRefusal | undefined {
+  const errcode = json?.errcode;
+  if (errcode === undefined || errcode === 0) return undefined;
+  return { code: String(errcode), message: String(json?.errmsg ?? ''), retryable: errcode === -1, detail: { errcode } };
+}
+
+/** One api.weixin.qq.com call through the gateway step; a non-zero errcode is a GatewayFailure. */
+export function send(
   ctx: ProviderContext<WxpayVirtualConfig>,
   method: 'GET' | 'POST',
   url: string,
   body?: string,
 ): Promise<Record<string, any>> {
-  let res: HttpResponse;
-  try {
-    res = await ctx.http.request({
+  return callGateway(ctx.http, {
+    request: {
       method,
       url,
       headers: body !== undefined ? { 'content-type': 'application/json' } : {},
       body,
       timeoutMs: ctx.config.timeout,
-    });
-  } catch {
-    throw new PayError('GATEWAY_UNREACHABLE');
-  }
-  if (res.status !== 200) throw new PayError('GATEWAY_ERROR', { providerCode: `HTTP ${res.status}`, providerMsg: '' });
-  try {
-    const json = JSON.parse(res.body.toString('utf8'));
-    if (typeof json !== 'object' || json === null) throw new Error('shape');
-    return json;
-  } catch {
-    throw new PayError('GATEWAY_RESPONSE_INVALID');
-  }
-}
-
-export function failIfErr(json: Record<string, any>): void {
-  if (json.errcode !== undefined && json.errcode !== 0) {
-    throw new PayError('GATEWAY_ERROR', { providerCode: json.errcode, providerMsg: String(json.errmsg ?? '') }, { errcode: json.errcode });
-  }
+    },
+    // these answers are not signed (TLS only): a 200 JSON object is WeChat's answer
+    verify: verifyJsonAnswer(),
+    refusal: (res) => errcodeRefusal(jsonObject(res.body)),
+    parse: (res) => jsonObject(res.body) as Record<string, any>,
+  });
 }
 
 const tokenKey = (config: WxpayVirtualConfig) => `wxpay-virtual:access_token:${config.appId}`;
@@ -96,7 +91,6 @@ export async function getAccessToken(ctx: ProviderContext<WxpayVirtualConfig>, f
     `${baseOf(ctx.config)}/cgi-bin/stable_token`,
     JSON.stringify({ grant_type: 'client_credential', appid, secret: need(ctx.config, 'secret'), force_refresh: forceRefresh }),
   );
-  failIfErr(json);
   if (typeof json.access_token !== 'string' || !json.access_token) throw new PayError('GATEWAY_RESPONSE_INVALID');
   const ttlS = Math.max(60, Number(json.expires_in ?? 7200) - 300);
   await ctx.cache.set(tokenKey(ctx.config), json.access_token, ttlS * 1000);
@@ -121,7 +115,6 @@ export async function code2Session(code: string, ctx: ProviderContext<WxpayVirtu
     grant_type: 'authorization_code',
   });
   const json = await send(ctx, 'GET', `${baseOf(ctx.config)}/sns/jscode2session?${q}`);
-  failIfErr(json);
   if (typeof json.openid !== 'string' || typeof json.session_key !== 'string') throw new PayError('GATEWAY_RESPONSE_INVALID');
   return { openid: json.openid, session_key: json.session_key, ...(typeof json.unionid === 'string' ? { unionid: json.unionid } : {}) };
 }
@@ -138,13 +131,15 @@ export async function xpayRequest(
   const uri = `/xpay/${api}`;
   const body = JSON.stringify(payload);
   const paySig = apiPaySig(appKeyOf(ctx.config), uri, body);
-  let json: Record<string, any> = {};
   for (const force of [false, true]) {
     const token = await getAccessToken(ctx, force);
-    json = await send(ctx, 'POST', `${baseOf(ctx.config)}${uri}?${new URLSearchParams({ access_token: token, pay_sig: paySig })}`, body);
-    if (json.errcode !== 40001 && json.errcode !== 42001) break;
-    await ctx.cache.delete(tokenKey(ctx.config));
+    try {
+      return await send(ctx, 'POST', `${baseOf(ctx.config)}${uri}?${new URLSearchParams({ access_token: token, pay_sig: paySig })}`, body);
+    } catch (e) {
+      const tokenRefused = isGatewayFailure(e) && e.verified && (e.providerCode === '40001' || e.providerCode === '42001');
+      if (force || !tokenRefused) throw e;
+      await ctx.cache.delete(tokenKey(ctx.config));
+    }
   }
-  failIfErr(json);
-  return json;
+  throw new PayError('INTERNAL'); // unreachable: the second pass returns or throws
 }

@@ -7,6 +7,7 @@
  * mini-program's message-push URL, handled by verifyNotify; `/xpay/query_order` confirms.
  */
 import { PayError } from '../../core/errors';
+import { isGatewayFailure } from '../gateway';
 import type { IntegratedResponse } from '../../../../../types/unicloud-server';
 import type {
   CreateOrderInput,
@@ -155,7 +156,10 @@ export async function refundVirtualOrder(input: WxpayVirtualRefundInput, ctx: Pr
   if (!/^[0-9A-Za-z_\-|*@]{8,32}$/.test(input.out_refund_no))
     throw new PayError('FIELD_INVALID', { field: 'out_refund_no', reason: 'xpay needs 8-32 characters' });
   // left_fee must be what is still refundable: ask WeChat instead of trusting local bookkeeping
-  const order = await queryVirtualOrder({ out_trade_no: input.out_trade_no, openid: input.openid }, ctx);
+  // a failed look-up sent no refund: say so with a plain error (nothing sent), not the look-up's GatewayFailure
+  const order = await queryVirtualOrder({ out_trade_no: input.out_trade_no, openid: input.openid }, ctx).catch((e) => {
+    throw isGatewayFailure(e) ? new PayError('REFUND_RETRY_LATER', {}, { cause: e.key, providerCode: e.providerCode }) : e;
+  });
   const raw = order.raw as Record<string, unknown>;
   const left_fee = typeof raw.left_fee === 'number' ? raw.left_fee : input.total_fee;
   if (!isPosInt(input.refund_fee) || input.refund_fee > left_fee) throw new PayError('REFUND_FEE_INVALID', { refundable: left_fee });

@@ -24,6 +24,8 @@ export interface WxpayNodeConfig {
   secret?: string;
   /** gateway base URL; default https://api.mch.weixin.qq.com (the sandbox stands in here) */
   gateway?: string;
+  /** HTTP timeout in ms for gateway calls (default 10000) */
+  timeout?: number;
   /** api.weixin.qq.com base for 公众号 OAuth (`/sns/oauth2/access_token`); default https://api.weixin.qq.com */
   apiBase?: string;
 }

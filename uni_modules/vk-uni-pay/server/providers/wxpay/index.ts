@@ -20,6 +20,7 @@ import type {
 import type { IntegratedResponse } from '../../../../../types/unicloud-server';
 import { isV2, type WxpayNodeConfig } from './config';
 import { WxpayV3Client, merchantState, safeJson } from './v3';
+import { isGatewayFailure } from '../gateway';
 import { WxpayV2Client, v2Key, v2SignType } from './v2';
 import { decryptRefundReqInfo, decryptResource, nonceStr, parseXml, signLines, signV2, verifyV2 } from './crypto';
 import { diagnoseWxpay } from './doctor';
@@ -154,10 +155,13 @@ async function createV2(input: CreateOrderInput, ctx: Ctx): Promise<CreateOrderR
 async function queryOrder(q: { out_trade_no: string }, ctx: Ctx): Promise<QueryOrderResult> {
   const config = ctx.config;
   if (isV2(config)) {
-    const a = await new WxpayV2Client(config, ctx).request('/pay/orderquery', { out_trade_no: q.out_trade_no }, { allowResultFail: true });
-    if (a.result_code !== 'SUCCESS') {
-      if (a.err_code === 'ORDERNOTEXIST') return { state: 'NOT_FOUND', out_trade_no: q.out_trade_no, raw: a };
-      throw new PayError('GATEWAY_ERROR', { providerCode: a.err_code, providerMsg: a.err_code_des });
+    let a: Record<string, string>;
+    try {
+      a = await new WxpayV2Client(config, ctx).request('/pay/orderquery', { out_trade_no: q.out_trade_no });
+    } catch (e) {
+      if (isGatewayFailure(e) && e.verified && e.providerCode === 'ORDERNOTEXIST')
+        return { state: 'NOT_FOUND', out_trade_no: q.out_trade_no, raw: e.detail };
+      throw e;
     }
     return {
       state: TRADE_STATE[a.trade_state] ?? 'ERROR',
@@ -184,7 +188,8 @@ async function queryOrder(q: { out_trade_no: string }, ctx: Ctx): Promise<QueryO
       raw: data,
     };
   } catch (e) {
-    if (e instanceof PayError && e.detail?.status === 404) return { state: 'NOT_FOUND', out_trade_no: q.out_trade_no, raw: e.detail };
+    if (isGatewayFailure(e) && e.verified && e.httpStatus === 404)
+      return { state: 'NOT_FOUND', out_trade_no: q.out_trade_no, raw: e.detail };
     throw e;
   }
 }
@@ -320,11 +325,29 @@ async function verifyNotifyV2(req: RawHttpRequest, ctx: Ctx): Promise<NotifyEven
   };
 }
 
+/** A v2 notification is XML; anything else is answered as v3 (JSON signed in `Wechatpay-*` headers). */
+function isV3Notification(req: RawHttpRequest): boolean {
+  return !req.body.toString('utf8').trimStart().startsWith('<');
+}
+
 /**
- * One reply that both protocols read right: HTTP 200 + v2 XML SUCCESS acknowledges (v3 only needs
- * a 2xx); HTTP 500 + XML FAIL makes v3 and v2 retry.
+ * The reply each protocol documents:
+ * - API v3 (https://pay.weixin.qq.com/doc/v3/merchant/4012791861): success is HTTP 200/204 without
+ *   a body; failure is 4xx/5xx with `{"code":"FAIL","message":"…"}` (WeChat retries);
+ * - API v2 (https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_7): XML `return_code`
+ *   SUCCESS / FAIL (HTTP 200 / 500).
+ * Without the request (no protocol known) the v2 XML is answered, which v3 also reads right on success.
  */
-function notifyReply(ok: boolean, message?: string): IntegratedResponse {
+function notifyReply(ok: boolean, message?: string, req?: RawHttpRequest): IntegratedResponse {
+  if (req && isV3Notification(req)) {
+    if (ok) return { mpserverlessComposedResponse: true, statusCode: 200, headers: {}, body: '' };
+    return {
+      mpserverlessComposedResponse: true,
+      statusCode: 500,
+      headers: { 'content-type': 'application/json; charset=utf-8' },
+      body: JSON.stringify({ code: 'FAIL', message: message || 'FAIL' }),
+    };
+  }
   const code = ok ? 'SUCCESS' : 'FAIL';
   const msg = ok ? 'OK' : (message || 'FAIL').replace(/]]>/g, '');
   return {

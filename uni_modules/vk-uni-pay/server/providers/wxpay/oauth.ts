@@ -7,7 +7,7 @@
  */
 import { PayError } from '../../core/errors';
 import type { ProviderContext } from '../types';
-import { DEFAULT_API_BASE, failIfErr, send } from '../wxpay-virtual/api';
+import { DEFAULT_API_BASE, send } from '../wxpay-virtual/api';
 import type { WxpayNodeConfig } from './config';
 
 /** the config node this serves: config.wxpay['h5-weixin'] */
@@ -37,7 +37,6 @@ export async function officialAccountOpenid(code: string, ctx: ProviderContext<W
   });
   const base = (ctx.config.apiBase || DEFAULT_API_BASE).replace(/\/+$/, '');
   const json = await send(ctx, 'GET', `${base}/sns/oauth2/access_token?${q}`);
-  failIfErr(json);
   if (typeof json.openid !== 'string' || !json.openid) throw new PayError('GATEWAY_RESPONSE_INVALID');
   return { openid: json.openid, ...(typeof json.unionid === 'string' && json.unionid ? { unionid: json.unionid } : {}) };
 }

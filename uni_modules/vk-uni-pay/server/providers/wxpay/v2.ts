@@ -1,5 +1,6 @@
 /** WeChat Pay API v2 client (XML, MD5 or HMAC-SHA256) for one merchant node. */
 import { PayError } from '../../core/errors';
+import { GatewayFailure, callGateway, gatewayUrl } from '../gateway';
 import type { ProviderContext } from '../types';
 import type { WxpayNodeConfig } from './config';
 import { WXPAY_DEFAULT_GATEWAY } from './config';
@@ -14,18 +15,17 @@ export function v2Key(config: WxpayNodeConfig): string {
   return config.key;
 }
 
-export class WxpayV2Client {
-  private readonly gateway: string;
+/** v2 err_code values meaning "busy or outcome unknown: ask again with the same parameters" */
+const V2_RETRYABLE = new Set(['SYSTEMERROR', 'BANKERROR', 'FREQUENCY_LIMITED', 'USERPAYING']);
 
+export class WxpayV2Client {
   constructor(
     private readonly config: WxpayNodeConfig,
     private readonly ctx: ProviderContext<WxpayNodeConfig>,
-  ) {
-    this.gateway = (config.gateway || WXPAY_DEFAULT_GATEWAY).replace(/\/+$/, '');
-  }
+  ) {}
 
-  /** Signs and posts; returns the verified answer. Business failures (result_code FAIL) throw GATEWAY_ERROR. */
-  async request(path: string, params: Record<string, unknown>, opts: { allowResultFail?: boolean } = {}): Promise<Record<string, string>> {
+  /** Signs and posts through the gateway step; returns the verified answer. A business failure (result_code FAIL) is a GatewayFailure. */
+  async request(path: string, params: Record<string, unknown>): Promise<Record<string, string>> {
     const key = v2Key(this.config);
     const signType = v2SignType(this.config);
     const payload: Record<string, unknown> = {
@@ -36,31 +36,36 @@ export class WxpayV2Client {
       ...params,
     };
     payload.sign = signV2(payload, key, signType);
-    let text: string;
-    try {
-      const res = await this.ctx.http.request({
+    let answer: Record<string, string> = {};
+    return callGateway(this.ctx.http, {
+      request: {
         method: 'POST',
-        url: this.gateway + path,
+        url: gatewayUrl(this.config.gateway, WXPAY_DEFAULT_GATEWAY, path),
         headers: { 'Content-Type': 'text/xml; charset=utf-8' },
         body: toXml(payload),
-      });
-      text = res.body.toString('utf8');
-    } catch {
-      throw new PayError('GATEWAY_UNREACHABLE');
-    }
-    const answer = parseXml(text);
-    if (answer.return_code !== 'SUCCESS')
-      throw new PayError('GATEWAY_ERROR', { providerCode: answer.return_code ?? 'FAIL', providerMsg: answer.return_msg ?? '' });
-    // the answer is signed with the request's sign type and does not name it
-    if (!verifyV2(answer, key, signType)) throw new PayError('GATEWAY_RESPONSE_UNVERIFIED');
-    if (answer.mch_id && answer.mch_id !== this.config.mchId) throw new PayError('GATEWAY_RESPONSE_UNVERIFIED');
-    if (answer.result_code !== 'SUCCESS' && !opts.allowResultFail) {
-      throw new PayError(
-        'GATEWAY_ERROR',
-        { providerCode: answer.err_code ?? 'FAIL', providerMsg: answer.err_code_des ?? '' },
-        { providerCode: answer.err_code },
-      );
-    }
-    return answer;
+        timeoutMs: this.config.timeout,
+      },
+      verify: (res) => {
+        if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
+        answer = parseXml(res.body.toString('utf8'));
+        // return_code FAIL (communication or request error) is never signed: informative, proves nothing
+        if (answer.return_code !== 'SUCCESS')
+          throw new GatewayFailure('GATEWAY_ERROR', {
+            httpStatus: res.status,
+            providerCode: answer.return_code || 'FAIL',
+            providerMessage: answer.return_msg,
+            verified: false,
+            retryable: true,
+          });
+        // the answer is signed with the request's sign type and does not name it
+        if (!verifyV2(answer, key, signType)) throw new Error('bad signature');
+        if (answer.mch_id && answer.mch_id !== this.config.mchId) throw new Error('another merchant');
+      },
+      refusal: () =>
+        answer.result_code === 'SUCCESS'
+          ? undefined
+          : { code: answer.err_code || 'FAIL', message: answer.err_code_des, retryable: V2_RETRYABLE.has(answer.err_code) },
+      parse: () => answer,
+    });
   }
 }

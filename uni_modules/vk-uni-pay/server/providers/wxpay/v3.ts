@@ -6,6 +6,7 @@
 import { PayError } from '../../core/errors';
 import type { ProviderContext } from '../types';
 import type { HttpResponse } from '../../transport/http';
+import { callGateway, gatewayUrl, jsonObject, type GatewayRefusal } from '../gateway';
 import type { WxpayNodeConfig } from './config';
 import { WXPAY_DEFAULT_GATEWAY } from './config';
 import {
@@ -59,17 +60,15 @@ const isPublicKeyId = (serial: string) => serial.startsWith('PUB_KEY_ID_');
 
 export class WxpayV3Client {
   private readonly state: MerchantState;
-  private readonly gateway: string;
 
   constructor(
     private readonly config: WxpayNodeConfig,
     private readonly ctx: ProviderContext<WxpayNodeConfig>,
   ) {
     this.state = merchantState(config);
-    this.gateway = (config.gateway || WXPAY_DEFAULT_GATEWAY).replace(/\/+$/, '');
   }
 
-  /** Signed request; returns the parsed, verified JSON body ({} for 204). Throws GATEWAY_* errors. */
+  /** Signed request through the gateway step; returns the verified JSON body ({} for 204). Throws GatewayFailure. */
   async request<T = Record<string, any>>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; data: T }> {
     const text = body === undefined ? '' : JSON.stringify(body);
     const timestamp = Math.floor(this.ctx.clock.now() / 1000);
@@ -81,25 +80,22 @@ export class WxpayV3Client {
     if (text) headers['Content-Type'] = 'application/json';
     // in public-key mode the gateway signs answers with the public key only when asked to
     if (this.config.wxpayPublicKeyId) headers['Wechatpay-Serial'] = this.config.wxpayPublicKeyId;
-    let res: HttpResponse;
-    try {
-      res = await this.ctx.http.request({ method, url: this.gateway + path, headers, body: text || undefined });
-    } catch {
-      throw new PayError('GATEWAY_UNREACHABLE');
-    }
-    if (res.status < 200 || res.status >= 300) {
-      const err = safeJson(res.body) as { code?: string; message?: string } | undefined;
-      throw new PayError(
-        'GATEWAY_ERROR',
-        { providerCode: err?.code ?? res.status, providerMsg: err?.message ?? '' },
-        { status: res.status, providerCode: err?.code },
-      );
-    }
-    await this.verify(res.headers, res.body, 'response');
-    if (res.status === 204 || res.body.length === 0) return { status: res.status, data: {} as T };
-    const data = safeJson(res.body);
-    if (!data) throw new PayError('GATEWAY_RESPONSE_INVALID');
-    return { status: res.status, data: data as T };
+    return callGateway(this.ctx.http, {
+      request: { method, url: this.url(path), headers, body: text || undefined, timeoutMs: this.config.timeout },
+      // error answers are signed too: an unsigned one proves nothing
+      verify: (res) => this.verify(res.headers, res.body, 'response'),
+      refusal: v3Refusal,
+      parse: (res) => {
+        if (res.status === 204 || res.body.length === 0) return { status: res.status, data: {} as T };
+        const data = jsonObject(res.body);
+        if (!data) throw new Error('not a JSON object');
+        return { status: res.status, data: data as T };
+      },
+    });
+  }
+
+  private url(path: string): string {
+    return gatewayUrl(this.config.gateway, WXPAY_DEFAULT_GATEWAY, path);
   }
 
   /** Verifies a signed answer or notification; an unknown certificate serial triggers a refresh. */
@@ -136,25 +132,28 @@ export class WxpayV3Client {
       timestamp: Math.floor(now / 1000),
       nonce: nonceStr(),
     });
-    let res: HttpResponse;
-    try {
-      res = await this.ctx.http.request({
-        method: 'GET',
-        url: this.gateway + path,
-        headers: { Accept: 'application/json', 'User-Agent': USER_AGENT, Authorization: authorization },
-      });
-    } catch {
-      throw new PayError('GATEWAY_UNREACHABLE');
-    }
-    if (res.status !== 200) throw new PayError('GATEWAY_ERROR', { providerCode: res.status, providerMsg: 'GET /v3/certificates' });
-    const list = (safeJson(res.body) as { data?: Array<{ serial_no: string; encrypt_certificate: EncryptedResource }> } | undefined)?.data;
-    if (!Array.isArray(list)) throw new PayError('GATEWAY_RESPONSE_INVALID');
+    const v3Key = this.config.v3Key;
     const found: Record<string, string> = {};
-    for (const item of list) found[item.serial_no] = decryptResource(item.encrypt_certificate, this.config.v3Key).toString('utf8');
-    // the download is signed by one of the certificates it carries (bootstrap, as WeChat's SDKs do)
-    verifyMessage(createKeyStore({ certificates: found }), signedMessageFromHeaders(res.headers, res.body), {
-      nowMs: now,
-      purpose: 'response',
+    await callGateway(this.ctx.http, {
+      request: {
+        method: 'GET',
+        url: this.url(path),
+        headers: { Accept: 'application/json', 'User-Agent': USER_AGENT, Authorization: authorization },
+        timeoutMs: this.config.timeout,
+      },
+      // the download is signed by one of the certificates it carries (bootstrap, as WeChat's SDKs do)
+      verify: (res) => {
+        if (res.status !== 200) return this.verify(res.headers, res.body, 'response');
+        const list = jsonObject(res.body)?.data as Array<{ serial_no: string; encrypt_certificate: EncryptedResource }> | undefined;
+        if (!Array.isArray(list)) throw new Error('no certificate list');
+        for (const item of list) found[item.serial_no] = decryptResource(item.encrypt_certificate, v3Key).toString('utf8');
+        verifyMessage(createKeyStore({ certificates: found }), signedMessageFromHeaders(res.headers, res.body), {
+          nowMs: now,
+          purpose: 'response',
+        });
+      },
+      refusal: v3Refusal,
+      parse: () => undefined,
     });
     for (const [serial, pem] of Object.entries(found)) s.keys.add(serial, pem);
     await this.ctx.cache.set(cacheKey, found, CERT_CACHE_TTL_MS);
@@ -167,4 +166,15 @@ export function safeJson(body: Buffer | string): any {
   } catch {
     return undefined;
   }
+}
+
+/** WeChat Pay v3 codes meaning "busy or outcome unknown: ask again with the same parameters" */
+const V3_RETRYABLE = new Set(['SYSTEM_ERROR', 'SYSTEMERROR', 'FREQUENCY_LIMITED', 'BANK_ERROR', 'RATELIMIT_EXCEEDED']);
+
+/** The refusal a verified v3 error answer carries: `{code, message}` with a 4xx/5xx status. */
+function v3Refusal(res: HttpResponse): GatewayRefusal | undefined {
+  if (res.status >= 200 && res.status < 300) return undefined;
+  const err = jsonObject(res.body);
+  const code = typeof err?.code === 'string' && err.code ? err.code : `HTTP ${res.status}`;
+  return { code, message: typeof err?.message === 'string' ? err.message : undefined, retryable: V3_RETRYABLE.has(code) };
 }
