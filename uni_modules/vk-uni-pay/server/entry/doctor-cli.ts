@@ -7,14 +7,13 @@
 import * as path from 'node:path';
 import type { Finding } from '../core/doctor';
 import { systemClock } from '../core/time';
-import { runDoctor, type DoctorReport } from '../services/doctor';
-import type { HttpTransport } from '../transport/http';
+import { runDoctor, type DoctorEnv, type DoctorReport } from '../services/doctor';
 
 export interface CliIo {
   out(text: string): void;
   err(text: string): void;
   /** the network for --online (tests: the loopback sandboxes are reached the same way) */
-  http?: HttpTransport;
+  http?: DoctorEnv['http'];
 }
 
 const USAGE = `用法 / usage: vk-uni-pay doctor --config <uni-config-center/uni-pay/config.js> [--online] [--space <spaceId>]... [--json] [--lang zh|en]
