@@ -193,6 +193,7 @@ const broken: Array<[string, Mutation, string, string, 'error' | 'warn']> = [
     'version',
     'error',
   ],
+  ['version 2 with only the v3 fields', (c) => void (wxNode(c).version = 2), 'wxpay.mp-weixin', 'version', 'error'],
   ['version 4', (c) => void (wxNode(c).version = 4), 'wxpay.mp-weixin', 'version', 'error'],
   // WeChat Pay v2
   ['v2 key of 16 characters', (c) => void (c.wxpay.h5.key = 'k'.repeat(16)), 'wxpay.h5', 'key', 'error'],

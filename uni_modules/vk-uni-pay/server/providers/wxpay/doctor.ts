@@ -186,7 +186,23 @@ export function diagnoseWxpay({ name, node, now }: DoctorInput): Finding[] {
     f.error('version', [`version 只能是 2 或 3（现为 ${node.version}）`, `version must be 2 or 3 (it is ${node.version})`]);
     return f.list;
   }
+  const hasV3 = !!(
+    node.appPrivateKeyContent ||
+    node.appPrivateKeyPath ||
+    node.v3Key ||
+    node.appCertContent ||
+    node.appCertPath ||
+    node.appCertSn
+  );
   if (version === '2') {
+    if (!node.key && hasV3) {
+      f.error(
+        'version',
+        ['version 为 2，但只配置了 v3 的密钥与证书', 'version is 2 but only v3 keys and certificates are configured'],
+        ['使用 API v3 请删除 version 或写 version: 3', 'For API v3 remove version or set version: 3'],
+      );
+      return f.list;
+    }
     checkV2Key(f, node, true);
     if (node.signType !== undefined && node.signType !== 'MD5' && node.signType !== 'HMAC-SHA256')
       f.error('signType', ['v2 的 signType 只能是 MD5 或 HMAC-SHA256', 'The v2 signType must be MD5 or HMAC-SHA256']);
@@ -200,7 +216,6 @@ export function diagnoseWxpay({ name, node, now }: DoctorInput): Finding[] {
     );
     return f.list;
   }
-  const hasV3 = !!(node.appPrivateKeyContent || node.v3Key || node.appCertContent || node.appCertSn);
   if (!hasV3 && node.key) {
     f.error(
       'version',
