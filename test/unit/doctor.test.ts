@@ -2,7 +2,7 @@
  * doctor: a good config passes clean, and each check catches the broken config it is written for
  * (keys and certificates generated here, nothing reaches the network).
  */
-import { createPrivateKey, createPublicKey, randomBytes } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -195,6 +195,27 @@ const broken: Array<[string, Mutation, string, string, 'error' | 'warn']> = [
   ],
   ['version 2 with only the v3 fields', (c) => void (wxNode(c).version = 2), 'wxpay.mp-weixin', 'version', 'error'],
   ['version 4', (c) => void (wxNode(c).version = 4), 'wxpay.mp-weixin', 'version', 'error'],
+  ['appId that is not a WeChat AppID', (c) => void (wxNode(c).appId = 'wxABC'), 'wxpay.mp-weixin', 'appId', 'warn'],
+  ['mchId that is not digits', (c) => void (wxNode(c).mchId = 'mch-1'), 'wxpay.mp-weixin', 'mchId', 'warn'],
+  ['neither certificate nor serial', (c) => void delete wxNode(c).appCertPath, 'wxpay.mp-weixin', 'appCert', 'error'],
+  [
+    'serial only, not hexadecimal',
+    (c) => void (delete wxNode(c).appCertPath, (wxNode(c).appCertSn = 'serial-no')),
+    'wxpay.mp-weixin',
+    'appCertSn',
+    'error',
+  ],
+  [
+    'certificate file that is not a certificate',
+    (c) => {
+      writeFileSync(path.join(dir, 'garbage_cert.pem'), 'hello');
+      wxNode(c).appCertPath = path.join(dir, 'garbage_cert.pem');
+    },
+    'wxpay.mp-weixin',
+    'appCert',
+    'error',
+  ],
+  ['public key without its id', (c) => void delete wxNode(c).wxpayPublicKeyId, 'wxpay.mp-weixin', 'wxpayPublicKeyId', 'error'],
   // WeChat Pay v2
   ['v2 key of 16 characters', (c) => void (c.wxpay.h5.key = 'k'.repeat(16)), 'wxpay.h5', 'key', 'error'],
   ['v2 without key', (c) => void delete c.wxpay.h5.key, 'wxpay.h5', 'key', 'error'],
@@ -260,6 +281,33 @@ const broken: Array<[string, Mutation, string, string, 'error' | 'warn']> = [
     'appCert',
     'error',
   ],
+  ['appId that is not an Alipay APPID', (c) => void (c.alipay['mp-alipay'].appId = 'ali-app'), 'alipay.mp-alipay', 'appId', 'warn'],
+  ['legacy signType RSA', (c) => void (c.alipay['mp-alipay'].signType = 'RSA'), 'alipay.mp-alipay', 'signType', 'warn'],
+  ['unknown signType', (c) => void (c.alipay['mp-alipay'].signType = 'SM2'), 'alipay.mp-alipay', 'signType', 'error'],
+  [
+    'a 1024-bit app private key',
+    (c) => {
+      const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 1024 });
+      c.alipay['mp-alipay'].privateKey = privateKey.export({ type: 'pkcs8', format: 'pem' });
+    },
+    'alipay.mp-alipay',
+    'privateKey',
+    'warn',
+  ],
+  [
+    'cert mode: expired Alipay certificate',
+    async (c) => {
+      const old = await issueCertificate({
+        subject: 'CN=old alipay',
+        notBefore: new Date(NOW - 400 * 864e5),
+        notAfter: new Date(NOW - 864e5),
+      });
+      aliCertNode(c).alipayPublicCertContent = old.certPem;
+    },
+    'alipay.h5',
+    'alipayPublicCert.validity',
+    'error',
+  ],
   // Apple, virtual payment, VksPay
   ['apple: bundleId not reverse-DNS', (c) => void (c.appleiap['app-plus'].bundleId = 'myapp'), 'appleiap.app-plus', 'bundleId', 'error'],
   [
@@ -293,6 +341,47 @@ const broken: Array<[string, Mutation, string, string, 'error' | 'warn']> = [
     'error',
   ],
   ['vkspay: key missing', (c) => void delete c.vkspay.key, 'vkspay', 'key', 'error'],
+  ['apple: products not an object', (c) => void (c.appleiap['app-plus'].products = 'coins_600'), 'appleiap.app-plus', 'products', 'error'],
+  ['apple: sandbox as a string', (c) => void (c.appleiap['app-plus'].sandbox = 'false'), 'appleiap.app-plus', 'sandbox', 'error'],
+  [
+    'apple: negative receiptExpiresIn',
+    (c) => void (c.appleiap['app-plus'].receiptExpiresIn = -1),
+    'appleiap.app-plus',
+    'receiptExpiresIn',
+    'error',
+  ],
+  [
+    'apple: root certificate garbage',
+    (c) => void (c.appleiap['app-plus'].appleRootCertificates = ['not a cert']),
+    'appleiap.app-plus',
+    'appleRootCertificates',
+    'error',
+  ],
+  [
+    'virtual: appId not a mini-program AppID',
+    (c) => void (c['wxpay-virtual']['mp-weixin'].appId = 'mini'),
+    'wxpay-virtual.mp-weixin',
+    'appId',
+    'warn',
+  ],
+  ['virtual: secret missing', (c) => void delete c['wxpay-virtual']['mp-weixin'].secret, 'wxpay-virtual.mp-weixin', 'secret', 'error'],
+  ['virtual: rate 0', (c) => void (c['wxpay-virtual']['mp-weixin'].rate = 0), 'wxpay-virtual.mp-weixin', 'rate', 'error'],
+  [
+    'virtual: token with a space',
+    (c) => void (c['wxpay-virtual']['mp-weixin'].token = 'to ken'),
+    'wxpay-virtual.mp-weixin',
+    'token',
+    'error',
+  ],
+  ['vkspay: mchId missing', (c) => void delete c.vkspay.mchId, 'vkspay', 'mchId', 'error'],
+  [
+    'no provider node at all',
+    (c) => void ['wxpay', 'alipay', 'appleiap', 'wxpay-virtual', 'vkspay'].forEach((k) => delete c[k]),
+    'config',
+    'nodes',
+    'error',
+  ],
+  ['notifyUrl that is not a URL', (c) => void (c.notifyUrl['space-1'] = 'fc-space-1/http/vk-pay'), 'notifyUrl', 'notifyUrl.url', 'error'],
   // notifyUrl and gateways
   ['notifyUrl missing', (c) => void delete c.notifyUrl, 'notifyUrl', 'notifyUrl', 'error'],
   [
