@@ -9,6 +9,7 @@
  *                                                  client (node-fetch, for the online checks we keep off)
  *                                                  is left out: 0.45 MB instead of 0.76 MB
  *   vk-pay/dist/index.obj.js                       the cloud object, requiring the common module
+ *   common/vk-uni-pay/dist/doctor-cli.js           the `vk-uni-pay doctor` CLI (bin/vk-uni-pay.js)
  * Files are overwritten in place (never deleted first), so a build never leaves a window in which
  * a running runtime or test finds them missing. Usage: tsx tools/build.ts
  */
@@ -98,6 +99,8 @@ export async function build(): Promise<void> {
       outfile: path.join(commonDist, 'vendor/app-store-server-library.js'),
     }),
     esbuild.build({ ...common, entryPoints: [path.join(server, 'entry/cloud-object.ts')], outfile: path.join(objectDist, 'index.obj.js') }),
+    // the doctor CLI (bin/vk-uni-pay.js); not loaded by uniCloud
+    esbuild.build({ ...common, entryPoints: [path.join(server, 'entry/doctor-cli.ts')], outfile: path.join(commonDist, 'doctor-cli.js') }),
   ]);
 }
 

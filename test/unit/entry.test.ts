@@ -13,6 +13,7 @@ test('every documented function is exported', () => {
     'code2SessionAlipay',
     'createVkPay',
     'isPayError',
+    'doctor',
   ];
   for (const name of fns) expect(typeof (vkPay as Record<string, unknown>)[name]).toBe('function');
   expect(typeof vkPay.appleiap.verifyReceipt).toBe('function');

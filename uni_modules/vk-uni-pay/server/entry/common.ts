@@ -13,6 +13,7 @@ import { closeOrder } from '../services/close-order';
 import { notifyProvideGoods } from '../services/virtual-payment';
 import { code2SessionAlipay, code2SessionWeixinH5, code2SessionWeixinMP, type LoginParams } from '../services/sessions';
 import { queryPayment, type QueryPaymentParams } from '../services/query-payment';
+import { runDoctor } from '../services/doctor';
 import type { HttpInfo, IntegratedResponse } from '../../../../types/unicloud-server';
 import type { RawHttpRequest } from '../providers/types';
 
@@ -87,7 +88,27 @@ export function createVkPay(options: VkPayOptions = {}) {
     code2SessionWeixinH5: safe((params: LoginParams) => code2SessionWeixinH5(deps, params)),
     /** Alipay mini-program auth code → buyer id */
     code2SessionAlipay: safe((params: LoginParams) => code2SessionAlipay(deps, params)),
+    /** checks the merchant config (the `pid` merchant's, or config.js); server code only, never a client */
+    doctor: safe(async (params: DoctorParams = {}) => {
+      const spaceId = deps.spaceId();
+      const report = await runDoctor(
+        await deps.configs.load(params.pid),
+        { http: deps.http, clock: deps.clock, pid: params.pid },
+        {
+          online: params.online === true,
+          spaceIds: spaceId ? [spaceId] : [],
+        },
+      );
+      return { code: 0, msg: report.ok ? 'ok' : `${report.errors} error(s)`, ...report };
+    }),
   };
+}
+
+export interface DoctorParams {
+  /** a merchant of vk-pay-config; default: uni-pay/config.js */
+  pid?: string;
+  /** one signed read-only gateway call per node */
+  online?: boolean;
 }
 
 export type VkPay = ReturnType<typeof createVkPay>;
@@ -108,6 +129,7 @@ export const code2SessionApi = {
   weixinH5: (params: LoginParams) => instance().code2SessionWeixinH5(params),
   alipay: (params: LoginParams) => instance().code2SessionAlipay(params),
 };
+export const doctorApi = (params?: DoctorParams) => instance().doctor(params);
 export const appleiapApi = { verifyReceipt: (params: ApplePurchaseParams) => instance().verifyApplePurchase(params) };
 
 export { PayError, ERRORS, isPayError };

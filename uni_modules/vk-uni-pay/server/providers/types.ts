@@ -7,6 +7,7 @@ import type { HttpTransport } from '../transport/http';
 import type { Clock } from '../core/time';
 import type { KeyValueCache } from '../store/cache';
 import type { IntegratedResponse } from '../../../../types/unicloud-server';
+import type { DoctorInput, Finding } from '../core/doctor';
 
 export type ProviderName = 'wxpay' | 'alipay' | 'appleiap' | 'vkspay' | 'wxpay-virtual';
 
@@ -147,4 +148,8 @@ export interface ProviderAdapter<C = Record<string, any>> {
    * notification being answered, for providers whose reply format depends on its protocol.
    */
   notifyReply(ok: boolean, message?: string, req?: RawHttpRequest): IntegratedResponse;
+  /** `doctor`: static checks of a config node (no network), findings in zh-Hans and en */
+  diagnose?(input: DoctorInput): Finding[];
+  /** `doctor --online`: one signed read-only call; absent: the service asks queryOrder about an unused order number */
+  diagnoseOnline?(name: string, ctx: ProviderContext<C>): Promise<Finding[]>;
 }

@@ -75,6 +75,15 @@ export function configNode<T = Record<string, any>>(config: PayConfig, path: str
   if (!node || typeof node !== 'object') throw new PayError('CONFIG_NODE_MISSING', { node: path.join('.') });
   const done = resolvedNodes.get(node);
   if (done) return done as T;
+  const resolved = readNodeFiles(node, (field) => {
+    throw new PayError('CONFIG_KEY_INVALID', { node: path.join('.'), field });
+  });
+  resolvedNodes.set(node, resolved);
+  return resolved as T;
+}
+
+/** A copy of the node with each non-empty `xxxPath` file read into `xxxContent` (unless that is set); unreadable files go to `unreadable`. */
+export function readNodeFiles(node: Record<string, any>, unreadable: (field: string, file: string) => void): Record<string, any> {
   const resolved: Record<string, any> = { ...node };
   for (const [key, value] of Object.entries(node)) {
     const m = /^(.*)Path$/.exec(key);
@@ -82,11 +91,10 @@ export function configNode<T = Record<string, any>>(config: PayConfig, path: str
     try {
       resolved[`${m[1]}Content`] = readFileSync(value, 'utf8');
     } catch {
-      throw new PayError('CONFIG_KEY_INVALID', { node: path.join('.'), field: key });
+      unreadable(key, value);
     }
   }
-  resolvedNodes.set(node, resolved);
-  return resolved as T;
+  return resolved;
 }
 
 /** `notifyUrl[spaceId]` (vk-uni-pay error 101 when missing). */

@@ -58,3 +58,21 @@ export function countingTransport(inner: HttpTransport): HttpTransport & { calls
     },
   };
 }
+
+/** Node's fetch (Node 18+): for code that runs outside uniCloud, such as the `doctor` CLI. */
+export function fetchTransport(): HttpTransport {
+  return {
+    async request(req) {
+      const res = await fetch(req.url, {
+        method: req.method,
+        headers: req.headers,
+        body: req.body as BodyInit | undefined,
+        redirect: 'manual',
+        signal: AbortSignal.timeout(req.timeoutMs ?? DEFAULT_TIMEOUT_MS),
+      });
+      const headers: Record<string, string> = {};
+      res.headers.forEach((v, k) => (headers[k.toLowerCase()] = v));
+      return { status: res.status, headers, body: Buffer.from(await res.arrayBuffer()) };
+    },
+  };
+}

@@ -20,6 +20,7 @@ import type {
 import { getAlipayRuntime, type AlipayNodeConfig } from './config';
 import { callAlipay, signedParamString, type CommonParams } from './gateway';
 import { verifyAndParseNotify } from './notify';
+import { diagnoseAlipay } from './doctor';
 
 export type { AlipayNodeConfig } from './config';
 export { alipayOauthToken, type AlipayOauthIds } from './oauth';
@@ -223,6 +224,7 @@ function notifyReply(ok: boolean): IntegratedResponse {
 
 export const alipayAdapter: ProviderAdapter<AlipayNodeConfig> = {
   provider: 'alipay',
+  diagnose: diagnoseAlipay,
   createOrder,
   queryOrder,
   closeOrder,

@@ -13,6 +13,7 @@ import type { IntegratedResponse } from '../../../../../types/unicloud-server';
 import type { CreateOrderInput, NotifyEvent, ProviderAdapter, ProviderContext, RawHttpRequest } from '../types';
 import { AppleIapConfig, checkProduct } from './config';
 import { verifyNotificationV2 } from './jws';
+import { diagnoseAppleIap, probeAppleIap } from './doctor';
 
 export * from './config';
 export { verifyReceipt, verifyReceiptUrls, APPLE_PRODUCTION_VERIFY_URL, APPLE_SANDBOX_VERIFY_URL } from './receipt';
@@ -37,6 +38,8 @@ function reply(statusCode: number, body = ''): IntegratedResponse {
 
 export const appleiapAdapter: ProviderAdapter<AppleIapConfig> = {
   provider: 'appleiap',
+  diagnose: diagnoseAppleIap,
+  diagnoseOnline: probeAppleIap,
 
   async createOrder(input, ctx) {
     if (input.time_expire !== undefined) throw new PayError('TIME_EXPIRE_UNSUPPORTED', { provider: 'appleiap' });

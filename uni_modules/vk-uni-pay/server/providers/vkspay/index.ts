@@ -24,6 +24,7 @@ import type {
   RefundInput,
   RefundResult,
 } from '../types';
+import { diagnoseVksPay, probeVksPay } from './doctor';
 
 export const VKSPAY_NODE = 'vkspay';
 export const DEFAULT_VKSPAY_GATEWAY = 'https://vk-spay-openapi.fsq.pub';
@@ -274,6 +275,8 @@ function jsonReply(body: Record<string, string>): IntegratedResponse {
 
 export const vkspayAdapter: ProviderAdapter<VksPayConfig> = {
   provider: 'vkspay',
+  diagnose: diagnoseVksPay,
+  diagnoseOnline: probeVksPay,
   createOrder,
   queryOrder,
   refund,

@@ -22,6 +22,7 @@ import type {
 } from '../types';
 import { WxpayVirtualConfig, WXPAY_VIRTUAL_NODE, appKeyOf, envOf, need, xpayRequest } from './api';
 import { decryptPushMessage, hexEqual, pushMsgSignature, pushSignature, userSignature, virtualPaySig } from './sign';
+import { diagnoseWxpayVirtual, probeWxpayVirtual } from './doctor';
 
 export * from './sign';
 export { code2Session, getAccessToken, xpayRequest, WXPAY_VIRTUAL_NODE, DEFAULT_API_BASE, envOf, appKeyOf } from './api';
@@ -314,6 +315,8 @@ function virtualEvent(msg: Record<string, any>, appid: string | undefined, encry
 
 export const wxpayVirtualAdapter: ProviderAdapter<WxpayVirtualConfig> = {
   provider: 'wxpay-virtual',
+  diagnose: diagnoseWxpayVirtual,
+  diagnoseOnline: probeWxpayVirtual,
 
   async createOrder(input: CreateOrderInput, ctx) {
     const config = ctx.config;

@@ -23,6 +23,7 @@ import { WxpayV3Client, merchantState, safeJson } from './v3';
 import { isGatewayFailure } from '../gateway';
 import { WxpayV2Client, v2Key, v2SignType } from './v2';
 import { decryptRefundReqInfo, decryptResource, nonceStr, parseXml, signLines, signV2, verifyV2 } from './crypto';
+import { diagnoseWxpay } from './doctor';
 
 type Ctx = ProviderContext<WxpayNodeConfig>;
 
@@ -359,6 +360,7 @@ function notifyReply(ok: boolean, message?: string, req?: RawHttpRequest): Integ
 
 export const wxpayAdapter: ProviderAdapter<WxpayNodeConfig> = {
   provider: 'wxpay',
+  diagnose: diagnoseWxpay,
   createOrder: (input, ctx) => (isV2(ctx.config) ? createV2(input, ctx) : createV3(input, ctx)),
   queryOrder,
   closeOrder,
