@@ -26,10 +26,11 @@ export async function closeOrder(
     try {
       ({ closed } = await adapter.closeOrder({ out_trade_no }, await orderProviderContext(deps, order)));
     } catch (e) {
-      // a close refused because the trade was paid in between: settle it like any payment
+      // a close refused because the trade was paid or closed in between (a concurrent close): the provider's word decides
       if (isPayError(e) && e.key === 'GATEWAY_ERROR') {
         const now = await reconcile(deps, order);
         if (PAID_STATUSES.includes(now.status)) throw new PayError('ORDER_PAID');
+        if (now.status === ORDER_STATUS.CLOSED) return { code: 0, msg: 'ok', out_trade_no, status: ORDER_STATUS.CLOSED };
       }
       throw e;
     }
