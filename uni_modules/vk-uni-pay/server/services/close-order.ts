@@ -3,7 +3,7 @@
  * it). The provider is asked first; the order becomes closed (-1) only once the provider's trade is
  * closed, and a trade the provider reports paid is settled instead of closed.
  */
-import { PayError, isPayError } from '../core/errors';
+import { PayError } from '../core/errors';
 import { ORDER_STATUS, PAID_STATUSES } from '../core/order';
 import { loadAdapter } from '../providers/registry';
 import { orderProviderContext, requireOrder, type PayDeps } from './deps';
@@ -26,12 +26,11 @@ export async function closeOrder(
     try {
       ({ closed } = await adapter.closeOrder({ out_trade_no }, await orderProviderContext(deps, order)));
     } catch (e) {
-      // a close refused because the trade was paid or closed in between (a concurrent close): the provider's word decides
-      if (isPayError(e) && e.key === 'GATEWAY_ERROR') {
-        const now = await reconcile(deps, order);
-        if (PAID_STATUSES.includes(now.status)) throw new PayError('ORDER_PAID');
-        if (now.status === ORDER_STATUS.CLOSED) return { code: 0, msg: 'ok', out_trade_no, status: ORDER_STATUS.CLOSED };
-      }
+      // refused because the trade was paid in between, or the answer was lost after the provider
+      // closed it: the provider's word on the trade decides; the error stands only if it cannot tell
+      const now = await reconcile(deps, order).catch(() => order);
+      if (PAID_STATUSES.includes(now.status)) throw new PayError('ORDER_PAID');
+      if (now.status === ORDER_STATUS.CLOSED) return { code: 0, msg: 'ok', out_trade_no, status: ORDER_STATUS.CLOSED };
       throw e;
     }
     if (!closed) throw new PayError('ORDER_CLOSE_LATER');
