@@ -183,8 +183,9 @@ describe('handler lease', () => {
     await insertOrder({ out_trade_no: no, provider: 'wxpay', status: ORDER_STATUS.UNPAID });
     const unpaid = await order(no);
     behaviour.set(no, async () => (await sleep(50), true));
+    const longLease = { ...deps, handlerLeaseMs: 60_000 };
     const outcomes = await Promise.all(
-      Array.from({ length: 10 }, () => settlePaid(deps, unpaid, { transaction_id: 'TX-SAME', notify_mode: 1, pay_type: 'wxpay_h5' })),
+      Array.from({ length: 10 }, () => settlePaid(longLease, unpaid, { transaction_id: 'TX-SAME', notify_mode: 1, pay_type: 'wxpay_h5' })),
     );
     expect(outcomes.filter((o) => o === 'done').length).toBeGreaterThanOrEqual(1);
     expect(runs.get(no)).toBe(1);
