@@ -24,6 +24,22 @@ const HANDLERS: Record<string, string> = {
   if (total === 0) throw new Error('first run fails on purpose');
   return true;
 };`,
+  // an idempotent handler (one credit per order, keyed by the order number) with the crash points
+  // of the crash-point suite: VK_TEST_CRASH_AT names where this process SIGKILLs itself
+  crashy: `module.exports = async function ({ data }) {
+  const db = uniCloud.database();
+  const crash = (at) => { if (process.env.VK_TEST_CRASH_AT === at) process.kill(process.pid, 'SIGKILL'); };
+  crash('handler-start');
+  await db.collection('test-handler-calls').add({ out_trade_no: data.out_trade_no, type: 'crashy', ok: true });
+  crash('handler-before-effect');
+  try {
+    await db.collection('test-credits').add({ _id: 'credit-' + data.out_trade_no, out_trade_no: data.out_trade_no, amount: data.total_fee });
+  } catch (e) {
+    if (e.code !== 11000) throw e; // already credited: the effect is applied once
+  }
+  crash('handler-after-effect');
+  return true;
+};`,
 };
 
 /** A business object for tests only: passes createPayment options through unchanged. */
@@ -53,6 +69,10 @@ module.exports = {
   async addMerchantConfig(doc) {
     const { id } = await uniCloud.database().collection('vk-pay-config').add(doc);
     return { errCode: 0, id };
+  },
+  async updateDocs(collection, where, patch) {
+    const { updated } = await uniCloud.database().collection(collection).where(where).update(patch);
+    return { errCode: 0, updated };
   },
   async findDocs(collection, where) {
     return { errCode: 0, docs: (await uniCloud.database().collection(collection).where(where || {}).get()).data };
