@@ -58,7 +58,10 @@ export async function startChildRuntime(s: TestStack, env: Record<string, string
   );
   const exited = new Promise<string>((resolve) => child.on('exit', (code, signal) => resolve(signal ?? String(code))));
   let stderr = '';
-  child.stderr!.on('data', (c) => (stderr += c));
+  child.stderr!.on('data', (c) => {
+    stderr += c;
+    if (process.env.VK_TEST_CHILD_STDERR) process.stderr.write(c);
+  });
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (c) => {
