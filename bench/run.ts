@@ -6,6 +6,7 @@
  *   warm_create_ratio     warm wxpay Native createPayment CPU / (one RSA-2048 sign + one verify), same process (goal ≤ 2.0)
  *   db_roundtrips_create  database calls for a new order (goal 1) and when re-paying (goal ≤ 3)
  *   http_calls_create     gateway calls per warm createPayment (goal exactly 1)
+ *   notify_*              notification figures, see bench/notify.ts
  * `npm run bench -- --json` also prints all figures as one JSON object on the last line.
  */
 import * as path from 'node:path';
@@ -16,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { createSign, randomBytes } from 'node:crypto';
 import * as esbuild from 'esbuild';
 import { ROOT, startStack, APPLE_PRODUCTS } from '../tools/stack';
+import { benchNotify, notifyLines } from './notify';
 
 const plugin = path.join(ROOT, 'uni_modules/vk-uni-pay');
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -147,6 +149,7 @@ async function main() {
       db_roundtrips_create: warm.dbPerCall,
       db_roundtrips_repay: warm.dbRepay,
       http_calls_create: warm.httpPerCall,
+      ...(await benchNotify(stack)),
     };
     console.log('vk-uni-pay benchmark (this machine, one run; medians)');
     console.log(
@@ -162,6 +165,7 @@ async function main() {
       `  database round trips per createPayment  ${figures.db_roundtrips_create} new order (goal 1), ${figures.db_roundtrips_repay} re-paying (goal ≤ 3)`,
     );
     console.log(`  gateway HTTP calls per createPayment    ${figures.http_calls_create} (goal exactly 1)`);
+    for (const line of notifyLines(figures)) console.log(line);
     if (json) console.log(JSON.stringify(figures));
   } finally {
     await stack.close();
