@@ -13,7 +13,7 @@ import http from 'node:http';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createDatabase } from '../tools/local-unicloud';
-import { ROOT, WX_APPIDS, type Stack } from '../tools/stack';
+import { ROOT, WX_APPIDS, startStack, type Stack } from '../tools/stack';
 import { countingDatabase } from '../uni_modules/vk-uni-pay/server/store/db';
 
 const plugin = path.join(ROOT, 'uni_modules/vk-uni-pay');
@@ -84,6 +84,18 @@ export interface NotifyFigures {
 }
 
 export async function benchNotify(stack: Stack): Promise<NotifyFigures> {
+  // the plugin's log lines would be measured too (the children run silent as well)
+  const level = process.env.VK_PAY_LOG_LEVEL;
+  process.env.VK_PAY_LOG_LEVEL = 'silent';
+  try {
+    return await measure(stack);
+  } finally {
+    if (level === undefined) delete process.env.VK_PAY_LOG_LEVEL;
+    else process.env.VK_PAY_LOG_LEVEL = level;
+  }
+}
+
+async function measure(stack: Stack): Promise<NotifyFigures> {
   // 1. in process: the built common module on a SQLite database, the handler answered in-process
   const dir = mkdtempSync(path.join(tmpdir(), 'vkpay-bench-notify-'));
   const sqlite = createDatabase({ file: path.join(dir, 'db.sqlite'), indexDirs: [path.join(plugin, 'uniCloud/database')] });
@@ -173,4 +185,21 @@ export function notifyLines(f: NotifyFigures): string[] {
     `  warm notification CPU (wxpay v3)        ${f.warm_notify_cpu_ms} ms (min ${f.warm_notify_cpu_ms_min}, max ${f.warm_notify_cpu_ms_max}; verify + decrypt + transition + dispatch)`,
     `  notifications per second (runtime)      ${f.notify_per_s} /s (one process, 20 in flight, each a new paid order)`,
   ];
+}
+
+// `npx tsx bench/notify.ts` (after `npm run build`): these figures alone
+if (require.main === module) {
+  (async () => {
+    const stack = await startStack({ port: 0, dataDir: mkdtempSync(path.join(tmpdir(), 'vkpay-bench-stack-')), quiet: true });
+    try {
+      const f = await benchNotify(stack);
+      for (const line of notifyLines(f)) console.log(line);
+      console.log(JSON.stringify(f));
+    } finally {
+      await stack.close();
+    }
+  })().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
 }
