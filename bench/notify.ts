@@ -13,7 +13,7 @@ import http from 'node:http';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createDatabase } from '../tools/local-unicloud';
-import { ROOT, WX_APPIDS, startStack, type Stack } from '../tools/stack';
+import { ROOT, startStack, wxPaymentNotification, type Stack } from '../tools/stack';
 import { countingDatabase } from '../uni_modules/vk-uni-pay/server/store/db';
 
 const plugin = path.join(ROOT, 'uni_modules/vk-uni-pay');
@@ -46,26 +46,8 @@ function unpaidOrder(out_trade_no: string): Record<string, unknown> {
   };
 }
 
-/** A genuine WeChat Pay v3 payment notification for the order (signed and encrypted by the sandbox's merchant keys). */
-function notification(stack: Stack, out_trade_no: string, i: number) {
-  const { body, headers } = stack.wxpay.buildPaymentNotification(stack.wxMerchant.mchid, {
-    appid: WX_APPIDS.oa,
-    mchid: stack.wxMerchant.mchid,
-    out_trade_no,
-    transaction_id: `4200${String(1e19 + i).slice(1)}${String(Date.now()).slice(-5)}`,
-    trade_type: 'NATIVE',
-    trade_state: 'SUCCESS',
-    trade_state_desc: '支付成功',
-    bank_type: 'OTHERS',
-    attach: '',
-    success_time: '2026-11-27T19:00:00+08:00',
-    payer: { openid: 'o-bench' },
-    amount: { total: 100, payer_total: 100, currency: 'CNY', payer_currency: 'CNY' },
-  });
-  const lower: Record<string, string> = {};
-  for (const [k, v] of Object.entries(headers)) lower[k.toLowerCase()] = v;
-  return { body, headers: { ...lower, 'content-type': 'application/json' } };
-}
+const notification = (stack: Stack, out_trade_no: string, i: number) =>
+  wxPaymentNotification(stack, out_trade_no, 100, `4200${String(1e19 + i).slice(1)}${String(Date.now()).slice(-5)}`);
 
 const cpuMs = async (fn: () => Promise<unknown>) => {
   const t = process.cpuUsage();

@@ -4,6 +4,7 @@
  * by the real local runtime behind its HTTP server with the sandbox gateways (tools/stack.ts).
  */
 import * as path from 'node:path';
+import { createHmac } from 'node:crypto';
 import { cpSync, mkdirSync, mkdtempSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { ROOT, startStack, type Stack, type StackOptions } from '../../tools/stack';
@@ -215,6 +216,23 @@ export async function startTestStack(opts: StackOptions = {}): Promise<TestStack
       return { status: res.status, body: await res.text() };
     },
   };
+}
+
+/** the vk-pay methods a client may call */
+export const CLIENT_METHODS = [
+  'queryPayment',
+  'verifyAppleReceipt',
+  'verifyAppleTransaction',
+  'code2SessionWeixinMP',
+  'code2SessionWeixinH5',
+  'code2SessionAlipay',
+];
+
+/** A token as uni-id issues it: an HS256 JWT over `payload` (e.g. `{uid, role, permission, iat, exp}`). */
+export function hs256Jwt(payload: Record<string, unknown>, secret: string): string {
+  const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const head = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64(payload)}`;
+  return `${head}.${createHmac('sha256', secret).update(head).digest('base64url')}`;
 }
 
 let seq = 0;

@@ -8,7 +8,7 @@
  * LOCAL_UNICLOUD_CRASH in the local runtime's httpclient; both inert unless set, neither shipped.
  */
 import { callCloudObject } from '../../tools/local-unicloud';
-import { WX_APPIDS } from '../../tools/stack';
+import { wxPaymentNotification } from '../../tools/stack';
 import { startTestStack, tradeNo, type TestStack } from '../helpers/project';
 import { startChildRuntime, type ChildRuntime } from './child-runtime';
 
@@ -36,22 +36,7 @@ async function newOrder(type: string, total_fee = 100): Promise<string> {
 async function paidAtProvider(no: string, total = 100) {
   s.wxpay.order(no)!.notify_url = 'http://127.0.0.1:9/lost';
   await s.wxpay.pay(no);
-  const transaction = {
-    appid: WX_APPIDS.oa,
-    mchid: s.wxMerchant.mchid,
-    out_trade_no: no,
-    transaction_id: s.wxpay.order(no)!.transaction_id,
-    trade_type: 'NATIVE',
-    trade_state: 'SUCCESS',
-    trade_state_desc: '支付成功',
-    bank_type: 'OTHERS',
-    attach: '',
-    success_time: '2026-11-27T19:00:00+08:00',
-    payer: { openid: 'o-crash' },
-    amount: { total, payer_total: total, currency: 'CNY', payer_currency: 'CNY' },
-  };
-  const { body, headers } = s.wxpay.buildPaymentNotification(s.wxMerchant.mchid, transaction);
-  return { body, headers: { ...headers, 'content-type': 'application/json' } };
+  return wxPaymentNotification(s, no, total, s.wxpay.order(no)!.transaction_id!);
 }
 
 async function notifyChild(no: string, n: { body: string; headers: Record<string, string> }) {

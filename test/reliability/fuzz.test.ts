@@ -9,10 +9,9 @@
  * replay with VK_FUZZ_SEED=<seed>. `npm run fuzz:long` runs 100,000.
  */
 import fc from 'fast-check';
-import { createHmac } from 'node:crypto';
 import http from 'node:http';
 import { signClientRequest } from '../../tools/local-unicloud';
-import { startTestStack, tradeNo, type TestStack } from '../helpers/project';
+import { CLIENT_METHODS, hs256Jwt, startTestStack, tradeNo, type TestStack } from '../helpers/project';
 import { startChildRuntime, type ChildRuntime } from './child-runtime';
 
 const BATCH = 20;
@@ -64,14 +63,6 @@ function send(method: string, path: string, body: string, headers: Record<string
 }
 
 // ------------------------------------------------------------------ arbitraries
-const CLIENT_METHODS = [
-  'queryPayment',
-  'verifyAppleReceipt',
-  'verifyAppleTransaction',
-  'code2SessionWeixinMP',
-  'code2SessionWeixinH5',
-  'code2SessionAlipay',
-];
 const OTHER_METHODS = ['createPayment', 'refund', 'closeOrder', 'queryRefund', 'paymentNotify', 'wxpayVirtualNotify', 'appleNotify'];
 const ODD_METHODS = ['_before', '_after', '_timing', 'constructor', '__proto__', 'toString', 'hasOwnProperty', ''];
 const PAY_TYPES = [
@@ -113,11 +104,7 @@ const tradeNoArb = () =>
     text,
     fc.stringMatching(/^[0-9A-Za-z_\-|*]{6,32}$/),
   );
-const forgedToken = fc.tuple(fc.string({ maxLength: 12 }), fc.integer()).map(([uid, exp]) => {
-  const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
-  const head = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ uid, exp })}`;
-  return `${head}.${createHmac('sha256', 'not-the-secret').update(head).digest('base64url')}`;
-});
+const forgedToken = fc.tuple(fc.string({ maxLength: 12 }), fc.integer()).map(([uid, exp]) => hs256Jwt({ uid, exp }, 'not-the-secret'));
 const paramsArb = () =>
   fc.oneof(
     json,

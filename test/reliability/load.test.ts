@@ -5,7 +5,7 @@
  */
 import http from 'node:http';
 import { callCloudObject } from '../../tools/local-unicloud';
-import { WX_APPIDS } from '../../tools/stack';
+import { wxPaymentNotification } from '../../tools/stack';
 import { startTestStack, tradeNo, type TestStack } from '../helpers/project';
 import { startChildRuntime, type ChildRuntime } from './child-runtime';
 
@@ -60,23 +60,7 @@ async function paidOrder(total_fee: number, deliver: boolean): Promise<string> {
   return no;
 }
 
-function notification(no: string, total: number) {
-  const { body, headers } = s.wxpay.buildPaymentNotification(s.wxMerchant.mchid, {
-    appid: WX_APPIDS.oa,
-    mchid: s.wxMerchant.mchid,
-    out_trade_no: no,
-    transaction_id: s.wxpay.order(no)!.transaction_id,
-    trade_type: 'NATIVE',
-    trade_state: 'SUCCESS',
-    trade_state_desc: '支付成功',
-    bank_type: 'OTHERS',
-    attach: '',
-    success_time: '2026-11-27T19:00:00+08:00',
-    payer: { openid: 'o-storm' },
-    amount: { total, payer_total: total, currency: 'CNY', payer_currency: 'CNY' },
-  });
-  return { body, headers: { ...headers, 'content-type': 'application/json' } };
-}
+const notification = (no: string, total: number) => wxPaymentNotification(s, no, total, s.wxpay.order(no)!.transaction_id!);
 
 test('100 orders × 10 concurrent notifications over two processes → exactly 100 handler runs', async () => {
   const orders = await pool(

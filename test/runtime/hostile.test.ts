@@ -92,3 +92,11 @@ describe('client protocol', () => {
     expect(fresh).toMatchObject({ success: true, data: 'plain text' });
   });
 });
+
+test('an envelope value with its own non-callable toString is refused with 400, not a runtime error', async () => {
+  const body = { ...clientBody({ method: 'text', params: [] }), method: { toString: 1 } };
+  const r = await postClient(body as never);
+  expect(r.status).toBe(400);
+  expect(r.json.error!.code).toBe('InvalidParameter');
+  expect(await alive()).toBe(true);
+});

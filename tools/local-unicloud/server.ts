@@ -167,7 +167,13 @@ export function createServer(opts: ServerOptions): http.Server {
       return;
     }
     if (body.method !== 'serverless.function.runtime.invoke') {
-      sendJson(res, 400, { success: false, error: { code: 'InvalidParameter', message: `unsupported method ${String(body.method)}` } });
+      sendJson(res, 400, {
+        success: false,
+        error: {
+          code: 'InvalidParameter',
+          message: `unsupported method ${typeof body.method === 'string' ? body.method.slice(0, 100) : typeof body.method}`,
+        },
+      });
       return;
     }
     let target: string;
