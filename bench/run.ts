@@ -12,6 +12,7 @@
  *   db_roundtrips_create  database calls for a new order (goal 1) and when re-paying (goal ≤ 3)
  *   http_calls_create     gateway calls per warm createPayment (goal exactly 1)
  *   bundle_bytes          the shipped plugin: built common module + cloud object (goal ≤ 1 MB)
+ *   notify_*              notification figures, see bench/notify.ts
  * `npm run bench -- --json` also prints all figures as one JSON object on the last line.
  */
 import * as path from 'node:path';
@@ -22,6 +23,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { createSign, randomBytes } from 'node:crypto';
 import * as esbuild from 'esbuild';
 import { ROOT, startStack, APPLE_PRODUCTS, type Stack } from '../tools/stack';
+import { benchNotify, notifyLines } from './notify';
 
 const RUNS = Math.max(5, Number(process.env.BENCH_RUNS) || 5);
 const plugin = path.join(ROOT, 'uni_modules/vk-uni-pay');
@@ -204,7 +206,15 @@ const bundleSize: Measurement = {
 };
 
 /** The report, in order. Add a row to measure more. */
-export const MEASUREMENTS: Measurement[] = [coldLoad, firstCreate, warmCreate, bundleSize];
+const notifications: Measurement = {
+  name: 'notifications',
+  async run({ stack }) {
+    const figures = await benchNotify(stack);
+    return { figures: { ...figures }, lines: notifyLines(figures) };
+  },
+};
+
+export const MEASUREMENTS: Measurement[] = [coldLoad, firstCreate, warmCreate, bundleSize, notifications];
 
 async function main() {
   const json = process.argv.includes('--json');

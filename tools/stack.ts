@@ -74,6 +74,35 @@ function pemFiles(dir: string, files: Record<string, string>): Record<string, st
   return paths;
 }
 
+/**
+ * A genuine WeChat Pay v3 payment notification of a Native (PC QR) order, signed and encrypted with
+ * the sandbox merchant's keys, as the sandbox would deliver it (headers lower-cased, JSON).
+ */
+export function wxPaymentNotification(
+  stack: Pick<Stack, 'wxpay' | 'wxMerchant'>,
+  out_trade_no: string,
+  total: number,
+  transaction_id: string,
+) {
+  const { body, headers } = stack.wxpay.buildPaymentNotification(stack.wxMerchant.mchid, {
+    appid: WX_APPIDS.oa,
+    mchid: stack.wxMerchant.mchid,
+    out_trade_no,
+    transaction_id,
+    trade_type: 'NATIVE',
+    trade_state: 'SUCCESS',
+    trade_state_desc: '支付成功',
+    bank_type: 'OTHERS',
+    attach: '',
+    success_time: '2026-11-27T19:00:00+08:00',
+    payer: { openid: 'o-sandbox-payer' },
+    amount: { total, payer_total: total, currency: 'CNY', payer_currency: 'CNY' },
+  });
+  const lower: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers)) lower[k.toLowerCase()] = v;
+  return { body, headers: { ...lower, 'content-type': 'application/json' } };
+}
+
 /** Builds the uni-pay config (vk-uni-pay node layout) for the sandbox merchants. */
 export function sandboxConfig(opts: {
   notifyUrl: string;

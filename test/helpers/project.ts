@@ -4,6 +4,7 @@
  * by the real local runtime behind its HTTP server with the sandbox gateways (tools/stack.ts).
  */
 import * as path from 'node:path';
+import { createHmac } from 'node:crypto';
 import { cpSync, mkdirSync, mkdtempSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { ROOT, startStack, type Stack, type StackOptions } from '../../tools/stack';
@@ -22,6 +23,22 @@ const HANDLERS: Record<string, string> = {
   const { total } = await calls.where({ out_trade_no: data.out_trade_no }).count();
   await calls.add({ out_trade_no: data.out_trade_no, type: 'flaky', ok: total > 0 });
   if (total === 0) throw new Error('first run fails on purpose');
+  return true;
+};`,
+  // an idempotent handler (one credit per order, keyed by the order number) with the crash points
+  // of the crash-point suite: VK_TEST_CRASH_AT names where this process SIGKILLs itself
+  crashy: `module.exports = async function ({ data }) {
+  const db = uniCloud.database();
+  const crash = (at) => { if (process.env.VK_TEST_CRASH_AT === at) process.kill(process.pid, 'SIGKILL'); };
+  crash('handler-start');
+  await db.collection('test-handler-calls').add({ out_trade_no: data.out_trade_no, type: 'crashy', ok: true });
+  crash('handler-before-effect');
+  try {
+    await db.collection('test-credits').add({ _id: 'credit-' + data.out_trade_no, out_trade_no: data.out_trade_no, amount: data.total_fee });
+  } catch (e) {
+    if (e.code !== 11000) throw e; // already credited: the effect is applied once
+  }
+  crash('handler-after-effect');
   return true;
 };`,
 };
@@ -53,6 +70,10 @@ module.exports = {
   async addMerchantConfig(doc) {
     const { id } = await uniCloud.database().collection('vk-pay-config').add(doc);
     return { errCode: 0, id };
+  },
+  async updateDocs(collection, where, patch) {
+    const { updated } = await uniCloud.database().collection(collection).where(where).update(patch);
+    return { errCode: 0, updated };
   },
   async findDocs(collection, where) {
     return { errCode: 0, docs: (await uniCloud.database().collection(collection).where(where || {}).get()).data };
@@ -195,6 +216,23 @@ export async function startTestStack(opts: StackOptions = {}): Promise<TestStack
       return { status: res.status, body: await res.text() };
     },
   };
+}
+
+/** the vk-pay methods a client may call */
+export const CLIENT_METHODS = [
+  'queryPayment',
+  'verifyAppleReceipt',
+  'verifyAppleTransaction',
+  'code2SessionWeixinMP',
+  'code2SessionWeixinH5',
+  'code2SessionAlipay',
+];
+
+/** A token as uni-id issues it: an HS256 JWT over `payload` (e.g. `{uid, role, permission, iat, exp}`). */
+export function hs256Jwt(payload: Record<string, unknown>, secret: string): string {
+  const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const head = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64(payload)}`;
+  return `${head}.${createHmac('sha256', secret).update(head).digest('base64url')}`;
 }
 
 let seq = 0;

@@ -98,7 +98,7 @@ describe('cloud object pipeline (client protocol)', () => {
       method: 'serverless.function.runtime.invoke',
       params: JSON.stringify({ functionTarget: 'demo-co', functionArgs: { method: 'text', params: [] } }),
       spaceId: 'local-space',
-      timestamp: 1,
+      timestamp: Date.now(),
     };
     const missing = await raw('POST', rt.url + '/unicloud/client', JSON.stringify(body), { 'content-type': 'application/json' });
     expect(missing.status).toBe(400);

@@ -4,6 +4,15 @@ import http from 'http';
 import { URL } from 'url';
 import type { ClientInfo } from '../../types/unicloud-server';
 
+/** A value as the client's template string renders it; an object whose own toString is not callable as JSON instead of a throw. */
+function asText(v: unknown): string {
+  try {
+    return `${v}`;
+  } catch {
+    return JSON.stringify(v);
+  }
+}
+
 /**
  * `x-serverless-sign`: hex HMAC-MD5(clientSecret, 'k=v&...') over the body keys sorted, skipping
  * falsy values, exactly as the uni-cloud client builds it.
@@ -12,7 +21,7 @@ export function signClientRequest(body: Record<string, unknown>, clientSecret: s
   const text = Object.keys(body)
     .sort()
     .filter((k) => !!body[k])
-    .map((k) => `${k}=${body[k]}`)
+    .map((k) => `${k}=${asText(body[k])}`)
     .join('&');
   return crypto.createHmac('md5', clientSecret).update(text, 'utf8').digest('hex');
 }

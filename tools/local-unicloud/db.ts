@@ -220,8 +220,12 @@ function condOnField(p: string, v: unknown): AnyObj {
   return { [p]: v };
 }
 
-/** Top-level simple string/number equalities that can pre-filter rows in SQL (superset-safe). */
-function sqlPrefilter(where: unknown): { sql: string; params: unknown[] } {
+/**
+ * Top-level simple string/number equalities that can pre-filter rows in SQL (superset-safe). A key
+ * with a unique index is compared in the index's own expression (plus its json_type index for the
+ * array case), so SQLite looks it up instead of scanning the collection.
+ */
+function sqlPrefilter(where: unknown, indexed: ReadonlySet<string> = new Set()): { sql: string; params: unknown[] } {
   const clauses: string[] = [];
   const params: unknown[] = [];
   if (!isPlainObj(where)) return { sql: '', params };
@@ -232,6 +236,9 @@ function sqlPrefilter(where: unknown): { sql: string; params: unknown[] } {
     if (k === '_id') {
       clauses.push('_id = ?');
       params.push(String(v));
+    } else if (indexed.has(k)) {
+      clauses.push(`(coalesce(json_extract(doc, ${jsonPath(k)}), x'00') = ? OR json_type(doc, ${jsonPath(k)}) = 'array')`);
+      params.push(v);
     } else if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) {
       clauses.push(`(json_extract(doc, '$.${k}') = ? OR json_type(doc, '$.${k}') = 'array')`);
       params.push(v);
@@ -402,6 +409,8 @@ export function createDatabase(opts: { file: string; indexDirs?: string[] }): Lo
   sqlite.pragma('synchronous = NORMAL');
   const indexes = loadIndexDirs(opts.indexDirs || []);
   const ready = new Set<string>();
+  /** per collection: fields with a unique single-key, non-sparse index (usable by sqlPrefilter) */
+  const lookupKeys = new Map<string, Set<string>>();
   const command = createCommand();
 
   function ensure(coll: string) {
@@ -421,6 +430,15 @@ export function createDatabase(opts: { file: string; indexDirs?: string[] }): Lo
         );
       } catch (e) {
         process.stderr.write(`[local-unicloud] cannot create unique index ${coll}.${spec.IndexName}: ${(e as Error).message}\n`);
+        continue;
+      }
+      const key = ks.MgoIndexKeys.length === 1 && !ks.MgoIsSparse ? ks.MgoIndexKeys[0].Name : undefined;
+      if (key && key !== '_id') {
+        sqlite.exec(
+          `CREATE INDEX IF NOT EXISTS ${qi(sqlIndexName(coll, spec.IndexName) + '__type')} ON ${qi(coll)} (json_type(doc, ${jsonPath(key)}))`,
+        );
+        if (!lookupKeys.has(coll)) lookupKeys.set(coll, new Set());
+        lookupKeys.get(coll)!.add(key);
       }
     }
     ready.add(coll);
@@ -451,7 +469,7 @@ export function createDatabase(opts: { file: string; indexDirs?: string[] }): Lo
 
   function candidates(coll: string, where: unknown): AnyObj[] {
     ensure(coll);
-    const pre = sqlPrefilter(where);
+    const pre = sqlPrefilter(where, lookupKeys.get(coll));
     const rows = sqlite.prepare(`SELECT doc FROM ${qi(coll)}${pre.sql} ORDER BY rowid`).all(...pre.params) as { doc: string }[];
     return rows.map((r) => decode(r.doc));
   }

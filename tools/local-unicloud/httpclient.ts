@@ -38,6 +38,19 @@ function makeError(name: string, message: string, extra: Record<string, unknown>
   return e;
 }
 
+/**
+ * Crash hook of the crash-point suite (test/reliability): with LOCAL_UNICLOUD_CRASH set to
+ * `before:<text>` or `after:<text>`, this process SIGKILLs itself right before sending, or right
+ * after receiving the answer to, a request whose method, URL or body contains <text>. Inert unless
+ * the variable is set; the local runtime is never shipped.
+ */
+function crashPoint(when: 'before' | 'after', method: string, url: URL, body: Buffer | undefined) {
+  const spec = process.env.LOCAL_UNICLOUD_CRASH;
+  if (!spec || !spec.startsWith(when + ':')) return;
+  const text = spec.slice(when.length + 1);
+  if (`${method} ${url} ${body ? body.toString('utf8') : ''}`.includes(text)) process.kill(process.pid, 'SIGKILL');
+}
+
 export function createHttpClient(): HttpClient {
   async function request<D = unknown>(url: string, options: HttpClientOptions = {}): Promise<HttpClientResult<D>> {
     const method = (options.method || 'GET').toUpperCase();
@@ -101,7 +114,9 @@ export function createHttpClient(): HttpClient {
     let cur = target;
     let m = method;
     let b = body;
+    crashPoint('before', m, cur, b);
     let out = await once(cur, m, b);
+    crashPoint('after', m, cur, b);
     for (let i = 0; options.followRedirect && i < MAX_REDIRECTS; i++) {
       const st = out.res.statusCode || 0;
       const loc = out.res.headers.location;

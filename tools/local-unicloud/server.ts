@@ -9,6 +9,11 @@ import type { FunctionDef } from './project';
 import { newRequestId, RuntimeCore, serialise, type InvokeOutcome } from './runtime';
 
 export const BODY_LIMIT = 2 * 1024 * 1024;
+/**
+ * How far a client request's `timestamp` may be from our clock. The uniCloud client endpoint does
+ * not publish its window; we apply the 15 minutes Aliyun's signed OpenAPI requests are held to.
+ */
+export const CLIENT_TIMESTAMP_WINDOW_MS = 15 * 60 * 1000;
 
 export interface ServerOptions {
   core: RuntimeCore;
@@ -106,6 +111,19 @@ function safeEqual(a: string, b: string): boolean {
   return x.length === y.length && crypto.timingSafeEqual(x, y);
 }
 
+/**
+ * The request target as a URL, read as a path on this host: `//a:99999/` or an absolute form such as
+ * `http://[::1/` must not be taken for a host (and must not throw). undefined when it cannot be parsed.
+ */
+export function requestUrl(target: string | undefined): URL | undefined {
+  const t = target || '/';
+  try {
+    return new URL('http://local' + (t.startsWith('/') ? t : '/' + t));
+  } catch {
+    return undefined;
+  }
+}
+
 export function createServer(opts: ServerOptions): http.Server {
   const { core, clientSecret, staticDir, quiet } = opts;
 
@@ -139,12 +157,23 @@ export function createServer(opts: ServerOptions): http.Server {
       sendJson(res, 400, { success: false, error: { code: 'SIGN_ERROR', message: 'invalid or missing x-serverless-sign' } });
       return;
     }
+    const timestamp = Number(body.timestamp);
+    if (!Number.isFinite(timestamp) || Math.abs(Date.now() - timestamp) > CLIENT_TIMESTAMP_WINDOW_MS) {
+      sendJson(res, 400, { success: false, error: { code: 'SIGN_EXPIRED', message: 'timestamp missing or outside the 15-minute window' } });
+      return;
+    }
     if (body.method === 'serverless.auth.user.anonymousAuthorize') {
       sendJson(res, 200, { success: true, data: { accessToken: 'local', expiresInSecond: 86400 } });
       return;
     }
     if (body.method !== 'serverless.function.runtime.invoke') {
-      sendJson(res, 400, { success: false, error: { code: 'InvalidParameter', message: `unsupported method ${String(body.method)}` } });
+      sendJson(res, 400, {
+        success: false,
+        error: {
+          code: 'InvalidParameter',
+          message: `unsupported method ${typeof body.method === 'string' ? body.method.slice(0, 100) : typeof body.method}`,
+        },
+      });
       return;
     }
     let target: string;
@@ -158,6 +187,10 @@ export function createServer(opts: ServerOptions): http.Server {
       return;
     }
     const fn = core.functionByName(target);
+    if (fn?.kind === 'object' && typeof args.method !== 'string') {
+      sendJson(res, 400, { success: false, error: { code: 'InvalidParameter', message: 'functionArgs.method must be a string' } });
+      return;
+    }
     if (!fn) {
       sendJson(res, 404, { success: false, error: { code: 'FUNCTION_NOT_FOUND', message: `cloud function ${target} not found` } });
       return;
@@ -347,7 +380,7 @@ export function createServer(opts: ServerOptions): http.Server {
     }
     const timing = /^\/__runtime\/timing\/([^/]+)$/.exec(pathname);
     if (timing && method === 'POST') {
-      await handleTiming(res, decodeURIComponent(timing[1]));
+      await handleTiming(res, timing[1]);
       return;
     }
     if (pathname === '/unicloud/client') {
@@ -376,10 +409,17 @@ export function createServer(opts: ServerOptions): http.Server {
 
   return http.createServer((req, res) => {
     const started = Date.now();
-    const url = new URL(req.url || '/', 'http://local');
     res.on('finish', () => {
-      if (!quiet) process.stderr.write(`[local-unicloud] ${req.method} ${url.pathname} ${res.statusCode} ${Date.now() - started}ms\n`);
+      if (!quiet)
+        process.stderr.write(
+          `[local-unicloud] ${req.method} ${String(req.url).slice(0, 200)} ${res.statusCode} ${Date.now() - started}ms\n`,
+        );
     });
+    const url = requestUrl(req.url);
+    if (!url) {
+      sendJson(res, 400, { success: false, error: { code: 'BAD_REQUEST', message: 'malformed request target' } });
+      return;
+    }
     route(req, res, url).catch((e) => {
       if (res.headersSent) {
         res.destroy();

@@ -79,8 +79,12 @@ export interface PayOrder {
   mch_id?: string;
   /** lease on the handler run (ms timestamp); 0 when free */
   handler_lock_until: number;
+  /** token of the run holding the lease */
+  handler_lease?: string;
   handler_attempts: number;
   handler_error?: string;
+  /** until when a provider query of this unpaid order is claimed (ms; one in flight per order) */
+  query_lock_until?: number;
   /** payments beyond the first (e.g. paid with two providers): refund these */
   duplicate_payments?: DuplicatePayment[];
 }
@@ -129,28 +133,30 @@ export const ORDER_FIELDS: ReadonlySet<string> = new Set([
   'provider_appid',
   'mch_id',
   'handler_lock_until',
+  'handler_lease',
   'handler_attempts',
   'handler_error',
+  'query_lock_until',
   'duplicate_payments',
   'other',
   'out_refund_no',
 ]);
 
+/** Bookkeeping of the lease and query gate: never shown to a handler or a client. */
+const INTERNAL_FIELDS = ['handler_lock_until', 'handler_lease', 'handler_attempts', 'handler_error', 'query_lock_until'];
+
+function without(order: PayOrder, fields: string[]): Record<string, unknown> {
+  const rest: Record<string, unknown> = { ...order };
+  for (const f of fields) delete rest[f];
+  return rest;
+}
+
 /** What a `pay-notify/<type>` handler receives as `data`: the order with `custom` flattened in (vk-uni-pay). */
 export function handlerData(order: PayOrder): Record<string, unknown> {
-  const { handler_lock_until, handler_attempts, handler_error, ...rest } = order;
-  void handler_lock_until;
-  void handler_attempts;
-  void handler_error;
-  return { ...rest, ...(order.custom || {}) };
+  return { ...without(order, INTERNAL_FIELDS), ...(order.custom || {}) };
 }
 
 /** The order as a client may see it (no raw notification, no lease bookkeeping). */
 export function publicOrder(order: PayOrder): Record<string, unknown> {
-  const { handler_lock_until, handler_attempts, handler_error, notify_info, ...rest } = order;
-  void handler_lock_until;
-  void handler_attempts;
-  void handler_error;
-  void notify_info;
-  return rest;
+  return without(order, [...INTERNAL_FIELDS, 'notify_info']);
 }

@@ -1,10 +1,12 @@
 /**
- * The `vk-pay` cloud object (URL化 at /http/vk-pay). Client-callable: queryPayment. HTTP only:
+ * The `vk-pay` cloud object (URL化 at /http/vk-pay). Client-callable: queryPayment (the whole answer
+ * only for the order's owner by uni-id token, or for server code). HTTP only:
  * paymentNotify, wxpayVirtualNotify, appleNotify. Cloud-to-cloud only: createPayment, closeOrder, refund, queryRefund (the amount must come
  * from server code). Results follow uniCloud's response spec: `errCode`, `errMsg`, `errSubject`.
  */
 import { PayError, isPayError } from '../core/errors';
 import type { CloudObjectThis, HttpInfo } from '../../../../types/unicloud-server';
+import { uniIdTokenUid } from '../core/uni-id';
 import { createVkPay, type VkPay } from './common';
 
 const SUBJECT = 'vk-pay';
@@ -23,6 +25,23 @@ const CLIENT_ORDER_FIELDS = [
 ];
 
 type Ctx = CloudObjectThis & { locale?: string };
+
+/** the methods that answer over URL化 (provider notifications) */
+const NOTIFY_METHODS = new Set(['paymentNotify', 'wxpayVirtualNotify', 'appleNotify']);
+
+/** uni-id's tokenSecret (uni-config-center/uni-id/config.json), read once; undefined without uni-id */
+let tokenSecret: string | undefined | null = null;
+function uniIdSecret(): string | undefined {
+  if (tokenSecret === null) {
+    try {
+      const secret = require('uni-config-center')({ pluginId: 'uni-id' }).config('tokenSecret');
+      tokenSecret = typeof secret === 'string' && secret ? secret : undefined;
+    } catch {
+      tokenSecret = undefined;
+    }
+  }
+  return tokenSecret;
+}
 
 function isServerCall(ctx: Ctx): boolean {
   const source = ctx.getClientInfo()?.source;
@@ -56,7 +75,14 @@ export function createCloudObject(options: { handlersDir: string }) {
   return {
     _before(this: Ctx) {
       const info = this.getClientInfo() || {};
-      this.locale = String(info.locale ?? info.LOCALE ?? info.appLanguage ?? 'zh-Hans');
+      // only a string is a locale (a deeply nested object here must not reach String())
+      this.locale = [info.locale, info.LOCALE, info.appLanguage].find((l): l is string => typeof l === 'string') ?? 'zh-Hans';
+      // every method takes one options object: null or a primitive from a client reads as {} (a coded error follows)
+      const params = this.getParams();
+      if (params[0] === null || (params[0] !== undefined && typeof params[0] !== 'object')) params[0] = {};
+      // over URL化 only the notification routes answer
+      const method = this.getMethodName();
+      if (this.getHttpInfo() && !NOTIFY_METHODS.has(method)) throw new PayError('FORBIDDEN', { method });
     },
 
     /** Provider notifications: `/http/vk-pay/paymentNotify/<pay_type>/<out_trade_no>` */
@@ -71,6 +97,7 @@ export function createCloudObject(options: { handlersDir: string }) {
       const result = (await vkPay().queryPayment({
         out_trade_no: typeof params.out_trade_no === 'string' ? params.out_trade_no : undefined,
         transaction_id: typeof params.transaction_id === 'string' ? params.transaction_id : undefined,
+        ...(server ? {} : { caller: { uid: uniIdTokenUid(this.getUniIdToken(), uniIdSecret(), Date.now()) } }),
         await_notify: params.await_notify === true,
         await_max_time: typeof params.await_max_time === 'number' ? params.await_max_time : undefined,
         pay_order_info: params.pay_order_info === true,

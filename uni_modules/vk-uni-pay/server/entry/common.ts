@@ -25,7 +25,8 @@ export interface ErrorResult {
 }
 
 export function errorResult(e: unknown, deps?: Pick<PayDeps, 'log'>): ErrorResult {
-  if (isPayError(e)) return { code: e.code, msg: e.msgZh, msg_en: e.msgEn, ...(e.detail ?? {}) };
+  // the provider's detail first: its own `code` (e.g. Alipay's "40002") must not replace ours
+  if (isPayError(e)) return { ...(e.detail ?? {}), code: e.code, msg: e.msgZh, msg_en: e.msgEn };
   // an unexpected failure: log the message only (never objects that may hold secrets)
   deps?.log.error('internal', { error: e instanceof Error ? e.message : String(e) });
   const [code, zh, en] = ERRORS.INTERNAL;

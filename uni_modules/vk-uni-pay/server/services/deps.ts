@@ -38,13 +38,20 @@ export interface PayDeps {
   log: Logger;
   /** the service space, for notifyUrl[spaceId] when the context does not carry it */
   spaceId: () => string | undefined;
-  /** how long a handler run holds its lease before another attempt may take over */
+  /**
+   * How long a handler run holds its lease before another attempt may take over. Longer than the
+   * vk-pay cloud object's timeout (60 s), so a run is over (finished or killed) before its lease
+   * ends; raise it with that timeout.
+   */
   handlerLeaseMs: number;
   /** pause after a failed handler before the next attempt may run */
   handlerRetryDelayMs: number;
 }
 
 const TYPE = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** the handler lease: twice the vk-pay cloud object's 60 s timeout */
+export const HANDLER_LEASE_MS = 120_000;
 
 /**
  * Handlers from a folder: `<dir>/<type>.js`. The type is whitelisted (no path tricks) and the
@@ -91,7 +98,7 @@ export function createDeps(overrides: Partial<PayDeps> = {}): PayDeps {
     handlersConfigured: overrides.handlersConfigured ?? overrides.handlers !== undefined,
     log: overrides.log ?? createLogger(),
     spaceId: overrides.spaceId ?? runtimeSpaceId,
-    handlerLeaseMs: overrides.handlerLeaseMs ?? 60_000,
+    handlerLeaseMs: overrides.handlerLeaseMs ?? HANDLER_LEASE_MS,
     handlerRetryDelayMs: overrides.handlerRetryDelayMs ?? 3_000,
   };
 }

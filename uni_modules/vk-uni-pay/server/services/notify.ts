@@ -26,13 +26,26 @@ export interface NotifyRoute {
   out_trade_no: string;
 }
 
+const NOTIFY_PATH = /^\/?paymentNotify\/([a-z-]+)_([a-z0-9-]+)\/([^/?#]+)\/?$/;
+
+/** The provider a notify path names, even when the rest of it is malformed (it gets that provider's failure reply). */
+function routeProvider(path: string): ProviderName | undefined {
+  const provider = NOTIFY_PATH.exec(path)?.[1] as ProviderName | undefined;
+  return provider && PROVIDERS.includes(provider) ? provider : undefined;
+}
+
 /** Parses `/paymentNotify/<pay_type>/<out_trade_no>` (path relative to the cloud object's root). */
 export function parseNotifyRoute(path: string): NotifyRoute | undefined {
-  const m = /^\/?paymentNotify\/([a-z-]+)_([a-z0-9-]+)\/([^/?#]+)\/?$/.exec(path);
+  const m = NOTIFY_PATH.exec(path);
   if (!m) return undefined;
   const provider = m[1] as ProviderName;
   const platformKey = m[2] as PlatformKey;
-  const out_trade_no = decodeURIComponent(m[3]);
+  let out_trade_no: string;
+  try {
+    out_trade_no = decodeURIComponent(m[3]);
+  } catch {
+    return undefined; // a malformed % escape
+  }
   if (!PROVIDERS.includes(provider) || !PLATFORM_KEYS.includes(platformKey) || !OUT_TRADE_NO.test(out_trade_no)) return undefined;
   return { provider, platformKey, payType: `${provider}_${platformKey}` as PayType, out_trade_no };
 }
@@ -41,6 +54,8 @@ export async function paymentNotify(deps: PayDeps, req: RawHttpRequest): Promise
   const route = parseNotifyRoute(req.path);
   if (!route) {
     deps.log.warn('notify.refused', { reason: 'route', path: req.path.slice(0, 120) });
+    const provider = routeProvider(req.path);
+    if (provider) return loadAdapter(provider).notifyReply(false, 'FAIL');
     return { mpserverlessComposedResponse: true, statusCode: 404, headers: { 'content-type': 'text/plain' }, body: 'not found' };
   }
   const adapter = answeringTo(loadAdapter(route.provider), req);

@@ -11,11 +11,18 @@ import { runHandler, settlePaid } from './settle';
 
 export interface QueryPaymentParams {
   out_trade_no?: string;
+  /** server calls only (a client must name its out_trade_no) */
   transaction_id?: string;
   await_notify?: boolean;
   /** seconds, 1–40 (default 20) */
   await_max_time?: number;
   pay_order_info?: boolean;
+  /**
+   * A client's call: `uid` is the verified uni-id user, if any. Absent for server code. A client
+   * sees the whole answer only for its own order (uid equals the order's user_id); otherwise only
+   * what the paying page needs: status, paid or not, the handler's outcome.
+   */
+  caller?: { uid?: string };
 }
 
 export interface QueryPaymentResult {
@@ -31,10 +38,14 @@ export interface QueryPaymentResult {
 }
 
 const POLL_MS = 300;
+/** how long one provider query of an order holds the gate (beyond the transport's 10 s timeout) */
+export const QUERY_HOLD_MS = 20_000;
+/** the shortest interval between two provider queries of one order triggered by clients */
+export const CLIENT_QUERY_INTERVAL_MS = 2_000;
 
 export async function queryPayment(deps: PayDeps, params: QueryPaymentParams): Promise<QueryPaymentResult> {
   let order = await findOrder(deps, params);
-  if (order.status === ORDER_STATUS.UNPAID) order = await reconcile(deps, order);
+  if (order.status === ORDER_STATUS.UNPAID) order = await reconcileGated(deps, order, !!params.caller);
   const paid = PAID_STATUSES.includes(order.status);
   if (paid && order.user_order_success !== true) {
     // a failed or missing handler run is finished here too (its lease decides who runs it)
@@ -42,6 +53,8 @@ export async function queryPayment(deps: PayDeps, params: QueryPaymentParams): P
     order = (await deps.orders.findByOutTradeNo(order.out_trade_no)) ?? order;
     if (params.await_notify) order = await awaitHandler(deps, order, params.await_max_time);
   }
+  const caller = params.caller;
+  const full = !caller || (!!caller.uid && caller.uid === order.user_id);
   return {
     code: paid ? 0 : -1,
     ...notPaidMessage(paid, order.status),
@@ -49,8 +62,8 @@ export async function queryPayment(deps: PayDeps, params: QueryPaymentParams): P
     user_order_success: order.user_order_success,
     status: order.status,
     out_trade_no: order.out_trade_no,
-    ...(paid && order.transaction_id ? { transaction_id: order.transaction_id } : {}),
-    ...(params.pay_order_info ? { payOrder: publicOrder(order) } : {}),
+    ...(full && paid && order.transaction_id ? { transaction_id: order.transaction_id } : {}),
+    ...(full && params.pay_order_info ? { payOrder: publicOrder(order) } : {}),
   };
 }
 
@@ -62,7 +75,8 @@ function notPaidMessage(paid: boolean, status: number): { msg: string; msg_en: s
 }
 
 async function findOrder(deps: PayDeps, params: QueryPaymentParams): Promise<PayOrder> {
-  const key = params.out_trade_no ?? params.transaction_id;
+  // no reverse lookup by transaction_id for a client
+  const key = params.caller ? params.out_trade_no : (params.out_trade_no ?? params.transaction_id);
   if (typeof key !== 'string' || !key) throw new PayError('FIELD_INVALID', { field: 'out_trade_no', reason: 'required' });
   const order = params.out_trade_no ? await deps.orders.findByOutTradeNo(params.out_trade_no) : await deps.orders.findByTransactionId(key);
   if (!order) throw new PayError('ORDER_NOT_FOUND', { out_trade_no: key });
@@ -87,6 +101,34 @@ export async function reconcile(deps: PayDeps, order: PayOrder): Promise<PayOrde
     return order;
   }
   return (await deps.orders.findByOutTradeNo(order.out_trade_no)) ?? order;
+}
+
+/**
+ * reconcile, at most one provider query per order in flight across instances: the caller that
+ * wins the conditional update on `query_lock_until` asks the provider; the others answer from the
+ * database (a server call first waits, bounded, for the winner's outcome). After a query the gate
+ * stays shut for CLIENT_QUERY_INTERVAL_MS to clients, so polling cannot multiply gateway calls.
+ */
+async function reconcileGated(deps: PayDeps, order: PayOrder, client: boolean): Promise<PayOrder> {
+  const { out_trade_no } = order;
+  // server code is not held to the clients' interval, only to the one-in-flight rule
+  const slack = client ? 0 : CLIENT_QUERY_INTERVAL_MS;
+  if (await deps.orders.claimQuery(out_trade_no, deps.clock.now(), QUERY_HOLD_MS, slack)) {
+    try {
+      return await reconcile(deps, order);
+    } finally {
+      await deps.orders.releaseQuery(out_trade_no, deps.clock.now() + CLIENT_QUERY_INTERVAL_MS);
+    }
+  }
+  if (client) return order;
+  const inFlight = (o: PayOrder) => o.status === ORDER_STATUS.UNPAID && (o.query_lock_until ?? 0) > deps.clock.now() + slack;
+  const deadline = Date.now() + QUERY_HOLD_MS;
+  let current = (await deps.orders.findByOutTradeNo(out_trade_no)) ?? order;
+  while (inFlight(current) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, POLL_MS));
+    current = (await deps.orders.findByOutTradeNo(out_trade_no)) ?? current;
+  }
+  return current;
 }
 
 /** Waits (bounded) until the handler has a result. */

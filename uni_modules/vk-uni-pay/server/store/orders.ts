@@ -8,6 +8,12 @@ import { ORDER_STATUS, PAID_STATUSES, type DuplicatePayment, type PayOrder, type
 
 export const ORDERS_COLLECTION = 'vk-pay-orders';
 
+/** A handler run's claim: a token naming the run, held until `until` (ms). */
+export interface HandlerLease {
+  token: string;
+  until: number;
+}
+
 export class OrdersRepo {
   constructor(private readonly db: DatabaseSource) {}
 
@@ -48,22 +54,28 @@ export class OrdersRepo {
   }
 
   /**
-   * The → paid gate: true for exactly one caller per order. A closed order is accepted too: the
-   * provider's verified word that the money arrived outranks our closing it (e.g. on expiry).
+   * The → paid gate: the order for exactly one caller per order, undefined for every other. A closed
+   * order is accepted too: the provider's verified word that the money arrived outranks our closing
+   * it (e.g. on expiry). With `lease`, the same update takes the handler lease (one round trip).
    */
-  async markPaid(out_trade_no: string, patch: Partial<PayOrder>): Promise<boolean> {
+  async markPaid(out_trade_no: string, patch: Partial<PayOrder>, lease?: HandlerLease): Promise<PayOrder | undefined> {
     const _ = this.db().command;
-    const { updated } = await this.coll()
+    const { doc } = await this.coll()
       .where({ out_trade_no, status: _.in([ORDER_STATUS.UNPAID, ORDER_STATUS.CLOSED]) })
-      .update({ ...patch, status: ORDER_STATUS.PAID } as Record<string, unknown>);
-    return updated === 1;
+      .updateAndReturn({
+        ...patch,
+        status: ORDER_STATUS.PAID,
+        ...(lease ? { handler_lock_until: lease.until, handler_lease: lease.token, handler_attempts: _.inc(1) } : {}),
+      } as Record<string, unknown>);
+    return doc ?? undefined;
   }
 
   /**
    * Takes the lease on running the user's handler: only for a paid order whose handler has not
-   * succeeded and whose previous lease (if any) has expired. Returns the order when this caller won.
+   * succeeded and whose previous lease (if any) has expired. Returns the order when this caller won;
+   * the lease token then names this run, and only this run may record a failure.
    */
-  async claimHandler(out_trade_no: string, now: number, leaseMs: number): Promise<PayOrder | undefined> {
+  async claimHandler(out_trade_no: string, now: number, lease: HandlerLease): Promise<PayOrder | undefined> {
     const _ = this.db().command;
     const { doc } = await this.coll()
       .where({
@@ -72,15 +84,46 @@ export class OrdersRepo {
         user_order_success: _.neq(true),
         handler_lock_until: _.lt(now),
       })
-      .updateAndReturn({ handler_lock_until: now + leaseMs, handler_attempts: _.inc(1) });
+      .updateAndReturn({ handler_lock_until: lease.until, handler_lease: lease.token, handler_attempts: _.inc(1) });
     return doc ?? undefined;
   }
 
-  /** Records the handler's outcome; `retryAfter` keeps a failed handler from being re-run at once. */
-  async finishHandler(out_trade_no: string, ok: boolean, error: string | undefined, retryAfter: number): Promise<void> {
-    await this.coll()
-      .where({ out_trade_no })
-      .update({ user_order_success: ok, handler_lock_until: retryAfter, handler_error: ok ? '' : (error ?? 'failed').slice(0, 500) });
+  /**
+   * Records a handler run's outcome, one conditional update. A success counts whichever run it
+   * came from (the handler has then succeeded once); a failure only while this run still holds the
+   * lease, so a stale run never overwrites a newer outcome. `retryAfter` keeps a failed handler from
+   * being re-run at once. False when nothing was recorded.
+   */
+  async finishHandler(out_trade_no: string, token: string, ok: boolean, error: string | undefined, retryAfter: number): Promise<boolean> {
+    const _ = this.db().command;
+    const { updated } = await this.coll()
+      .where(
+        ok ? { out_trade_no, user_order_success: _.neq(true) } : { out_trade_no, handler_lease: token, user_order_success: _.neq(true) },
+      )
+      .update({
+        user_order_success: ok,
+        handler_lock_until: ok ? 0 : retryAfter,
+        handler_error: ok ? '' : (error ?? 'failed').slice(0, 500),
+      });
+    return updated === 1;
+  }
+
+  /**
+   * Claims the one provider query of an unpaid order allowed in flight: true for one caller until
+   * `holdMs` passes or the holder releases it. `slackMs` lets the caller in that much before the
+   * gate's time (server code, which the clients' minimum interval does not hold back).
+   */
+  async claimQuery(out_trade_no: string, now: number, holdMs: number, slackMs = 0): Promise<boolean> {
+    const _ = this.db().command;
+    const { updated } = await this.coll()
+      .where({ out_trade_no, status: ORDER_STATUS.UNPAID, query_lock_until: _.or(_.exists(false), _.lt(now + slackMs)) })
+      .update({ query_lock_until: now + holdMs });
+    return updated === 1;
+  }
+
+  /** Ends a provider query; the next may start at `nextAt` (the clients' minimum interval). */
+  async releaseQuery(out_trade_no: string, nextAt: number): Promise<void> {
+    await this.coll().where({ out_trade_no }).update({ query_lock_until: nextAt });
   }
 
   /**
