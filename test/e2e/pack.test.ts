@@ -1,0 +1,149 @@
+/**
+ * `npm run pack` → the plugin zip as the DCloud plugin market ships it (conventions §4: a
+ * uni_modules plugin with complete dcloudext metadata). The zip is unpacked into a fresh, minimal
+ * uni-app project (uni-config-center with a generated sandbox config, the sample handler copied
+ * where the readme says, the user's own business cloud object), and the local runtime pays an order
+ * there end to end: create → the sandbox pays → notification → handler ran → queryPayment paid.
+ * Nothing of this repository's build is loaded: the runtime only sees the unpacked project.
+ */
+import * as path from 'node:path';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { pack, checkMetadata, isShipped, type PackResult } from '../../tools/pack';
+import { readZip } from '../../tools/zip';
+import { startStack, type Stack } from '../../tools/stack';
+import { callCloudObject } from '../../tools/local-unicloud';
+
+const P = 'uni_modules/vk-uni-pay/';
+
+/** The user's own cloud object, as the plugin readme tells them to write it. */
+const SHOP = `const vkPay = require('vk-uni-pay');
+module.exports = {
+  async buy({ out_trade_no, user_id }) {
+    const res = await vkPay.createPayment({
+      context: this.getClientInfo(),
+      provider: 'wxpay',
+      isPC: true,
+      data: { out_trade_no, total_fee: 990, subject: '充值 9.9 元', type: 'recharge', user_id, custom: { recharge_balance: 990 } },
+    });
+    return { errCode: res.code, errMsg: res.msg, ...res };
+  },
+  async account(user_id) {
+    return { errCode: 0, account: (await uniCloud.database().collection('demo-accounts').doc(user_id).get()).data[0] || null };
+  },
+};`;
+
+let packed: PackResult;
+let files: Map<string, Buffer>;
+let project: string;
+let s: Stack;
+
+async function call(object: string, method: string, params: unknown[]) {
+  const reply = await callCloudObject(s.url, object, method, params, {
+    clientInfo: { uniPlatform: 'web', appId: '__UNI__PACK', locale: 'zh-Hans', ua: 'Mozilla/5.0 (Windows NT 10.0) Chrome/120' },
+    clientSecret: s.runtime.clientSecret,
+    spaceId: s.runtime.spaceId,
+  });
+  if (!reply.success) throw new Error(`${object}.${method}: ${JSON.stringify(reply.error)}`);
+  return reply.data as any;
+}
+
+beforeAll(async () => {
+  const work = mkdtempSync(path.join(tmpdir(), 'vkpay-pack-'));
+  packed = await pack(path.join(work, 'vk-uni-pay.zip'));
+  files = new Map(readZip(readFileSync(packed.file)).map((e) => [e.name, e.data]));
+
+  // a fresh uni-app project: the skeleton HBuilderX creates, plus uni-config-center
+  project = path.join(work, 'my-app');
+  const put = (rel: string, text: string | Buffer) => {
+    mkdirSync(path.dirname(path.join(project, rel)), { recursive: true });
+    writeFileSync(path.join(project, rel), text);
+  };
+  put('manifest.json', JSON.stringify({ name: 'my-app', appid: '__UNI__PACK', versionName: '1.0.0', vueVersion: '3' }));
+  put('pages.json', JSON.stringify({ pages: [{ path: 'pages/index/index' }] }));
+  put('App.vue', '<script>export default {}</script>\n');
+  put(
+    'main.js',
+    "import App from './App'\nimport { createSSRApp } from 'vue'\nexport function createApp() { return { app: createSSRApp(App) } }\n",
+  );
+  put('pages/index/index.vue', '<template><view /></template>\n');
+  const configCenter = 'uni_modules/uni-config-center/uniCloud/cloudfunctions/common/uni-config-center';
+  put(`${configCenter}/package.json`, JSON.stringify({ name: 'uni-config-center', version: '0.0.3', main: 'index.js' }));
+  put(`${configCenter}/index.js`, '// uni-config-center (the local runtime provides its implementation)\nmodule.exports = {};\n');
+  for (const [name, data] of files) put(name, data); // unzip
+  // readme step: copy the sample handler into vk-pay/pay-notify/
+  cpSync(
+    path.join(project, P, 'samples/pay-notify/recharge.js'),
+    path.join(project, P, 'uniCloud/cloudfunctions/vk-pay/pay-notify/recharge.js'),
+  );
+  put('uniCloud-aliyun/cloudfunctions/shop/index.obj.js', SHOP);
+  put(
+    'uniCloud-aliyun/cloudfunctions/shop/package.json',
+    JSON.stringify({
+      name: 'shop',
+      main: 'index.obj.js',
+      dependencies: { 'vk-uni-pay': 'file:../../../uni_modules/vk-uni-pay/uniCloud/cloudfunctions/common/vk-uni-pay' },
+    }),
+  );
+  s = await startStack({
+    port: 0,
+    quiet: true,
+    projectDir: project,
+    dataDir: path.join(work, 'data'),
+    configDir: path.join(project, configCenter),
+    retryDelaysMs: [400, 800, 1600],
+  });
+}, 120_000);
+afterAll(() => s?.close());
+
+test('the zip holds the market layout: built dist, types, docs, schema, samples; no sources or node_modules', () => {
+  const names = [...files.keys()];
+  expect(names.every((n) => n.startsWith(P))).toBe(true);
+  for (const must of [
+    'package.json',
+    'readme.md',
+    'changelog.md',
+    'docs/errors.md',
+    'components/vk-uni-pay/vk-uni-pay.vue',
+    'js_sdk/index.ts',
+    'samples/pay-notify/recharge.js',
+    'samples/pay-notify/goods.js',
+    'uniCloud/cloudfunctions/common/vk-uni-pay/index.js',
+    'uniCloud/cloudfunctions/common/vk-uni-pay/dist/index.js',
+    'uniCloud/cloudfunctions/common/vk-uni-pay/dist/providers/wxpay.js',
+    'uniCloud/cloudfunctions/common/vk-uni-pay/dist/errors.d.ts',
+    'uniCloud/cloudfunctions/vk-pay/dist/index.obj.js',
+    'uniCloud/cloudfunctions/vk-pay/package.json',
+    'uniCloud/database/vk-pay-orders.schema.json',
+    'uniCloud/database/vk-pay-orders.index.json',
+  ])
+    expect(names).toContain(P + must);
+  expect(names.filter((n) => /\/server\/|node_modules|package-lock\.json|\.map$/.test(n))).toEqual([]);
+  expect(names.filter((n) => n.endsWith('.ts') && !n.endsWith('.d.ts') && !n.startsWith(P + 'js_sdk/'))).toEqual([]);
+  // user handlers are never shipped inside vk-pay (a plugin update must not overwrite them; .npmignore)
+  expect(names.filter((n) => n.includes('vk-pay/pay-notify/'))).toEqual([]);
+  const pkg = JSON.parse(files.get(P + 'package.json')!.toString());
+  expect(checkMetadata(pkg)).toEqual([]);
+  expect(pkg.dcloudext).toMatchObject({ type: 'unicloud-template-function', declaration: { ads: '无', permissions: '无' } });
+});
+
+test('the selection rule itself refuses sources, node_modules and ignored folders', () => {
+  expect(isShipped('server/entry/index.ts')).toBe(false);
+  expect(isShipped('uniCloud/cloudfunctions/vk-pay/node_modules/x/index.js')).toBe(false);
+  expect(isShipped('uniCloud/cloudfunctions/vk-pay/pay-notify/recharge.js')).toBe(false);
+  expect(isShipped('uniCloud/cloudfunctions/common/vk-uni-pay/dist/index.js')).toBe(true);
+  expect(isShipped('js_sdk/client.ts')).toBe(true);
+});
+
+test('the unpacked plugin pays an order end to end in a fresh project (create → pay → notify → handler → queryPayment)', async () => {
+  const no = `PACK${Date.now()}`;
+  const created = await call('shop', 'buy', [{ out_trade_no: no, user_id: 'u-pack-1' }]);
+  expect(created).toMatchObject({ errCode: 0, pay_type: 'wxpay_h5', out_trade_no: no, total_fee: 990 });
+  expect(created.orderInfo.codeUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\//);
+  await s.wxpay.pay(no);
+  await s.wxpay.waitForDelivery(no, (d) => d.acknowledged === true, 20_000);
+  const { account } = await call('shop', 'account', ['u-pack-1']);
+  expect(account).toMatchObject({ balance: 990, credited: [no] });
+  const q = await call('vk-pay', 'queryPayment', [{ out_trade_no: no, await_notify: true }]);
+  expect(q).toMatchObject({ errCode: 0, orderPaid: true, user_order_success: true, status: 1 });
+});
