@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { build } from './build';
 import { writeZip, type ZipEntry } from './zip';
+import * as ts from 'typescript';
 import { ERRORS } from '../uni_modules/vk-uni-pay/server/core/errors';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -70,6 +71,32 @@ export function renderErrorTypes(): string {
   ].join('\n');
 }
 
+/** Declarations of the js_sdk (shipped as TypeScript for uni-app to compile) for `types/js_sdk/`. */
+export function jsSdkDeclarations(): ZipEntry[] {
+  const out: ZipEntry[] = [];
+  const program = ts.createProgram([path.join(PLUGIN, 'js_sdk/index.ts')], {
+    declaration: true,
+    emitDeclarationOnly: true,
+    strict: true,
+    skipLibCheck: true,
+    target: ts.ScriptTarget.ES2022,
+    module: ts.ModuleKind.CommonJS,
+    moduleResolution: ts.ModuleResolutionKind.Node10,
+    lib: ['lib.es2022.d.ts', 'lib.dom.d.ts'],
+    types: [],
+    rootDir: path.join(PLUGIN, 'js_sdk'),
+    outDir: '/types/js_sdk',
+  });
+  const { diagnostics } = program.emit(undefined, (file, text) =>
+    out.push({ name: `${ZIP_PREFIX}types/js_sdk/${path.basename(file)}`, data: Buffer.from(text) }),
+  );
+  if (diagnostics.length)
+    throw new Error(
+      ts.formatDiagnostics(diagnostics, { getCanonicalFileName: (f) => f, getCurrentDirectory: () => ROOT, getNewLine: () => '\n' }),
+    );
+  return out;
+}
+
 /** Market metadata the plugin page and HBuilderX need; pack refuses to build without it. */
 export function checkMetadata(pkg: Record<string, any>): string[] {
   const problems: string[] = [];
@@ -108,6 +135,7 @@ export async function pack(out?: string): Promise<PackResult> {
     .filter((n) => n.endsWith('.js'))
     .sort())
     entries.push({ name: `${ZIP_PREFIX}samples/pay-notify/${name}`, data: readFileSync(path.join(PLUGIN, SAMPLES_DIR, name)) });
+  entries.push(...jsSdkDeclarations());
   entries.push({
     name: `${ZIP_PREFIX}uniCloud/cloudfunctions/common/vk-uni-pay/dist/errors.d.ts`,
     data: Buffer.from(renderErrorTypes()),

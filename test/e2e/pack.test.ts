@@ -7,7 +7,8 @@
  * Nothing of this repository's build is loaded: the runtime only sees the unpacked project.
  */
 import * as path from 'node:path';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import * as ts from 'typescript';
 import { tmpdir } from 'node:os';
 import { pack, checkMetadata, isShipped, type PackResult } from '../../tools/pack';
 import { readZip } from '../../tools/zip';
@@ -146,4 +147,86 @@ test('the unpacked plugin pays an order end to end in a fresh project (create â†
   expect(account).toMatchObject({ balance: 990, credited: [no] });
   const q = await call('vk-pay', 'queryPayment', [{ out_trade_no: no, await_notify: true }]);
   expect(q).toMatchObject({ errCode: 0, orderPaid: true, user_order_success: true, status: 1 });
+});
+
+/** Type-checks user files inside the unpacked project against the shipped declarations. */
+function typeErrors(files: Record<string, string>): string[] {
+  const roots = Object.entries(files).map(([rel, text]) => {
+    const file = path.join(project, rel);
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, text);
+    return file;
+  });
+  const program = ts.createProgram(roots, {
+    noEmit: true,
+    strict: true,
+    target: ts.ScriptTarget.ES2022,
+    module: ts.ModuleKind.CommonJS,
+    moduleResolution: ts.ModuleResolutionKind.Node10,
+    lib: ['lib.es2022.d.ts', 'lib.dom.d.ts'],
+    types: [],
+  });
+  return ts
+    .getPreEmitDiagnostics(program)
+    .map((d) => `${d.file ? path.relative(project, d.file.fileName) : ''}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`);
+}
+
+describe('shipped types (package.json "types")', () => {
+  const SHOP_DIR = 'uniCloud-aliyun/cloudfunctions/shop';
+  beforeAll(() => {
+    // what `npm install` makes of the function's "file:" dependency
+    mkdirSync(path.join(project, SHOP_DIR, 'node_modules'), { recursive: true });
+    symlinkSync(
+      path.join(project, P, 'uniCloud/cloudfunctions/common/vk-uni-pay'),
+      path.join(project, SHOP_DIR, 'node_modules/vk-uni-pay'),
+      'dir',
+    );
+  });
+
+  test('a user cloud function and a page compile against the common module and component types', () => {
+    expect(
+      typeErrors({
+        [`${SHOP_DIR}/typed.ts`]: `import vkPay = require('vk-uni-pay');
+export async function buy(context: Record<string, unknown>) {
+  const res = await vkPay.createPayment({ context, provider: 'wxpay', needQRcode: 'image', data: { out_trade_no: 'T123456', total_fee: 100, subject: 's', type: 'recharge' } });
+  if (res.code !== 0) { const code: vkPay.ErrorCode = res.code; return { code, msg: res.msg_en }; }
+  const paid = await vkPay.queryPayment({ out_trade_no: res.out_trade_no, await_notify: true });
+  if (paid.code === 0 && paid.orderPaid) return paid.payOrder?.status;
+  const refund = await vkPay.refund({ out_trade_no: 'T123456', refund_fee: 50 });
+  if (refund.code === 0) return [refund.outRefundNo, refund.refundFee, refund.state];
+  return vkPay.ERRORS.TOTAL_FEE_INVALID[0];
+}
+`,
+        'pages/index/typed.ts': `import type { VkUniPayInstance, VkUniPayProps, PaySuccessResult } from '../../uni_modules/vk-uni-pay';
+export function pay(vkPay: VkUniPayInstance, props: VkUniPayProps) {
+  const polling: boolean | undefined = props.polling;
+  return vkPay.createPayment({ action: { name: 'shop', method: 'buy' }, data: { polling }, success: (res: PaySuccessResult) => res.out_trade_no });
+}
+`,
+      }),
+    ).toEqual([]);
+  });
+
+  test('every function the module exports at runtime is declared', () => {
+    const mod = require(path.join(project, P, 'uniCloud/cloudfunctions/common/vk-uni-pay'));
+    const keys = Object.keys(mod);
+    expect(keys.length).toBeGreaterThan(10);
+    expect(
+      typeErrors({
+        [`${SHOP_DIR}/keys.ts`]: `import vkPay = require('vk-uni-pay');\n${keys.map((k) => `void vkPay[${JSON.stringify(k)}];`).join('\n')}\n`,
+      }),
+    ).toEqual([]);
+  });
+
+  test('a wrong option type does not compile (the types can fail)', () => {
+    const errors = typeErrors({
+      [`${SHOP_DIR}/wrong.ts`]: `import vkPay = require('vk-uni-pay');
+vkPay.createPayment({ context: {}, provider: 'wxpay', data: { out_trade_no: 'T123456', total_fee: '1.00', subject: 's', type: 'recharge' } });
+vkPay.refund({ out_trade_no: 'T1', refund_fee: '5' });
+vkPay.createPayment({ context: {}, provider: 'paypal', data: { out_trade_no: 'T123456', total_fee: 1, subject: 's', type: 'r' } });
+`,
+    });
+    expect(errors).toHaveLength(3);
+    expect(errors.join('\n')).toMatch(/total_fee|string.*number/);
+  });
 });
