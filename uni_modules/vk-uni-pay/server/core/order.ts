@@ -73,6 +73,8 @@ export interface PayOrder {
   refund_num: number;
   refund_list: RefundRecord[];
   notify_info?: Record<string, unknown>;
+  /** the raw notification body as received (vk-uni-pay field; never returned to clients) */
+  original_data?: string;
   stat_data: Record<string, unknown>;
   expand_data?: Record<string, unknown>;
   provider_appid?: string;
@@ -147,10 +149,11 @@ export function handlerData(order: PayOrder): Record<string, unknown> {
 
 /** The order as a client may see it (no raw notification, no lease bookkeeping). */
 export function publicOrder(order: PayOrder): Record<string, unknown> {
-  const { handler_lock_until, handler_attempts, handler_error, notify_info, ...rest } = order;
+  const { handler_lock_until, handler_attempts, handler_error, notify_info, original_data, ...rest } = order;
   void handler_lock_until;
   void handler_attempts;
   void handler_error;
   void notify_info;
+  void original_data;
   return rest;
 }

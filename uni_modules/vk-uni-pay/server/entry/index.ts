@@ -3,23 +3,31 @@ import {
   appleiapApi,
   closeOrderApi,
   code2SessionApi,
-  createPaymentApi,
   createVkPay,
   ERRORS,
+  instance,
   isPayError,
   PayError,
   queryPaymentApi,
-  queryRefundApi,
-  refundApi,
   wxpayVirtualApi,
 } from './common';
+import { vkCompatApi } from './vk-compat';
+
+/** vk-uni-pay's own entry points and answer shapes (drop-in for vk-uni-pay projects) */
+const vk = vkCompatApi(instance);
 
 export = {
-  createPayment: createPaymentApi,
+  createPayment: vk.createPayment,
   queryPayment: queryPaymentApi,
   closeOrder: closeOrderApi,
-  refund: refundApi,
-  queryRefund: queryRefundApi,
+  refund: vk.refund,
+  queryRefund: vk.queryRefund,
+  paymentNotify: vk.paymentNotify,
+  crypto: vk.crypto,
+  checkTokenReturnUserId: vk.checkTokenReturnUserId,
+  getUserNickname: vk.getUserNickname,
+  wxpay: vk.wxpay,
+  initUniPayInstance: vk.initUniPayInstance,
   code2SessionWeixinMP: code2SessionApi.weixinMP,
   code2SessionWeixinH5: code2SessionApi.weixinH5,
   code2SessionAlipay: code2SessionApi.alipay,

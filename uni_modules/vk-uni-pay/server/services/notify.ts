@@ -26,9 +26,12 @@ export interface NotifyRoute {
   out_trade_no: string;
 }
 
-/** Parses `/paymentNotify/<pay_type>/<out_trade_no>` (path relative to the cloud object's root). */
+/**
+ * Parses `/paymentNotify/<pay_type>/<out_trade_no>` (path relative to the cloud object's root), or
+ * vk-uni-pay's `/vk-pay-notify/<pay_type>/<out_trade_no>` (orders created before a migration).
+ */
 export function parseNotifyRoute(path: string): NotifyRoute | undefined {
-  const m = /^\/?paymentNotify\/([a-z-]+)_([a-z0-9-]+)\/([^/?#]+)\/?$/.exec(path);
+  const m = /^\/?(?:paymentNotify|vk-pay-notify)\/([a-z-]+)_([a-z0-9-]+)\/([^/?#]+)\/?$/.exec(path);
   if (!m) return undefined;
   const provider = m[1] as ProviderName;
   const platformKey = m[2] as PlatformKey;
@@ -52,7 +55,7 @@ export async function paymentNotify(deps: PayDeps, req: RawHttpRequest): Promise
     const node = configNode<Record<string, any>>(config, configNodePath(route.provider, route.platformKey));
     const ctx = providerContext(deps, node, order.pid);
     const event = await adapter.verifyNotify(req, ctx);
-    return handleEvent(deps, adapter, ctx, route.payType, order, event);
+    return handleEvent(deps, adapter, ctx, route.payType, order, event, req.body.toString('utf8'));
   });
 }
 
@@ -86,6 +89,8 @@ async function handleEvent(
   payType: PayType,
   order: PayOrder,
   event: NotifyEvent,
+  /** the raw notification, kept on the settled order as vk-uni-pay does (manual recovery) */
+  original_data?: string,
 ): Promise<IntegratedResponse> {
   switch (event.kind) {
     case 'challenge':
@@ -137,6 +142,7 @@ async function handleEvent(
         notify_info: event.info,
         notify_mode: 1,
         pay_type: payType,
+        original_data,
       });
       return adapter.notifyReply(outcome === 'done');
     }

@@ -266,8 +266,33 @@ declare namespace vkPay {
     code2SessionAlipay(options: LoginOptions): Result<LoginResult>;
     appleiap: { verifyReceipt(options: AppleVerifyOptions): Result<AppleVerifyResult> };
     wxpayVirtual: { notifyProvideGoods(options: { out_trade_no: string }): Result<{ code: 0; msg: string; out_trade_no: string }> };
+    /**
+     * vk-uni-pay's notify entry for a URL化 cloud function: `event` is the request
+     * (`/vk-pay-notify/<pay_type>/<out_trade_no>`); `orderPaySuccess(obj, originalParam)` handles every type.
+     */
+    paymentNotify(options: {
+      event: { path: string; httpMethod?: string; headers?: Record<string, string>; body?: string; isBase64Encoded?: boolean };
+      context?: unknown;
+      orderPaySuccess?: PayNotifyHandler;
+    }): Promise<{ mpserverlessComposedResponse: true; statusCode: number; headers: Record<string, string>; body: string }>;
+    /** AES-256-CBC keyed by sha256(config.notifyKey); `data` = base64(iv ‖ ciphertext of the JSON) */
+    crypto: {
+      aes: {
+        encrypt(options: { data: unknown }): Result<{ code: 0; msg: string; data: string }>;
+        decrypt(options: { data: string }): Result<{ code: 0; msg: string; data: unknown }>;
+      };
+    };
+    /** needs uni-id-common in the calling function; `user_id` undefined when the token is invalid */
+    checkTokenReturnUserId(options: { uniIdToken?: string; context?: unknown }): Result<{ code: 0; msg: string; user_id?: string }>;
+    getUserNickname(user_id: string): Promise<string | undefined>;
+    /** not provided: platform certificates are fetched and cached automatically (error 5010) */
+    wxpay: { fetchCertificates(): Promise<ErrorResult> };
+    /** not provided: no raw provider client (error 5010) */
+    initUniPayInstance(options?: { pay_type?: string }): Promise<ErrorResult>;
     /** another instance (own handler folder, tests) */
-    createVkPay(options?: { handlersDir?: string }): Omit<VkUniPay, 'createVkPay' | 'PayError' | 'ERRORS' | 'isPayError'>;
+    createVkPay(options?: {
+      handlersDir?: string | string[];
+    }): Pick<VkUniPay, 'queryPayment' | 'closeOrder' | 'code2SessionWeixinMP' | 'code2SessionWeixinH5' | 'code2SessionAlipay'>;
     PayError: new (key: ErrorKey, vars?: Record<string, unknown>, detail?: Record<string, unknown>) => PayError;
     ERRORS: typeof Errors.ERRORS;
     isPayError(e: unknown): e is PayError;
