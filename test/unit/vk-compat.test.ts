@@ -1,0 +1,70 @@
+/**
+ * vk-uni-pay's entry points and config keys (vk-uni-pay docs §1.6 crypto.aes / checkTokenReturnUserId /
+ * wxpay.fetchCertificates / initUniPayInstance, §3.3 userWhitelist / notifyKey / autoDeleteExpiredOrders /
+ * legacy node names, §1.1 config_directory): honoured, or refused with a coded error naming the key.
+ */
+import { vkCompatApi, aesDecrypt, aesEncrypt } from '../../uni_modules/vk-uni-pay/server/entry/vk-compat';
+
+const NOTIFY_KEY = 'k'.repeat(64);
+
+function api(config: Record<string, unknown>) {
+  const created: unknown[] = [];
+  const fake: any = {
+    deps: { configs: { load: async () => config }, log: { error() {} } },
+    createPayment: async (o: unknown) => (created.push(o), { code: 0, msg: 'ok' }),
+  };
+  return { vk: vkCompatApi(() => fake), created };
+}
+const order = (data: Record<string, unknown> = {}) => ({
+  context: {},
+  provider: 'wxpay',
+  data: { out_trade_no: 'T123456', total_fee: 1, subject: 's', type: 't', ...data },
+});
+
+test('crypto.aes (§1.6) round-trips with notifyKey, refuses another key, and names notifyKey when it is missing', async () => {
+  const { vk } = api({ notifyKey: NOTIFY_KEY });
+  const enc = (await vk.crypto.aes.encrypt({ data: { a: 1, b: '中文' } })) as any;
+  expect(enc.code).toBe(0);
+  expect(await vk.crypto.aes.decrypt({ data: enc.data })).toMatchObject({ code: 0, data: { a: 1, b: '中文' } });
+  expect(() => aesDecrypt('x'.repeat(64), enc.data)).toThrow(/notifyKey|data/);
+  expect(aesDecrypt(NOTIFY_KEY, aesEncrypt(NOTIFY_KEY, [1]))).toEqual([1]);
+  expect(await api({}).vk.crypto.aes.encrypt({ data: 1 })).toMatchObject({ code: 110, msg: expect.stringContaining('notifyKey') });
+});
+
+test('userWhitelist (§3.3): only listed users may pay, user_id required; without it anyone may', async () => {
+  const { vk, created } = api({ userWhitelist: ['u1'] });
+  expect(await vk.createPayment(order())).toMatchObject({ code: 1030 });
+  expect(await vk.createPayment(order({ user_id: 'u2' }))).toMatchObject({ code: 1030 });
+  expect(await vk.createPayment(order({ user_id: 'u1' }))).toMatchObject({ code: 0 });
+  expect(created).toHaveLength(1);
+  expect(await api({ userWhitelist: [] }).vk.createPayment(order())).toMatchObject({ code: 0 });
+  expect(await api({ userWhitelist: 'u1' }).vk.createPayment(order())).toMatchObject({
+    code: 110,
+    msg: expect.stringContaining('userWhitelist'),
+  });
+});
+
+test.each([
+  [{ wxConfigMweb: {} }, 'wxConfigMweb', 'wxpay.mweb'],
+  [{ aliConfigApp: {} }, 'aliConfigApp', 'alipay.app-plus'],
+  [{ autoDeleteExpiredOrders: 3 }, 'autoDeleteExpiredOrders', '定时'],
+])('config %p is refused with a message naming %s and the fix', async (config, key, fix) => {
+  const r = (await api(config).vk.createPayment(order())) as any;
+  expect(r.code).toBe(110);
+  expect(r.msg).toContain(key);
+  expect(r.msg).toContain(fix);
+});
+
+test('data.config_directory (§1.1) is refused naming the key and pid as the replacement; autoDeleteExpiredOrders: 0 is accepted', async () => {
+  const r = (await api({}).vk.createPayment(order({ config_directory: 'shop2' }))) as any;
+  expect(r).toMatchObject({ code: 110 });
+  expect(r.msg).toMatch(/config_directory.*pid/);
+  expect(await api({ autoDeleteExpiredOrders: 0 }).vk.createPayment(order())).toMatchObject({ code: 0 });
+});
+
+test('wxpay.fetchCertificates and initUniPayInstance answer a coded error saying what replaces them (5010)', async () => {
+  const { vk } = api({});
+  expect(await vk.wxpay.fetchCertificates()).toMatchObject({ code: 5010, msg: expect.stringContaining('自动') });
+  expect(await vk.initUniPayInstance()).toMatchObject({ code: 5010, msg_en: expect.stringContaining('initUniPayInstance') });
+  expect(await vk.checkTokenReturnUserId({ uniIdToken: 't' })).toMatchObject({ code: 5010, msg: expect.stringContaining('uni-id-common') });
+});
