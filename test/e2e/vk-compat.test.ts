@@ -45,6 +45,11 @@ const SERVICE = `module.exports = {
   },
 };`;
 
+/** vk's documented service for pay/queryPayment, run in the user's own function (not vk-pay) */
+const QUERY_SERVICE = `module.exports = {
+  main: async ({ data = {}, util }) => util.vk.vkPay.queryPayment({ out_trade_no: data.out_trade_no, await_notify: true, await_max_time: 10 }),
+};`;
+
 let s: Stack;
 let project: string;
 const notifyDir = () => path.join(project, 'uni_modules/vk-uni-pay/uniCloud/cloudfunctions/vk-pay');
@@ -71,6 +76,7 @@ beforeAll(async () => {
   mkdirSync(path.join(router, 'service/client/pay'), { recursive: true });
   writeFileSync(path.join(router, 'index.js'), ROUTER);
   writeFileSync(path.join(router, 'service/client/pay/createPayment.js'), SERVICE);
+  writeFileSync(path.join(router, 'service/client/pay/queryPayment.js'), QUERY_SERVICE);
   writeFileSync(
     path.join(router, 'package.json'),
     JSON.stringify({
@@ -180,6 +186,19 @@ test('vk-uni-pay docs §0, §1.1: vk.vkPay.createPayment from a VK router servic
   await s.wxpay.pay(no);
   await until(async () => (await handlerCalls(no)).length === 1, 20_000);
   expect(await order(no)).toMatchObject({ status: 1, user_order_success: true });
+});
+
+test('vk-uni-pay docs §1.2: queryPayment({await_notify:true}) in your own cloud function fulfils an order whose notification was lost', async () => {
+  const no = tradeNo('VQ');
+  expect(await fetchRouter({ $url: 'client/pay/createPayment', data: { provider: 'wxpay', isPC: true, out_trade_no: no } })).toMatchObject({
+    code: 0,
+  });
+  s.wxpay.order(no)!.notify_url = 'http://127.0.0.1:9/lost'; // every notification is lost
+  await s.wxpay.pay(no);
+  const q = await fetchRouter({ $url: 'client/pay/queryPayment', data: { out_trade_no: no } });
+  expect(q).toMatchObject({ code: 0, orderPaid: true, user_order_success: true, status: 1 });
+  expect(await handlerCalls(no)).toEqual([expect.objectContaining({ file: 'vk', type: 'vkonly' })]);
+  expect(await order(no)).toMatchObject({ status: 1, notify_mode: 0, user_order_success: true });
 });
 
 /** A client call of the router cloud function, as uniCloud.callFunction({name: 'router', data}) sends it. */

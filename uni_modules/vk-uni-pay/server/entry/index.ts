@@ -8,7 +8,6 @@ import {
   instance,
   isPayError,
   PayError,
-  queryPaymentApi,
   wxpayVirtualApi,
 } from './common';
 import { vkCompatApi } from './vk-compat';
@@ -18,7 +17,7 @@ const vk = vkCompatApi(instance);
 
 export = {
   createPayment: vk.createPayment,
-  queryPayment: queryPaymentApi,
+  queryPayment: vk.queryPayment,
   closeOrder: closeOrderApi,
   refund: vk.refund,
   queryRefund: vk.queryRefund,

@@ -174,6 +174,33 @@ export function vkCompatApi(instance: () => VkPay) {
       });
       return checked ?? instance().createPayment(options);
     },
+    /**
+     * queryPayment from your own cloud function: settling works here, but the handlers are deployed
+     * with vk-pay only, so with `await_notify` a paid order whose handler has not succeeded yet is
+     * handed to vk-pay (cloud-to-cloud), which runs it — a lost notification is still fulfilled.
+     */
+    async queryPayment(params: any) {
+      const pay = instance();
+      const viaVkPay =
+        params?.await_notify === true && !pay.deps.handlersConfigured && typeof uniCloud !== 'undefined' && !!uniCloud.importObject;
+      if (!viaVkPay) return pay.queryPayment(params);
+      const local = (await pay.queryPayment({ ...params, await_notify: false })) as Record<string, any>;
+      if (!local.orderPaid || local.user_order_success === true) return local;
+      try {
+        const remote = await uniCloud.importObject!('vk-pay').queryPayment({
+          out_trade_no: local.out_trade_no,
+          await_notify: true,
+          ...(params.await_max_time !== undefined ? { await_max_time: params.await_max_time } : {}),
+        });
+        return { ...local, user_order_success: remote.user_order_success, status: remote.status ?? local.status };
+      } catch (e) {
+        deps().log.warn('query.vk_pay_unreachable', {
+          out_trade_no: local.out_trade_no,
+          error: e instanceof Error ? e.message : String(e),
+        });
+        return local;
+      }
+    },
     async refund(params: any) {
       const result = await instance().refund(params);
       return withVkRefundNames(result as Record<string, any>, await orderOf(params?.out_trade_no));
