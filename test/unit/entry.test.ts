@@ -13,11 +13,18 @@ test('every documented function is exported', () => {
     'code2SessionAlipay',
     'createVkPay',
     'isPayError',
+    // vk-uni-pay's own entry points (drop-in)
+    'paymentNotify',
+    'checkTokenReturnUserId',
+    'getUserNickname',
+    'initUniPayInstance',
   ];
   for (const name of fns) expect(typeof (vkPay as Record<string, unknown>)[name]).toBe('function');
   expect(typeof vkPay.appleiap.verifyReceipt).toBe('function');
   expect(typeof vkPay.wxpayVirtual.notifyProvideGoods).toBe('function');
-  expect(Object.keys(vkPay).sort()).toEqual([...fns, 'appleiap', 'wxpayVirtual', 'PayError', 'ERRORS'].sort());
+  expect(typeof vkPay.crypto.aes.encrypt).toBe('function');
+  expect(typeof vkPay.wxpay.fetchCertificates).toBe('function');
+  expect(Object.keys(vkPay).sort()).toEqual([...fns, 'appleiap', 'wxpayVirtual', 'crypto', 'wxpay', 'PayError', 'ERRORS'].sort());
 });
 
 test('bad input to a module function is a {code, msg} result, never a throw', async () => {

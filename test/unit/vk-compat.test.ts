@@ -68,3 +68,13 @@ test('wxpay.fetchCertificates and initUniPayInstance answer a coded error saying
   expect(await vk.initUniPayInstance()).toMatchObject({ code: 5010, msg_en: expect.stringContaining('initUniPayInstance') });
   expect(await vk.checkTokenReturnUserId({ uniIdToken: 't' })).toMatchObject({ code: 5010, msg: expect.stringContaining('uni-id-common') });
 });
+
+test('a wxpay v2 node written before vk 1.16.1 (key, no v3Key, no version) is refused naming wxpay.<node>.version and the fix', async () => {
+  const r = (await api({ wxpay: { h5: { appId: 'wx1', mchId: '1', key: 'k'.repeat(32) } } }).vk.createPayment(order())) as any;
+  expect(r.code).toBe(110);
+  expect(r.msg).toContain('wxpay.h5.version');
+  expect(r.msg).toContain('version: 2');
+  // the template's unused nodes (empty strings) and explicit versions are fine
+  const ok = { wxpay: { h5: { key: '', v3Key: '' }, mweb: { key: 'k'.repeat(32), version: 2 }, app: { key: 'k', v3Key: 'v' } } };
+  expect(await api(ok).vk.createPayment(order())).toMatchObject({ code: 0 });
+});

@@ -5,6 +5,7 @@
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { PayError } from '../core/errors';
+import { validateCreatePayment } from '../core/validate';
 import type { PayConfig } from '../store/config';
 import type { HttpInfo, IntegratedResponse } from '../../../../types/unicloud-server';
 import { createVkPay, errorResult, type ErrorResult, type VkPay } from './common';
@@ -32,6 +33,13 @@ export function refusedConfigKey(config: PayConfig): PayError | undefined {
     if (config[key] !== undefined) return new PayError('VK_CONFIG_UNSUPPORTED', { key, fix: `改名为 / rename to ${node}` });
   for (const [key, fix] of Object.entries(REFUSED_TOP_KEYS))
     if (config[key] !== undefined && config[key] !== 0 && config[key] !== false) return new PayError('VK_CONFIG_UNSUPPORTED', { key, fix });
+  // a v2 node written before vk 1.16.1 made v3 the default: API key, no APIv3 key, no version
+  for (const [name, node] of Object.entries<any>(config.wxpay ?? {}))
+    if (node && typeof node === 'object' && node.version === undefined && node.key && !node.v3Key)
+      return new PayError('VK_CONFIG_UNSUPPORTED', {
+        key: `wxpay.${name}.version`,
+        fix: '未写 version 时按 v3 处理（同 vk-uni-pay ≥ 1.16.1）；v2 商户请写 version: 2 / without version the node is v3; write version: 2 for a v2 merchant',
+      });
   return undefined;
 }
 
@@ -160,6 +168,7 @@ export function vkCompatApi(instance: () => VkPay) {
     /** createPayment with vk's config checks first: legacy / refused keys, `config_directory`, `userWhitelist` */
     async createPayment(options: any): Promise<unknown> {
       const checked = await guard(async () => {
+        validateCreatePayment(options); // input errors first, as createPayment answers them
         const data = options?.data;
         if (data?.config_directory !== undefined)
           throw new PayError('VK_CONFIG_UNSUPPORTED', {

@@ -79,11 +79,14 @@ export function configNode<T = Record<string, any>>(config: PayConfig, path: str
   for (const [key, value] of Object.entries(node)) {
     const m = /^(.*)Path$/.exec(key);
     if (!m || typeof value !== 'string' || !value || resolved[`${m[1]}Content`]) continue;
+    let text: string;
     try {
-      resolved[`${m[1]}Content`] = readFileSync(value, 'utf8');
+      text = readFileSync(value, 'utf8');
     } catch {
       throw new PayError('CONFIG_KEY_INVALID', { node: path.join('.'), field: key });
     }
+    // vk-uni-pay's template keeps blank certificate files for unused modes (e.g. Alipay key mode): not configured
+    if (text.trim()) resolved[`${m[1]}Content`] = text;
   }
   resolvedNodes.set(node, resolved);
   return resolved as T;
