@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { pack, checkMetadata, isShipped, type PackResult } from '../../tools/pack';
 import { readZip } from '../../tools/zip';
 import { startStack, type Stack } from '../../tools/stack';
-import { callCloudObject } from '../../tools/local-unicloud';
+import { clientCall } from '../helpers/project';
 
 const P = 'uni_modules/vk-uni-pay/';
 
@@ -39,15 +39,13 @@ let files: Map<string, Buffer>;
 let project: string;
 let s: Stack;
 
-async function call(object: string, method: string, params: unknown[]) {
-  const reply = await callCloudObject(s.url, object, method, params, {
-    clientInfo: { uniPlatform: 'web', appId: '__UNI__PACK', locale: 'zh-Hans', ua: 'Mozilla/5.0 (Windows NT 10.0) Chrome/120' },
-    clientSecret: s.runtime.clientSecret,
-    spaceId: s.runtime.spaceId,
+const call = (object: string, method: string, params: unknown[]) =>
+  clientCall(s, object, method, params, {
+    uniPlatform: 'web',
+    appId: '__UNI__PACK',
+    locale: 'zh-Hans',
+    ua: 'Mozilla/5.0 (Windows NT 10.0) Chrome/120',
   });
-  if (!reply.success) throw new Error(`${object}.${method}: ${JSON.stringify(reply.error)}`);
-  return reply.data as any;
-}
 
 beforeAll(async () => {
   const work = mkdtempSync(path.join(tmpdir(), 'vkpay-pack-'));

@@ -7,10 +7,9 @@
  */
 import * as path from 'node:path';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
-import { makeTestProject, tradeNo, until, CLIENT } from '../helpers/project';
-import { startStack, WX_APPIDS, type Stack } from '../../tools/stack';
-import { callCloudObject, signClientRequest } from '../../tools/local-unicloud';
+import { clientCall, makeTestProject, tradeNo, until, wxpayTransaction, CLIENT } from '../helpers/project';
+import { startStack, type Stack } from '../../tools/stack';
+import { signClientRequest } from '../../tools/local-unicloud';
 import { postJson } from '../../tools/local-unicloud/client';
 
 /** A handler in vk's folder, called `(obj, originalParam)`; records which file ran and what it got. */
@@ -54,15 +53,7 @@ let s: Stack;
 let project: string;
 const notifyDir = () => path.join(project, 'uni_modules/vk-uni-pay/uniCloud/cloudfunctions/vk-pay');
 
-async function call(object: string, method: string, params: unknown[]) {
-  const reply = await callCloudObject(s.url, object, method, params, {
-    clientInfo: { uniPlatform: 'web', appId: '__UNI__TEST', locale: 'zh-Hans', ua: 'Mozilla/5.0 (Windows NT 10.0) Chrome/120' },
-    clientSecret: s.runtime.clientSecret,
-    spaceId: s.runtime.spaceId,
-  });
-  if (!reply.success) throw new Error(`${object}.${method}: ${JSON.stringify(reply.error)}`);
-  return reply.data as any;
-}
+const call = (object: string, method: string, params: unknown[]) => clientCall(s, object, method, params);
 const handlerCalls = async (no: string) => (await call('test-shop', 'handlerCalls', [no])).calls as Array<Record<string, any>>;
 const order = async (no: string) => (await call('test-shop', 'order', [no])).order as Record<string, any>;
 
@@ -117,20 +108,7 @@ test("vk-uni-pay docs §4: vk's notify route /vk-pay-notify/<pay_type>/<out_trad
   await call('test-shop', 'createPayment', [
     { provider: 'wxpay', isPC: true, data: { out_trade_no: no, total_fee: 100, subject: '测试', type: 'vkonly' } },
   ]);
-  const transaction = {
-    appid: WX_APPIDS.oa,
-    mchid: s.wxMerchant.mchid,
-    out_trade_no: no,
-    transaction_id: `4200${randomBytes(10).toString('hex').replace(/\D/g, '').padEnd(24, '3').slice(0, 24)}`,
-    trade_type: 'NATIVE',
-    trade_state: 'SUCCESS',
-    trade_state_desc: '支付成功',
-    bank_type: 'OTHERS',
-    attach: '',
-    success_time: '2026-11-27T19:00:00+08:00',
-    payer: { openid: 'o-vk' },
-    amount: { total: 100, payer_total: 100, currency: 'CNY', payer_currency: 'CNY' },
-  };
+  const transaction = wxpayTransaction(s, no, { payer: { openid: 'o-vk' } }) as { transaction_id: string };
   const { body, headers } = s.wxpay.buildPaymentNotification(s.wxMerchant.mchid, transaction);
   const res = await fetch(`${s.url}/http/vk-pay/vk-pay-notify/wxpay_h5/${no}`, {
     method: 'POST',
