@@ -289,6 +289,14 @@ declare namespace vkPay {
     wxpay: { fetchCertificates(): Promise<ErrorResult> };
     /** not provided: no raw provider client (error 5010) */
     initUniPayInstance(options?: { pay_type?: string }): Promise<ErrorResult>;
+    /** vk-uni-pay APIs not implemented in this version: each answers error 5010 */
+    transfer(options?: Record<string, unknown>): Promise<ErrorResult>;
+    cancelTransfer(options?: Record<string, unknown>): Promise<ErrorResult>;
+    queryTransfer(options?: Record<string, unknown>): Promise<ErrorResult>;
+    transferNotify(options?: Record<string, unknown>): Promise<ErrorResult>;
+    verifyTransferNotify(options?: Record<string, unknown>): Promise<ErrorResult>;
+    queryAccountBalance(options?: Record<string, unknown>): Promise<ErrorResult>;
+    getWxpayVirtualManager(): Promise<ErrorResult>;
     /** another instance (own handler folder, tests) */
     createVkPay(options?: {
       handlersDir?: string | string[];
