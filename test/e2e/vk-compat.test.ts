@@ -147,6 +147,8 @@ test('vk-uni-pay docs §3.1, §1.3, §1.4: a row as vk wrote it (no provider, vk
   const vkRefund = (await call('test-shop', 'queryRefund', [{ out_trade_no: no, out_refund_no: `${no}-1` }])).result;
   expect(vkRefund).toMatchObject({ code: 0, outTradeNo: no, outRefundNo: `${no}-1`, refundFee: 30, state: 'SUCCESS' });
   expect(vkRefund.orderInfo).toMatchObject({ out_trade_no: no, total_fee: 100, refund_fee: 30 });
+  // a refund neither vk nor we made stays an error
+  expect((await call('test-shop', 'queryRefund', [{ out_trade_no: no, out_refund_no: `${no}-9` }])).result).toMatchObject({ code: 1021 });
 
   const r = (await call('test-shop', 'refund', [{ out_trade_no: no }])).result;
   expect(r).toMatchObject({ code: 0, out_refund_no: `${no}-2`, refund_fee: 70, state: 'SUCCESS' });

@@ -1,7 +1,7 @@
 /**
  * A vk-uni-pay `config.js` as users have it (vk-uni-pay docs §3.3), end to end: a wxpay node without
  * `version` is v3 (as vk ≥ 1.16.1), an Alipay key-mode node keeps the template's blank certificate
- * files and still pays, a v2 node's refund names `pfx` and the fix, and `notifyKey` keys crypto.aes.
+ * files and still pays, `userWhitelist` is enforced, and a v2 node's refund names `pfx` and the fix.
  */
 import * as path from 'node:path';
 import { writeFileSync } from 'node:fs';
@@ -28,6 +28,7 @@ beforeAll(async () => {
   };
   for (const node of Object.keys(cfg.alipay)) cfg.alipay[node] = { ...cfg.alipay[node], ...certs };
   cfg.notifyKey = NOTIFY_KEY;
+  cfg.userWhitelist = ['u-ok'];
   writeFileSync(path.join(dir, 'config.js'), `module.exports = ${JSON.stringify(cfg, null, 2)};\n`);
 }, 60_000);
 afterAll(() => s?.close());
@@ -37,7 +38,7 @@ test('vk-uni-pay docs §3.3: a wxpay node without version pays through API v3 (v
   const r = await s.createPayment({
     provider: 'wxpay',
     isPC: true,
-    data: { out_trade_no: no, total_fee: 100, subject: '测试', type: 'counted' },
+    data: { out_trade_no: no, total_fee: 100, subject: '测试', type: 'counted', user_id: 'u-ok' },
   });
   expect(r).toMatchObject({ errCode: 0, pay_type: 'wxpay_h5' });
   expect(r.orderInfo.codeUrl).toBeTruthy();
@@ -51,7 +52,7 @@ test("vk-uni-pay docs §3.3: an Alipay key-mode node with the template's blank c
   const r = await s.createPayment({
     provider: 'alipay',
     isPC: true,
-    data: { out_trade_no: no, total_fee: 100, subject: '测试', type: 'counted' },
+    data: { out_trade_no: no, total_fee: 100, subject: '测试', type: 'counted', user_id: 'u-ok' },
   });
   expect(r).toMatchObject({ errCode: 0, pay_type: 'alipay_h5' });
   await s.alipay.pay(no);
@@ -59,10 +60,24 @@ test("vk-uni-pay docs §3.3: an Alipay key-mode node with the template's blank c
   expect(await s.order(no)).toMatchObject({ status: 1, user_order_success: true });
 });
 
+test('vk-uni-pay docs §3.3: with userWhitelist only listed users pay (1030 for others, nothing stored)', async () => {
+  for (const user_id of ['u-other', undefined]) {
+    const no = tradeNo('WL');
+    const r = await s.createPaymentRaw({
+      provider: 'wxpay',
+      isPC: true,
+      data: { out_trade_no: no, total_fee: 100, subject: '测试', type: 'counted', user_id },
+    });
+    expect(r).toMatchObject({ code: 1030, msg: expect.stringContaining('userWhitelist') });
+    expect(await s.order(no)).toBeNull();
+    expect(s.wxpay.order(no)).toBeUndefined();
+  }
+});
+
 test('vk-uni-pay docs §1.3: a v2 refund is refused naming pfx and the fix (version 3)', async () => {
   const no = tradeNo('V2');
   const r = await s.createPayment(
-    { provider: 'wxpay', data: { out_trade_no: no, total_fee: 100, subject: '测试', type: 'counted' } },
+    { provider: 'wxpay', data: { out_trade_no: no, total_fee: 100, subject: '测试', type: 'counted', user_id: 'u-ok' } },
     CLIENT.app,
   );
   expect(r).toMatchObject({ errCode: 0, pay_type: 'wxpay_app-plus' });

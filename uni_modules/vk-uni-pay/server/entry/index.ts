@@ -3,6 +3,7 @@ import {
   appleiapApi,
   closeOrderApi,
   code2SessionApi,
+  createPaymentApi,
   createVkPay,
   ERRORS,
   instance,
@@ -16,7 +17,7 @@ import { vkCompatApi } from './vk-compat';
 const vk = vkCompatApi(instance);
 
 export = {
-  createPayment: vk.createPayment,
+  createPayment: createPaymentApi,
   queryPayment: vk.queryPayment,
   closeOrder: closeOrderApi,
   refund: vk.refund,
