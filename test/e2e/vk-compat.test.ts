@@ -49,6 +49,18 @@ const QUERY_SERVICE = `module.exports = {
   main: async ({ data = {}, util }) => util.vk.vkPay.queryPayment({ out_trade_no: data.out_trade_no, await_notify: true, await_max_time: 10 }),
 };`;
 
+/** vk's own URL化 notify function shape: `vkPay.paymentNotify({ event, context, orderPaySuccess })` */
+const MY_NOTIFY = `const vkPay = require('vk-uni-pay');
+exports.main = async (event, context) =>
+  vkPay.paymentNotify({
+    event,
+    context,
+    orderPaySuccess: async (obj, originalParam) => {
+      await uniCloud.database().collection('test-handler-calls').add({ out_trade_no: obj.data.out_trade_no, file: 'orderPaySuccess', hasDb: !!(originalParam && originalParam.db) });
+      return true;
+    },
+  });`;
+
 let s: Stack;
 let project: string;
 const notifyDir = () => path.join(project, 'uni_modules/vk-uni-pay/uniCloud/cloudfunctions/vk-pay');
@@ -73,6 +85,17 @@ beforeAll(async () => {
     JSON.stringify({
       name: 'router',
       dependencies: { 'vk-uni-pay': 'file:../../../uni_modules/vk-uni-pay/uniCloud/cloudfunctions/common/vk-uni-pay' },
+    }),
+  );
+  const myNotify = path.join(project, 'uniCloud-aliyun/cloudfunctions/my-notify');
+  mkdirSync(myNotify, { recursive: true });
+  writeFileSync(path.join(myNotify, 'index.js'), MY_NOTIFY);
+  writeFileSync(
+    path.join(myNotify, 'package.json'),
+    JSON.stringify({
+      name: 'my-notify',
+      dependencies: { 'vk-uni-pay': 'file:../../../uni_modules/vk-uni-pay/uniCloud/cloudfunctions/common/vk-uni-pay' },
+      'cloudfunction-config': { path: '/http/my-notify' },
     }),
   );
   s = await startStack({
@@ -122,6 +145,26 @@ test("vk-uni-pay docs §4: vk's notify route /vk-pay-notify/<pay_type>/<out_trad
   // a client never sees the raw notification
   const q = await call('vk-pay', 'queryPayment', [{ out_trade_no: no, pay_order_info: true }]);
   expect(q.payOrder.original_data).toBeUndefined();
+});
+
+test("vk-uni-pay docs §1.6: paymentNotify({event, context, orderPaySuccess}) in the user's own URL化 function verifies and runs orderPaySuccess once", async () => {
+  const no = tradeNo('PN');
+  await call('test-shop', 'createPayment', [
+    { provider: 'wxpay', isPC: true, data: { out_trade_no: no, total_fee: 100, subject: '测试', type: 'vkonly' } },
+  ]);
+  const { body, headers } = s.wxpay.buildPaymentNotification(s.wxMerchant.mchid, wxpayTransaction(s, no));
+  const post = (b: string) =>
+    fetch(`${s.url}/http/my-notify/vk-pay-notify/wxpay_h5/${no}`, {
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'application/json' },
+      body: b,
+    });
+  expect((await post(body.replace('"', ' "'))).status).not.toBe(200); // a changed byte: refused, nothing written
+  expect(await handlerCalls(no)).toHaveLength(0);
+  expect((await post(body)).status).toBe(200);
+  expect((await post(body)).status).toBe(200);
+  expect(await handlerCalls(no)).toEqual([expect.objectContaining({ file: 'orderPaySuccess', hasDb: true })]);
+  expect(await order(no)).toMatchObject({ status: 1, user_order_success: true });
 });
 
 test('vk-uni-pay docs §3.1, §1.3, §1.4: a row as vk wrote it (no provider, vk-recorded refund) is queried, refunded and query-refunded with vk names', async () => {
