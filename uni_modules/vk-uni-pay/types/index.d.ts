@@ -12,8 +12,10 @@ import type {
   CreatePaymentOptions,
   CreatePaymentResult,
   IapRestoreReport,
+  PayCallbacks,
   PayCancelResult,
   PayFailResult,
+  PendingPayment,
   PaySuccessResult,
   QueryPaymentOptions,
   UiStatus,
@@ -45,6 +47,10 @@ export interface VkUniPayProps {
   returnUrl?: string;
   /** where the component polls (default the `vk-pay` cloud object's `queryPayment`) */
   queryPaymentAction?: CloudAction | string;
+  /** ms to wait after trying to open the Alipay app in a phone browser before offering the cashier link (default 2500) */
+  appOpenTimeout?: number;
+  /** called when the payer cancels: have your business object close the order (vk-uni-pay `closeOrder`) */
+  closeOrder?: ((outTradeNo: string) => Promise<unknown>) | null;
 }
 
 /** Events of `<vk-uni-pay>`. */
@@ -56,6 +62,7 @@ export interface VkUniPayEvents {
   success: (res: PaySuccessResult) => void;
   fail: (res: PayFailResult) => void;
   cancel: (res: PayCancelResult) => void;
+  resume: (pending: PendingPayment) => void;
   init: (info: { platform: string; isPC: boolean }) => void;
 }
 
@@ -65,6 +72,10 @@ export interface VkUniPayInstance {
   queryPayment(options: QueryPaymentOptions): Promise<PaySuccessResult | PayFailResult>;
   getOpenid(): Promise<string | undefined>;
   appleiapRestore(): Promise<IapRestoreReport>;
-  /** stop the current payment (e.g. the QR popup was closed): emits `cancel` */
-  cancelPayment(): void;
+  /** the payer stops the current payment (e.g. closes the QR popup): closes the order via `closeOrder`, emits `cancel` */
+  cancelPayment(): Promise<void>;
+  /** watch an order created earlier (after a reload); emits `resume` */
+  resumePayment(options: { out_trade_no: string } & PayCallbacks): void;
+  /** payments this device started and has not seen end */
+  pendingPayments(): PendingPayment[];
 }
