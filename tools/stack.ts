@@ -30,6 +30,8 @@ export interface StackOptions {
   dataDir?: string;
   /** project whose cloud code runs (default: this repository) */
   projectDir?: string;
+  /** uni-config-center root the generated uni-pay/config.js goes to (default: <dataDir>/config) */
+  configDir?: string;
   /** the H5 build to serve at / (default: <repo>/dist/build/h5 when it exists) */
   staticDir?: string;
   /** notification retry schedule of the sandboxes */
@@ -191,7 +193,7 @@ function officialAccountApp(): WxApp {
 
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const dataDir = path.resolve(opts.dataDir ?? path.join(ROOT, '.data'));
-  const configDir = path.join(dataDir, 'config');
+  const configDir = path.resolve(opts.configDir ?? path.join(dataDir, 'config'));
   mkdirSync(path.join(configDir, 'uni-pay'), { recursive: true });
   const quiet = opts.quiet ?? false;
   const [wxMerchant, alipayApp] = await Promise.all([

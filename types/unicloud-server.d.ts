@@ -186,6 +186,8 @@ export interface UniCloudServer {
   getClientInfos?(): ClientInfo[];
   getCloudInfos?(): CloudInfo[];
   getRequestList?(): string[];
+  /** cloud-to-cloud call of a cloud object (rejects on an errCode answer) */
+  importObject?(name: string): Record<string, (...params: unknown[]) => Promise<any>>;
 }
 
 declare global {

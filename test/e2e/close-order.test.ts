@@ -1,5 +1,5 @@
 /** closeOrder, and a verified payment that arrives for an order closed here. */
-import { startTestStack, tradeNo, type TestStack } from '../helpers/project';
+import { startTestStack, tradeNo, wxpayTransaction, type TestStack } from '../helpers/project';
 
 let s: TestStack;
 beforeAll(async () => {
@@ -68,20 +68,14 @@ test('apple cannot close (no such API): a clear error', async () => {
 test('a verified payment for an order closed here is still accepted: the money arrived', async () => {
   const no = await newOrder('wxpay');
   expect(await s.updateOrder(no, { status: -1, cancel_date: Date.now() })).toBe(1);
-  const { body, headers } = s.wxpay.buildPaymentNotification(s.wxMerchant.mchid, {
-    appid: (await s.order(no))!.provider_appid,
-    mchid: s.wxMerchant.mchid,
-    out_trade_no: no,
-    transaction_id: '4200000000000000000000000777',
-    trade_type: 'NATIVE',
-    trade_state: 'SUCCESS',
-    trade_state_desc: '支付成功',
-    bank_type: 'OTHERS',
-    attach: '',
-    success_time: '2026-11-27T19:00:00+08:00',
-    payer: { openid: 'o1' },
-    amount: { total: 100, payer_total: 100, currency: 'CNY', payer_currency: 'CNY' },
-  });
+  const { body, headers } = s.wxpay.buildPaymentNotification(
+    s.wxMerchant.mchid,
+    wxpayTransaction(s, no, {
+      appid: (await s.order(no))!.provider_appid,
+      transaction_id: '4200000000000000000000000777',
+      payer: { openid: 'o1' },
+    }),
+  );
   expect((await s.notify('wxpay_h5', no, body, { ...headers, 'content-type': 'application/json' })).status).toBe(200);
   expect(await s.order(no)).toMatchObject({ status: 1, user_order_success: true, transaction_id: '4200000000000000000000000777' });
   expect(await s.handlerCalls(no)).toHaveLength(1);

@@ -5,8 +5,7 @@
  * and by the WeChat Pay public key in turn, and the plugin must fetch /v3/certificates itself.
  */
 import { randomBytes } from 'node:crypto';
-import { startTestStack, tradeNo, type TestStack, expectUntouched as expectUntouchedIn } from '../helpers/project';
-import { WX_APPIDS } from '../../tools/stack';
+import { startTestStack, tradeNo, wxpayTransaction, type TestStack, expectUntouched as expectUntouchedIn } from '../helpers/project';
 
 let s: TestStack;
 beforeAll(async () => {
@@ -29,21 +28,7 @@ async function newOrder(type = 'counted', total_fee = 100): Promise<string> {
 }
 
 function transaction(no: string, over: Record<string, unknown> = {}) {
-  return {
-    appid: WX_APPIDS.oa,
-    mchid: s.wxMerchant.mchid,
-    out_trade_no: no,
-    transaction_id: `4200${randomBytes(12).toString('hex').replace(/\D/g, '').padEnd(24, '7').slice(0, 24)}`,
-    trade_type: 'NATIVE',
-    trade_state: 'SUCCESS',
-    trade_state_desc: '支付成功',
-    bank_type: 'OTHERS',
-    attach: '',
-    success_time: '2026-11-27T19:00:00+08:00',
-    payer: { openid: 'o-test-openid' },
-    amount: { total: 100, payer_total: 100, currency: 'CNY', payer_currency: 'CNY' },
-    ...over,
-  };
+  return wxpayTransaction(s, no, over);
 }
 
 function signed(no: string, over: Record<string, unknown> = {}) {

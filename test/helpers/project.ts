@@ -7,7 +7,8 @@ import * as path from 'node:path';
 import { createHmac } from 'node:crypto';
 import { cpSync, mkdirSync, mkdtempSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { ROOT, startStack, type Stack, type StackOptions } from '../../tools/stack';
+import { randomBytes } from 'node:crypto';
+import { ROOT, startStack, WX_APPIDS, type Stack, type StackOptions } from '../../tools/stack';
 import { callCloudObject } from '../../tools/local-unicloud';
 import type { ClientInfo } from '../../types/unicloud-server';
 
@@ -167,6 +168,42 @@ export async function expectUntouched(s: TestStack, out_trade_no: string): Promi
   expect(await s.handlerCalls(out_trade_no)).toHaveLength(0);
 }
 
+/** A client call of a cloud object over the real uniCloud client protocol; rejects on a failed call. */
+export async function clientCall(
+  stack: Stack,
+  object: string,
+  method: string,
+  params: unknown[],
+  clientInfo: ClientInfo = WEB_PC,
+): Promise<any> {
+  const reply = await callCloudObject(stack.url, object, method, params, {
+    clientInfo,
+    clientSecret: stack.runtime.clientSecret,
+    spaceId: stack.runtime.spaceId,
+  });
+  if (!reply.success) throw new Error(`${object}.${method}: ${JSON.stringify(reply.error)}`);
+  return reply.data;
+}
+
+/** A paid WeChat Pay v3 transaction (100 fen, NATIVE) as the sandbox would notify it; `over` replaces fields. */
+export function wxpayTransaction(s: Stack, out_trade_no: string, over: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    appid: WX_APPIDS.oa,
+    mchid: s.wxMerchant.mchid,
+    out_trade_no,
+    transaction_id: `4200${randomBytes(12).toString('hex').replace(/\D/g, '').padEnd(24, '7').slice(0, 24)}`,
+    trade_type: 'NATIVE',
+    trade_state: 'SUCCESS',
+    trade_state_desc: '支付成功',
+    bank_type: 'OTHERS',
+    attach: '',
+    success_time: '2026-11-27T19:00:00+08:00',
+    payer: { openid: 'o-test-openid' },
+    amount: { total: 100, payer_total: 100, currency: 'CNY', payer_currency: 'CNY' },
+    ...over,
+  };
+}
+
 export async function startTestStack(opts: StackOptions = {}): Promise<TestStack> {
   const projectDir = makeTestProject();
   const stack = await startStack({
@@ -177,15 +214,8 @@ export async function startTestStack(opts: StackOptions = {}): Promise<TestStack
     projectDir,
     dataDir: path.join(projectDir, '.data'),
   });
-  const call = async (object: string, method: string, params: unknown[], clientInfo: ClientInfo = WEB_PC) => {
-    const reply = await callCloudObject(stack.url, object, method, params, {
-      clientInfo,
-      clientSecret: stack.runtime.clientSecret,
-      spaceId: stack.runtime.spaceId,
-    });
-    if (!reply.success) throw new Error(`${object}.${method}: ${JSON.stringify(reply.error)}`);
-    return reply.data as any;
-  };
+  const call = (object: string, method: string, params: unknown[], clientInfo: ClientInfo = WEB_PC) =>
+    clientCall(stack, object, method, params, clientInfo);
   return {
     ...stack,
     call,

@@ -14,11 +14,26 @@ test('every documented function is exported', () => {
     'createVkPay',
     'isPayError',
     'doctor',
+    // vk-uni-pay's own entry points (drop-in)
+    'paymentNotify',
+    'checkTokenReturnUserId',
+    'getUserNickname',
+    'initUniPayInstance',
+    // documented by vk-uni-pay, answered with error 5010 (not implemented yet)
+    'transfer',
+    'cancelTransfer',
+    'queryTransfer',
+    'transferNotify',
+    'verifyTransferNotify',
+    'queryAccountBalance',
+    'getWxpayVirtualManager',
   ];
   for (const name of fns) expect(typeof (vkPay as Record<string, unknown>)[name]).toBe('function');
   expect(typeof vkPay.appleiap.verifyReceipt).toBe('function');
   expect(typeof vkPay.wxpayVirtual.notifyProvideGoods).toBe('function');
-  expect(Object.keys(vkPay).sort()).toEqual([...fns, 'appleiap', 'wxpayVirtual', 'PayError', 'ERRORS'].sort());
+  expect(typeof vkPay.crypto.aes.encrypt).toBe('function');
+  expect(typeof vkPay.wxpay.fetchCertificates).toBe('function');
+  expect(Object.keys(vkPay).sort()).toEqual([...fns, 'appleiap', 'wxpayVirtual', 'crypto', 'wxpay', 'PayError', 'ERRORS'].sort());
 });
 
 test('bad input to a module function is a {code, msg} result, never a throw', async () => {

@@ -110,6 +110,32 @@ function installGlobalUniCloud() {
       currentCore()
         .inFlight(als.getStore()?.functionName)
         .map((r) => r.requestId),
+    /**
+     * Cloud-to-cloud `uniCloud.importObject(name)`: runs the object in this runtime with source
+     * 'function' (no client UI, no token); like the client SDK, an answer with an errCode rejects.
+     */
+    importObject(name: string) {
+      const call = async (method: string, params: unknown[]) => {
+        const core = currentCore();
+        const fn = core.functionByName(name);
+        if (!fn || fn.kind !== 'object')
+          throw Object.assign(new Error(`cloud object ${name} not found`), { errCode: 'FUNCTION_NOT_FOUND' });
+        const clientInfo: ClientInfo = { source: 'function', requestId: newRequestId() };
+        const outcome = await core.invoke({ fn, source: 'function', method, params, clientInfo });
+        if (!outcome.ok) throw Object.assign(new Error(outcome.message), { errCode: outcome.code, errMsg: outcome.message });
+        const text = serialise(outcome.value);
+        const value = text === undefined ? undefined : JSON.parse(text);
+        if (value && value.errCode) throw Object.assign(new Error(String(value.errMsg ?? value.errCode)), value);
+        return value;
+      };
+      return new Proxy(
+        {},
+        {
+          get: (_t, method) =>
+            typeof method === 'string' && method !== 'then' ? (...params: unknown[]) => call(method, params) : undefined,
+        },
+      );
+    },
     initI18n(opts: { locale?: string; fallbackLocale?: string; messages?: Record<string, Record<string, string>> }) {
       let locale = opts.locale || opts.fallbackLocale || 'zh-Hans';
       const messages = opts.messages || {};

@@ -32,6 +32,11 @@ export const ERRORS = {
     '支付配置 {node} 的 {field} 无法解析，请检查证书或密钥内容',
     'The {field} of config node {node} cannot be parsed; check the certificate or key',
   ],
+  VK_CONFIG_UNSUPPORTED: [
+    110,
+    'vk-uni-pay 配置项 {key} 在本插件中的用法不同：{fix}',
+    'The vk-uni-pay config key {key} works differently in this plugin: {fix}',
+  ],
 
   // ---- createPayment input (10xx)
   PROVIDER_INVALID: [
@@ -105,6 +110,11 @@ export const ERRORS = {
     1020,
     '未找到该用户的 session_key，请先在小程序内登录（code2Session）',
     'No session_key for this user; log in through code2Session first',
+  ],
+  USER_NOT_WHITELISTED: [
+    1030,
+    '当前用户不在 userWhitelist 中（配置了 userWhitelist 时 data.user_id 必填）',
+    'The user is not in userWhitelist (data.user_id is required when userWhitelist is set)',
   ],
   FIELD_INVALID: [1021, '参数 {field} 无效：{reason}', 'Invalid parameter {field}: {reason}'],
 
@@ -183,6 +193,7 @@ export const ERRORS = {
   // ---- access (50xx)
   FORBIDDEN: [5001, '无权调用 {method}：该方法只允许云端调用', '{method} may only be called from the cloud'],
   METHOD_NOT_FOUND: [5002, '方法 {method} 不存在', 'No method {method}'],
+  VK_API_REPLACED: [5010, 'vk-uni-pay 的 {api} 在本插件中不提供：{replacement}', "vk-uni-pay's {api} is not provided here: {replacement}"],
   INTERNAL: [5000, '支付服务内部错误，请稍后重试', 'Internal payment error; retry later'],
 } as const satisfies Record<string, readonly [number, string, string]>;
 

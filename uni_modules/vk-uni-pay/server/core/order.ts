@@ -73,6 +73,8 @@ export interface PayOrder {
   refund_num: number;
   refund_list: RefundRecord[];
   notify_info?: Record<string, unknown>;
+  /** the raw notification body as received (vk-uni-pay field; never returned to clients) */
+  original_data?: string;
   stat_data: Record<string, unknown>;
   expand_data?: Record<string, unknown>;
   provider_appid?: string;
@@ -158,5 +160,5 @@ export function handlerData(order: PayOrder): Record<string, unknown> {
 
 /** The order as a client may see it (no raw notification, no lease bookkeeping). */
 export function publicOrder(order: PayOrder): Record<string, unknown> {
-  return without(order, [...INTERNAL_FIELDS, 'notify_info']);
+  return without(order, [...INTERNAL_FIELDS, 'notify_info', 'original_data']);
 }

@@ -68,7 +68,7 @@ function httpOnly(ctx: Ctx, method: string): HttpInfo {
   return http;
 }
 
-export function createCloudObject(options: { handlersDir: string }) {
+export function createCloudObject(options: { handlersDir: string | string[] }) {
   let pay: VkPay | undefined;
   const vkPay = () => (pay ??= createVkPay({ handlersDir: options.handlersDir }));
 
@@ -89,6 +89,11 @@ export function createCloudObject(options: { handlersDir: string }) {
     async paymentNotify(this: Ctx) {
       const http = httpOnly(this, 'paymentNotify');
       return vkPay().paymentNotify(http);
+    },
+
+    /** vk-uni-pay's notify route `/http/vk-pay/vk-pay-notify/<pay_type>/<out_trade_no>`: orders created before the switch */
+    async 'vk-pay-notify'(this: Ctx) {
+      return vkPay().paymentNotify(httpOnly(this, 'vk-pay-notify'));
     },
 
     /** Not paid is not an error here: errCode 0 with orderPaid false (clients poll this). */

@@ -46,8 +46,8 @@ export function httpInfoToRequest(http: HttpInfo): RawHttpRequest {
 }
 
 export interface VkPayOptions extends Partial<PayDeps> {
-  /** folder of the `pay-notify/<type>.js` handlers */
-  handlersDir?: string;
+  /** folder(s) of the `pay-notify/<type>.js` handlers; the first that has the file wins */
+  handlersDir?: string | string[];
 }
 
 export function createVkPay(options: VkPayOptions = {}) {
@@ -115,7 +115,7 @@ export interface DoctorParams {
 export type VkPay = ReturnType<typeof createVkPay>;
 
 let defaultInstance: VkPay | undefined;
-function instance(): VkPay {
+export function instance(): VkPay {
   return (defaultInstance ??= createVkPay());
 }
 

@@ -7,20 +7,35 @@ import {
   createVkPay,
   doctorApi,
   ERRORS,
+  instance,
   isPayError,
   PayError,
-  queryPaymentApi,
-  queryRefundApi,
-  refundApi,
   wxpayVirtualApi,
 } from './common';
+import { vkCompatApi } from './vk-compat';
+
+/** vk-uni-pay's own entry points and answer shapes (drop-in for vk-uni-pay projects) */
+const vk = vkCompatApi(instance);
 
 export = {
   createPayment: createPaymentApi,
-  queryPayment: queryPaymentApi,
+  queryPayment: vk.queryPayment,
   closeOrder: closeOrderApi,
-  refund: refundApi,
-  queryRefund: queryRefundApi,
+  refund: vk.refund,
+  queryRefund: vk.queryRefund,
+  paymentNotify: vk.paymentNotify,
+  crypto: vk.crypto,
+  checkTokenReturnUserId: vk.checkTokenReturnUserId,
+  getUserNickname: vk.getUserNickname,
+  wxpay: vk.wxpay,
+  initUniPayInstance: vk.initUniPayInstance,
+  transfer: vk.transfer,
+  cancelTransfer: vk.cancelTransfer,
+  queryTransfer: vk.queryTransfer,
+  transferNotify: vk.transferNotify,
+  verifyTransferNotify: vk.verifyTransferNotify,
+  queryAccountBalance: vk.queryAccountBalance,
+  getWxpayVirtualManager: vk.getWxpayVirtualManager,
   code2SessionWeixinMP: code2SessionApi.weixinMP,
   code2SessionWeixinH5: code2SessionApi.weixinH5,
   code2SessionAlipay: code2SessionApi.alipay,

@@ -11,6 +11,7 @@ import type { CreateOrderInput } from '../providers/types';
 import { configNode, notifyBaseUrl } from '../store/config';
 import { providerContext, type PayDeps } from './deps';
 import { requireSessionKey } from './sessions';
+import { checkVkConfig } from './vk-config';
 
 export interface CreatePaymentResult {
   code: 0;
@@ -33,6 +34,7 @@ export async function createPayment(deps: PayDeps, raw: unknown): Promise<Create
   const { provider, data } = opts;
   const client = normalizeContext(opts.context);
   const config = await deps.configs.load(data.pid);
+  checkVkConfig(config, data);
   const decision = detectPayType({
     provider,
     uniPlatform: client.uniPlatform,

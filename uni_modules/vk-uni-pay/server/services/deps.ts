@@ -54,24 +54,33 @@ const TYPE = /^[A-Za-z0-9_-]{1,64}$/;
 export const HANDLER_LEASE_MS = 120_000;
 
 /**
- * Handlers from a folder: `<dir>/<type>.js`. The type is whitelisted (no path tricks) and the
- * module is required at call time, so a user's handler is found without any registry.
+ * Handlers from folders: `<dir>/<type>.js`, the first folder that has the file wins (vk-pay passes
+ * `pay-notify/` before vk-uni-pay's `service/pay-notify/`). The type is whitelisted (no path tricks)
+ * and the module is required at call time, so a user's handler is found without any registry.
  */
-export function handlersFromDir(dir: string): HandlerResolver {
+export function handlersFromDir(dirs: string | string[]): HandlerResolver {
+  const list = Array.isArray(dirs) ? dirs : [dirs];
   return (type) => {
     if (!TYPE.test(type)) return undefined;
-    const file = path.join(dir, `${type}.js`);
-    let mod: unknown;
-    try {
-      mod = require(file);
-    } catch (e) {
-      if ((e as { code?: string }).code === 'MODULE_NOT_FOUND' && String((e as Error).message).includes(file)) return undefined;
-      throw e;
+    for (const dir of list) {
+      const fn = handlerFile(path.join(dir, `${type}.js`));
+      if (fn) return fn;
     }
-    const fn =
-      typeof mod === 'function' ? mod : ((mod as { default?: unknown; main?: unknown })?.default ?? (mod as { main?: unknown })?.main);
-    return typeof fn === 'function' ? (fn as NotifyHandler) : undefined;
+    return undefined;
   };
+}
+
+function handlerFile(file: string): NotifyHandler | undefined {
+  let mod: unknown;
+  try {
+    mod = require(file);
+  } catch (e) {
+    if ((e as { code?: string }).code === 'MODULE_NOT_FOUND' && String((e as Error).message).includes(file)) return undefined;
+    throw e;
+  }
+  const fn =
+    typeof mod === 'function' ? mod : ((mod as { default?: unknown; main?: unknown })?.default ?? (mod as { main?: unknown })?.main);
+  return typeof fn === 'function' ? (fn as NotifyHandler) : undefined;
 }
 
 /** The running space id, from the request being served (uniCloud.getCloudInfos). */

@@ -26,7 +26,7 @@ export interface NotifyRoute {
   out_trade_no: string;
 }
 
-const NOTIFY_PATH = /^\/?paymentNotify\/([a-z-]+)_([a-z0-9-]+)\/([^/?#]+)\/?$/;
+const NOTIFY_PATH = /^\/?(?:paymentNotify|vk-pay-notify)\/([a-z-]+)_([a-z0-9-]+)\/([^/?#]+)\/?$/;
 
 /** The provider a notify path names, even when the rest of it is malformed (it gets that provider's failure reply). */
 function routeProvider(path: string): ProviderName | undefined {
@@ -34,7 +34,10 @@ function routeProvider(path: string): ProviderName | undefined {
   return provider && PROVIDERS.includes(provider) ? provider : undefined;
 }
 
-/** Parses `/paymentNotify/<pay_type>/<out_trade_no>` (path relative to the cloud object's root). */
+/**
+ * Parses `/paymentNotify/<pay_type>/<out_trade_no>` (path relative to the cloud object's root), or
+ * vk-uni-pay's `/vk-pay-notify/<pay_type>/<out_trade_no>` (orders created before a migration).
+ */
 export function parseNotifyRoute(path: string): NotifyRoute | undefined {
   const m = NOTIFY_PATH.exec(path);
   if (!m) return undefined;
@@ -67,7 +70,7 @@ export async function paymentNotify(deps: PayDeps, req: RawHttpRequest): Promise
     const node = configNode<Record<string, any>>(config, configNodePath(route.provider, route.platformKey));
     const ctx = providerContext(deps, node, order.pid);
     const event = await adapter.verifyNotify(req, ctx);
-    return handleEvent(deps, adapter, ctx, route.payType, order, event);
+    return handleEvent(deps, adapter, ctx, route.payType, order, event, req.body.toString('utf8'));
   });
 }
 
@@ -106,6 +109,8 @@ async function handleEvent(
   payType: PayType,
   order: PayOrder,
   event: NotifyEvent,
+  /** the raw notification, kept on the settled order as vk-uni-pay does (manual recovery) */
+  original_data?: string,
 ): Promise<IntegratedResponse> {
   switch (event.kind) {
     case 'challenge':
@@ -157,6 +162,7 @@ async function handleEvent(
         notify_info: event.info,
         notify_mode: 1,
         pay_type: payType,
+        original_data,
       });
       return adapter.notifyReply(outcome === 'done');
     }

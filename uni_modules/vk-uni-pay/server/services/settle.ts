@@ -17,6 +17,8 @@ export interface PaidFacts {
   notify_mode: 0 | 1;
   /** the pay type the money arrived through (a re-paid order may have switched) */
   pay_type?: string;
+  /** the raw notification body (vk-uni-pay's `original_data`) */
+  original_data?: string;
 }
 
 export type HandlerOutcome = 'done' | 'failed' | 'busy';
@@ -39,6 +41,7 @@ export async function settlePaid(deps: PayDeps, order: PayOrder, facts: PaidFact
       notify_mode: facts.notify_mode,
       ...(facts.openid ? { openid: facts.openid } : {}),
       ...(facts.notify_info ? { notify_info: facts.notify_info } : {}),
+      ...(facts.original_data ? { original_data: facts.original_data } : {}),
       ...(facts.pay_type ? { pay_type: facts.pay_type as PayOrder['pay_type'] } : {}),
     },
     lease,

@@ -88,11 +88,14 @@ export function readNodeFiles(node: Record<string, any>, unreadable: (field: str
   for (const [key, value] of Object.entries(node)) {
     const m = /^(.*)Path$/.exec(key);
     if (!m || typeof value !== 'string' || !value || resolved[`${m[1]}Content`]) continue;
+    let text: string;
     try {
-      resolved[`${m[1]}Content`] = readFileSync(value, 'utf8');
+      text = readFileSync(value, 'utf8');
     } catch {
       unreadable(key, value);
     }
+    // vk-uni-pay's template keeps blank certificate files for unused modes (e.g. Alipay key mode): not configured
+    if (text.trim()) resolved[`${m[1]}Content`] = text;
   }
   return resolved;
 }

@@ -14,6 +14,22 @@ export interface HandlerLease {
   until: number;
 }
 
+/**
+ * Rows vk-uni-pay wrote have no `provider` (it is the pay_type's prefix) and may lack the refund
+ * counters; read them as our rows so they can be queried and refunded. Nothing is written back.
+ */
+export function fromVkRow(row: PayOrder | undefined): PayOrder | undefined {
+  if (!row || (row.provider && row.refund_list)) return row;
+  const payType = String(row.pay_type ?? '');
+  return {
+    ...row,
+    provider: row.provider ?? (payType.slice(0, payType.indexOf('_')) as PayOrder['provider']),
+    refund_fee: row.refund_fee ?? 0,
+    refund_num: row.refund_num ?? row.refund_list?.length ?? 0,
+    refund_list: row.refund_list ?? [],
+  };
+}
+
 export class OrdersRepo {
   constructor(private readonly db: DatabaseSource) {}
 
@@ -34,12 +50,12 @@ export class OrdersRepo {
 
   async findByOutTradeNo(out_trade_no: string): Promise<PayOrder | undefined> {
     const { data } = await this.coll().where({ out_trade_no }).limit(1).get();
-    return data[0];
+    return fromVkRow(data[0]);
   }
 
   async findByTransactionId(transaction_id: string): Promise<PayOrder | undefined> {
     const { data } = await this.coll().where({ transaction_id }).limit(1).get();
-    return data[0];
+    return fromVkRow(data[0]);
   }
 
   /**

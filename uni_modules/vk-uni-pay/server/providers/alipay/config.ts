@@ -59,8 +59,9 @@ export interface AlipayNodeConfig {
 
 const NODE = 'alipay';
 
+/** Certificate mode needs certificate content; a key-mode node may keep vk's blank template certificate files. */
 function isCertMode(c: AlipayNodeConfig): boolean {
-  return !!(c.appCertPath || c.appCertContent);
+  return !!String(c.appCertContent ?? '').trim() || (!!c.appCertPath && !c.alipayPublicKey);
 }
 
 export interface AlipayRuntime {

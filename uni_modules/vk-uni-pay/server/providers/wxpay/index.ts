@@ -219,7 +219,7 @@ async function refund(input: RefundInput, ctx: Ctx): Promise<RefundResult> {
   if (isV2(ctx.config))
     throw new PayError('OPERATION_UNSUPPORTED', {
       provider: 'wxpay v2',
-      operation: 'refund (needs the .p12 client certificate; configure version 3)',
+      operation: 'refund (WeChat Pay v2 needs the .p12 client certificate `pfx`, which Node 18+ cannot load; configure version 3)',
     });
   const body: Record<string, unknown> = {
     out_trade_no: input.out_trade_no,

@@ -11,8 +11,11 @@ module.exports = async function (obj) {
   } catch (e) {
     if (!/E11000|duplicate/i.test(String(e && e.message))) throw e;
   }
-  await accounts
+  const { updated } = await accounts
     .where({ _id: data.user_id, credited: _.nin([data.out_trade_no]) })
     .update({ goods: _.push({ goods_id: data.goods_id, out_trade_no: data.out_trade_no }), credited: _.push(data.out_trade_no) });
-  return true;
+  if (updated === 1) return true;
+  // nothing updated: success only if an earlier run already delivered this order
+  const { data: now } = await accounts.doc(data.user_id).get();
+  return !!now[0] && now[0].credited.includes(data.out_trade_no);
 };
