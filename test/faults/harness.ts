@@ -25,10 +25,11 @@ import { REFUND_SETTLE_GRACE_MS } from '../../uni_modules/vk-uni-pay/server/serv
 export type Operation = 'create' | 'query' | 'refund' | 'close';
 
 /**
- * Gateway timeout of every node in the matrix: the hang fault costs this much per call. Not lower:
- * in the full suite on a loaded machine, healthy loopback calls (preparing a cell) took over 400 ms.
+ * Gateway timeout of the nodes while a fault is armed (the hang fault costs this much per call);
+ * preparing and retrying use a generous one, so a loaded CI machine does not fail them.
  */
-export const MATRIX_TIMEOUT_MS = 1_500;
+export const MATRIX_TIMEOUT_MS = 400;
+export const timing = { gatewayTimeoutMs: 5_000 };
 /** Every outcome must be coded within this. */
 export const OUTCOME_BOUND_MS = 5_000;
 
@@ -77,17 +78,19 @@ export interface CellResult {
   converged: boolean;
 }
 
-export async function startEnv(): Promise<Env & { close(): Promise<void>; setConfig(c: Record<string, any>): void }> {
+export async function startEnv(): Promise<
+  Env & { close(): Promise<void>; setConfig(c: Record<string, any> | (() => Record<string, any>)): void }
+> {
   const dir = mkdtempSync(path.join(tmpdir(), 'vkpay-faults-'));
   const db = createDatabase({
     file: path.join(dir, 'db.sqlite'),
     indexDirs: [path.join(ROOT, 'uni_modules/vk-uni-pay/uniCloud/database')],
   });
   let offset = 0;
-  let config: Record<string, any> = {};
+  let config: () => Record<string, any> = () => ({});
   const deps = createDeps({
     db: () => db,
-    configs: { load: async () => config } as unknown as PayDeps['configs'],
+    configs: { load: async () => config() } as unknown as PayDeps['configs'],
     http: nodeTransport(),
     clock: { now: () => Date.now() + offset },
     cache: memoryCache(),
@@ -102,7 +105,7 @@ export async function startEnv(): Promise<Env & { close(): Promise<void>; setCon
     resetClock: () => (offset = 0),
     order: (no) => deps.orders.findByOutTradeNo(no),
     refunds: new RefundsRepo(deps.db),
-    setConfig: (c) => (config = c),
+    setConfig: (c) => (config = typeof c === 'function' ? (c as () => Record<string, any>) : () => c),
     async close() {
       db.close();
       rmSync(dir, { recursive: true, force: true });
@@ -119,6 +122,7 @@ export async function runCell(env: Env, proxy: FaultProxy, rows: ProviderRows, o
   const cell = rows.cells[operation]!;
   const no = await cell.prepare(env);
   proxy.inject(fault, cell.match);
+  timing.gatewayTimeoutMs = MATRIX_TIMEOUT_MS;
   const t0 = Date.now();
   let outcome = 'ok';
   let state: string | undefined;
@@ -133,6 +137,7 @@ export async function runCell(env: Env, proxy: FaultProxy, rows: ProviderRows, o
   }
   const ms = Date.now() - t0;
   proxy.clear();
+  timing.gatewayTimeoutMs = 5_000;
   if (ms > OUTCOME_BOUND_MS) throw new Error(`${rows.label} ${operation} ${fault}: outcome after ${ms} ms`);
   try {
     await cell.sound?.(env, no);

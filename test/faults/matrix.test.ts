@@ -24,7 +24,6 @@ import { verifyApplePurchase } from '../../uni_modules/vk-uni-pay/server/service
 import { code2SessionWeixinMP } from '../../uni_modules/vk-uni-pay/server/services/sessions';
 import { ORDER_STATUS, type PayOrder } from '../../uni_modules/vk-uni-pay/server/core/order';
 import {
-  MATRIX_TIMEOUT_MS,
   refundBook,
   refundSound,
   runCell,
@@ -34,6 +33,7 @@ import {
   type Env,
   type Operation,
   type ProviderRows,
+  timing,
   wxpayNode,
 } from './harness';
 
@@ -62,8 +62,8 @@ const order = async (e: Env, no: string) => (await e.order(no)) as PayOrder;
 function config(wxVersion: 2 | 3) {
   return {
     notifyUrl: { 'local-space': 'http://127.0.0.1:9/http/vk-pay' },
-    wxpay: { h5: { ...wxpayNode(wxMerchant, wxVersion, proxies[`wxpay v${wxVersion}`].url), timeout: MATRIX_TIMEOUT_MS } },
-    vkspay: { mchId: vksMerchant.mchId, key: vksMerchant.key, gateway: proxies.vkspay.url, timeout: MATRIX_TIMEOUT_MS },
+    wxpay: { h5: { ...wxpayNode(wxMerchant, wxVersion, proxies[`wxpay v${wxVersion}`].url), timeout: timing.gatewayTimeoutMs } },
+    vkspay: { mchId: vksMerchant.mchId, key: vksMerchant.key, gateway: proxies.vkspay.url, timeout: timing.gatewayTimeoutMs },
     'wxpay-virtual': {
       'mp-weixin': {
         appId: xApp.appId,
@@ -74,12 +74,12 @@ function config(wxVersion: 2 | 3) {
         token: xApp.token,
         encodingAESKey: xApp.encodingAESKey,
         gateway: proxies['wxpay-virtual'].url,
-        timeout: MATRIX_TIMEOUT_MS,
+        timeout: timing.gatewayTimeoutMs,
       },
     },
     alipay: (() => {
       // key mode; `gateway` as a base URL (the adapter appends /gateway.do)
-      const node = alipayNodeConfig(aliApp, { gateway: proxies.alipay.url, url: proxies.alipay.url }, { timeout: MATRIX_TIMEOUT_MS });
+      const node = alipayNodeConfig(aliApp, { gateway: proxies.alipay.url, url: proxies.alipay.url }, { timeout: timing.gatewayTimeoutMs });
       return { h5: node, 'mp-alipay': node };
     })(),
     appleiap: {
@@ -88,7 +88,7 @@ function config(wxVersion: 2 | 3) {
         sandbox: true,
         products: APPLE_PRODUCTS,
         gateway: proxies.appleiap.url,
-        timeout: MATRIX_TIMEOUT_MS,
+        timeout: timing.gatewayTimeoutMs,
       },
     },
   };
@@ -467,7 +467,7 @@ describe.each(PROVIDERS)('%s', (label) => {
   test.each(OPERATIONS)('%s through every fault: coded, bounded, sound, converges', async (operation) => {
     const rows = ROWS.find((r) => r.label === label)!;
     if (!rows.cells[operation]) return; // the provider has no such operation (see the report)
-    env.setConfig(config(label === 'wxpay v2' ? 2 : 3));
+    env.setConfig(() => config(label === 'wxpay v2' ? 2 : 3));
     for (const fault of FAULTS) {
       const r = await runCell(env, proxies[label], rows, operation, fault);
       results.push(r);
@@ -480,7 +480,7 @@ describe.each(PROVIDERS)('%s', (label) => {
 
 describe('regression (issue 8 §1): a WeChat v3 refund forwarded to the gateway, answered with an UNSIGNED 400 PARAM_ERROR', () => {
   test('stays UNKNOWN with its reservation; a second refund cannot exceed the paid 1000; ledger = order = provider', async () => {
-    env.setConfig(config(3));
+    env.setConfig(() => config(3));
     const rows = ROWS.find((r) => r.label === 'wxpay v3')!;
     const no = await rows.cells.refund!.prepare(env);
     proxies['wxpay v3'].inject('forwarded-then-unsigned-4xx', (r) => r.method === 'POST' && r.path.endsWith('/v3/refund/domestic/refunds'));
