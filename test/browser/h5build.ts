@@ -1,4 +1,4 @@
-/** Makes sure dist/build/h5 is a build of the current demo sources (rebuilds when stale). */
+/** Makes sure an H5 build is a build of its current sources (rebuilds when stale). */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -21,6 +21,17 @@ const SOURCES = [
   'package.json',
 ];
 
+export interface H5Build {
+  /** project folder where `npm run build:h5` runs */
+  cwd: string;
+  /** the build output (holds index.html) */
+  outDir: string;
+  /** files and folders (relative to ROOT) whose changes call for a rebuild */
+  sources: string[];
+}
+
+const DEMO: H5Build = { cwd: ROOT, outDir: H5_DIR, sources: SOURCES };
+
 function newestMtime(p: string): number {
   if (!fs.existsSync(p)) return 0;
   const st = fs.statSync(p);
@@ -30,24 +41,24 @@ function newestMtime(p: string): number {
   return m;
 }
 
-export function h5BuildIsFresh(): boolean {
-  const index = path.join(H5_DIR, 'index.html');
+export function h5BuildIsFresh(build: H5Build = DEMO): boolean {
+  const index = path.join(build.outDir, 'index.html');
   if (!fs.existsSync(index)) return false;
   const built = fs.statSync(index).mtimeMs;
-  return SOURCES.every((s) => newestMtime(path.join(ROOT, s)) <= built);
+  return build.sources.every((s) => newestMtime(path.join(ROOT, s)) <= built);
 }
 
 /** Reuses the build when it is newer than every source, else runs `npm run build:h5`. */
-export function ensureH5Build(): { rebuilt: boolean; ms: number } {
-  if (h5BuildIsFresh()) return { rebuilt: false, ms: 0 };
+export function ensureH5Build(build: H5Build = DEMO, timeoutMs = 300_000): { rebuilt: boolean; ms: number } {
+  if (h5BuildIsFresh(build)) return { rebuilt: false, ms: 0 };
   const t0 = Date.now();
   const r = spawnSync('npm', ['run', 'build:h5'], {
-    cwd: ROOT,
+    cwd: build.cwd,
     encoding: 'utf8',
-    timeout: 300_000,
+    timeout: timeoutMs,
     env: { ...process.env, NODE_ENV: 'production' },
   });
-  if (r.status !== 0 || !fs.existsSync(path.join(H5_DIR, 'index.html'))) {
+  if (r.status !== 0 || !fs.existsSync(path.join(build.outDir, 'index.html'))) {
     throw new Error(`npm run build:h5 failed (${r.status}):\n${(r.stdout || '').slice(-3000)}\n${(r.stderr || '').slice(-3000)}`);
   }
   return { rebuilt: true, ms: Date.now() - t0 };
