@@ -18,6 +18,7 @@ export const VUE2_BUILD: H5Build = {
     ),
     'uni_modules/vk-uni-pay/components',
     'uni_modules/vk-uni-pay/js_sdk',
+    'uni_modules/vk-uni-pay/package.json',
   ],
 };
 
@@ -68,10 +69,12 @@ browserDescribe()('vk-uni-pay in a Vue 2 uni-app H5 build (chromium)', () => {
     return page;
   }
 
-  test('it is Vue 2: the page runs on Vue 2.x and the component reports init (handled by a non-`onInit` method)', async () => {
+  test('it is Vue 2: the page runs on Vue 2.x, uni-h5 styles apply, the component reports init (to a non-`onInit` handler)', async () => {
     const { context, page } = await openPage(uid('v'));
     await expect(page.textContent('#vue-version')).resolves.toMatch(/^2\.\d+\.\d+$/);
     await expect(page.textContent('#init-platform')).resolves.toBe('h5 pc');
+    // uni-h5's stylesheet is linked (index.html template): its elements are styled, the modal is hidden
+    await expect(page.evaluate(() => getComputedStyle(document.querySelector('uni-view')!).display)).resolves.toBe('block');
     await context.close();
   });
 

@@ -5,12 +5,13 @@ const Module = require('module');
 
 const root = path.resolve(__dirname, '..');
 
-// The plugin goes where a uni-app project keeps it: easycom finds the components in src/uni_modules,
-// and the build compiles them (and the TypeScript js_sdk) like the project's own sources.
+// The whole plugin goes where a uni-app project keeps it: easycom finds the components in
+// src/uni_modules, and the build compiles them (and the TypeScript js_sdk) like the project's own
+// sources. Its server/ sources are cloud code (excluded in tsconfig.json, see README.md).
 const from = path.resolve(root, '../../uni_modules/vk-uni-pay');
 const to = path.join(root, 'src/uni_modules/vk-uni-pay');
 fs.rmSync(to, { recursive: true, force: true });
-for (const part of ['package.json', 'components', 'js_sdk']) {
+for (const part of fs.readdirSync(from)) {
   fs.cpSync(path.join(from, part), path.join(to, part), { recursive: true });
 }
 
