@@ -4,12 +4,23 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { ensureH5Build, ROOT, type H5Build } from './h5build';
-import { actInCashier, balanceFen, browserDescribe, BrowserStack, saveScreenshot, uid, waitBalance, waitQr, waitResult } from './harness';
+import {
+  actInCashier,
+  balanceFen,
+  mwebRoundTrip,
+  screenshot,
+  suite,
+  uid,
+  useBrowserStack,
+  waitBalance,
+  waitQr,
+  waitResult,
+} from './harness';
 
 const PROJECT = 'test/vue2-h5';
-export const VUE2_BUILD: H5Build = {
+const VUE2_BUILD: H5Build = {
   cwd: path.join(ROOT, PROJECT),
   outDir: path.join(ROOT, PROJECT, 'dist/build/h5'),
   sources: [
@@ -22,30 +33,16 @@ export const VUE2_BUILD: H5Build = {
   ],
 };
 
-browserDescribe()('vk-uni-pay in a Vue 2 uni-app H5 build (chromium)', () => {
-  const bs = new BrowserStack();
-
-  beforeAll(async () => {
-    if (!fs.existsSync(path.join(VUE2_BUILD.cwd, 'node_modules/@dcloudio/vue-cli-plugin-uni'))) {
-      throw new Error(`${PROJECT} has no node_modules: run \`npm ci --prefix ${PROJECT}\` (its own toolchain) first`);
-    }
-    const build = ensureH5Build(VUE2_BUILD, 600_000);
-    if (build.rebuilt) console.log(`[test/browser] Vue 2 H5 build took ${build.ms} ms`);
-    await bs.start(VUE2_BUILD.outDir);
-  }, 660_000);
-
-  afterAll(() => bs.close());
-  afterEach(() => bs.expectClean());
-
-  async function openPage(user: string, extra = ''): Promise<{ context: BrowserContext; page: Page }> {
-    const opened = await bs.open(`/#/pages/index/index?user=${encodeURIComponent(user)}&poll=500${extra}`);
-    const { page } = opened;
-    await page.waitForSelector('#pay-btn', { timeout: 20_000 });
-    await page.waitForFunction(() => /^\d+\.\d\d$/.test(document.querySelector('#balance')?.textContent?.trim() || ''), null, {
-      timeout: 20_000,
-    });
-    return opened;
+function ensureVue2Build(): { rebuilt: boolean; ms: number } {
+  if (!fs.existsSync(path.join(VUE2_BUILD.cwd, 'node_modules/@dcloudio/vue-cli-plugin-uni'))) {
+    throw new Error(`${PROJECT} has no node_modules: run \`npm ci --prefix ${PROJECT}\` (its own toolchain) first`);
   }
+  return ensureH5Build(VUE2_BUILD, 600_000);
+}
+
+suite('vk-uni-pay in a Vue 2 uni-app H5 build (chromium)', () => {
+  const h = useBrowserStack({ h5Dir: VUE2_BUILD.outDir, build: ensureVue2Build, buildTimeoutMs: 660_000 });
+  const openPage = (user: string, extra = '') => h.open(user, { extra });
 
   /** Picks provider, scene and the first catalogue item; returns the balance that item credits. */
   async function choose(page: Page, provider: string, scene: string): Promise<number> {
@@ -80,13 +77,13 @@ browserDescribe()('vk-uni-pay in a Vue 2 uni-app H5 build (chromium)', () => {
 
   test('WeChat Pay PC QR: scan, pay in the cashier, polling reports paid, balance credited (screenshot)', async () => {
     const page = await payByQr('wxpay', 'wx');
-    await saveScreenshot(page, 'vue2-paid.png');
+    await screenshot(page, 'vue2-paid.png');
     await page.context().close();
   });
 
   test('Alipay PC QR (当面付): scan, pay, paid and credited', async () => {
     const page = await payByQr('alipay', 'ali');
-    await saveScreenshot(page, 'vue2-paid-alipay.png');
+    await screenshot(page, 'vue2-paid-alipay.png');
     await page.context().close();
   });
 
@@ -94,14 +91,7 @@ browserDescribe()('vk-uni-pay in a Vue 2 uni-app H5 build (chromium)', () => {
     const { context, page } = await openPage(uid('mweb'));
     const before = await balanceFen(page);
     const credit = await choose(page, 'wxpay', 'mweb');
-    await page.click('#pay-btn');
-    await page.waitForSelector('#pay-btn >> text=确认支付', { timeout: 20_000 }); // the cashier, same tab
-    expect(page.url()).toContain('redirect_url=');
-    await page.click('#pay-btn');
-    // back on the page (a fresh Vue 2 app): "did you finish paying?"
-    await page.waitForSelector('.uni-modal__btn_primary', { timeout: 20_000 });
-    expect(page.url()).not.toContain('confirmShow=true'); // the return marker is removed
-    await page.click('.uni-modal__btn_primary');
+    await mwebRoundTrip(page, 'pay');
     await waitResult(page, 'paid');
     await waitBalance(page, before + credit);
     await context.close();
@@ -111,11 +101,7 @@ browserDescribe()('vk-uni-pay in a Vue 2 uni-app H5 build (chromium)', () => {
     const { context, page } = await openPage(uid('cancel'));
     const before = await balanceFen(page);
     await choose(page, 'wxpay', 'mweb');
-    await page.click('#pay-btn');
-    await page.waitForSelector('#cancel-btn', { timeout: 20_000 });
-    await page.click('#cancel-btn');
-    await page.waitForSelector('.uni-modal__btn_default', { timeout: 20_000 });
-    await page.click('.uni-modal__btn_default');
+    await mwebRoundTrip(page, 'cancel');
     await waitResult(page, 'cancelled');
     await waitBalance(page, before);
     await context.close();
