@@ -119,11 +119,11 @@ suite('vk-uni-pay in a Vue 2 uni-app H5 build (chromium)', () => {
   });
 
   test('expired order: the QR order passes its time_expire unpaid and is reported expired', async () => {
-    const { context, page } = await openPage(uid('exp'), '&expire=3');
+    const { context, page } = await openPage(uid('exp'), '&expire=10');
     const before = await balanceFen(page);
     await choose(page, 'alipay', 'pc');
     await page.click('#pay-btn');
-    // scanned (the trade now exists at the gateway) but never paid
+    // scanned (the trade now exists at the gateway) but never paid; 10 s leave time to show the QR on a loaded machine
     await (await actInCashier(context, await waitQr(page), null)).close();
     await waitResult(page, 'expired', 45_000);
     await expect(page.textContent('#result-message')).resolves.toContain('过期');
