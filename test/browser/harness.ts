@@ -1,16 +1,16 @@
 /**
  * Shared setup of the Chromium suites: the local stack (tools/stack.ts: local uniCloud runtime
- * serving an H5 build + sandbox gateways and cashiers), Debian's chromium via playwright-core,
+ * serving dist/build/h5 + sandbox gateways and cashiers), Debian's chromium via playwright-core,
  * loopback-only network, and the page-level checks every test gets (no page error, no request
- * leaving loopback). The pages under test expose the same element ids.
+ * leaving loopback, no 404).
  *
- * Screenshots go to test-artifacts/browser/ (git-ignored).
+ * Screenshots go to test-artifacts/browser/ (git-ignored; CI keeps it as a build artefact).
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { ensureH5Build, H5_DIR, ROOT } from './h5build';
+import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core';
+import { ensureH5Build, H5_DIR, ROOT, type H5Build } from '../../tools/h5build';
 import type { Stack } from '../../tools/stack';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -23,23 +23,42 @@ export const suite = HAVE_CHROMIUM ? describe : describe.skip;
 
 export const ARTIFACTS = path.join(ROOT, 'test-artifacts', 'browser');
 
+export const DESKTOP: BrowserContextOptions = { viewport: { width: 1024, height: 900 } };
+export const LAPTOP: BrowserContextOptions = { viewport: { width: 1280, height: 800 } };
+export const PHONE: BrowserContextOptions = {
+  viewport: { width: 390, height: 844 },
+  deviceScaleFactor: 2,
+  isMobile: true,
+  hasTouch: true,
+  userAgent: 'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Mobile Safari/537.36',
+};
+
+export interface RechargeItem {
+  id: string;
+  title: string;
+  total_fee: number;
+  balance: number;
+}
+
 export interface Harness {
   readonly base: string;
-  open(user: string, opts?: { extra?: string }): Promise<{ context: BrowserContext; page: Page }>;
+  readonly stack: Stack;
+  open(
+    user: string,
+    opts?: { extra?: string; device?: BrowserContextOptions; waitBalance?: boolean },
+  ): Promise<{ context: BrowserContext; page: Page }>;
+  newContext(device?: BrowserContextOptions): Promise<BrowserContext>;
 }
 
 export interface HarnessOptions {
-  /** the H5 build to serve (default: the demo's dist/build/h5) */
-  h5Dir?: string;
-  /** makes sure h5Dir is a current build (default: the demo's) */
-  build?: () => { rebuilt: boolean; ms: number };
-  /** for beforeAll, when the build may take long */
-  buildTimeoutMs?: number;
+  /** another H5 build to serve and keep current (default: the demo's; see tools/h5build.ts) */
+  build?: H5Build;
+  /** beforeAll's limit (a first build may be slow) */
+  setupTimeoutMs?: number;
 }
 
 /** Registers the suite's hooks and returns the harness (valid inside tests). */
 export function useBrowserStack(opts: HarnessOptions = {}): Harness {
-  const h5Dir = opts.h5Dir ?? H5_DIR;
   let stack: Stack;
   let base = '';
   let browser: Browser;
@@ -47,10 +66,17 @@ export function useBrowserStack(opts: HarnessOptions = {}): Harness {
   const pageErrors: string[] = [];
   /** requests that tried to leave loopback (aborted) */
   const offHost: string[] = [];
+  const notFound: string[] = [];
+
+  // VK_H5_DIR serves another demo build as is (e.g. one of an older commit, to see a test fail before its fix)
+  const asIs = !opts.build && process.env.VK_H5_DIR;
+  const h5Dir = opts.build?.outDir ?? (process.env.VK_H5_DIR || H5_DIR);
 
   beforeAll(async () => {
-    const build = (opts.build ?? ensureH5Build)();
-    if (build.rebuilt) console.log(`[test/browser] H5 build of ${path.relative(ROOT, h5Dir)} took ${build.ms} ms`);
+    if (!asIs) {
+      const build = ensureH5Build(opts.build);
+      if (build.rebuilt) console.log(`[test/browser] H5 build of ${path.relative(ROOT, h5Dir)} took ${build.ms} ms`);
+    }
     const { startStack } = require(path.join(ROOT, 'tools/stack.ts')) as typeof import('../../tools/stack');
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'vkpay-browser-'));
     stack = await startStack({ port: 0, dataDir, staticDir: h5Dir, quiet: true });
@@ -68,7 +94,7 @@ export function useBrowserStack(opts: HarnessOptions = {}): Harness {
         '--disable-sync',
       ],
     });
-  }, opts.buildTimeoutMs ?? 300_000);
+  }, opts.setupTimeoutMs ?? 300_000);
 
   afterAll(async () => {
     await browser?.close();
@@ -79,29 +105,45 @@ export function useBrowserStack(opts: HarnessOptions = {}): Harness {
   afterEach(() => {
     expect(pageErrors.splice(0)).toEqual([]);
     expect(offHost.splice(0)).toEqual([]);
+    expect(notFound.splice(0)).toEqual([]);
   });
+
+  async function newContext(device: BrowserContextOptions = DESKTOP): Promise<BrowserContext> {
+    const context = await browser.newContext(device);
+    // loopback only: anything else is aborted and reported
+    await context.route(
+      (url) => !['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname) && /^https?:$/.test(url.protocol),
+      (route) => {
+        offHost.push(route.request().url());
+        return route.abort();
+      },
+    );
+    context.on('page', (p) => p.on('pageerror', (e) => pageErrors.push(`${e.name}: ${e.message}`)));
+    context.on('response', (r) => {
+      // a sandbox cashier answers 404 for an unknown QR on purpose; everything else must exist
+      if (r.status() === 404 && !r.url().includes('/cashier')) notFound.push(r.url());
+    });
+    return context;
+  }
 
   return {
     get base() {
       return base;
     },
-    async open(user, o = {}) {
-      const context = await browser.newContext({ viewport: { width: 1024, height: 900 } });
-      // loopback only: anything else is aborted and reported
-      await context.route(
-        (url) => !['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname) && /^https?:$/.test(url.protocol),
-        (route) => {
-          offHost.push(route.request().url());
-          return route.abort();
-        },
-      );
-      context.on('page', (p) => p.on('pageerror', (e) => pageErrors.push(`${e.name}: ${e.message}`)));
+    get stack() {
+      return stack;
+    },
+    newContext,
+    async open(user, opts = {}) {
+      const context = await newContext(opts.device);
       const page = await context.newPage();
-      await page.goto(`${base}/#/pages/index/index?user=${encodeURIComponent(user)}&poll=500${o.extra ?? ''}`);
+      await page.goto(`${base}/#/pages/index/index?user=${encodeURIComponent(user)}&poll=500${opts.extra ?? ''}`);
       await page.waitForSelector('#pay-btn', { timeout: 20_000 });
-      await page.waitForFunction(() => /^\d+\.\d\d$/.test(document.querySelector('#balance')?.textContent?.trim() || ''), null, {
-        timeout: 20_000,
-      });
+      if (opts.waitBalance !== false) {
+        await page.waitForFunction(() => /^\d+\.\d\d$/.test(document.querySelector('#balance')?.textContent?.trim() || ''), null, {
+          timeout: 20_000,
+        });
+      }
       return { context, page };
     },
   };
@@ -110,7 +152,8 @@ export function useBrowserStack(opts: HarnessOptions = {}): Harness {
 export const uid = (tag: string) => `bw-${tag}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
 
 export async function balanceFen(page: Page): Promise<number> {
-  const [y, f] = (await page.textContent('#balance'))!.trim().split('.');
+  const t = (await page.textContent('#balance'))!.trim();
+  const [y, f] = t.split('.');
   return Number(y) * 100 + Number(f);
 }
 
@@ -119,8 +162,53 @@ export async function waitBalance(page: Page, fen: number): Promise<void> {
   await page.waitForFunction((w) => document.querySelector('#balance')?.textContent?.trim() === w, want, { timeout: 20_000 });
 }
 
+/** Calls a demo-shop method through the page's own uniCloud client; resolves `{ ok, value | errCode, errMsg }`. */
+export async function callShop<T = Record<string, unknown>>(
+  page: Page,
+  method: string,
+  params: Record<string, unknown> = {},
+): Promise<{ ok: true; value: T } | { ok: false; errCode: string; errMsg: string }> {
+  return page.evaluate(
+    async ([m, p]) => {
+      const uc = (
+        globalThis as unknown as { uniCloud: { importObject(n: string, o: unknown): Record<string, (x: unknown) => Promise<unknown>> } }
+      ).uniCloud;
+      try {
+        return { ok: true as const, value: (await uc.importObject('demo-shop', { customUI: true })[m](p)) as never };
+      } catch (e) {
+        const err = e as { errCode?: string; errMsg?: string; message?: string };
+        return { ok: false as const, errCode: String(err.errCode), errMsg: String(err.errMsg ?? err.message) };
+      }
+    },
+    [method, params] as const,
+  );
+}
+
+/** The catalogue through the page's own uniCloud client. */
+export async function catalogue(page: Page): Promise<RechargeItem[]> {
+  const r = await callShop<{ recharge: RechargeItem[] }>(page, 'getCatalogue');
+  if (!r.ok) throw new Error(r.errMsg);
+  return r.value.recharge;
+}
+
+export async function choose(page: Page, provider: string, scene: string, itemIndex = 0): Promise<RechargeItem> {
+  const items = await catalogue(page);
+  expect(items.length).toBeGreaterThan(itemIndex);
+  const item = items[itemIndex];
+  await page.click(`#provider-${provider}`);
+  await page.click(`#scene-${scene}`);
+  await page.click(`#item-${item.id}`);
+  return item;
+}
+
 export async function waitResult(page: Page, status: string, timeout = 30_000): Promise<void> {
-  await page.waitForFunction((s) => document.querySelector('#result-status')?.textContent?.trim() === s, status, { timeout });
+  try {
+    await page.waitForFunction((s) => document.querySelector('#result-status')?.textContent?.trim() === s, status, { timeout });
+  } catch (e) {
+    // say where the page was instead of a bare timeout
+    const seen = await page.evaluate(() => document.body.innerText.replace(/\s+/g, ' ').slice(0, 400)).catch(() => '');
+    throw new Error(`result "${status}" not shown within ${timeout} ms at ${page.url()}: ${seen}\n${(e as Error).message}`);
+  }
 }
 
 /** The QR is rendered (client-side PNG data URL) and the cashier URL is readable. */
@@ -148,8 +236,8 @@ export async function actInCashier(context: BrowserContext, url: string, button:
 }
 
 /**
- * H5 (mweb) round trip after the page's pay button: the cashier opens in the same tab; pay there and
- * answer "did you finish paying?" with yes, or cancel there and answer no.
+ * H5 (mweb) round trip after choosing the mweb scene: the cashier opens in the same tab; pay there
+ * and answer "did you finish paying?" with yes, or cancel there and answer no.
  */
 export async function mwebRoundTrip(page: Page, action: 'pay' | 'cancel'): Promise<void> {
   await page.click('#pay-btn');

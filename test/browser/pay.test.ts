@@ -1,11 +1,11 @@
 /**
- * The H5 demo in a real browser (Debian chromium via playwright-core) against the local stack
- * (tools/start.ts: local uniCloud runtime serving dist/build/h5 + sandbox gateways and cashiers).
+ * The H5 demo in a real browser (Debian chromium via playwright-core) against the local stack:
+ * the main payment flows. The edges a payer meets are in edges.test.ts; the setup in harness.ts.
  */
-import type { Page } from 'playwright-core';
 import {
   actInCashier,
   balanceFen,
+  choose,
   mwebRoundTrip,
   screenshot,
   suite,
@@ -20,35 +20,6 @@ suite('vk-uni-pay H5 demo in chromium', () => {
   const h = useBrowserStack();
   const openDemo = (user: string, extra = '') => h.open(user, { extra });
 
-  interface RechargeItem {
-    id: string;
-    title: string;
-    total_fee: number;
-    balance: number;
-  }
-
-  /** The catalogue through the page's own uniCloud client. */
-  async function catalogue(page: Page): Promise<RechargeItem[]> {
-    return page.evaluate(async () => {
-      const uc = (
-        globalThis as unknown as {
-          uniCloud: { importObject(n: string, o: unknown): { getCatalogue(): Promise<{ recharge: RechargeItem[] }> } };
-        }
-      ).uniCloud;
-      return (await uc.importObject('demo-shop', { customUI: true }).getCatalogue()).recharge;
-    });
-  }
-
-  async function choose(page: Page, provider: string, scene: string): Promise<RechargeItem> {
-    const items = await catalogue(page);
-    expect(items.length).toBeGreaterThan(0);
-    const item = items[0];
-    await page.click(`#provider-${provider}`);
-    await page.click(`#scene-${scene}`);
-    await page.click(`#item-${item.id}`);
-    return item;
-  }
-
   // ------------------------------------------------------------------ flows
 
   test('WeChat Pay PC QR: scan, pay in the cashier, polling reports paid, balance credited', async () => {
@@ -62,7 +33,7 @@ suite('vk-uni-pay H5 demo in chromium', () => {
     await page.bringToFront();
     await waitResult(page, 'paid');
     await waitBalance(page, before + item.balance);
-    await screenshot(page, 'paid.png');
+    await screenshot(page, 'paid-wxpay-pc.png');
     await context.close();
   });
 
@@ -78,7 +49,7 @@ suite('vk-uni-pay H5 demo in chromium', () => {
     await page.bringToFront();
     await waitResult(page, 'paid');
     await waitBalance(page, before + item.balance);
-    await screenshot(page, 'paid-alipay.png');
+    await screenshot(page, 'paid-alipay-pc.png');
     await context.close();
   });
 
@@ -133,7 +104,7 @@ suite('vk-uni-pay H5 demo in chromium', () => {
   });
 
   test('expired order: the QR order passes its time_expire unpaid and is reported expired', async () => {
-    const { context, page } = await openDemo(uid('exp'), '&expire=10');
+    const { context, page } = await openDemo(uid('exp'), '&expire=3');
     const before = await balanceFen(page);
     await choose(page, 'alipay', 'pc');
     await page.click('#pay-btn');

@@ -2,10 +2,9 @@
  * <vk-uni-pay> in a Vue 2 uni-app H5 build (test/vue2-h5, its own toolchain) in chromium, against
  * the same local stack as the Vue 3 demo: the flows of pay.test.ts, through a Vue 2 page.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
-import { ensureH5Build, ROOT, type H5Build } from './h5build';
+import { ROOT, type H5Build } from '../../tools/h5build';
 import {
   actInCashier,
   balanceFen,
@@ -20,28 +19,24 @@ import {
 } from './harness';
 
 const PROJECT = 'test/vue2-h5';
+/** What the Vue 2 build reads (not src/uni_modules: the build's own copy of the plugin). */
 const VUE2_BUILD: H5Build = {
   cwd: path.join(ROOT, PROJECT),
   outDir: path.join(ROOT, PROJECT, 'dist/build/h5'),
   sources: [
-    ...['src', 'public', 'scripts', 'babel.config.js', 'postcss.config.js', 'vue.config.js', 'tsconfig.json', 'package-lock.json'].map(
+    ...['App.vue', 'main.js', 'manifest.json', 'pages.json', 'pages'].map((f) => `${PROJECT}/src/${f}`),
+    ...['public', 'scripts', 'babel.config.js', 'postcss.config.js', 'vue.config.js', 'tsconfig.json', 'package-lock.json'].map(
       (f) => `${PROJECT}/${f}`,
     ),
     'uni_modules/vk-uni-pay/components',
     'uni_modules/vk-uni-pay/js_sdk',
     'uni_modules/vk-uni-pay/package.json',
   ],
+  timeoutMs: 600_000,
 };
 
-function ensureVue2Build(): { rebuilt: boolean; ms: number } {
-  if (!fs.existsSync(path.join(VUE2_BUILD.cwd, 'node_modules/@dcloudio/vue-cli-plugin-uni'))) {
-    throw new Error(`${PROJECT} has no node_modules: run \`npm ci --prefix ${PROJECT}\` (its own toolchain) first`);
-  }
-  return ensureH5Build(VUE2_BUILD, 600_000);
-}
-
 suite('vk-uni-pay in a Vue 2 uni-app H5 build (chromium)', () => {
-  const h = useBrowserStack({ h5Dir: VUE2_BUILD.outDir, build: ensureVue2Build, buildTimeoutMs: 660_000 });
+  const h = useBrowserStack({ build: VUE2_BUILD, setupTimeoutMs: 660_000 });
   const openPage = (user: string, extra = '') => h.open(user, { extra });
 
   /** Picks provider, scene and the first catalogue item; returns the balance that item credits. */

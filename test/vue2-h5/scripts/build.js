@@ -4,6 +4,10 @@ const path = require('path');
 const Module = require('module');
 
 const root = path.resolve(__dirname, '..');
+if (!fs.existsSync(path.join(root, 'node_modules'))) {
+  console.error('test/vue2-h5 has its own toolchain: run `npm ci --prefix test/vue2-h5` first');
+  process.exit(1);
+}
 
 // The whole plugin goes where a uni-app project keeps it: easycom finds the components in
 // src/uni_modules, and the build compiles them (and the TypeScript js_sdk) like the project's own
