@@ -48,11 +48,22 @@ export function sourcesHash(root = ROOT, sources = H5_SOURCES): string {
   return h.digest('hex');
 }
 
-export function h5BuildIsFresh(root = ROOT, outDir = H5_DIR): boolean {
+export function h5BuildIsFresh(root = ROOT, outDir = H5_DIR, sources = H5_SOURCES): boolean {
   const stamp = path.join(outDir, STAMP);
   if (!fs.existsSync(path.join(outDir, 'index.html')) || !fs.existsSync(stamp)) return false;
-  return fs.readFileSync(stamp, 'utf8').trim() === sourcesHash(root);
+  return fs.readFileSync(stamp, 'utf8').trim() === sourcesHash(root, sources);
 }
+
+/** An H5 build: `npm run build:h5` in `cwd` writes `outDir`; `sources` (relative to ROOT) are what it reads. */
+export interface H5Build {
+  cwd: string;
+  outDir: string;
+  sources: string[];
+  timeoutMs?: number;
+}
+
+/** The demo (Vue 3, uni CLI) at the repository root. */
+export const DEMO_BUILD: H5Build = { cwd: ROOT, outDir: H5_DIR, sources: H5_SOURCES };
 
 /**
  * Reuses the build when its stamp matches the sources, else runs `npm run build:h5` with its
@@ -60,48 +71,48 @@ export function h5BuildIsFresh(root = ROOT, outDir = H5_DIR): boolean {
  * uni statistics, "spaceId为：undefined" because the local runtime is given as UNI_CLOUD_PROVIDER
  * in vite.config.js, web hosting adverts). They are shown only if the build fails.
  */
-export function ensureH5Build(): { rebuilt: boolean; ms: number } {
-  if (h5BuildIsFresh()) return { rebuilt: false, ms: 0 };
+export function ensureH5Build(b: H5Build = DEMO_BUILD): { rebuilt: boolean; ms: number } {
+  const fresh = () => h5BuildIsFresh(ROOT, b.outDir, b.sources);
+  if (fresh()) return { rebuilt: false, ms: 0 };
   // two browser suites (jest workers) start together: one builds, the other waits and reuses
-  return withBuildLock(() => (h5BuildIsFresh() ? { rebuilt: false, ms: 0 } : build()));
+  return withBuildLock(path.join(b.outDir, '../.h5build.lock'), () => (fresh() ? { rebuilt: false, ms: 0 } : build(b)));
 }
 
-const LOCK = path.join(ROOT, 'dist/build/.h5build.lock');
 const LOCK_STALE_MS = 10 * 60_000;
 
-function withBuildLock<T>(fn: () => T): T {
-  fs.mkdirSync(path.dirname(LOCK), { recursive: true });
+function withBuildLock<T>(lock: string, fn: () => T): T {
+  fs.mkdirSync(path.dirname(lock), { recursive: true });
   for (;;) {
     try {
-      fs.mkdirSync(LOCK);
+      fs.mkdirSync(lock);
       break;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       // a builder that died leaves its lock behind
-      const held = fs.statSync(LOCK, { throwIfNoEntry: false });
-      if (held && Date.now() - held.mtimeMs > LOCK_STALE_MS) fs.rmSync(LOCK, { recursive: true, force: true });
+      const held = fs.statSync(lock, { throwIfNoEntry: false });
+      if (held && Date.now() - held.mtimeMs > LOCK_STALE_MS) fs.rmSync(lock, { recursive: true, force: true });
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500);
     }
   }
   try {
     return fn();
   } finally {
-    fs.rmSync(LOCK, { recursive: true, force: true });
+    fs.rmSync(lock, { recursive: true, force: true });
   }
 }
 
-function build(): { rebuilt: boolean; ms: number } {
-  const hash = sourcesHash();
+function build(b: H5Build): { rebuilt: boolean; ms: number } {
+  const hash = sourcesHash(ROOT, b.sources);
   const t0 = Date.now();
   const r = spawnSync('npm', ['run', 'build:h5'], {
-    cwd: ROOT,
+    cwd: b.cwd,
     encoding: 'utf8',
-    timeout: 300_000,
+    timeout: b.timeoutMs ?? 300_000,
     env: { ...process.env, NODE_ENV: 'production' },
   });
-  if (r.status !== 0 || !fs.existsSync(path.join(H5_DIR, 'index.html'))) {
+  if (r.status !== 0 || !fs.existsSync(path.join(b.outDir, 'index.html'))) {
     throw new Error(`npm run build:h5 failed (${r.status}):\n${(r.stdout || '').slice(-3000)}\n${(r.stderr || '').slice(-3000)}`);
   }
-  fs.writeFileSync(path.join(H5_DIR, STAMP), hash + '\n');
+  fs.writeFileSync(path.join(b.outDir, STAMP), hash + '\n');
   return { rebuilt: true, ms: Date.now() - t0 };
 }

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core';
-import { ensureH5Build, H5_DIR, ROOT } from '../../tools/h5build';
+import { ensureH5Build, H5_DIR, ROOT, type H5Build } from '../../tools/h5build';
 import type { Stack } from '../../tools/stack';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -50,8 +50,15 @@ export interface Harness {
   newContext(device?: BrowserContextOptions): Promise<BrowserContext>;
 }
 
+export interface HarnessOptions {
+  /** another H5 build to serve and keep current (default: the demo's; see tools/h5build.ts) */
+  build?: H5Build;
+  /** beforeAll's limit (a first build may be slow) */
+  setupTimeoutMs?: number;
+}
+
 /** Registers the suite's hooks and returns the harness (valid inside tests). */
-export function useBrowserStack(): Harness {
+export function useBrowserStack(opts: HarnessOptions = {}): Harness {
   let stack: Stack;
   let base = '';
   let browser: Browser;
@@ -61,13 +68,14 @@ export function useBrowserStack(): Harness {
   const offHost: string[] = [];
   const notFound: string[] = [];
 
-  // VK_H5_DIR serves another build as is (e.g. one of an older commit, to see a test fail before its fix)
-  const h5Dir = process.env.VK_H5_DIR || H5_DIR;
+  // VK_H5_DIR serves another demo build as is (e.g. one of an older commit, to see a test fail before its fix)
+  const asIs = !opts.build && process.env.VK_H5_DIR;
+  const h5Dir = opts.build?.outDir ?? (process.env.VK_H5_DIR || H5_DIR);
 
   beforeAll(async () => {
-    if (!process.env.VK_H5_DIR) {
-      const build = ensureH5Build();
-      if (build.rebuilt) console.log(`[test/browser] H5 build took ${build.ms} ms`);
+    if (!asIs) {
+      const build = ensureH5Build(opts.build);
+      if (build.rebuilt) console.log(`[test/browser] H5 build of ${path.relative(ROOT, h5Dir)} took ${build.ms} ms`);
     }
     const { startStack } = require(path.join(ROOT, 'tools/stack.ts')) as typeof import('../../tools/stack');
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'vkpay-browser-'));
@@ -86,7 +94,7 @@ export function useBrowserStack(): Harness {
         '--disable-sync',
       ],
     });
-  }, 300_000);
+  }, opts.setupTimeoutMs ?? 300_000);
 
   afterAll(async () => {
     await browser?.close();
@@ -225,6 +233,27 @@ export async function actInCashier(context: BrowserContext, url: string, button:
     await cashier.waitForSelector(button, { state: 'detached', timeout: 15_000 });
   }
   return cashier;
+}
+
+/**
+ * H5 (mweb) round trip after choosing the mweb scene: the cashier opens in the same tab; pay there
+ * and answer "did you finish paying?" with yes, or cancel there and answer no.
+ */
+export async function mwebRoundTrip(page: Page, action: 'pay' | 'cancel'): Promise<void> {
+  await page.click('#pay-btn');
+  if (action === 'pay') {
+    await page.waitForSelector('#pay-btn >> text=确认支付', { timeout: 20_000 }); // the cashier, same tab
+    expect(page.url()).toContain('redirect_url=');
+    await page.click('#pay-btn');
+  } else {
+    await page.waitForSelector('#cancel-btn', { timeout: 20_000 });
+    await page.click('#cancel-btn');
+  }
+  // back on the page (a fresh app): "did you finish paying?"
+  const answer = action === 'pay' ? '.uni-modal__btn_primary' : '.uni-modal__btn_default';
+  await page.waitForSelector(answer, { timeout: 20_000 });
+  expect(page.url()).not.toContain('confirmShow=true'); // the return marker is removed
+  await page.click(answer);
 }
 
 export async function screenshot(page: Page, name: string): Promise<string> {

@@ -2,7 +2,19 @@
  * The H5 demo in a real browser (Debian chromium via playwright-core) against the local stack:
  * the main payment flows. The edges a payer meets are in edges.test.ts; the setup in harness.ts.
  */
-import { actInCashier, balanceFen, choose, screenshot, suite, uid, useBrowserStack, waitBalance, waitQr, waitResult } from './harness';
+import {
+  actInCashier,
+  balanceFen,
+  choose,
+  mwebRoundTrip,
+  screenshot,
+  suite,
+  uid,
+  useBrowserStack,
+  waitBalance,
+  waitQr,
+  waitResult,
+} from './harness';
 
 suite('vk-uni-pay H5 demo in chromium', () => {
   const h = useBrowserStack();
@@ -65,14 +77,7 @@ suite('vk-uni-pay H5 demo in chromium', () => {
     const { context, page } = await openDemo(uid('mweb'));
     const before = await balanceFen(page);
     const item = await choose(page, 'wxpay', 'mweb');
-    await page.click('#pay-btn');
-    await page.waitForSelector('#pay-btn >> text=确认支付', { timeout: 20_000 }); // the cashier, same tab
-    expect(page.url()).toContain('redirect_url=');
-    await page.click('#pay-btn');
-    // back on the demo page: "did you finish paying?"
-    await page.waitForSelector('.uni-modal__btn_primary', { timeout: 20_000 });
-    expect(page.url()).not.toContain('confirmShow=true'); // the return marker is removed
-    await page.click('.uni-modal__btn_primary');
+    await mwebRoundTrip(page, 'pay');
     await waitResult(page, 'paid');
     await waitBalance(page, before + item.balance);
     await context.close();
@@ -82,11 +87,7 @@ suite('vk-uni-pay H5 demo in chromium', () => {
     const { context, page } = await openDemo(uid('cancel'));
     const before = await balanceFen(page);
     await choose(page, 'wxpay', 'mweb');
-    await page.click('#pay-btn');
-    await page.waitForSelector('#cancel-btn', { timeout: 20_000 });
-    await page.click('#cancel-btn');
-    await page.waitForSelector('.uni-modal__btn_default', { timeout: 20_000 });
-    await page.click('.uni-modal__btn_default');
+    await mwebRoundTrip(page, 'cancel');
     await waitResult(page, 'cancelled');
     await waitBalance(page, before);
     await context.close();
