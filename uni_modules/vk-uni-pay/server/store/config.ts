@@ -93,6 +93,7 @@ export function readNodeFiles(node: Record<string, any>, unreadable: (field: str
       text = readFileSync(value, 'utf8');
     } catch {
       unreadable(key, value);
+      continue;
     }
     // vk-uni-pay's template keeps blank certificate files for unused modes (e.g. Alipay key mode): not configured
     if (text.trim()) resolved[`${m[1]}Content`] = text;
