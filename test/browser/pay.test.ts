@@ -104,7 +104,7 @@ suite('vk-uni-pay H5 demo in chromium', () => {
   });
 
   test('expired order: the QR order passes its time_expire unpaid and is reported expired', async () => {
-    const { context, page } = await openDemo(uid('exp'), '&expire=3');
+    const { context, page } = await openDemo(uid('exp'), '&expire=10');
     const before = await balanceFen(page);
     await choose(page, 'alipay', 'pc');
     await page.click('#pay-btn');
