@@ -1,7 +1,7 @@
 /**
  * The uniCloud *server* surface that vk-uni-pay uses, typed once for both sides:
  * the plugin consumes it (global `uniCloud`, cloud-object `this`), the local runtime
- * (tools/local-unicloud) implements it. Shapes follow ../shared/reference/unicloud-conventions.md.
+ * (tools/local-unicloud) implements it. Shapes follow https://doc.dcloud.net.cn/uniCloud/cloud-obj.html and the uniCloud server API docs.
  * @dcloudio/types only covers the client API, hence this file.
  */
 

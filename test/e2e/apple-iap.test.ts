@@ -2,7 +2,7 @@
  * Apple in-app purchase end to end, through the runtime's HTTP server against the Apple sandbox
  * peer (verifyReceipt + an x5c JWS chain under a test root): create → buy → the client hands the
  * proof (legacy receipt or StoreKit 2 signed transaction) to `vk-pay` → paid, handler once.
- * Every hostile proof is refused and writes nothing (uni-pay-source.md §6 H3 must be absent).
+ * Every hostile proof is refused and writes nothing (no hostile proof may mark an order paid).
  */
 import { randomUUID } from 'node:crypto';
 import { startTestStack, tradeNo, type TestStack } from '../helpers/project';

@@ -3,7 +3,7 @@
  * the WeChat sandbox peer: wx.login → code2SessionWeixinMP (openid only; the session_key stays on
  * the server) → createPayment (signData, paySig, user signature) → the WeChat client checks both
  * signatures and pays → safe-mode encrypted push to /http/vk-pay/wxpayVirtualNotify → handler once.
- * Forged pushes are refused and write nothing (uni-pay-source.md §6 H4 must be absent).
+ * Forged pushes are refused and write nothing (a push is trusted only after its signature and decryption check out).
  */
 import { randomBytes } from 'node:crypto';
 import { startTestStack, tradeNo, until, type TestStack, expectUntouched as expectUntouchedIn, CLIENT } from '../helpers/project';

@@ -13,7 +13,7 @@ const WEB = CLIENT.web;
 const MOBILE_UA = 'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Chrome/120 Mobile Safari/537.36';
 const OPENID = 'oTestOpenid0000000000000004';
 
-/** protocols.md §2.1, written here independently of the plugin and the sandbox */
+/** v2 signature (https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=4_3), written here independently of the plugin and the sandbox */
 function v2Sign(params: Record<string, unknown>, key: string, type: 'MD5' | 'HMAC-SHA256'): string {
   const str =
     Object.keys(params)

@@ -10,7 +10,7 @@ import {
 import { fenToYuan } from '../../uni_modules/vk-uni-pay/server/core/money';
 import type { RawHttpRequest } from '../../uni_modules/vk-uni-pay/server/providers/types';
 
-describe('VksPay MD5 signature (reference/vkspay.md §3)', () => {
+describe('VksPay MD5 signature (as the adapter header documents it)', () => {
   test('sorted k=v pairs, &key=, lower-case md5 — vector written out by hand from the spec', () => {
     const params = {
       method: 'webpay',

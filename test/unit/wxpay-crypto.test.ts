@@ -480,7 +480,7 @@ describe('AEAD_AES_256_GCM resources', () => {
 
 // ------------------------------------------------------------------------------------------ v2
 describe('API v2 signatures', () => {
-  // protocols.md §2.1 official example
+  // the official example of https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=4_3
   const vector = { appid: 'wxd930ea5d5a258f4f', mch_id: '10000100', device_info: '1000', body: 'test', nonce_str: 'ibuaiVcKdpRxkhJA' };
   const KEY2 = '192006250b4c09247ec02edce69f6a2d';
 

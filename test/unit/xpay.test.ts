@@ -38,7 +38,7 @@ async function rejKey(p: Promise<unknown>): Promise<string> {
   throw new Error('expected a rejection');
 }
 
-describe('xpay signatures (protocols.md §5 vectors)', () => {
+describe('xpay signatures (vectors from the official documentation)', () => {
   test('user signature: mini-game doc vector (session_key used as its base64 text)', () => {
     expect(userSignature('o0q0otL8aEzpcZL/FT9WsQ==', '{"foo":"bar"}')).toBe(
       '654571f79995b2ce1e149e53c0a33dc39c0a74090db514261454e8dbe432aa0b',

@@ -2,8 +2,8 @@
  * VksPay sandbox peer: `POST /api` with the `method` field, MD5 sign checked on every call
  * (return_code FAIL otherwise), a cashier page at the `qrcode` URL (`#pay-btn`, `#cancel-btn`),
  * and the form-encoded notification `out_trade_no=…&…` POSTed to notify_url on payment, retried
- * until the plugin answers `{"code":"SUCCESS"}`. Response/notification fields beyond those in
- * reference/vkspay.md are invented for the sandbox and marked as such.
+ * until the plugin answers `{"code":"SUCCESS"}`. Response/notification fields beyond those the adapter
+ * documents (providers/vkspay/index.ts) are invented for the sandbox and marked as such.
  */
 import { randomBytes } from 'node:crypto';
 import { vksPaySign, VksPayValue } from '../../../uni_modules/vk-uni-pay/server/providers/vkspay';

@@ -1,6 +1,7 @@
 /**
  * Client context → platform, and (provider, platform, switches) → pay type. Pure functions with a
- * table-driven test matrix; the rules follow vk-uni-pay (reference/vk-uni-pay.md §2).
+ * table-driven test matrix; the rules follow vk-uni-pay's documented
+ * platform table (https://vkdoc.fsq.pub/vk-uni-pay/).
  */
 import { PayError } from './errors';
 import type { PayType, PlatformKey, ProviderName } from '../providers/types';

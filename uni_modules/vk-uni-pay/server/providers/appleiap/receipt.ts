@@ -1,5 +1,5 @@
 /**
- * Legacy `verifyReceipt` (protocols.md §4.1). Unlike uni-pay (uni-pay-source.md §6 H3) this:
+ * Legacy `verifyReceipt` (https://developer.apple.com/documentation/appstorereceipts/verifyreceipt). This:
  * - calls production first and retries on sandbox ONLY for status 21007, and only when the config
  *   says sandbox; a sandbox receipt against a production config is refused;
  * - checks bundle_id, the product against the server-side list, quantity, cancellation and age;

@@ -1,5 +1,5 @@
 /**
- * VksPay (VK个人支付) adapter, per reference/vkspay.md. EXPERIMENTAL: the only description of the
+ * VksPay (VK个人支付) adapter. EXPERIMENTAL: the only description of the
  * wire protocol is the vendor's 2023 demo. One endpoint `POST <gateway>/api`, JSON body, operation
  * in `method`, MD5 signature over sorted `k=v&…&key=<key>` (lower hex). Amounts are yuan.
  *

@@ -1,6 +1,6 @@
 /**
  * api.weixin.qq.com client for xpay: stable access token (cached in ctx.cache), `jscode2session`,
- * and signed `/xpay/*` calls (`pay_sig` over the exact body, protocols.md §5.2).
+ * and signed `/xpay/*` calls (`pay_sig` over the exact body, https://developers.weixin.qq.com/miniprogram/dev/platform-capabilities/industry/virtual-payment.html).
  */
 import { PayError } from '../../core/errors';
 import { callGateway, isGatewayFailure, jsonObject, verifyJsonAnswer, type GatewayRefusal } from '../gateway';

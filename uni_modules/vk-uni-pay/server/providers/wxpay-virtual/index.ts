@@ -38,7 +38,7 @@ export interface WxpayVirtualInput {
   goods_price?: number;
 }
 
-/** xpay order numbers: 8–32 of [0-9A-Za-z_-|*@], not starting with `_` (protocols.md §5.1). */
+/** xpay order numbers: 8–32 of [0-9A-Za-z_-|*@], not starting with `_` (WeChat virtual-payment docs). */
 export const XPAY_OUT_TRADE_NO = /^(?!_)[0-9A-Za-z_\-|*@]{8,32}$/;
 
 const isPosInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v > 0;

@@ -1,5 +1,6 @@
 /**
- * WeChat mini-program virtual payment (xpay) cryptography, protocols.md §5:
+ * WeChat mini-program virtual payment (xpay) cryptography
+ * (https://developers.weixin.qq.com/miniprogram/dev/platform-capabilities/industry/virtual-payment.html):
  * - requestVirtualPayment `paySig` / user `signature` (HMAC-SHA256, lower hex) over the signData TEXT;
  * - server API `pay_sig` over `uri + '&' + exact post body`;
  * - message push URL signature sha1(sort([token, timestamp, nonce])), safe-mode `msg_signature`

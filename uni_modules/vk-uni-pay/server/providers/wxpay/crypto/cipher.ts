@@ -1,5 +1,5 @@
 /**
- * AEAD_AES_256_GCM resources of API v3 (protocols.md §1.5; also /v3/certificates encrypt_certificate).
+ * AEAD_AES_256_GCM resources of API v3 (https://pay.weixin.qq.com/wiki/doc/apiv3/wechatpay/wechatpay4_2.shtml; also /v3/certificates encrypt_certificate).
  * key = the APIv3 key's 32 ASCII bytes, IV = nonce bytes, AAD = associated_data bytes,
  * ciphertext = base64(ct ‖ 16-byte tag). The tag is always checked (decipher.final()).
  */

@@ -1,5 +1,5 @@
 /**
- * Merchant side of WeChat Pay API v3 (protocols.md §1.2, §1.8): RSA-SHA256 (PKCS#1 v1.5) signatures
+ * Merchant side of WeChat Pay API v3 (https://pay.weixin.qq.com/wiki/doc/apiv3/wechatpay/wechatpay4_0.shtml): RSA-SHA256 (PKCS#1 v1.5) signatures
  * with the merchant API private key, the Authorization header, client pay-param signatures and the
  * merchant certificate serial. node:crypto only.
  */

@@ -1,5 +1,5 @@
 /**
- * WeChat Pay API v2 (protocols.md §2.1, §2.4, §2.5): MD5 / HMAC-SHA256 parameter signatures, the flat
+ * WeChat Pay API v2 (https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=4_3): MD5 / HMAC-SHA256 parameter signatures, the flat
  * `<xml>` format and the AES-256-ECB `req_info` of refund notifications. node:crypto only; the XML
  * parser never expands DTDs or custom entities.
  */

@@ -1,5 +1,5 @@
 /**
- * WeChat side of API v3 (protocols.md §1.3): verification of response and notification signatures
+ * WeChat side of API v3 (https://pay.weixin.qq.com/wiki/doc/apiv3/wechatpay/wechatpay4_1.shtml): verification of response and notification signatures
  * with the WeChat Pay public key (PUB_KEY_ID_… mode) or a platform certificate (serial mode), both
  * in one store during the migration. The signed string is built from the RAW body bytes.
  */
