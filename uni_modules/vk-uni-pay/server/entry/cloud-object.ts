@@ -27,7 +27,7 @@ const CLIENT_ORDER_FIELDS = [
 type Ctx = CloudObjectThis & { locale?: string };
 
 /** the methods that answer over URL化 (provider notifications) */
-const NOTIFY_METHODS = new Set(['paymentNotify', 'wxpayVirtualNotify', 'appleNotify']);
+const NOTIFY_METHODS = new Set(['paymentNotify', 'vk-pay-notify', 'wxpayVirtualNotify', 'appleNotify']);
 
 /** uni-id's tokenSecret (uni-config-center/uni-id/config.json), read once; undefined without uni-id */
 let tokenSecret: string | undefined | null = null;

@@ -253,6 +253,28 @@ declare namespace vkPay {
     localized(locale: string | undefined): string;
   }
 
+  /** one finding of `doctor` (never contains key material) */
+  export interface DoctorFinding {
+    severity: 'error' | 'warn' | 'info';
+    /** config node, e.g. `wxpay.mp-weixin`, `notifyUrl`, `host` */
+    node: string;
+    /** stable id of the check, e.g. `v3Key`, `appCert.match` */
+    check: string;
+    zh: string;
+    en: string;
+    fixZh?: string;
+    fixEn?: string;
+  }
+
+  export interface DoctorResult {
+    code: 0;
+    msg: string;
+    ok: boolean;
+    errors: number;
+    warnings: number;
+    findings: DoctorFinding[];
+  }
+
   export interface VkUniPay {
     createPayment(options: CreatePaymentOptions): Result<CreatePaymentResult>;
     queryPayment(options: QueryPaymentOptions): Result<QueryPaymentResult>;
@@ -289,6 +311,11 @@ declare namespace vkPay {
     wxpay: { fetchCertificates(): Promise<ErrorResult> };
     /** not provided: no raw provider client (error 5010) */
     initUniPayInstance(options?: { pay_type?: string }): Promise<ErrorResult>;
+    /**
+     * Server code only: checks the merchant config (every node; `online` adds one signed read-only
+     * gateway call per node) and reports what is wrong and how to fix it, in zh-Hans and en.
+     */
+    doctor(options?: { pid?: string; online?: boolean }): Result<DoctorResult>;
     /** vk-uni-pay APIs not implemented in this version: each answers error 5010 */
     transfer(options?: Record<string, unknown>): Promise<ErrorResult>;
     cancelTransfer(options?: Record<string, unknown>): Promise<ErrorResult>;
