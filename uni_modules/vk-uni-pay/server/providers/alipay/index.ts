@@ -20,6 +20,7 @@ import type {
 import { getAlipayRuntime, type AlipayNodeConfig } from './config';
 import { callGateway, callGatewayOk, gatewayError, signedParamString, type CommonParams } from './gateway';
 import { verifyAndParseNotify } from './notify';
+import { alipayLogin } from './oauth';
 
 export type { AlipayNodeConfig } from './config';
 export { alipayOauthToken, type AlipayOauthIds } from './oauth';
@@ -232,4 +233,7 @@ export const alipayAdapter: ProviderAdapter<AlipayNodeConfig> = {
     return verifyAndParseNotify(req, getAlipayRuntime(ctx.config));
   },
   notifyReply,
+  login: (code, _platformKey, ctx) => alipayLogin(code, ctx),
 };
+
+export const adapter = alipayAdapter;

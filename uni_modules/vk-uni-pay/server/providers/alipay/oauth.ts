@@ -7,7 +7,7 @@
  * refresh tokens never leave this function.
  */
 import { PayError } from '../../core/errors';
-import type { ProviderContext } from '../types';
+import type { LoginIds, ProviderContext } from '../types';
 import type { AlipayNodeConfig } from './config';
 import { callGateway, gatewayError } from './gateway';
 
@@ -38,4 +38,12 @@ export async function alipayOauthToken(code: string, ctx: ProviderContext<Alipay
   const open_id = idOf(d.open_id);
   if (!user_id && !open_id) throw new PayError('GATEWAY_RESPONSE_INVALID');
   return { ...(user_id ? { user_id } : {}), ...(open_id ? { open_id } : {}) };
+}
+
+/** The `login` hook: the buyer id used as openid (user_id 2088…, or open_id in openid mode). */
+export async function alipayLogin(code: string, ctx: ProviderContext<AlipayNodeConfig>): Promise<LoginIds> {
+  const ids = await alipayOauthToken(code, ctx);
+  const openid = ids.user_id ?? ids.open_id;
+  if (!openid) throw new PayError('GATEWAY_RESPONSE_INVALID');
+  return { openid, ...(ids.user_id ? { user_id: ids.user_id } : {}) };
 }

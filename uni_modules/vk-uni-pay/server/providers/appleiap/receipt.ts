@@ -6,7 +6,7 @@
  * - returns the normalised purchase; the spent-once `transaction_id` gate is the service's.
  */
 import { PayError } from '../../core/errors';
-import type { HttpResponse } from '../../transport/http';
+import type { HttpResponse } from '../../ports';
 import type { ProviderContext } from '../types';
 import {
   AppleIapConfig,

@@ -12,7 +12,7 @@
 import { createHash, randomInt } from 'node:crypto';
 import { PayError } from '../../core/errors';
 import { fenToYuan, yuanToFen } from '../../core/money';
-import type { HttpResponse } from '../../transport/http';
+import type { HttpResponse } from '../../ports';
 import type { IntegratedResponse } from '../../../../../types/unicloud-server';
 import type {
   CreateOrderInput,
@@ -289,3 +289,4 @@ export const vkspayAdapter: ProviderAdapter<VksPayConfig> = {
 };
 
 export default vkspayAdapter;
+export const adapter = vkspayAdapter;

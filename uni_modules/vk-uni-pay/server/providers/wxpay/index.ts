@@ -22,6 +22,8 @@ import { isV2, type WxpayNodeConfig } from './config';
 import { WxpayV3Client, merchantState, safeJson } from './v3';
 import { WxpayV2Client, v2Key, v2SignType } from './v2';
 import { decryptRefundReqInfo, decryptResource, nonceStr, parseXml, signLines, signV2, verifyV2 } from './crypto';
+import type { LoginIds, PlatformKey } from '../types';
+import { DEFAULT_API_BASE, code2Session, officialAccountOpenid } from '../wechat-api';
 
 type Ctx = ProviderContext<WxpayNodeConfig>;
 
@@ -334,6 +336,12 @@ function notifyReply(ok: boolean, message?: string): IntegratedResponse {
   };
 }
 
+/** Mini-program login (wx.login code) or official-account OAuth (JSAPI in the WeChat browser), on api.weixin.qq.com. */
+async function login(code: string, platformKey: PlatformKey, ctx: ProviderContext<WxpayNodeConfig>): Promise<LoginIds> {
+  if (platformKey === 'h5-weixin') return officialAccountOpenid(code, ctx);
+  return code2Session(code, ctx, (ctx.config.apiBase || DEFAULT_API_BASE).replace(/\/+$/, ''), `wxpay.${platformKey}`);
+}
+
 export const wxpayAdapter: ProviderAdapter<WxpayNodeConfig> = {
   provider: 'wxpay',
   createOrder: (input, ctx) => (isV2(ctx.config) ? createV2(input, ctx) : createV3(input, ctx)),
@@ -343,8 +351,10 @@ export const wxpayAdapter: ProviderAdapter<WxpayNodeConfig> = {
   queryRefund,
   verifyNotify: (req, ctx) => (isV2(ctx.config) ? verifyNotifyV2(req, ctx) : verifyNotifyV3(req, ctx)),
   notifyReply,
+  login,
 };
 
 export default wxpayAdapter;
 export type { WxpayNodeConfig };
-export { officialAccountOpenid, type OfficialAccountIds } from './oauth';
+export { officialAccountOpenid, type OfficialAccountIds } from '../wechat-api';
+export const adapter = wxpayAdapter;
