@@ -5,13 +5,8 @@
  * providers/ (exporting `adapter`) + one row here (see CONTRIBUTING.md "Adding a provider").
  */
 
-export type ProviderName = 'wxpay' | 'alipay' | 'appleiap' | 'vkspay' | 'wxpay-virtual';
-
 /** vk-uni-pay platform keys; also the config node names (`config[provider][platformKey]`). */
 export type PlatformKey = 'mp-weixin' | 'mp-alipay' | 'app-plus' | 'h5' | 'h5-weixin' | 'mweb';
-
-/** `<provider>_<platformKey>`, e.g. `wxpay_mp-weixin`, `alipay_h5`. */
-export type PayType = `${ProviderName}_${PlatformKey}`;
 
 export const PLATFORM_KEYS: readonly PlatformKey[] = ['mp-weixin', 'mp-alipay', 'app-plus', 'h5', 'h5-weixin', 'mweb'];
 
@@ -56,8 +51,9 @@ export interface Detection {
   appToQrSwitch?: 'alipayAppPayToH5Pay';
 }
 
-export interface ProviderEntry {
-  name: ProviderName;
+export interface ProviderEntry<Name extends string = ProviderName> {
+  /** the provider value of createPayment, the folder providers/<name>/ and the built dist/providers/<name>.js */
+  name: Name;
   /** scenes the provider serves, with their rules */
   scenes: Partial<Record<PlatformKey, SceneFacts>>;
   detect: Detection;
@@ -70,7 +66,7 @@ export interface ProviderEntry {
 
 const WECHAT_PAY_MIN = 5 * 60_000;
 
-export const CATALOG: readonly ProviderEntry[] = [
+const ROWS = [
   {
     name: 'wxpay',
     scenes: {
@@ -129,11 +125,19 @@ export const CATALOG: readonly ProviderEntry[] = [
     push: { method: 'wxpayVirtualNotify', platformKey: 'mp-weixin' },
     capabilities: ['refund', 'login', 'provideGoods'],
   },
-];
+] as const satisfies readonly ProviderEntry<string>[];
+
+/** The provider names: the catalog's rows. */
+export type ProviderName = (typeof ROWS)[number]['name'];
+
+export const CATALOG: readonly ProviderEntry[] = ROWS;
+
+/** `<provider>_<platformKey>`, e.g. `wxpay_mp-weixin`, `alipay_h5`. */
+export type PayType = `${ProviderName}_${PlatformKey}`;
 
 export const PROVIDERS: readonly ProviderName[] = CATALOG.map((p) => p.name);
 
-const BY_NAME = new Map<string, ProviderEntry>(CATALOG.map((p) => [p.name, p]));
+const BY_NAME = new Map<string, ProviderEntry>(CATALOG.map((p): [string, ProviderEntry] => [p.name, p]));
 
 export function isProviderName(name: unknown): name is ProviderName {
   return typeof name === 'string' && BY_NAME.has(name);
