@@ -1,17 +1,17 @@
 /**
- * Loopback plumbing for the sandbox peers (apple, wxapi, vkspay): a tiny HTTP server on
- * 127.0.0.1 (port 0 by default) and an `HttpTransport` over node:http for tests and for peers
- * that call back into the plugin (pushes, notifications). Dev and tests only.
- *
- * (Lives here because the team rules give this folder to the IAP/xpay/VksPay work; it is a
- * candidate for `tools/sandbox/` once someone owns a shared place.)
+ * Loopback plumbing for every sandbox (gateways and peers): a tiny HTTP server on 127.0.0.1
+ * (port 0 by default), an `HttpTransport` over node:http for tests and for peers that call back
+ * into the plugin (pushes), and one-shot POSTs for gateway notifications. Dev and tests only.
  */
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { HttpRequest, HttpResponse, HttpTransport } from '../../uni_modules/vk-uni-pay/server/transport/http';
 
 export interface PeerRequest {
   method: string;
+  /** the request target exactly as sent (path and query; WeChat Pay v3 signs it) */
+  url: string;
   /** path without query */
   path: string;
   query: Record<string, string>;
@@ -30,13 +30,28 @@ export interface LoopbackServer {
   close(): Promise<void>;
 }
 
+export interface LoopbackOptions {
+  /** 0 = ephemeral */
+  port?: number;
+  /** default 127.0.0.1 */
+  host?: string;
+  /** a larger request body drops the connection */
+  maxBodyBytes?: number;
+}
+
 export async function startLoopbackServer(
   handler: (req: PeerRequest) => Promise<PeerResponse> | PeerResponse,
-  port = 0,
+  options: number | LoopbackOptions = 0,
 ): Promise<LoopbackServer> {
+  const { port = 0, host = '127.0.0.1', maxBodyBytes = Infinity } = typeof options === 'number' ? { port: options } : options;
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > maxBodyBytes) req.destroy();
+      else chunks.push(c);
+    });
     req.on('end', async () => {
       const u = new URL(req.url || '/', 'http://127.0.0.1');
       const headers: Record<string, string> = {};
@@ -45,6 +60,7 @@ export async function startLoopbackServer(
       try {
         out = await handler({
           method: req.method || 'GET',
+          url: req.url || '/',
           path: u.pathname,
           query: Object.fromEntries(u.searchParams),
           headers,
@@ -53,17 +69,24 @@ export async function startLoopbackServer(
       } catch (e) {
         out = { status: 500, body: JSON.stringify({ error: String((e as Error)?.message ?? e) }) };
       }
-      res.writeHead(out.status ?? 200, { 'content-type': 'application/json; charset=utf-8', ...(out.headers ?? {}) });
+      const own = out.headers ?? {};
+      // JSON unless the peer names its own type; a bodiless answer (204) carries none
+      const typed = Object.keys(own).some((k) => k.toLowerCase() === 'content-type') || out.body.length === 0;
+      res.writeHead(out.status ?? 200, typed ? own : { 'content-type': 'application/json; charset=utf-8', ...own });
       res.end(out.body);
     });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve());
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
   const { port: actual } = server.address() as AddressInfo;
+  const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
   return {
-    url: `http://127.0.0.1:${actual}`,
+    url: `http://${urlHost}:${actual}`,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections?.();
@@ -160,4 +183,42 @@ export async function deliverWithRetries(
     await new Promise((r) => setTimeout(r, delaysMs[i]));
   }
   return d;
+}
+
+/** One POST (http or https) settled as status and text, or 'error' (refused, reset, timeout, bad URL); never rejects. */
+export function postOnce(
+  url: string,
+  body: string,
+  headers: Record<string, string>,
+  timeoutMs: number,
+  inflight?: Set<http.ClientRequest>,
+): Promise<{ status: number; text: string } | 'error'> {
+  return new Promise((resolve) => {
+    let u: URL;
+    try {
+      u = new URL(url);
+    } catch {
+      resolve('error');
+      return;
+    }
+    const payload = Buffer.from(body, 'utf8');
+    const done = (r: { status: number; text: string } | 'error') => {
+      inflight?.delete(req);
+      resolve(r);
+    };
+    const req = (u.protocol === 'https:' ? https : http).request(
+      u,
+      { method: 'POST', agent: false, headers: { ...headers, 'Content-Length': String(payload.length) }, timeout: timeoutMs },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => done({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', () => done('error'));
+      },
+    );
+    inflight?.add(req);
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', () => done('error'));
+    req.end(payload);
+  });
 }

@@ -2,6 +2,7 @@
  * The sandbox's own Alipay crypto (independent of the adapter and of alipay-sdk, so that a bug in
  * either is caught by the other): RSA2 sign/verify, the gateway sign string, certificate SNs.
  */
+import 'reflect-metadata'; // before @peculiar/x509 (its DI container needs it)
 import { createHash, createSign, createVerify, X509Certificate } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 
@@ -27,7 +28,7 @@ export function signString(params: Record<string, string>, dropSignType: boolean
     .join('&');
 }
 
-/** `SN = md5(issuerDN reversed RDN order, comma separated + decimal serial)` (protocols.md §3.3) */
+/** `SN = md5(issuerDN reversed RDN order, comma separated + decimal serial)`, as Alipay computes app_cert_sn / alipay_root_cert_sn */
 export function certSn(pem: string): string {
   const c = new X509Certificate(pem);
   const issuer = c.issuer.split('\n').reverse().join(',');

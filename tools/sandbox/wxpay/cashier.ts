@@ -1,8 +1,13 @@
 /**
- * The sandbox cashier (收银台) page behind `code_url` / `h5_url`: plain HTML, no script, two forms
- * that POST to `/cashier/<id>/pay` and `/cashier/<id>/cancel`.
+ * The payer side of the WeChat Pay sandbox (not part of WeChat; for people, browsers and scripts):
+ * the cashier (收银台) page behind `code_url` / `h5_url` (plain HTML, no script, two forms that POST
+ * to `/cashier/<id>/pay` and `/cashier/<id>/cancel`; H5: 302 to redirect_url) and the script routes
+ * `POST /sandbox/pay {mchid?, out_trade_no, openid?}` and `POST /sandbox/cancel {mchid?, out_trade_no}`.
  */
+import { escapeHtml } from '../html';
+import type { PeerRequest, PeerResponse } from '../loopback';
 import { fenToYuan } from './protocol';
+import { isHttpUrl, isObj, WxpaySandboxError, type SandboxOrder, type WxpayState } from './state';
 
 export interface CashierView {
   id: string;
@@ -18,9 +23,7 @@ export interface CashierView {
   notice?: string;
 }
 
-export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
-}
+export { escapeHtml };
 
 const STYLE = `
 *{box-sizing:border-box}body{margin:0;font-family:-apple-system,"PingFang SC","Microsoft YaHei",sans-serif;background:#f2f2f2;color:#333}
@@ -66,4 +69,95 @@ ${notice}${v.notice ? '' : status}
 ${actions}
 <div class="meta">交易类型 ${escapeHtml(v.tradeType)}</div>
 </div></body></html>`;
+}
+
+function cashierView(state: WxpayState, o: SandboxOrder, h5: boolean, redirectUrl?: string, notice?: string): CashierView {
+  state.refresh(o);
+  return {
+    id: o.cashier_id,
+    mchid: o.mchid,
+    description: o.description,
+    total: o.total,
+    tradeType: o.trade_type,
+    state: o.expired ? 'EXPIRED' : o.trade_state,
+    h5,
+    redirectUrl: h5 && isHttpUrl(redirectUrl) ? redirectUrl : undefined,
+    notice,
+  };
+}
+
+function html(status: number, body: string): PeerResponse {
+  return {
+    status,
+    headers: { 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': String(Buffer.byteLength(body)), 'Cache-Control': 'no-store' },
+    body,
+  };
+}
+
+export function json(status: number, body: unknown): PeerResponse {
+  const s = JSON.stringify(body);
+  return {
+    status,
+    headers: { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': String(Buffer.byteLength(s)) },
+    body: s,
+  };
+}
+
+/** `/cashier/<id>[/pay|/cancel]` */
+export function handleCashier(state: WxpayState, req: PeerRequest): PeerResponse {
+  const m = /^\/cashier\/([0-9A-Za-z]+)(?:\/(pay|cancel))?$/.exec(req.path);
+  const o = m ? state.byCashierId.get(m[1]) : undefined;
+  if (!m || !o) return html(404, '<!DOCTYPE html><meta charset="utf-8"><title>微信支付</title><p id="status">二维码已失效或订单不存在</p>');
+  const query = new URL(req.url, 'http://sandbox.invalid').searchParams;
+  if (!m[2]) {
+    if (req.method !== 'GET' && req.method !== 'HEAD') return { status: 405, body: '' };
+    const h5 = query.get('h5') === '1';
+    return html(200, renderCashier(cashierView(state, o, h5, query.get('redirect_url') ?? undefined)));
+  }
+  if (req.method !== 'POST') return { status: 405, body: '' };
+  const form = new URLSearchParams(req.body.toString('utf8'));
+  const h5 = form.get('h5') === '1';
+  const redirectUrl = h5 && isHttpUrl(form.get('redirect_url')) ? (form.get('redirect_url') as string) : undefined;
+  let notice: string;
+  let status = 200;
+  if (m[2] === 'pay') {
+    try {
+      state.payOrder(o, form.get('openid') || undefined);
+      notice = '支付成功';
+    } catch (e) {
+      notice =
+        e instanceof WxpaySandboxError && e.code === 'ORDERPAID'
+          ? '该订单已支付'
+          : cashierView(state, o, h5).state === 'EXPIRED'
+            ? '订单已过期'
+            : '订单已关闭，无法支付';
+      status = 409;
+    }
+  } else {
+    if (o.trade_state === 'NOTPAY') o.cancelled += 1;
+    notice = '已取消支付';
+  }
+  if (redirectUrl) return { status: 302, headers: { Location: redirectUrl, 'Content-Length': '0' }, body: '' };
+  return html(status, renderCashier(cashierView(state, o, h5, undefined, notice)));
+}
+
+/** `POST /sandbox/pay` and `POST /sandbox/cancel` (JSON) */
+export function handleScript(state: WxpayState, req: PeerRequest): PeerResponse {
+  let b: unknown;
+  try {
+    b = JSON.parse(req.body.toString('utf8') || '{}');
+  } catch {
+    return json(400, { code: 'PARAM_ERROR', message: 'invalid JSON' });
+  }
+  if (!isObj(b) || typeof b.out_trade_no !== 'string') return json(400, { code: 'PARAM_ERROR', message: 'out_trade_no required' });
+  try {
+    const o = state.findOrder(b.out_trade_no, typeof b.mchid === 'string' ? b.mchid : undefined);
+    if (!o) return json(404, { code: 'ORDER_NOT_EXIST', message: '订单不存在' });
+    if (req.path === '/sandbox/pay') state.payOrder(o, typeof b.openid === 'string' ? b.openid : undefined);
+    else state.cancelOrder(o);
+    return json(200, { out_trade_no: o.out_trade_no, trade_state: o.trade_state, transaction_id: o.transaction_id });
+  } catch (e) {
+    const code = e instanceof WxpaySandboxError ? e.code : 'SYSTEM_ERROR';
+    return json(400, { code, message: (e as Error).message });
+  }
 }

@@ -1,5 +1,5 @@
 /**
- * WeChat Pay wire primitives for the sandbox gateway (protocols.md §1, §2): v3 RSA-SHA256 signing
+ * WeChat Pay wire primitives for the sandbox gateway: v3 RSA-SHA256 signing
  * strings, AEAD_AES_256_GCM resources, v2 MD5 / HMAC-SHA256 signs, the flat v2 XML, Beijing times.
  * Deliberately independent of the plugin's own implementation, so that each checks the other.
  */

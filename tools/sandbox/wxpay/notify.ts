@@ -1,0 +1,124 @@
+/**
+ * WeChat Pay sandbox notifications: on payment the order's notify_url gets a v3 TRANSACTION.SUCCESS
+ * (v3 orders, signed and AES-GCM encrypted) or the v2 XML notify (v2 orders), retried until
+ * acknowledged (v3: HTTP 200/204; v2: HTTP 200 with return_code SUCCESS).
+ */
+import { randomUUID } from 'node:crypto';
+import { createNotifier } from '../notifier';
+import { aesGcmEncrypt, compactBeijing, nonceStr, parseXml, rfc3339Beijing, toXml, v2Sign } from './protocol';
+import {
+  notificationSigner,
+  platformSigner,
+  pubKeySigner,
+  type Json,
+  type MerchantRt,
+  type SandboxOrder,
+  type Signer,
+  type WxpayDelivery,
+  type WxpaySandbox,
+  type WxpayState,
+} from './state';
+import { transactionJson } from './v3';
+
+const DEFAULT_RETRY = [1000, 2000, 5000, 15000, 30000];
+const NOTIFY_TIMEOUT_MS = 5000;
+
+export function wxpayNotifications(state: WxpayState, retryDelaysMs = DEFAULT_RETRY) {
+  const notifier = createNotifier<WxpayDelivery>({ name: 'wxpay', retryDelaysMs, timeoutMs: NOTIFY_TIMEOUT_MS });
+
+  function buildV3Notification(rt: MerchantRt, plaintext: Json, eventType = 'TRANSACTION.SUCCESS', summary = '支付成功'): string {
+    const resource = aesGcmEncrypt(rt.m.apiV3Key, JSON.stringify(plaintext), 'transaction');
+    return JSON.stringify({
+      id: randomUUID(),
+      create_time: rfc3339Beijing(state.now()),
+      resource_type: 'encrypt-resource',
+      event_type: eventType,
+      summary,
+      resource: {
+        original_type: 'transaction',
+        algorithm: resource.algorithm,
+        ciphertext: resource.ciphertext,
+        associated_data: resource.associated_data,
+        nonce: resource.nonce,
+      },
+    });
+  }
+
+  function buildV2Notification(rt: MerchantRt, o: SandboxOrder): string {
+    const signType = o.sign_type ?? 'MD5';
+    const fields: Record<string, string | number | undefined> = {
+      appid: o.appid,
+      attach: o.attach,
+      bank_type: 'OTHERS',
+      cash_fee: o.total,
+      device_info: o.device_info,
+      fee_type: 'CNY',
+      is_subscribe: 'N',
+      mch_id: o.mchid,
+      nonce_str: nonceStr(32),
+      openid: o.openid,
+      out_trade_no: o.out_trade_no,
+      result_code: 'SUCCESS',
+      return_code: 'SUCCESS',
+      sign_type: signType === 'HMAC-SHA256' ? signType : undefined,
+      time_end: compactBeijing(o.success_time as number),
+      total_fee: o.total,
+      trade_type: o.trade_type,
+      transaction_id: o.transaction_id,
+    };
+    fields.sign = v2Sign(fields, rt.m.apiV2Key, signType);
+    return toXml(fields);
+  }
+  function startDelivery(o: SandboxOrder): void {
+    const rt = state.merchantOf(o.mchid);
+    const body = o.protocol === 'v3' ? buildV3Notification(rt, transactionJson(o)) : buildV2Notification(rt, o);
+    notifier.retry(async (n) => {
+      let headers: Record<string, string>;
+      let serial: string | undefined;
+      if (o.protocol === 'v3') {
+        const signer = notificationSigner(rt);
+        serial = signer.serial;
+        headers = { 'Content-Type': 'application/json', ...state.signedHeaders(signer, body) };
+      } else {
+        headers = { 'Content-Type': 'text/xml' };
+      }
+      const r = await notifier.post(o.notify_url, body, { ...headers, 'User-Agent': 'Mozilla/4.0', Connection: 'close' });
+      if (notifier.closed) return true;
+      const status = r === 'error' ? 'error' : r.status;
+      const acknowledged =
+        r !== 'error' &&
+        (o.protocol === 'v3' ? r.status === 200 || r.status === 204 : r.status === 200 && parseXml(r.text)?.return_code === 'SUCCESS');
+      state.log('notify', o.protocol, o.out_trade_no, `attempt ${n}`, status, acknowledged ? 'ack' : 'no ack');
+      notifier.record({
+        out_trade_no: o.out_trade_no,
+        attempt: n,
+        status,
+        at: state.now(),
+        mchid: o.mchid,
+        protocol: o.protocol,
+        acknowledged,
+        serial,
+      });
+      return acknowledged;
+    });
+  }
+
+  const api: Pick<WxpaySandbox, 'deliveries' | 'waitForDelivery' | 'signNotification' | 'buildPaymentNotification'> = {
+    deliveries: notifier.deliveries,
+    waitForDelivery: (no, predicate = () => true, timeoutMs = 10_000) => notifier.waitFor(no, predicate, timeoutMs),
+    signNotification(mchid, body, o = {}) {
+      const rt = state.merchantOf(mchid);
+      let signer: Signer;
+      if (o.serial === rt.m.publicKeyId) signer = pubKeySigner(rt);
+      else if (o.serial === rt.m.platform.serialHex) signer = platformSigner(rt);
+      else signer = notificationSigner(rt);
+      return { 'Content-Type': 'application/json', ...state.signedHeaders(signer, body, o) };
+    },
+    buildPaymentNotification(mchid, transaction) {
+      const rt = state.merchantOf(mchid);
+      const body = buildV3Notification(rt, transaction);
+      return { body, headers: { 'Content-Type': 'application/json', ...state.signedHeaders(notificationSigner(rt), body) } };
+    },
+  };
+  return { startDelivery, close: () => notifier.close(), api };
+}
