@@ -6,7 +6,8 @@
  * no provider.
  */
 import * as path from 'node:path';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as ts from 'typescript';
 import { PROVIDERS } from '../../uni_modules/vk-uni-pay/server/core/catalog';
 
@@ -105,6 +106,32 @@ test('only store/ touches the database (collections); services hand the user han
     .map((full) => ({ file: path.relative(SERVER, full).split(path.sep).join('/'), text: readFileSync(full, 'utf8') }))
     .filter(({ file, text }) => !file.startsWith('store/') && /\.collection\(|uniCloud\.database\(/.test(text));
   expect(outside.map((f) => f.file)).toEqual([]);
+});
+
+/** String literals (not comments) in a file that are exactly a provider's name. */
+function providerNamesIn(full: string): string[] {
+  const source = ts.createSourceFile(full, readFileSync(full, 'utf8'), ts.ScriptTarget.ES2022, true);
+  const found: string[] = [];
+  const visit = (node: ts.Node) => {
+    if ((ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node)) && PROVIDERS.includes(node.text as never))
+      found.push(`${path.relative(SERVER, full)}:${source.getLineAndCharacterOfPosition(node.getStart()).line + 1} '${node.text}'`);
+    ts.forEachChild(node, visit);
+  };
+  visit(source);
+  return found;
+}
+
+test('services, store and entry never name a provider (they read the catalog, a capability or a hook)', () => {
+  const files = serverFiles().filter((f) => /^(services|store|entry)\//.test(path.relative(SERVER, f).split(path.sep).join('/')));
+  expect(files.flatMap(providerNamesIn)).toEqual([]);
+});
+
+test('the provider-name check sees a name in code, not in a comment', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'layers-'));
+  const file = path.join(dir, 'x.ts');
+  writeFileSync(file, "// config.wxpay['mp-weixin']\nif (order.provider === 'appleiap') run();\n");
+  expect(providerNamesIn(file)).toHaveLength(1);
+  rmSync(dir, { recursive: true, force: true });
 });
 
 test('the scanner sees every kind of import', () => {
