@@ -1,171 +1,12 @@
 /**
- * The H5 demo in a real browser (Debian chromium via playwright-core) against the local stack
- * (tools/start.ts: local uniCloud runtime serving dist/build/h5 + sandbox gateways and cashiers).
+ * The H5 demo in a real browser (Debian chromium via playwright-core) against the local stack:
+ * the main payment flows. The edges a payer meets are in edges.test.ts; the setup in harness.ts.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { ensureH5Build, H5_DIR, ROOT } from './h5build';
-
-const CHROMIUM = '/usr/bin/chromium';
-const HAVE_CHROMIUM = fs.existsSync(CHROMIUM);
-if (!HAVE_CHROMIUM) {
-  // CI installs it; a developer machine may not have it
-  console.warn(`[test/browser] ${CHROMIUM} not found: browser suite SKIPPED (apt-get install -y chromium)`);
-}
-const suite = HAVE_CHROMIUM ? describe : describe.skip;
-
-interface Stack {
-  url: string;
-  close(): Promise<void>;
-}
-type StartStack = (opts: { port?: number; dataDir?: string; staticDir?: string; quiet?: boolean }) => Promise<Stack>;
-
-const ARTIFACTS = path.join(ROOT, 'test-artifacts');
+import { actInCashier, balanceFen, choose, screenshot, suite, uid, useBrowserStack, waitBalance, waitQr, waitResult } from './harness';
 
 suite('vk-uni-pay H5 demo in chromium', () => {
-  let stack: Stack;
-  let base: string;
-  let browser: Browser;
-  let dataDir: string;
-  const pageErrors: string[] = [];
-  /** requests that tried to leave loopback (aborted) */
-  const offHost: string[] = [];
-
-  beforeAll(async () => {
-    const build = ensureH5Build();
-    if (build.rebuilt) console.log(`[test/browser] H5 build took ${build.ms} ms`);
-    // startStack() is exported by tools/stack.ts (tools/start.ts is its `npm start` CLI)
-    const candidates = [process.env.VK_PAY_STACK_MODULE, path.join(ROOT, 'tools/stack.ts'), path.join(ROOT, 'tools/start.ts')].filter(
-      (f): f is string => !!f && fs.existsSync(f),
-    );
-    if (!candidates.length) throw new Error('tools/stack.ts (startStack) is missing: the browser suite needs the local stack');
-
-    const { startStack } = require(candidates[0]) as { startStack?: StartStack };
-    if (typeof startStack !== 'function') throw new Error(`${candidates[0]} does not export startStack()`);
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'vkpay-browser-'));
-    stack = await startStack({ port: 0, dataDir, staticDir: H5_DIR, quiet: true });
-    base = stack.url.replace(/\/+$/, '');
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
-  }, 300_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    await stack?.close();
-    if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
-  });
-
-  afterEach(() => {
-    const errors = pageErrors.splice(0);
-    const outside = offHost.splice(0);
-    expect(errors).toEqual([]);
-    expect(outside).toEqual([]);
-  });
-
-  // ------------------------------------------------------------------ helpers
-
-  const uid = (tag: string) => `bw-${tag}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
-
-  async function openDemo(user: string, extra = ''): Promise<{ context: BrowserContext; page: Page }> {
-    const context = await browser.newContext({ viewport: { width: 1024, height: 900 } });
-    // loopback only: anything else is aborted and reported
-    await context.route(
-      (url) => !['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname) && /^https?:$/.test(url.protocol),
-      (route) => {
-        offHost.push(route.request().url());
-        return route.abort();
-      },
-    );
-    const page = await context.newPage();
-    page.on('pageerror', (e) => pageErrors.push(`${e.name}: ${e.message}`));
-    await page.goto(`${base}/#/pages/index/index?user=${encodeURIComponent(user)}&poll=500${extra}`);
-    await page.waitForSelector('#pay-btn', { timeout: 20_000 });
-    await page.waitForFunction(() => /^\d+\.\d\d$/.test(document.querySelector('#balance')?.textContent?.trim() || ''), null, {
-      timeout: 20_000,
-    });
-    return { context, page };
-  }
-
-  async function balanceFen(page: Page): Promise<number> {
-    const t = (await page.textContent('#balance'))!.trim();
-    const [y, f] = t.split('.');
-    return Number(y) * 100 + Number(f);
-  }
-
-  async function waitBalance(page: Page, fen: number): Promise<void> {
-    const want = `${Math.floor(fen / 100)}.${String(fen % 100).padStart(2, '0')}`;
-    await page.waitForFunction((w) => document.querySelector('#balance')?.textContent?.trim() === w, want, { timeout: 20_000 });
-  }
-
-  interface RechargeItem {
-    id: string;
-    title: string;
-    total_fee: number;
-    balance: number;
-  }
-
-  /** The catalogue through the page's own uniCloud client. */
-  async function catalogue(page: Page): Promise<RechargeItem[]> {
-    return page.evaluate(async () => {
-      const uc = (
-        globalThis as unknown as {
-          uniCloud: { importObject(n: string, o: unknown): { getCatalogue(): Promise<{ recharge: RechargeItem[] }> } };
-        }
-      ).uniCloud;
-      return (await uc.importObject('demo-shop', { customUI: true }).getCatalogue()).recharge;
-    });
-  }
-
-  async function choose(page: Page, provider: string, scene: string): Promise<RechargeItem> {
-    const items = await catalogue(page);
-    expect(items.length).toBeGreaterThan(0);
-    const item = items[0];
-    await page.click(`#provider-${provider}`);
-    await page.click(`#scene-${scene}`);
-    await page.click(`#item-${item.id}`);
-    return item;
-  }
-
-  async function waitResult(page: Page, status: string, timeout = 30_000): Promise<void> {
-    await page.waitForFunction((s) => document.querySelector('#result-status')?.textContent?.trim() === s, status, { timeout });
-  }
-
-  /** The QR is rendered (client-side PNG data URL) and the cashier URL is readable. */
-  async function waitQr(page: Page): Promise<string> {
-    await page.waitForSelector('#qrcode-panel', { timeout: 20_000 });
-    await page.waitForFunction(
-      () => (document.querySelector('#qrcode-img img') as HTMLImageElement | null)?.src.startsWith('data:image/png;base64,'),
-      null,
-      { timeout: 20_000 },
-    );
-    const url = (await page.textContent('#cashier-link'))!.trim();
-    expect(url).toMatch(/^https?:\/\//);
-    return url;
-  }
-
-  /** "Scans" the QR code: opens the sandbox cashier in a second page and presses a button. */
-  async function actInCashier(context: BrowserContext, url: string, button: '#pay-btn' | '#cancel-btn' | null): Promise<Page> {
-    const cashier = await context.newPage();
-    await cashier.goto(url);
-    if (button) {
-      await cashier.click(button);
-      await cashier.waitForSelector(button, { state: 'detached', timeout: 15_000 });
-    }
-    return cashier;
-  }
+  const h = useBrowserStack();
+  const openDemo = (user: string, extra = '') => h.open(user, { extra });
 
   // ------------------------------------------------------------------ flows
 
@@ -180,8 +21,7 @@ suite('vk-uni-pay H5 demo in chromium', () => {
     await page.bringToFront();
     await waitResult(page, 'paid');
     await waitBalance(page, before + item.balance);
-    fs.mkdirSync(ARTIFACTS, { recursive: true });
-    await page.screenshot({ path: path.join(ARTIFACTS, 'paid.png'), fullPage: true });
+    await screenshot(page, 'paid-wxpay-pc.png');
     await context.close();
   });
 
@@ -197,7 +37,7 @@ suite('vk-uni-pay H5 demo in chromium', () => {
     await page.bringToFront();
     await waitResult(page, 'paid');
     await waitBalance(page, before + item.balance);
-    await page.screenshot({ path: path.join(ARTIFACTS, 'paid-alipay.png'), fullPage: true });
+    await screenshot(page, 'paid-alipay-pc.png');
     await context.close();
   });
 

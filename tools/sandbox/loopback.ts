@@ -54,6 +54,11 @@ export async function startLoopbackServer(
     });
     req.on('end', async () => {
       const u = new URL(req.url || '/', 'http://127.0.0.1');
+      // browsers ask every origin for an icon; the cashier pages have none (answered, not a 404)
+      if (u.pathname === '/favicon.ico') {
+        res.writeHead(204).end();
+        return;
+      }
       const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(req.headers)) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : String(v ?? '');
       let out: PeerResponse;

@@ -20,7 +20,26 @@ const CATALOGUE = {
 };
 
 const USER_ID = /^[A-Za-z0-9_-]{1,64}$/;
+const OUT_TRADE_NO = /^[A-Za-z0-9_-]{1,64}$/;
 const PROVIDERS = ['wxpay', 'alipay', 'vkspay', 'wxpay-virtual', 'appleiap'];
+
+/**
+ * Order validity (time_expire) the payer may choose, per kind of payment. Providers refuse an
+ * expiry too close to now: WeChat Pay Native (QR) at least 1 minute, other WeChat Pay scenes
+ * (H5, JSAPI, App) 5 minutes, Alipay 1 second. The demo only offers values above the minimum with
+ * a margin (the order must still be valid when the provider receives it), and refuses others with
+ * words a payer understands.
+ */
+const EXPIRY = {
+  wxpay_qr: { min: 60, label: '微信扫码支付' },
+  wxpay_h5: { min: 300, label: '微信 H5 支付' },
+  alipay: { min: 1, label: '支付宝支付' },
+};
+const EXPIRY_CHOICES = [120, 600, 1800];
+const expiryKind = (p) => (p.provider === 'alipay' ? 'alipay' : p.isPC === true || p.needQRcode ? 'wxpay_qr' : 'wxpay_h5');
+/** shortest accepted validity in seconds: the provider's minimum plus half of it (at least 2 s) */
+const expiryFloor = (kind) => EXPIRY[kind].min + Math.max(2, EXPIRY[kind].min / 2);
+const expiryChoices = () => Object.fromEntries(Object.keys(EXPIRY).map((k) => [k, EXPIRY_CHOICES.filter((s) => s >= expiryFloor(k))]));
 
 function fail(errCode, errMsg) {
   return { errCode, errMsg, errSubject: 'demo-shop' };
@@ -38,6 +57,14 @@ async function pay(ctx, params, { item, type, custom, productid }) {
   if (!USER_ID.test(String(params.user_id || ''))) return fail('DEMO_USER_INVALID', 'user_id 无效 / invalid user_id');
   if (!PROVIDERS.includes(params.provider)) return fail('DEMO_PROVIDER_INVALID', 'provider 无效 / invalid provider');
   const seconds = Number(params.time_expire_seconds);
+  if (seconds > 0 && (params.provider === 'wxpay' || params.provider === 'alipay')) {
+    const kind = expiryKind(params);
+    if (seconds < expiryFloor(kind)) {
+      const min = EXPIRY[kind].min;
+      const words = min >= 60 ? `${min / 60} 分钟` : `${min} 秒`;
+      return fail('DEMO_EXPIRE_TOO_SHORT', `订单有效期太短：${EXPIRY[kind].label}要求至少 ${words}（还需留出余量），请选择更长的有效期`);
+    }
+  }
   const res = await vkPay.createPayment({
     context: ctx.getClientInfo(),
     provider: params.provider,
@@ -61,7 +88,7 @@ async function pay(ctx, params, { item, type, custom, productid }) {
 
 module.exports = {
   getCatalogue() {
-    return { errCode: 0, ...CATALOGUE };
+    return { errCode: 0, ...CATALOGUE, expiry: expiryChoices() };
   },
 
   async createRechargeOrder(params = {}) {
@@ -95,16 +122,119 @@ module.exports = {
     if (!USER_ID.test(String(params.user_id || ''))) return fail('DEMO_USER_INVALID', 'user_id 无效 / invalid user_id');
     const db = uniCloud.database();
     const account = (await db.collection('demo-accounts').doc(params.user_id).get()).data[0];
-    const orders = (
-      await db.collection('vk-pay-orders').where({ user_id: params.user_id }).orderBy('create_date', 'desc').limit(20).get()
-    ).data.map((o) => ({
-      out_trade_no: o.out_trade_no,
-      total_fee: o.total_fee,
-      status: o.status,
-      pay_type: o.pay_type,
-      user_order_success: o.user_order_success,
-      description: o.description,
-    }));
+    const orders = (await ordersWhere({ user_id: params.user_id }, 20)).map(publicOrder);
     return { errCode: 0, balance: account ? account.balance : 0, goods: account ? account.goods || [] : [], orders };
   },
+
+  /**
+   * One order of this user, as the server knows it (the result page shows only this). An unpaid
+   * order is first checked with the provider, so a payment that just arrived is reported.
+   */
+  async getOrder(params = {}) {
+    const order = await ownOrder(params);
+    if (order.errCode) return order;
+    if (order.status === 0) {
+      await vkPay.queryPayment({ out_trade_no: order.out_trade_no });
+      const now = await ownOrder(params);
+      return { errCode: 0, order: publicOrder(now.errCode ? order : now) };
+    }
+    return { errCode: 0, order: publicOrder(order) };
+  },
+
+  /** The payer gave up: close the order at the provider (server side) so the old QR can no longer pay. */
+  async cancelOrder(params = {}) {
+    const order = await ownOrder(params);
+    if (order.errCode) return order;
+    if (order.status === 0) {
+      const res = await vkPay.closeOrder({ out_trade_no: order.out_trade_no });
+      // paid in between, or the provider will only close later: the status below tells the truth
+      if (res.code !== 0) console.log('demo-shop.cancelOrder', order.out_trade_no, res.code);
+    }
+    const now = await ownOrder(params);
+    return { errCode: 0, order: publicOrder(now.errCode ? order : now) };
+  },
+
+  // ------------------------------------------------------------ merchant view (admin role only)
+
+  /** Orders with what a merchant needs when a payer calls: status, amount, provider, handler, refunds. */
+  async adminListOrders(params = {}) {
+    if (!isAdmin(params)) return fail('DEMO_NOT_ADMIN', '需要管理员权限 / admin role required');
+    const q = {};
+    if (typeof params.out_trade_no === 'string' && OUT_TRADE_NO.test(params.out_trade_no)) q.out_trade_no = params.out_trade_no;
+    if (typeof params.user_id === 'string' && USER_ID.test(params.user_id)) q.user_id = params.user_id;
+    const orders = (await ordersWhere(q, 50)).map((o) => ({
+      ...publicOrder(o),
+      user_id: o.user_id,
+      transaction_id: o.transaction_id,
+      pay_date: o.pay_date,
+      handler_attempts: o.handler_attempts || 0,
+      handler_error: o.handler_error,
+      refund_fee: o.refund_fee || 0,
+      refunds: (o.refund_list || []).map((r) => ({
+        out_refund_no: r.out_refund_no,
+        refund_fee: r.refund_fee,
+        state: r.state,
+        refund_date: r.refund_date,
+      })),
+    }));
+    return { errCode: 0, orders };
+  },
+
+  /** Refund through the common module, server side (never callable without the admin role). */
+  async adminRefund(params = {}) {
+    if (!isAdmin(params)) return fail('DEMO_NOT_ADMIN', '需要管理员权限 / admin role required');
+    if (!OUT_TRADE_NO.test(String(params.out_trade_no || ''))) return fail('DEMO_ORDER_NOT_FOUND', '订单不存在 / order not found');
+    const fee = params.refund_fee === undefined ? undefined : Number(params.refund_fee);
+    const res = await vkPay.refund({ out_trade_no: params.out_trade_no, refund_fee: fee, refund_desc: '商户后台退款' });
+    const { code, msg, msg_en: _msgEn, ...rest } = res;
+    return { errCode: code, errMsg: msg, ...rest };
+  },
+
+  async adminClose(params = {}) {
+    if (!isAdmin(params)) return fail('DEMO_NOT_ADMIN', '需要管理员权限 / admin role required');
+    if (!OUT_TRADE_NO.test(String(params.out_trade_no || ''))) return fail('DEMO_ORDER_NOT_FOUND', '订单不存在 / order not found');
+    const res = await vkPay.closeOrder({ out_trade_no: params.out_trade_no });
+    const { code, msg, msg_en: _msgEn, ...rest } = res;
+    return { errCode: code, errMsg: msg, ...rest };
+  },
 };
+
+async function ordersWhere(where, limit) {
+  const db = uniCloud.database();
+  return (await db.collection('vk-pay-orders').where(where).orderBy('create_date', 'desc').limit(limit).get()).data;
+}
+
+/** The order of `params.out_trade_no` if it belongs to `params.user_id`, else a coded error. */
+async function ownOrder(params) {
+  if (!USER_ID.test(String(params.user_id || ''))) return fail('DEMO_USER_INVALID', 'user_id 无效 / invalid user_id');
+  if (!OUT_TRADE_NO.test(String(params.out_trade_no || ''))) return fail('DEMO_ORDER_NOT_FOUND', '订单不存在 / order not found');
+  const [order] = await ordersWhere({ out_trade_no: params.out_trade_no, user_id: params.user_id }, 1);
+  return order || fail('DEMO_ORDER_NOT_FOUND', '订单不存在 / order not found');
+}
+
+/** What a payer may see of an order. */
+function publicOrder(o) {
+  return {
+    out_trade_no: o.out_trade_no,
+    total_fee: o.total_fee,
+    status: o.status,
+    provider: o.provider,
+    pay_type: o.pay_type,
+    user_order_success: o.user_order_success,
+    description: o.description,
+    create_date: o.create_date,
+    time_expire: o.time_expire,
+  };
+}
+
+/**
+ * The admin role, decided here on the server: the caller must present the admin key configured in
+ * uni-config-center/demo-shop/config.json (`adminKey`, at least 16 characters). No key configured:
+ * no admin at all.
+ */
+function isAdmin(params) {
+  const key = require('uni-config-center')({ pluginId: 'demo-shop' }).config('adminKey');
+  if (typeof key !== 'string' || key.length < 16 || typeof params.admin_key !== 'string') return false;
+  const [a, b] = [Buffer.from(params.admin_key), Buffer.from(key)];
+  return a.length === b.length && require('crypto').timingSafeEqual(a, b);
+}

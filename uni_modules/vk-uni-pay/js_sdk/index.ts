@@ -1,5 +1,5 @@
 /** vk-uni-pay client SDK: the payment flow, framework-free. */
-export { VkPayClient, DEFAULT_OPTIONS, DEFAULT_QUERY_ACTION, IAP_CACHE_KEY, MESSAGES, isCancelError } from './client';
+export { VkPayClient, DEFAULT_OPTIONS, DEFAULT_QUERY_ACTION, IAP_CACHE_KEY, MESSAGES, PENDING_KEY, isCancelError } from './client';
 export type { IapRestoreReport } from './client';
 export { detectEnv, normalizePlatform, isPCPlatform, isWeixinUA, isAlipayUA } from './platform';
 export { createUniCloudCaller, checkCloudResult, toCallError, CloudCallError } from './cloud';

@@ -197,8 +197,26 @@ export interface PayFailResult {
 }
 
 export interface PayCancelResult {
+  /** `requestPayment:fail cancel` style API string (for code, not for people) */
   errMsg: string;
   out_trade_no?: string;
+  /** true when the server confirms the order is closed: it can no longer be paid */
+  closed?: boolean;
+  /** what to tell the payer */
+  message?: string;
+}
+
+/** A payment in progress, remembered on the device (see `resumePayment`). */
+export interface PendingPayment {
+  out_trade_no: string;
+  provider?: PayProvider;
+  pay_type?: string;
+  /** the createPayment `data` the payer chose (without openid) */
+  data?: Record<string, unknown>;
+  codeUrl?: string;
+  qrcodeImage?: string;
+  /** ms timestamp of the last update */
+  time: number;
 }
 
 export interface PaySuccessResult extends QueryPaymentResult {
@@ -220,6 +238,8 @@ export interface PayListeners extends PayCallbacks {
   status?: (status: UiStatus) => void;
   codeUrl?: (codeUrl: string) => void;
   qrcodeImage?: (image: string) => void;
+  /** a payment in progress was picked up again (reload, return from a cashier): restore the page */
+  resume?: (pending: PendingPayment) => void;
 }
 
 export interface CreatePaymentOptions extends PayCallbacks {
@@ -257,6 +277,17 @@ export interface PayOptions {
   returnUrl?: string;
   /** ticks allowed after returning from a mweb / Alipay cashier before reporting "not paid" */
   returnTicks: number;
+  /**
+   * ms to wait for the Alipay app to open from a plain mobile browser before offering the
+   * cashier link / QR instead (default 2500)
+   */
+  appOpenTimeout: number;
+  /**
+   * Called when the payer cancels (`cancelPayment`): close the order through YOUR server code
+   * (e.g. a business cloud object that calls vk-uni-pay `closeOrder`). The outcome reported is
+   * what the server says afterwards: closed → cancel, paid → success.
+   */
+  closeOrder?: (outTradeNo: string) => Promise<unknown>;
 }
 
 export interface PayDeps {
