@@ -11,8 +11,11 @@ import { verifyApplePurchase, type ApplePurchaseParams } from '../services/apple
 import { queryRefund, refund, type QueryRefundParams, type RefundParams } from '../services/refund';
 import { closeOrder } from '../services/close-order';
 import { notifyProvideGoods } from '../services/virtual-payment';
-import { code2SessionAlipay, code2SessionWeixinH5, code2SessionWeixinMP, type LoginParams } from '../services/sessions';
-import { queryPayment, type QueryPaymentParams } from '../services/query-payment';
+import { login, type LoginParams } from '../services/sessions';
+import { queryPayment, type QueryPaymentParams, type QueryPaymentResult } from '../services/query-payment';
+import type { RefundLedgerState } from '../store/refunds';
+import { ORDER_STATUS } from '../core/order';
+import type { ProviderName } from '../core/catalog';
 import { runDoctor } from '../services/doctor';
 import type { HttpInfo, IntegratedResponse } from '../../../../types/unicloud-server';
 import type { RawHttpRequest } from '../providers/types';
@@ -45,6 +48,28 @@ export function httpInfoToRequest(http: HttpInfo): RawHttpRequest {
   };
 }
 
+/** vk-uni-pay's `{code: 0, msg}` around a service's typed result (only this layer shapes answers). */
+function ok<T extends object>(result: T, msg = 'ok'): { code: 0; msg: string } & T {
+  return { code: 0, msg, ...result };
+}
+
+const REFUND_MESSAGES: Record<RefundLedgerState, string> = {
+  SUCCESS: '退款成功',
+  PROCESSING: '退款处理中，请稍后调用 queryRefund 查询结果',
+  PENDING: '退款请求正在处理，请稍后调用 queryRefund 查询结果',
+  UNKNOWN: '退款结果未知（已保留退款额度），请稍后调用 queryRefund 确认',
+  FAIL: '退款失败',
+};
+
+const refundAnswer = <T extends { state: RefundLedgerState }>(r: T) => ok(r, REFUND_MESSAGES[r.state]);
+
+/** queryPayment: vk-uni-pay answers an unpaid order with code -1 and the reason in both languages. */
+function paymentAnswer(r: QueryPaymentResult): { code: 0 | -1; msg: string; msg_en: string } & QueryPaymentResult {
+  if (r.orderPaid) return { code: 0, msg: 'ok', msg_en: 'ok', ...r };
+  const [, zh, en] = r.status === ORDER_STATUS.CLOSED ? ERRORS.ORDER_CLOSED : ERRORS.ORDER_NOT_PAID;
+  return { code: -1, msg: zh, msg_en: en, ...r };
+}
+
 export interface VkPayOptions extends Partial<PayDeps> {
   /** folder of the `pay-notify/<type>.js` handlers */
   handlersDir?: string;
@@ -65,30 +90,30 @@ export function createVkPay(options: VkPayOptions = {}) {
   return {
     deps,
     /** vk-uni-pay createPayment (seed contract) */
-    createPayment: safe((options: unknown) => createPayment(deps, options)),
+    createPayment: safe(async (options: unknown) => ok(await createPayment(deps, options))),
     /** vk-uni-pay queryPayment */
-    queryPayment: safe((params: QueryPaymentParams) => queryPayment(deps, params)),
+    queryPayment: safe(async (params: QueryPaymentParams) => paymentAnswer(await queryPayment(deps, params))),
     /** WeChat virtual payment: have WeChat push the delivery notification again; server code only */
-    notifyProvideGoods: safe((params: { out_trade_no?: unknown }) => notifyProvideGoods(deps, params)),
+    notifyProvideGoods: safe(async (params: { out_trade_no?: unknown }) => ok(await notifyProvideGoods(deps, params))),
     /** closes an unpaid order at the provider, then here; server code only */
-    closeOrder: safe((params: { out_trade_no?: unknown }) => closeOrder(deps, params)),
+    closeOrder: safe(async (params: { out_trade_no?: unknown }) => ok(await closeOrder(deps, params))),
     /** refund (vk-uni-pay): the amount is reserved on the order before the provider is asked; server code only */
-    refund: safe((params: RefundParams) => refund(deps, params)),
+    refund: safe(async (params: RefundParams) => refundAnswer(await refund(deps, params))),
     /** the provider's word on a refund; settles PROCESSING / UNKNOWN, releases a failed one */
-    queryRefund: safe((params: QueryRefundParams) => queryRefund(deps, params)),
+    queryRefund: safe(async (params: QueryRefundParams) => refundAnswer(await queryRefund(deps, params))),
     /** a URL化 notification (`this.getHttpInfo()`) → the integrated response the provider expects */
     paymentNotify: (http: HttpInfo): Promise<IntegratedResponse> => paymentNotify(deps, httpInfoToRequest(http)),
     /** fixed-URL notifications: WeChat virtual-payment message push, App Store Server Notifications V2 */
-    pushNotify: (provider: 'wxpay-virtual' | 'appleiap', http: HttpInfo): Promise<IntegratedResponse> =>
+    pushNotify: (provider: ProviderName, http: HttpInfo): Promise<IntegratedResponse> =>
       pushNotify(deps, provider, httpInfoToRequest(http)),
     /** Apple IAP: verify a receipt or signed transaction, then settle the order (vk appleiap.verifyReceipt) */
-    verifyApplePurchase: safe((params: ApplePurchaseParams) => verifyApplePurchase(deps, params)),
+    verifyApplePurchase: safe(async (params: ApplePurchaseParams) => ok(await verifyApplePurchase(deps, params))),
     /** mini-program login: openid back, session_key kept on the server */
-    code2SessionWeixinMP: safe((params: LoginParams) => code2SessionWeixinMP(deps, params)),
+    code2SessionWeixinMP: safe(async (params: LoginParams) => ok(await login(deps, 'code2SessionWeixinMP', params))),
     /** official-account OAuth code → openid (JSAPI in the WeChat browser) */
-    code2SessionWeixinH5: safe((params: LoginParams) => code2SessionWeixinH5(deps, params)),
+    code2SessionWeixinH5: safe(async (params: LoginParams) => ok(await login(deps, 'code2SessionWeixinH5', params))),
     /** Alipay mini-program auth code → buyer id */
-    code2SessionAlipay: safe((params: LoginParams) => code2SessionAlipay(deps, params)),
+    code2SessionAlipay: safe(async (params: LoginParams) => ok(await login(deps, 'code2SessionAlipay', params))),
     /** checks the merchant config (the `pid` merchant's, or config.js); server code only, never a client */
     doctor: safe(async (params: DoctorParams = {}) => {
       const spaceId = deps.spaceId();
@@ -100,7 +125,7 @@ export function createVkPay(options: VkPayOptions = {}) {
           spaceIds: spaceId ? [spaceId] : [],
         },
       );
-      return { code: 0, msg: report.ok ? 'ok' : `${report.errors} error(s)`, ...report };
+      return ok(report, report.ok ? 'ok' : `${report.errors} error(s)`);
     }),
   };
 }
