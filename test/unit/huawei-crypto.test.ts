@@ -22,9 +22,7 @@ import {
   sm2Verify,
 } from '../../uni_modules/vk-uni-pay/server/providers/huawei/sm2';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { sm2: smCrypto } = require('sm-crypto');
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const jsrsasign = require('jsrsasign');
 
 /** made once with OpenSSL 3.0 (see the file comment); the certificate is self-signed over the same key */

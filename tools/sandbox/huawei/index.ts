@@ -3,9 +3,11 @@
  *
  * Like the real gateway it checks every merchant request's PayMercAuth header (callerId, authId,
  * a fresh `time`, an unused traceId, bodySign over the signed body string or GET path, headerSign
- * over the header fields) with the merchant's public key (RSA-PSS or SM2), and signs every answer and
- * notification with its own SM2 key: with sm-crypto, the library Huawei's docs use, so that the
- * plugin's own SM2 code is checked against an independent implementation on every call.
+ * over the header fields) with the merchant's public key (RSA-PSS, or SM2 checked by sm-crypto, the
+ * library Huawei's docs use), and signs every answer and notification with its own SM2 key. With
+ * `independentSigner` those signatures are made by sm-crypto too, so that the plugin's SM2 code is
+ * checked against an independent implementation on every call; by default they are made with the
+ * plugin's own SM2 code, which is about ten times faster (sm-crypto: ~150 ms a signature here).
  *
  * Served: pre-order (`/api/v2/aggr/preorder/create/app|fa`), order query by mercOrderNo, refund
  * (`/api/v1/aggr/transactions/refunds`, settled asynchronously with a refund notification), refund
@@ -14,6 +16,7 @@
  */
 import { createPublicKey, constants, generateKeyPairSync, randomBytes, verify as nodeVerify, type KeyObject } from 'node:crypto';
 import { huaweiSignString } from '../../../uni_modules/vk-uni-pay/server/providers/huawei/sign';
+import { parseSm2PublicKey, sm2Sign } from '../../../uni_modules/vk-uni-pay/server/providers/huawei/sm2';
 import {
   startLoopbackServer,
   nodeTransport,
@@ -24,7 +27,6 @@ import {
   type Delivery,
 } from '../loopback';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { sm2 } = require('sm-crypto') as { sm2: SmCrypto };
 interface SmCrypto {
   generateKeyPairHex(): { publicKey: string; privateKey: string };
@@ -87,6 +89,8 @@ export interface HuaweiSandboxOptions {
   notifyRetryDelaysMs?: number[];
   /** ms before an accepted refund turns REFUND_SUCCESS and is notified (default 30) */
   refundDelayMs?: number;
+  /** sign answers and notifications with sm-crypto instead of the plugin's SM2 code */
+  independentSigner?: boolean;
 }
 
 export interface HuaweiSandbox {
@@ -150,13 +154,14 @@ export async function startHuaweiSandbox(opts: HuaweiSandboxOptions): Promise<Hu
   const delays = opts.notifyRetryDelaysMs ?? [20, 50, 100, 200];
   const okKey = (mchId: string, no: string) => `${mchId}|${no}`;
 
+  const platformD = BigInt('0x' + platform.privateKey);
+  const platformPoint = parseSm2PublicKey(platform.publicKey)!;
   const sign = (fields: Record<string, unknown>): Record<string, unknown> => {
-    const sigHex = sm2.doSignature(huaweiSignString(fields as Record<string, any>), platform.privateKey, {
-      hash: true,
-      der: true,
-      publicKey: platform.publicKey,
-    });
-    return { ...fields, sign: Buffer.from(sigHex, 'hex').toString('base64') };
+    const content = huaweiSignString(fields as Record<string, any>);
+    const sig = opts.independentSigner
+      ? Buffer.from(sm2.doSignature(content, platform.privateKey, { hash: true, der: true, publicKey: platform.publicKey }), 'hex')
+      : sm2Sign(Buffer.from(content, 'utf8'), platformD, platformPoint);
+    return { ...fields, sign: sig.toString('base64') };
   };
 
   const answer = (path: string, fields: Record<string, unknown>): PeerResponse => {
