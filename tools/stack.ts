@@ -12,6 +12,7 @@ import { createAlipayApp, startAlipaySandbox, type AlipaySandbox, type AlipaySan
 import { startAppleSandbox, type AppleSandbox } from './sandbox/apple';
 import { startWxApiSandbox, type WxApiSandbox, type WxApp } from './sandbox/wxapi';
 import { startVksPaySandbox, type VksPaySandbox, type VksMerchant } from './sandbox/vkspay';
+import { createHuaweiMerchant, startHuaweiSandbox, type HuaweiMerchant, type HuaweiSandbox } from './sandbox/huawei';
 import { randomBytes } from 'node:crypto';
 
 export const ROOT = path.resolve(__dirname, '..');
@@ -20,6 +21,8 @@ export const WX_APPIDS = { mp: 'wx1000000000000001', app: 'wx2000000000000002', 
 /** the official account's AppSecret in the WeChat API sandbox (OAuth for JSAPI in the WeChat browser) */
 const OA_SECRET = randomBytes(16).toString('hex');
 export const APPLE_BUNDLE_ID = 'com.example.vkunipay';
+/** the HarmonyOS app and atomic service bound to the sandbox's Huawei Pay merchant */
+export const HUAWEI_APPIDS = { app: '5765880207854262001', mp: '5765880207854262002' };
 /** the demo's App Store price list (server side): product → fen */
 export const APPLE_PRODUCTS = { coins_600: { total_fee: 600 }, vip_month: { total_fee: 1800 } };
 
@@ -60,6 +63,8 @@ export interface Stack {
   wxApp: WxApp;
   vkspay: VksPaySandbox;
   vksMerchant: VksMerchant;
+  huawei: HuaweiSandbox;
+  huaweiMerchant: HuaweiMerchant;
   configDir: string;
   /** the generated config object (what config.js exports) */
   config: Record<string, any>;
@@ -163,6 +168,20 @@ export function sandboxConfig(opts: {
   };
 }
 
+/** vk-uni-pay's two Huawei Pay nodes for the sandbox merchant (the platform key as the merchant platform shows it: hex). */
+export function huaweiNodes(m: HuaweiMerchant, sb: Pick<HuaweiSandbox, 'url' | 'platformPublicKeyHex'>) {
+  const node = (appId: string, clientType: string) => ({
+    appId,
+    mchId: m.mchId,
+    mchAuthId: m.authId,
+    mchPrivateKey: m.privateKeyPem,
+    platformPublicKey: sb.platformPublicKeyHex,
+    clientType,
+    gateway: sb.url,
+  });
+  return { 'app-harmony': node(HUAWEI_APPIDS.app, 'app-harmony'), 'mp-harmony': node(HUAWEI_APPIDS.mp, 'mp-harmony') };
+}
+
 /** The mini program with virtual payment, as the WeChat API sandbox knows it (fresh keys). */
 export function sandboxWxApp(): WxApp {
   return {
@@ -196,18 +215,20 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const configDir = path.resolve(opts.configDir ?? path.join(dataDir, 'config'));
   mkdirSync(path.join(configDir, 'uni-pay'), { recursive: true });
   const quiet = opts.quiet ?? false;
-  const [wxMerchant, alipayApp] = await Promise.all([
+  const [wxMerchant, alipayApp, huaweiMerchant] = await Promise.all([
     createWxpayMerchant({ appids: Object.values(WX_APPIDS), signMode: opts.wxSignMode ?? 'public-key' }),
     createAlipayApp({ certMode: opts.alipayCertMode ?? false }),
+    createHuaweiMerchant({ mchId: '101540000089', appIds: Object.values(HUAWEI_APPIDS) }),
   ]);
   const wxApp = sandboxWxApp();
   const vksMerchant: VksMerchant = { mchId: 'VKS10001', key: randomBytes(16).toString('hex') };
-  const [wxpay, alipay, apple, wxapi, vkspay] = await Promise.all([
+  const [wxpay, alipay, apple, wxapi, vkspay, huawei] = await Promise.all([
     startWxpaySandbox({ merchants: [wxMerchant], port: 0, retryDelaysMs: opts.retryDelaysMs, quiet }),
     startAlipaySandbox({ apps: [alipayApp], port: 0, retryDelaysMs: opts.retryDelaysMs, quiet }),
     startAppleSandbox({ port: 0, bundleId: APPLE_BUNDLE_ID, sharedSecret: 'apple-shared-secret' }),
     startWxApiSandbox({ port: 0, apps: [wxApp, officialAccountApp()], pushRetryDelaysMs: opts.retryDelaysMs }),
     startVksPaySandbox({ port: 0, merchants: [vksMerchant], notifyRetryDelaysMs: opts.retryDelaysMs }),
+    startHuaweiSandbox({ port: 0, merchants: [huaweiMerchant], notifyRetryDelaysMs: opts.retryDelaysMs }),
   ]);
   const spaceId = 'local-space';
   const runtime = await startRuntime({
@@ -252,6 +273,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       'mp-weixin': { ...wxApp, mchId: wxMerchant.mchid, sandbox: false, apiBase: wxapi.url },
     },
     vkspay: { mchId: vksMerchant.mchId, key: vksMerchant.key, gateway: vkspay.url },
+    huawei: huaweiNodes(huaweiMerchant, huawei),
     ...(opts.configOverrides ?? {}),
   };
   writeFileSync(
@@ -270,10 +292,20 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     wxApp,
     vkspay,
     vksMerchant,
+    huawei,
+    huaweiMerchant,
     configDir,
     config,
     async close() {
-      await Promise.allSettled([runtime.close(), wxpay.close(), alipay.close(), apple.close(), wxapi.close(), vkspay.close()]);
+      await Promise.allSettled([
+        runtime.close(),
+        wxpay.close(),
+        alipay.close(),
+        apple.close(),
+        wxapi.close(),
+        vkspay.close(),
+        huawei.close(),
+      ]);
     },
   };
 }

@@ -21,8 +21,10 @@ let notifyServer: http.Server;
 let notifyUrl: string;
 
 beforeAll(async () => {
-  rsaMerchant = createHuaweiMerchant({ mchId: '101540000001', appIds: [APP_ID] });
-  sm2Merchant = createHuaweiMerchant({ mchId: '101540000002', appIds: [APP_ID], keyKind: 'sm2' });
+  [rsaMerchant, sm2Merchant] = await Promise.all([
+    createHuaweiMerchant({ mchId: '101540000001', appIds: [APP_ID] }),
+    createHuaweiMerchant({ mchId: '101540000002', appIds: [APP_ID], keyKind: 'sm2' }),
+  ]);
   sb = await startHuaweiSandbox({
     merchants: [rsaMerchant, sm2Merchant],
     notifyRetryDelaysMs: [10, 20],
@@ -168,7 +170,7 @@ test('an order the gateway does not know is NOT_FOUND (a verified answer), not a
 });
 
 test('a wrong merchant key is refused by the gateway with a verified refusal', async () => {
-  const other = createHuaweiMerchant({ mchId: rsaMerchant.mchId, appIds: [APP_ID] });
+  const other = await createHuaweiMerchant({ mchId: rsaMerchant.mchId, appIds: [APP_ID] });
   const e = await create({ ...rsaMerchant, privateKeyPem: other.privateKeyPem }, tradeNo()).catch((x) => x);
   expect(isGatewayFailure(e) && e.verified && !e.retryable && e.providerCode === 'AUTH_FAILED').toBe(true);
 });

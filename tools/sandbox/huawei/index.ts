@@ -14,7 +14,8 @@
  * query by mercRefundOrderNo or sysRefundOrderNo, and `POST /client/requestPayment` standing in for
  * the HarmonyOS Payment Kit on the device: it checks the orderStr signature and pays.
  */
-import { createPublicKey, constants, generateKeyPairSync, randomBytes, verify as nodeVerify, type KeyObject } from 'node:crypto';
+import { createPublicKey, constants, generateKeyPair, randomBytes, randomInt, verify as nodeVerify, type KeyObject } from 'node:crypto';
+import { promisify } from 'node:util';
 import { huaweiSignString } from '../../../uni_modules/vk-uni-pay/server/providers/huawei/sign';
 import { parseSm2PublicKey, sm2Sign } from '../../../uni_modules/vk-uni-pay/server/providers/huawei/sm2';
 import {
@@ -27,6 +28,7 @@ import {
   type Delivery,
 } from '../loopback';
 
+const generate = promisify(generateKeyPair) as (type: string, opts: object) => Promise<{ privateKey: KeyObject }>;
 const { sm2 } = require('sm-crypto') as { sm2: SmCrypto };
 interface SmCrypto {
   generateKeyPairHex(): { publicKey: string; privateKey: string };
@@ -43,14 +45,13 @@ export interface HuaweiMerchant {
   keyKind: 'rsa' | 'sm2';
 }
 
-/** A merchant with fresh keys: RSA 3072 (what Huawei's guide generates) or SM2. */
-export function createHuaweiMerchant(opts: { mchId?: string; appIds: string[]; keyKind?: 'rsa' | 'sm2' }): HuaweiMerchant {
+/** A merchant with fresh keys: RSA 3072 (Huawei's guide asks for at least 3072 bits) or SM2. */
+export async function createHuaweiMerchant(opts: { mchId?: string; appIds: string[]; keyKind?: 'rsa' | 'sm2' }): Promise<HuaweiMerchant> {
   const keyKind = opts.keyKind ?? 'rsa';
-  const { privateKey } =
-    keyKind === 'rsa' ? generateKeyPairSync('rsa', { modulusLength: 3072 }) : generateKeyPairSync('ec', { namedCurve: 'SM2' });
+  const { privateKey } = keyKind === 'rsa' ? await generate('rsa', { modulusLength: 3072 }) : await generate('ec', { namedCurve: 'SM2' });
   return {
     mchId: opts.mchId ?? `1015${String(Date.now()).slice(-8)}`,
-    authId: `1202${randomBytes(6).toString('hex').replace(/[a-f]/g, '7').slice(0, 11)}`,
+    authId: `1202${randomInt(1e10, 1e11)}`,
     appIds: opts.appIds,
     privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
     keyKind,

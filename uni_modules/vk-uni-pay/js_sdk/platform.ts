@@ -11,6 +11,7 @@ export function normalizePlatform(name: string | undefined | null): ClientPlatfo
     case 'app-plus':
     case 'app-ios':
     case 'app-android':
+    case 'app-harmony':
       return 'app';
     case 'mp-weixin':
       return 'mp-weixin';
