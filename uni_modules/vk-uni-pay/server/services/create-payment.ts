@@ -27,7 +27,7 @@ export interface CreatePaymentResult {
 }
 
 /** Provider inputs that are not order fields but the adapters need (vk-uni-pay `data.*` extras). */
-const EXTRA_KEYS = ['wxpay_virtual', 'return_url', 'auth_code', 'productid', 'product_id'] as const;
+const EXTRA_KEYS = ['wxpay_virtual', 'return_url', 'auth_code', 'productid', 'product_id', 'biz_type'] as const;
 
 export async function createPayment(deps: PayDeps, raw: unknown): Promise<CreatePaymentResult> {
   const opts = validateCreatePayment(raw);
