@@ -15,7 +15,8 @@ import { startWxApiSandbox, type WxApiSandbox, type WxApp } from '../../tools/sa
 import { startAppleSandbox, type AppleSandbox } from '../../tools/sandbox/apple';
 import { createAlipayApp, startAlipaySandbox, type AlipaySandbox, type AlipaySandboxApp } from '../../tools/sandbox/alipay';
 import { alipayNodeConfig } from '../../tools/sandbox/alipay/testkit';
-import { WX_APPIDS, APPLE_BUNDLE_ID, APPLE_PRODUCTS, sandboxWxApp } from '../../tools/stack';
+import { createHuaweiMerchant, startHuaweiSandbox, type HuaweiMerchant, type HuaweiSandbox } from '../../tools/sandbox/huawei';
+import { WX_APPIDS, APPLE_BUNDLE_ID, APPLE_PRODUCTS, HUAWEI_APPIDS, huaweiNodes, sandboxWxApp } from '../../tools/stack';
 import { createPayment } from '../../uni_modules/vk-uni-pay/server/services/create-payment';
 import { queryPayment } from '../../uni_modules/vk-uni-pay/server/services/query-payment';
 import { queryRefund, refund } from '../../uni_modules/vk-uni-pay/server/services/refund';
@@ -47,6 +48,8 @@ let wxapi: WxApiSandbox;
 let apple: AppleSandbox;
 let ali: AlipaySandbox;
 let aliApp: AlipaySandboxApp;
+let hw: HuaweiSandbox;
+let hwMerchant: HuaweiMerchant;
 const xApp: WxApp = sandboxWxApp();
 const vksMerchant = { mchId: 'vks-faults', key: randomBytes(16).toString('hex') };
 const proxies: Record<string, FaultProxy> = {};
@@ -81,6 +84,10 @@ function config(wxVersion: 2 | 3) {
       // key mode; `gateway` as a base URL (the adapter appends /gateway.do)
       const node = alipayNodeConfig(aliApp, { gateway: proxies.alipay.url, url: proxies.alipay.url }, { timeout: timing.gatewayTimeoutMs });
       return { h5: node, 'mp-alipay': node };
+    })(),
+    huawei: (() => {
+      const nodes = huaweiNodes(hwMerchant, { url: proxies.huawei.url, platformPublicKeyHex: hw.platformPublicKeyHex });
+      return { 'app-harmony': { ...nodes['app-harmony'], timeout: timing.gatewayTimeoutMs } };
     })(),
     appleiap: {
       'app-plus': {
@@ -422,20 +429,88 @@ function alipayRows(): ProviderRows {
   };
 }
 
+/** Huawei Pay: every answer SM2-signed; refunds settle asynchronously (processing, then a query says SUCCESS). */
+function huaweiRows(): ProviderRows {
+  const path = (p: string) => (r: { path: string }) => r.path.startsWith(p);
+  const hwOrder = (no: string) => hw.orders.get(`${hwMerchant.mchId}|${no}`);
+  const create = (e: Env, no: string) =>
+    createPayment(e.deps, {
+      provider: 'huawei',
+      context: { uniPlatform: 'app', clientIP: '127.0.0.1' },
+      data: { out_trade_no: no, total_fee: 1000, subject: '故障矩阵', type: 'goods' },
+    });
+  const paid = async (e: Env) => {
+    const no = tradeNo('H');
+    await create(e, no);
+    await hw.pay(no);
+    return no;
+  };
+  const refundOf = (e: Env, no: string, n: string) => refund(e.deps, { out_trade_no: no, out_refund_no: n, refund_fee: 400 });
+  return {
+    label: 'huawei',
+    target: hw.url,
+    cells: {
+      create: {
+        match: path('/api/v2/aggr/preorder/create/'),
+        prepare: async () => tradeNo('H'),
+        run: (e, no) => create(e, no),
+        retry: (e, no) => create(e, no),
+        converged: async (e, no) => {
+          expect(await order(e, no)).toMatchObject({ status: ORDER_STATUS.UNPAID });
+          expect(hwOrder(no)).toMatchObject({ status: 'TRX_APPLY', totalAmount: 1000 });
+        },
+      },
+      query: {
+        match: path('/api/v2/aggr/transactions/merc-orders/'),
+        prepare: paid,
+        run: (e, no) => queryPayment(e.deps, { out_trade_no: no }),
+        sound: async (e, no) => expect([ORDER_STATUS.UNPAID, ORDER_STATUS.PAID]).toContain((await order(e, no)).status),
+        retry: (e, no) => queryPayment(e.deps, { out_trade_no: no }),
+        converged: async (e, no) => expect((await order(e, no)).status).toBe(ORDER_STATUS.PAID),
+      },
+      refund: {
+        match: path('/api/v1/aggr/transactions/refunds'),
+        prepare: async (e) => {
+          const no = await paid(e);
+          await queryPayment(e.deps, { out_trade_no: no });
+          return no;
+        },
+        run: (e, no) => refundOf(e, no, `${no}-1`),
+        sound: (e, no) => refundSound(e, no, hwOrder(no)!.refunded),
+        retry: async (e, no) => {
+          await settleRefund(e, no, `${no}-1`, (n) => refundOf(e, no, n));
+          // accepted refunds are processing until Huawei settles them; a verified query then says so
+          for (let i = 0; i < 50 && (await e.refunds.find(`${no}-1`))?.state === 'PROCESSING'; i++) {
+            await new Promise((r) => setTimeout(r, 20));
+            await queryRefund(e.deps, { out_trade_no: no, out_refund_no: `${no}-1` }).catch(() => undefined);
+          }
+        },
+        converged: async (e, no) => {
+          const b = await refundBook(e, no);
+          expect(b.order).toBe(b.succeeded);
+          expect(hwOrder(no)!.refunded).toBe(b.succeeded);
+        },
+      },
+    },
+  };
+}
+
 let ROWS: ProviderRows[] = [];
 
 beforeAll(async () => {
   env = await startEnv();
   wxMerchant = await createWxpayMerchant({ appids: Object.values(WX_APPIDS), signMode: 'public-key' });
   aliApp = await createAlipayApp();
-  [wx, vks, wxapi, apple, ali] = await Promise.all([
+  hwMerchant = await createHuaweiMerchant({ appIds: [HUAWEI_APPIDS.app] });
+  [wx, vks, wxapi, apple, ali, hw] = await Promise.all([
     startWxpaySandbox({ merchants: [wxMerchant], port: 0, retryDelaysMs: [], quiet: true }),
     startVksPaySandbox({ port: 0, merchants: [vksMerchant], notifyRetryDelaysMs: [] }),
     startWxApiSandbox({ apps: [xApp], pushRetryDelaysMs: [] }),
     startAppleSandbox({ bundleId: APPLE_BUNDLE_ID }),
     startAlipaySandbox({ apps: [aliApp], port: 0, retryDelaysMs: [], quiet: true }),
+    startHuaweiSandbox({ merchants: [hwMerchant], notifyRetryDelaysMs: [], refundDelayMs: 10 }),
   ]);
-  ROWS = [wxpayRows(3), wxpayRows(2), vkspayRows(), virtualRows(), appleRows(), alipayRows()];
+  ROWS = [wxpayRows(3), wxpayRows(2), vkspayRows(), virtualRows(), appleRows(), alipayRows(), huaweiRows()];
   for (const r of ROWS) proxies[r.label] = await startFaultProxy(r.target);
 }, 60_000);
 
@@ -447,6 +522,7 @@ afterAll(async () => {
     wxapi?.close(),
     apple?.close(),
     ali?.close(),
+    hw?.close(),
   ]);
   await env?.close();
   if (results.length) {
@@ -461,7 +537,7 @@ afterAll(async () => {
 });
 
 const OPERATIONS: Operation[] = ['create', 'query', 'refund', 'close'];
-const PROVIDERS = ['wxpay v3', 'wxpay v2', 'vkspay', 'wxpay-virtual', 'appleiap', 'alipay'];
+const PROVIDERS = ['wxpay v3', 'wxpay v2', 'vkspay', 'wxpay-virtual', 'appleiap', 'alipay', 'huawei'];
 
 describe.each(PROVIDERS)('%s', (label) => {
   test.each(OPERATIONS)('%s through every fault: coded, bounded, sound, converges', async (operation) => {

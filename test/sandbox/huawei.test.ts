@@ -169,6 +169,14 @@ test('an order the gateway does not know is NOT_FOUND (a verified answer), not a
   expect((await huaweiAdapter.queryOrder({ out_trade_no: tradeNo() }, ctx(rsaMerchant))).state).toBe('NOT_FOUND');
 });
 
+test('a refund Huawei never received is a verified FAIL (its number may be sent again), not an error', async () => {
+  const no = tradeNo();
+  expect(await huaweiAdapter.queryRefund!({ out_trade_no: no, out_refund_no: `${no}R9` }, ctx(rsaMerchant))).toMatchObject({
+    state: 'FAIL',
+    refund_fee: 0,
+  });
+});
+
 test('a wrong merchant key is refused by the gateway with a verified refusal', async () => {
   const other = await createHuaweiMerchant({ mchId: rsaMerchant.mchId, appIds: [APP_ID] });
   const e = await create({ ...rsaMerchant, privateKeyPem: other.privateKeyPem }, tradeNo()).catch((x) => x);

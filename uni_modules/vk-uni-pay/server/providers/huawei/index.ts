@@ -250,6 +250,9 @@ async function refund(input: RefundInput, ctx: ProviderContext<HuaweiConfig>): P
   return refundResult(r, input.refund_fee);
 }
 
+/** "no such refund" codes of the refund query (its error table lists the order ones; REFUND_ORDER_NOT_EXIST is inferred) */
+const NO_SUCH_REFUND = new Set(['REFUND_ORDER_NOT_EXIST', 'MERC_ORDER_NOT_EXIST', 'PAY_ORDER_NOT_EXIST']);
+
 async function queryRefund(q: { out_trade_no: string; out_refund_no: string }, ctx: ProviderContext<HuaweiConfig>): Promise<RefundResult> {
   const k = keys(ctx);
   // INFERRED path: the docs name "query a refund by mercRefundOrderNo" beside the documented
@@ -258,10 +261,13 @@ async function queryRefund(q: { out_trade_no: string; out_refund_no: string }, c
     {
       method: 'GET',
       path: `/api/v1/aggr/transactions/refunds/merc-orders/${encodeURIComponent(q.out_refund_no)}?mercNo=${encodeURIComponent(k.mchId)}`,
+      accept: (code) => NO_SUCH_REFUND.has(code),
     },
     ctx,
     k,
   );
+  // Huawei never received this refund (a verified answer): it failed, and the same number may be sent again
+  if (r.resultCode !== OK) return { state: 'FAIL', refund_fee: 0, raw: r };
   if (r.mercRefundOrderNo !== q.out_refund_no) throw new PayError('GATEWAY_RESPONSE_INVALID');
   return refundResult(r, 0);
 }
