@@ -32,6 +32,7 @@ import {
   type MerchantKey,
 } from './sign';
 import type { Sm2Point } from './sm2';
+import { diagnoseHuawei } from './doctor';
 
 export const DEFAULT_HUAWEI_GATEWAY = 'https://petalpay-developer.cloud.huawei.com.cn';
 const OK = '000000';
@@ -348,6 +349,7 @@ function notifyReply(ok: boolean, message?: string): IntegratedResponse {
 
 export const huaweiAdapter: ProviderAdapter<HuaweiConfig> = {
   provider: 'huawei' as ProviderAdapter['provider'],
+  diagnose: diagnoseHuawei,
   createOrder,
   queryOrder,
   refund,
