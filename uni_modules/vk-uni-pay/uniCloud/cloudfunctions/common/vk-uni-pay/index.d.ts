@@ -12,7 +12,7 @@ declare namespace vkPay {
   export type ErrorCode = Errors.ErrorCode;
   export type ErrorKey = Errors.ErrorKey;
 
-  export type Provider = 'wxpay' | 'alipay' | 'appleiap' | 'vkspay' | 'wxpay-virtual';
+  export type Provider = 'wxpay' | 'alipay' | 'appleiap' | 'vkspay' | 'wxpay-virtual' | 'huawei';
 
   /** `<provider>_<config node>`, e.g. `wxpay_mp-weixin`, `alipay_h5`. */
   export type PayType = `${Provider}_${string}`;
@@ -72,6 +72,8 @@ declare namespace vkPay {
     };
     /** Apple IAP: the product id whose server-side price is `total_fee` */
     productid?: string;
+    /** Huawei Pay: business type sent as `bizType` (e.g. '100001' virtual goods, '100002' physical goods) */
+    biz_type?: string;
     [extra: string]: unknown;
   }
 
