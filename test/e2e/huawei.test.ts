@@ -188,5 +188,17 @@ test('client errors: a non-HarmonyOS client and a bad biz_type are coded, nothin
     )
     .catch((e: Error) => e.message);
   expect(String(JSON.stringify(bad))).toMatch(/1021|biz_type/);
+  // data.other reaches the pre-order body, but never its amount, order number, merchant, app or callback
+  for (const key of ['totalAmount', 'mercOrderNo', 'mercNo', 'appId', 'callbackUrl']) {
+    const no = tradeNo('H');
+    const r = await s
+      .createPayment(
+        { provider: 'huawei', data: { out_trade_no: no, total_fee: 1, subject: 'x', type: 'counted', other: { [key]: 'x' } } },
+        HARMONY_APP,
+      )
+      .catch((e: Error) => e.message);
+    expect(String(JSON.stringify(r))).toMatch(/1011/);
+    expect(await s.order(no)).toBeNull();
+  }
   expect(s.huawei.calls.length).toBe(before);
 });

@@ -55,6 +55,12 @@ const PROTECTED_OTHER_KEYS = new Set([
   'seller_id',
   'trans_amount',
   'buy_quantity',
+  // Huawei Pay (camelCase body)
+  'appId',
+  'mercNo',
+  'mercOrderNo',
+  'totalAmount',
+  'callbackUrl',
 ]);
 
 /** A plain object from any realm (request bodies may be parsed in another VM context). */
