@@ -34,7 +34,7 @@ export interface DoctorEnv {
   pid?: string;
 }
 
-const PLATFORM_KEYS: readonly PlatformKey[] = ['mp-weixin', 'mp-alipay', 'app-plus', 'h5', 'h5-weixin', 'mweb', 'mp-harmony'];
+const PLATFORM_KEYS: readonly PlatformKey[] = ['mp-weixin', 'mp-alipay', 'app-plus', 'h5', 'h5-weixin', 'mweb'];
 const NOTIFY_PATH = '/http/vk-pay';
 const SHANGHAI_OFFSET_MIN = 480;
 /** a clock this far from the gateways' Date headers makes signatures and notification windows fail */
