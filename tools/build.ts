@@ -22,7 +22,7 @@ const plugin = path.join(root, 'uni_modules/vk-uni-pay');
 const server = path.join(plugin, 'server');
 const commonDist = path.join(plugin, 'uniCloud/cloudfunctions/common/vk-uni-pay/dist');
 const objectDist = path.join(plugin, 'uniCloud/cloudfunctions/vk-pay/dist');
-export const PROVIDERS = ['wxpay', 'alipay', 'appleiap', 'vkspay', 'wxpay-virtual', 'huawei'];
+export const PROVIDERS = ['wxpay', 'alipay', 'appleiap', 'vkspay', 'wxpay-virtual'];
 
 /** Keeps lazy boundaries as runtime requires between the built files. */
 const boundaries: esbuild.Plugin = {

@@ -6,7 +6,7 @@
 import { PayError } from './errors';
 import type { PayType, PlatformKey, ProviderName } from '../providers/types';
 
-export const PROVIDERS: readonly ProviderName[] = ['wxpay', 'alipay', 'appleiap', 'vkspay', 'wxpay-virtual', 'huawei'];
+export const PROVIDERS: readonly ProviderName[] = ['wxpay', 'alipay', 'appleiap', 'vkspay', 'wxpay-virtual'];
 
 /** uni platform after folding synonyms: app | web | mp-weixin | mp-alipay | mp-* ... */
 export type UniPlatform = string;
@@ -111,11 +111,6 @@ export function detectPayType(input: PayTypeInput): PayTypeDecision {
       if (!key[p]) throw unsupported();
       return decide(provider, key[p], true);
     }
-    case 'huawei': {
-      const key: Record<string, PlatformKey> = { app: 'app-plus', 'mp-harmony': 'mp-harmony' };
-      if (!key[p]) throw unsupported();
-      return decide(provider, key[p]);
-    }
     case 'wxpay':
     case 'alipay':
       break;
@@ -148,6 +143,5 @@ export function needsOpenid(payType: PayType): boolean {
 
 /** The config node path for a pay type: config[provider][platformKey] (vkspay has one flat node). */
 export function configNodePath(provider: ProviderName, platformKey: PlatformKey): string[] {
-  if (provider === 'huawei' && platformKey === 'app-plus') return ['huawei', 'app-harmony'];
   return provider === 'vkspay' ? ['vkspay'] : [provider, platformKey];
 }

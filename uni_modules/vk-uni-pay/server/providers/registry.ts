@@ -12,7 +12,6 @@ const LOADERS: Record<ProviderName, () => Record<string, any>> = {
   appleiap: () => require('./appleiap'),
   vkspay: () => require('./vkspay'),
   'wxpay-virtual': () => require('./wxpay-virtual'),
-  huawei: () => require('./huawei'),
 };
 
 const ADAPTER_EXPORT: Record<ProviderName, string> = {
@@ -21,7 +20,6 @@ const ADAPTER_EXPORT: Record<ProviderName, string> = {
   appleiap: 'appleiapAdapter',
   vkspay: 'vkspayAdapter',
   'wxpay-virtual': 'wxpayVirtualAdapter',
-  huawei: 'huaweiAdapter',
 };
 
 /** A provider's whole module (adapter plus provider-specific functions such as Apple receipt checks). */

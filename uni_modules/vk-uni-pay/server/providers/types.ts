@@ -9,10 +9,10 @@ import type { KeyValueCache } from '../store/cache';
 import type { IntegratedResponse } from '../../../../types/unicloud-server';
 import type { DoctorInput, Finding } from '../core/doctor';
 
-export type ProviderName = 'wxpay' | 'alipay' | 'appleiap' | 'vkspay' | 'wxpay-virtual' | 'huawei';
+export type ProviderName = 'wxpay' | 'alipay' | 'appleiap' | 'vkspay' | 'wxpay-virtual';
 
 /** vk-uni-pay platform keys; also the config node names (`config[provider][platformKey]`). */
-export type PlatformKey = 'mp-weixin' | 'mp-alipay' | 'app-plus' | 'h5' | 'h5-weixin' | 'mweb' | 'mp-harmony';
+export type PlatformKey = 'mp-weixin' | 'mp-alipay' | 'app-plus' | 'h5' | 'h5-weixin' | 'mweb';
 
 /** `<provider>_<platformKey>`, e.g. `wxpay_mp-weixin`, `alipay_h5`. */
 export type PayType = `${ProviderName}_${PlatformKey}`;

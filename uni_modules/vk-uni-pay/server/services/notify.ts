@@ -16,7 +16,7 @@ import { settlePaid } from './settle';
 import { orderOfAppleTransaction } from './apple';
 import { queryRefund } from './refund';
 
-const PLATFORM_KEYS: PlatformKey[] = ['mp-weixin', 'mp-alipay', 'app-plus', 'h5', 'h5-weixin', 'mweb', 'mp-harmony'];
+const PLATFORM_KEYS: PlatformKey[] = ['mp-weixin', 'mp-alipay', 'app-plus', 'h5', 'h5-weixin', 'mweb'];
 const OUT_TRADE_NO = /^[0-9A-Za-z_\-|*]{6,32}$/;
 
 export interface NotifyRoute {
