@@ -51,7 +51,7 @@ test('the build bundles one adapter per catalog row', () => {
 });
 
 test('every scene of a row is reachable by detection, and detection yields only the row’s scenes', () => {
-  const uniPlatforms = ['web', 'app', 'mp-weixin', 'mp-alipay', 'mp-toutiao'];
+  const uniPlatforms = ['web', 'app', 'mp-weixin', 'mp-alipay', 'mp-toutiao', 'mp-harmony'];
   for (const entry of CATALOG) {
     const seen = new Set<string>();
     for (const uniPlatform of uniPlatforms)

@@ -6,9 +6,9 @@
  */
 
 /** vk-uni-pay platform keys; also the config node names (`config[provider][platformKey]`). */
-export type PlatformKey = 'mp-weixin' | 'mp-alipay' | 'app-plus' | 'h5' | 'h5-weixin' | 'mweb';
+export type PlatformKey = 'mp-weixin' | 'mp-alipay' | 'app-plus' | 'h5' | 'h5-weixin' | 'mweb' | 'mp-harmony';
 
-export const PLATFORM_KEYS: readonly PlatformKey[] = ['mp-weixin', 'mp-alipay', 'app-plus', 'h5', 'h5-weixin', 'mweb'];
+export const PLATFORM_KEYS: readonly PlatformKey[] = ['mp-weixin', 'mp-alipay', 'app-plus', 'h5', 'h5-weixin', 'mweb', 'mp-harmony'];
 
 /**
  * What a provider supports beyond create / query / notify. Each capability is an optional member of
@@ -59,6 +59,8 @@ export interface ProviderEntry<Name extends string = ProviderName> {
   detect: Detection;
   /** `per-scene`: config[name][platformKey]; `flat`: one node config[name] for every scene */
   configNode: 'per-scene' | 'flat';
+  /** per-scene node names that differ from the platform key (vk-uni-pay's `huawei.app-harmony` for `app-plus`) */
+  nodeNames?: Partial<Record<PlatformKey, string>>;
   /** notifications arrive at one fixed URL per app (no order in the path): the cloud object method and its scene */
   push?: { method: string; platformKey: PlatformKey };
   capabilities: readonly Capability[];
@@ -125,6 +127,15 @@ const ROWS = [
     push: { method: 'wxpayVirtualNotify', platformKey: 'mp-weixin' },
     capabilities: ['refund', 'login', 'provideGoods'],
   },
+  {
+    name: 'huawei',
+    // Huawei Pay has no minimum lead time for expireTime; no close API (an order lapses at expireTime)
+    scenes: { 'app-plus': { timeExpireMinMs: 1_000 }, 'mp-harmony': { timeExpireMinMs: 1_000 } },
+    detect: { platforms: { app: 'app-plus', 'mp-harmony': 'mp-harmony' } },
+    configNode: 'per-scene',
+    nodeNames: { 'app-plus': 'app-harmony' },
+    capabilities: ['refund', 'queryRefund'],
+  },
 ] as const satisfies readonly ProviderEntry<string>[];
 
 /** The provider names: the catalog's rows. */
@@ -169,9 +180,10 @@ export function knownPayType(provider: string, platformKey: string): PayType | u
   return entry && platformKey in entry.scenes ? (`${provider}_${platformKey}` as PayType) : undefined;
 }
 
-/** The config node path for a scene: config[provider][platformKey], or config[provider] for a flat node. */
+/** The config node path for a scene: config[provider][node name of the scene], or config[provider] for a flat node. */
 export function configNodePath(provider: ProviderName, platformKey: PlatformKey): string[] {
-  return BY_NAME.get(provider)?.configNode === 'flat' ? [provider] : [provider, platformKey];
+  const entry = BY_NAME.get(provider);
+  return entry?.configNode === 'flat' ? [provider] : [provider, entry?.nodeNames?.[platformKey] ?? platformKey];
 }
 
 /** Providers whose notifications arrive at one fixed URL per app: the cloud object method and the scene's config node. */

@@ -106,4 +106,9 @@ module.exports = {
     },
   },
   vkspay: { mchId: '', key: '' },
+  // 华为支付（鸿蒙应用 / 鸿蒙元服务）：商户号、证书 ID、商户私钥（RSA ≥ 3072 位或 SM2，PEM），华为支付证书公钥（04 开头的十六进制）
+  huawei: {
+    'app-harmony': { appId: '', mchId: '', mchAuthId: '', mchPrivateKey: '', platformPublicKey: '', clientType: 'app-harmony' },
+    'mp-harmony': { appId: '', mchId: '', mchAuthId: '', mchPrivateKey: '', platformPublicKey: '', clientType: 'mp-harmony' },
+  },
 };

@@ -8,7 +8,7 @@
 import { PayError } from '../../core/errors';
 import { parseProviderTime } from '../../core/time';
 import { callGateway, gatewayUrl, jsonObject, type GatewayRefusal } from '../gateway';
-import type { HttpResponse } from '../../transport/http';
+import type { HttpResponse } from '../../ports';
 import type { IntegratedResponse } from '../../../../../types/unicloud-server';
 import type {
   CreateOrderInput,
@@ -348,7 +348,7 @@ function notifyReply(ok: boolean, message?: string): IntegratedResponse {
 }
 
 export const huaweiAdapter: ProviderAdapter<HuaweiConfig> = {
-  provider: 'huawei' as ProviderAdapter['provider'],
+  provider: 'huawei',
   diagnose: diagnoseHuawei,
   createOrder,
   queryOrder,
