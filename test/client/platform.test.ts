@@ -10,7 +10,6 @@ describe('platform detection', () => {
     expect(normalizePlatform('h5')).toBe('h5');
     expect(normalizePlatform('app-plus')).toBe('app');
     expect(normalizePlatform('app')).toBe('app');
-    expect(normalizePlatform('app-harmony')).toBe('app'); // a HarmonyOS app pays like an App (uni.requestPayment)
     expect(normalizePlatform('mp-weixin')).toBe('mp-weixin');
     expect(normalizePlatform('mp-alipay')).toBe('mp-alipay');
     expect(normalizePlatform('mp-toutiao')).toBe('other');

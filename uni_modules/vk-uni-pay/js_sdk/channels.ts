@@ -27,7 +27,7 @@ export function route(ctx: FlowContext, flow: Flow, res: CreatePaymentResult, pa
     void h5Pay(ctx, flow, res);
   } else if (res.provider === 'wxpay-virtual' || payType.startsWith('wxpay-virtual_')) {
     virtualPay(ctx, flow, res);
-  } else if (env.platform === 'app' || env.platform === 'mp-weixin' || env.platform === 'mp-alipay') {
+  } else if (env.platform === 'app' || env.platform === 'mp-weixin' || env.platform === 'mp-alipay' || env.platform === 'mp-harmony') {
     requestPayment(ctx, flow, res);
   } else {
     ctx.finishFail(flow, { failType: 'request', errMsg: MESSAGES.unsupported });

@@ -17,6 +17,8 @@ export function normalizePlatform(name: string | undefined | null): ClientPlatfo
       return 'mp-weixin';
     case 'mp-alipay':
       return 'mp-alipay';
+    case 'mp-harmony':
+      return 'mp-harmony';
     default:
       return 'other';
   }

@@ -7,7 +7,7 @@
  */
 
 /** Compile-time platform (uni-app `process.env.UNI_PLATFORM` / `#ifdef` value), normalised. */
-export type ClientPlatform = 'h5' | 'app' | 'mp-weixin' | 'mp-alipay' | 'other';
+export type ClientPlatform = 'h5' | 'app' | 'mp-weixin' | 'mp-alipay' | 'mp-harmony' | 'other';
 
 export type PayProvider = 'wxpay' | 'alipay' | 'appleiap' | 'vkspay' | 'wxpay-virtual' | (string & {});
 
