@@ -30,6 +30,7 @@ import {
   runCell,
   settleRefund,
   startEnv,
+  type Cell,
   type CellResult,
   type Env,
   type Operation,
@@ -188,6 +189,25 @@ function wxpayRows(version: 2 | 3): ProviderRows {
   return { label, target: wx.url, cells };
 }
 
+/** The active query of a paid order through the fault: unpaid or paid right after, paid once a retry gets through. */
+function queryCell(match: Cell['match'], paid: (e: Env) => Promise<string>): Cell {
+  return {
+    match,
+    prepare: paid,
+    run: (e, no) => queryPayment(e.deps, { out_trade_no: no }),
+    sound: async (e, no) => expect([ORDER_STATUS.UNPAID, ORDER_STATUS.PAID]).toContain((await order(e, no)).status),
+    retry: (e, no) => queryPayment(e.deps, { out_trade_no: no }),
+    converged: async (e, no) => expect((await order(e, no)).status).toBe(ORDER_STATUS.PAID),
+  };
+}
+
+/** An order paid at the gateway and settled by a query: ready to refund. */
+const settledPaid = (paid: (e: Env) => Promise<string>) => async (e: Env) => {
+  const no = await paid(e);
+  await queryPayment(e.deps, { out_trade_no: no });
+  return no;
+};
+
 function vkspayRows(): ProviderRows {
   const is = (m: string) => (r: { body: Buffer }) => r.body.toString().includes(`"method":"${m}"`);
   const paid = async (e: Env) => {
@@ -212,21 +232,10 @@ function vkspayRows(): ProviderRows {
           expect(vksOrder(no)).toMatchObject({ status: 'NOTPAY' });
         },
       },
-      query: {
-        match: is('orderquery'),
-        prepare: paid,
-        run: (e, no) => queryPayment(e.deps, { out_trade_no: no }),
-        sound: async (e, no) => expect([ORDER_STATUS.UNPAID, ORDER_STATUS.PAID]).toContain((await order(e, no)).status),
-        retry: (e, no) => queryPayment(e.deps, { out_trade_no: no }),
-        converged: async (e, no) => expect((await order(e, no)).status).toBe(ORDER_STATUS.PAID),
-      },
+      query: queryCell(is('orderquery'), paid),
       refund: {
         match: is('orderrefund'),
-        prepare: async (e) => {
-          const no = await paid(e);
-          await queryPayment(e.deps, { out_trade_no: no });
-          return no;
-        },
+        prepare: settledPaid(paid),
         run: (e, no) => refund(e.deps, { out_trade_no: no, out_refund_no: `${no}-1`, refund_fee: 400 }),
         sound: (e, no) => refundSound(e, no, vksOrder(no)!.refunded),
         retry: (e, no) => settleRefund(e, no, `${no}-1`, (n) => refund(e.deps, { out_trade_no: no, out_refund_no: n, refund_fee: 400 })),
@@ -460,21 +469,10 @@ function huaweiRows(): ProviderRows {
           expect(hwOrder(no)).toMatchObject({ status: 'TRX_APPLY', totalAmount: 1000 });
         },
       },
-      query: {
-        match: path('/api/v2/aggr/transactions/merc-orders/'),
-        prepare: paid,
-        run: (e, no) => queryPayment(e.deps, { out_trade_no: no }),
-        sound: async (e, no) => expect([ORDER_STATUS.UNPAID, ORDER_STATUS.PAID]).toContain((await order(e, no)).status),
-        retry: (e, no) => queryPayment(e.deps, { out_trade_no: no }),
-        converged: async (e, no) => expect((await order(e, no)).status).toBe(ORDER_STATUS.PAID),
-      },
+      query: queryCell(path('/api/v2/aggr/transactions/merc-orders/'), paid),
       refund: {
         match: path('/api/v1/aggr/transactions/refunds'),
-        prepare: async (e) => {
-          const no = await paid(e);
-          await queryPayment(e.deps, { out_trade_no: no });
-          return no;
-        },
+        prepare: settledPaid(paid),
         run: (e, no) => refundOf(e, no, `${no}-1`),
         sound: (e, no) => refundSound(e, no, hwOrder(no)!.refunded),
         retry: async (e, no) => {
