@@ -8,6 +8,7 @@ import type { Clock } from '../core/time';
 import type { KeyValueCache } from '../store/cache';
 import type { IntegratedResponse } from '../../../../types/unicloud-server';
 import type { DoctorInput, Finding } from '../core/doctor';
+import type { PartnerIds } from '../core/order';
 
 export type ProviderName = 'wxpay' | 'alipay' | 'appleiap' | 'vkspay' | 'wxpay-virtual';
 
@@ -36,6 +37,8 @@ export interface ProviderContext<C = Record<string, any>> {
   cache: KeyValueCache;
   /** merchant id (`pid`) when the config came from vk-pay-config, for cache keys */
   pid?: string;
+  /** service-provider mode: the sub-merchant ids of the order this call is about (as stored on it) */
+  partner?: PartnerIds;
 }
 
 export interface CreateOrderInput {
@@ -121,6 +124,8 @@ export type NotifyEvent =
       pay_date?: number;
       /** normalised provider fields kept on the order as notify_info */
       info: Record<string, unknown>;
+      /** service-provider ids the notification carries (e.g. sub_mchid), each matched with the order's field of that name */
+      partner?: PartnerIds;
     }
   | { kind: 'refund'; out_trade_no: string; out_refund_no?: string; refund_fee?: number; info: Record<string, unknown> }
   /** verified but irrelevant (e.g. Alipay partial-refund notice on the pay URL) */

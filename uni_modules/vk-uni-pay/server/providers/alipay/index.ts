@@ -88,8 +88,9 @@ function buyerFields(input: CreateOrderInput): Record<string, string> {
   return ALIPAY_USER_ID.test(input.openid) ? { buyer_id: input.openid } : { buyer_open_id: input.openid };
 }
 
-function commonParams(input: CreateOrderInput, config: AlipayNodeConfig): CommonParams {
-  const token = typeof input.extra?.app_auth_token === 'string' ? input.extra.app_auth_token : config.appAuthToken;
+/** the order's merchant token (service-provider mode) was resolved and stored by prepareCreate (partner.ts) */
+function commonParams(input: CreateOrderInput, ctx: Ctx): CommonParams {
+  const token = ctx.partner?.app_auth_token;
   return { notify_url: input.notify_url, ...(token ? { app_auth_token: token } : {}) };
 }
 
@@ -115,7 +116,7 @@ function tradeBiz(input: CreateOrderInput, defaultProductCode: string, config: A
 
 async function createOrder(input: CreateOrderInput, ctx: Ctx): Promise<CreateOrderResult> {
   const rt = getAlipayRuntime(ctx.config);
-  const common = commonParams(input, ctx.config);
+  const common = commonParams(input, ctx);
   const orderPatch = { provider_appid: rt.appId };
   const scene = input.needQRcode ? 'h5' : input.platformKey;
 
