@@ -37,6 +37,8 @@ export interface DuplicatePayment {
  */
 export const PARTNER_FIELDS = ['sp_appid', 'sp_mchid', 'sub_appid', 'sub_mchid', 'app_auth_token'] as const;
 export type PartnerIds = Partial<Record<(typeof PARTNER_FIELDS)[number], string>>;
+/** the partner ids a verified notification repeats, each matched with the order's (a direct order has none) */
+export const NOTIFIED_PARTNER_FIELDS = ['sub_mchid', 'sub_appid'] as const;
 
 /** The partner ids stored on an order (undefined for a direct merchant's order). */
 export function partnerIds(order: Partial<PayOrder>): PartnerIds | undefined {

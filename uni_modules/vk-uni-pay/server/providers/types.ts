@@ -135,6 +135,23 @@ export type NotifyEvent =
   /** provider notification that is only a hint (VksPay): the service must query to confirm */
   | { kind: 'hint'; out_trade_no: string };
 
+/** createPayment asks the adapter, before the order is stored, what only this provider knows about it. */
+export interface PrepareCreateInput {
+  payType: PayType;
+  platformKey: PlatformKey;
+  out_trade_no: string;
+  openid?: string;
+  /** provider specific input (CreateOrderInput.extra) */
+  extra: Record<string, unknown>;
+}
+
+export interface PrepareCreateResult {
+  /** fields stored with the new order (e.g. the App Store product id in expand_data) */
+  orderFields?: Record<string, unknown>;
+  /** more provider input for createOrder (e.g. the session_key a WeChat virtual payment is signed with) */
+  extra?: Record<string, unknown>;
+}
+
 export interface ProviderAdapter<C = Record<string, any>> {
   readonly provider: ProviderName;
   createOrder(input: CreateOrderInput, ctx: ProviderContext<C>): Promise<CreateOrderResult>;
@@ -157,4 +174,8 @@ export interface ProviderAdapter<C = Record<string, any>> {
   diagnose?(input: DoctorInput): Finding[];
   /** `doctor --online`: one signed read-only call; absent: the service asks queryOrder about an unused order number */
   diagnoseOnline?(name: string, ctx: ProviderContext<C>): Promise<Finding[]>;
+
+  // ---- optional hooks, where a provider needs something special (services never test a provider's name)
+  /** createPayment: order fields and createOrder input only this provider needs, before the order is stored */
+  prepareCreate?(input: PrepareCreateInput, ctx: ProviderContext<C>): Promise<PrepareCreateResult>;
 }

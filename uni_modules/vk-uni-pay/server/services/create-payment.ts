@@ -3,7 +3,7 @@
  * the unique out_trade_no makes concurrent calls safe) → one provider call → the client's orderInfo.
  */
 import { PayError } from '../core/errors';
-import { ORDER_STATUS, type PayOrder } from '../core/order';
+import { ORDER_STATUS, PARTNER_FIELDS, partnerIds, type PayOrder } from '../core/order';
 import { configNodePath, detectPayType, legacyPlatform, needsOpenid, normalizeContext } from '../core/platform';
 import { checkTimeExpire, validateCreatePayment } from '../core/validate';
 import { loadAdapter } from '../providers/registry';
@@ -27,7 +27,16 @@ export interface CreatePaymentResult {
 }
 
 /** Provider inputs that are not order fields but the adapters need (vk-uni-pay `data.*` extras). */
-const EXTRA_KEYS = ['wxpay_virtual', 'return_url', 'auth_code', 'productid', 'product_id'] as const;
+const EXTRA_KEYS = [
+  'wxpay_virtual',
+  'return_url',
+  'auth_code',
+  'productid',
+  'product_id',
+  'sub_mchid',
+  'sub_appid',
+  'app_auth_token',
+] as const;
 
 export async function createPayment(deps: PayDeps, raw: unknown): Promise<CreatePaymentResult> {
   const opts = validateCreatePayment(raw);
@@ -52,6 +61,15 @@ export async function createPayment(deps: PayDeps, raw: unknown): Promise<Create
   const node = configNode<Record<string, any>>(config, configNodePath(provider, platformKey));
   const notify_url = notifyBaseUrl(config, client.spaceId ?? deps.spaceId());
   const notify_path = `/paymentNotify/${payType}/${data.out_trade_no}`;
+  // what only this provider needs (e.g. the sub-merchant of a service provider), before anything is stored
+  const adapter = loadAdapter(provider);
+  const ctx = providerContext(deps, node, data.pid);
+  const extra: Record<string, unknown> = { provider_pay_method: opts.provider_pay_method };
+  for (const k of EXTRA_KEYS) if (data[k] !== undefined) extra[k] = data[k];
+  const prepared = adapter.prepareCreate
+    ? await adapter.prepareCreate({ payType, platformKey, out_trade_no: data.out_trade_no, openid: data.openid, extra }, ctx)
+    : {};
+  Object.assign(extra, prepared.extra);
   const order: PayOrder = {
     out_trade_no: data.out_trade_no,
     total_fee: data.total_fee,
@@ -75,6 +93,7 @@ export async function createPayment(deps: PayDeps, raw: unknown): Promise<Create
     ...(provider === 'appleiap' && (data.productid || data.product_id)
       ? { expand_data: { product_id: data.productid ?? data.product_id } }
       : {}),
+    ...prepared.orderFields,
     client_ip: client.clientIP,
     custom: data.custom ?? {},
     notify_url,
@@ -89,8 +108,6 @@ export async function createPayment(deps: PayDeps, raw: unknown): Promise<Create
   };
   if ((await deps.orders.insert(order)) === 'duplicate') await reuseUnpaidOrder(deps, order);
 
-  const extra: Record<string, unknown> = { provider_pay_method: opts.provider_pay_method };
-  for (const k of EXTRA_KEYS) if (data[k] !== undefined) extra[k] = data[k];
   // WeChat virtual payment signs with the user's session_key, which only the server holds
   if (provider === 'wxpay-virtual') extra.session_key = await requireSessionKey(deps, node.appId, data.openid);
   const input: CreateOrderInput = {
@@ -108,7 +125,8 @@ export async function createPayment(deps: PayDeps, raw: unknown): Promise<Create
     other: data.other ?? {},
     extra,
   };
-  const result = await loadAdapter(provider).createOrder(input, providerContext(deps, node, data.pid));
+  // service-provider mode: the adapter acts for the sub-merchant the order was stored with
+  const result = await adapter.createOrder(input, { ...ctx, partner: partnerIds(order) });
   const patch = changedFields(result.orderPatch, order);
   if (patch) await deps.orders.updateUnpaid(order.out_trade_no, order.total_fee, patch);
   const codeUrl = result.codeUrl ?? (typeof result.orderInfo === 'object' ? (result.orderInfo.codeUrl as string | undefined) : undefined);
@@ -176,6 +194,9 @@ function assertReusable(existing: PayOrder, fresh: PayOrder): void {
   if (existing.total_fee !== fresh.total_fee) throw new PayError('ORDER_AMOUNT_CHANGED', { old: existing.total_fee, new: fresh.total_fee });
   if ((existing.pid ?? '') !== (fresh.pid ?? ''))
     throw new PayError('FIELD_INVALID', { field: 'pid', reason: 'an order keeps the merchant it was created with' });
+  const [was, now] = [partnerIds(existing), partnerIds(fresh)];
+  const changed = PARTNER_FIELDS.find((k) => (was?.[k] ?? '') !== (now?.[k] ?? ''));
+  if (changed) throw new PayError('FIELD_INVALID', { field: changed, reason: 'an order keeps the sub-merchant it was created with' });
 }
 
 /** The part of an adapter's order patch that is not already stored (saves a round trip). */

@@ -12,7 +12,7 @@ import { OrdersRepo } from '../store/orders';
 import type { ConfigSource } from '../store/config';
 import { configCenterSource, configNode, withMerchants } from '../store/config';
 import type { PlatformKey, ProviderContext } from '../providers/types';
-import type { PayOrder } from '../core/order';
+import { partnerIds, type PartnerIds, type PayOrder } from '../core/order';
 import { PayError } from '../core/errors';
 import { configNodePath } from '../core/platform';
 import { createLogger, type Logger } from './log';
@@ -112,8 +112,9 @@ export function createDeps(overrides: Partial<PayDeps> = {}): PayDeps {
   };
 }
 
-export function providerContext<C>(deps: PayDeps, config: C, pid?: string): ProviderContext<C> {
-  return { config, http: deps.http, clock: deps.clock, cache: deps.cache, pid };
+/** `partner`: the sub-merchant ids of the order the call is about (service-provider mode) */
+export function providerContext<C>(deps: PayDeps, config: C, pid?: string, partner?: PartnerIds): ProviderContext<C> {
+  return { config, http: deps.http, clock: deps.clock, cache: deps.cache, pid, ...(partner ? { partner } : {}) };
 }
 
 /** The order an operation names, or a clear error: out_trade_no missing (1021) or unknown (2001). */
@@ -128,5 +129,10 @@ export async function requireOrder(deps: PayDeps, out_trade_no: unknown): Promis
 export async function orderProviderContext(deps: PayDeps, order: PayOrder): Promise<ProviderContext<Record<string, any>>> {
   const platformKey = order.pay_type.slice(order.provider.length + 1) as PlatformKey;
   const config = await deps.configs.load(order.pid);
-  return providerContext(deps, configNode<Record<string, any>>(config, configNodePath(order.provider, platformKey)), order.pid);
+  return providerContext(
+    deps,
+    configNode<Record<string, any>>(config, configNodePath(order.provider, platformKey)),
+    order.pid,
+    partnerIds(order),
+  );
 }

@@ -21,6 +21,7 @@ import { getAlipayRuntime, type AlipayNodeConfig } from './config';
 import { callAlipay, signedParamString, type CommonParams } from './gateway';
 import { verifyAndParseNotify } from './notify';
 import { diagnoseAlipay } from './doctor';
+import { alipayPrepareCreate } from './partner';
 
 export type { AlipayNodeConfig } from './config';
 export { alipayOauthToken, type AlipayOauthIds } from './oauth';
@@ -226,6 +227,7 @@ function notifyReply(ok: boolean): IntegratedResponse {
 export const alipayAdapter: ProviderAdapter<AlipayNodeConfig> = {
   provider: 'alipay',
   diagnose: diagnoseAlipay,
+  prepareCreate: alipayPrepareCreate,
   createOrder,
   queryOrder,
   closeOrder,

@@ -33,6 +33,7 @@ import {
   partnerRefundQueryPath,
   partnerTransactionIds,
   storedPartner,
+  wxpayPrepareCreate,
 } from './partner';
 
 type Ctx = ProviderContext<WxpayNodeConfig>;
@@ -382,6 +383,7 @@ function notifyReply(ok: boolean, message?: string, req?: RawHttpRequest): Integ
 export const wxpayAdapter: ProviderAdapter<WxpayNodeConfig> = {
   provider: 'wxpay',
   diagnose: diagnoseWxpay,
+  prepareCreate: wxpayPrepareCreate,
   createOrder: (input, ctx) => (isV2(ctx.config) ? createV2(input, ctx) : createV3(input, ctx)),
   queryOrder,
   closeOrder,

@@ -6,6 +6,7 @@
  * docs/partner.md for the facts and their sources.
  */
 import { PayError } from '../../core/errors';
+import type { PrepareCreateInput, PrepareCreateResult, ProviderContext } from '../types';
 import { isV2, type WxpayNodeConfig } from './config';
 
 /** The ids an order is created with and kept on (order fields of the same names). */
@@ -49,6 +50,12 @@ export function resolvePartner(config: WxpayNodeConfig, data: { sub_mchid?: unkn
   if (!config.appId) throw new PayError('CONFIG_FIELD_MISSING', { node: 'wxpay', field: 'appId' });
   if (!config.mchId) throw new PayError('CONFIG_FIELD_MISSING', { node: 'wxpay', field: 'mchId' });
   return { sp_appid: config.appId, sp_mchid: config.mchId, sub_mchid, ...(sub_appid ? { sub_appid } : {}) };
+}
+
+/** createPayment: the sub-merchant the order is made for, kept on the order before anything is sent */
+export async function wxpayPrepareCreate(input: PrepareCreateInput, ctx: ProviderContext<WxpayNodeConfig>): Promise<PrepareCreateResult> {
+  const p = resolvePartner(ctx.config, input.extra);
+  return p ? { orderFields: { ...p } } : {};
 }
 
 /** The partner ids an existing order was created with (stored on the order), or undefined for a direct order. */
