@@ -22,6 +22,7 @@ import { callAlipay, signedParamString, type CommonParams } from './gateway';
 import { verifyAndParseNotify } from './notify';
 import { diagnoseAlipay } from './doctor';
 import { alipayPrepareCreate } from './partner';
+import { alipayLogin } from './oauth';
 
 export type { AlipayNodeConfig } from './config';
 export { alipayOauthToken, type AlipayOauthIds } from './oauth';
@@ -237,4 +238,7 @@ export const alipayAdapter: ProviderAdapter<AlipayNodeConfig> = {
     return verifyAndParseNotify(req, getAlipayRuntime(ctx.config));
   },
   notifyReply,
+  login: (code, _platformKey, ctx) => alipayLogin(code, ctx),
 };
+
+export const adapter = alipayAdapter;
