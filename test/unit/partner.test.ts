@@ -4,6 +4,8 @@ import {
   clientAppId,
   partnerPrepayFields,
   partnerTransactionIds,
+  partnerV2Ids,
+  partnerV2Params,
   resolvePartner,
   storedPartner,
 } from '../../uni_modules/vk-uni-pay/server/providers/wxpay/partner';
@@ -44,12 +46,6 @@ describe('resolvePartner (wxpay)', () => {
       expect(e.message).toContain(field);
     }
   });
-
-  test('API v2 nodes refuse service-provider mode with a coded error', () => {
-    expect(() => resolvePartner({ ...SP, version: 2 }, { sub_mchid: '1900009001' })).toThrow(
-      expect.objectContaining({ key: 'OPERATION_UNSUPPORTED' }),
-    );
-  });
 });
 
 describe('partner request and answer shapes', () => {
@@ -75,6 +71,17 @@ describe('partner request and answer shapes', () => {
       }),
     ).toEqual({ appid: 'a', mchid: 'm', openid: 'o2', partner: { sub_mchid: 's', sub_appid: 'sa' } });
     expect(partnerTransactionIds({ sp_appid: 'a', sp_mchid: 'm', sub_mchid: 's', payer: { sp_openid: 'o1' } }).openid).toBe('o1');
+  });
+
+  test('API v2: sub_mch_id (and sub_appid) on every call; notifications read sub_mch_id and the payer under either app', () => {
+    expect(partnerV2Params(withApp)).toEqual({ sub_mch_id: '1900009001', sub_appid: 'wxsub1' });
+    expect(partnerV2Params(spOnly)).toEqual({ sub_mch_id: '1900009001' });
+    expect(partnerV2Params(undefined)).toEqual({});
+    expect(partnerV2Ids({ sub_mch_id: 's', sub_appid: 'sa', sub_openid: 'o2' })).toEqual({
+      openid: 'o2',
+      partner: { sub_mchid: 's', sub_appid: 'sa' },
+    });
+    expect(partnerV2Ids({ openid: 'o1' })).toEqual({ openid: 'o1' });
   });
 
   test('storedPartner reads back only complete partner ids', () => {

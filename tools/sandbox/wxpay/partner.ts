@@ -96,3 +96,29 @@ export function partnerTransaction(o: SandboxOrder & { partner: SandboxPartner }
   if (payer) out.payer = o.partner.openid_kind === 'sub' ? { sub_openid: o.openid } : { sp_openid: o.openid };
   return out;
 }
+
+/**
+ * API v2 (服务商 统一下单, https://pay.weixin.qq.com/doc/v2/partner/4011941134): `sub_mch_id` (and
+ * `sub_appid`) next to the service provider's `appid` / `mch_id`; JSAPI payer `openid` (under appid)
+ * or `sub_openid` (under sub_appid). The error text, or the partner of the order.
+ */
+export function partnerV2(ctx: Pick<Ctx, 'rt'>, p: Record<string, string>): string | SandboxPartner | undefined {
+  if (!p.sub_mch_id) return p.sub_appid || p.sub_openid ? '缺少参数sub_mch_id' : undefined;
+  const sub = ctx.rt.m.subMerchants?.find((x) => x.sub_mchid === p.sub_mch_id);
+  if (!sub) return 'sub_mch_id与mch_id不匹配';
+  if (p.sub_appid && !sub.appids.includes(p.sub_appid)) return 'sub_appid和sub_mch_id不匹配';
+  if (p.sub_openid && !p.sub_appid) return '传入sub_openid时sub_appid必填';
+  return { sub_mchid: p.sub_mch_id, ...(p.sub_appid ? { sub_appid: p.sub_appid } : {}), openid_kind: p.sub_openid ? 'sub' : 'sp' };
+}
+
+/** v2 answer and notification fields of a partner order */
+export function partnerV2Fields(o: SandboxOrder, paid: boolean): Record<string, string | undefined> {
+  if (!o.partner) return { openid: paid ? o.openid : undefined };
+  const sub = o.partner.openid_kind === 'sub';
+  return {
+    sub_mch_id: o.partner.sub_mchid,
+    sub_appid: o.partner.sub_appid,
+    openid: paid && !sub ? o.openid : undefined,
+    sub_openid: paid && sub ? o.openid : undefined,
+  };
+}

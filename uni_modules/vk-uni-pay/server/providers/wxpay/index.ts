@@ -32,6 +32,7 @@ import {
   partnerQueryPath,
   partnerRefundQueryPath,
   partnerTransactionIds,
+  partnerV2Ids,
   storedPartner,
   wxpayPrepareCreate,
 } from './partner';
@@ -139,7 +140,9 @@ async function createV2(input: CreateOrderInput, ctx: Ctx): Promise<CreateOrderR
     trade_type: V2_TRADE_TYPE[key],
   };
   if (input.time_expire) params.time_expire = toCompactShanghai(input.time_expire);
-  if (V2_TRADE_TYPE[key] === 'JSAPI') params.openid = input.openid;
+  const partner = storedPartner(ctx.partner);
+  // service provider: an openid under the sub-merchant's app is its sub_openid
+  if (V2_TRADE_TYPE[key] === 'JSAPI') params[partner?.sub_appid ? 'sub_openid' : 'openid'] = input.openid;
   if (key === 'h5') params.product_id = input.out_trade_no;
   if (key === 'mweb') params.scene_info = JSON.stringify({ h5_info: { type: 'Wap', ...(config.sceneInfo?.h5_info ?? {}) } });
   const answer = await new WxpayV2Client(config, ctx).request('/pay/unifiedorder', params);
@@ -148,10 +151,11 @@ async function createV2(input: CreateOrderInput, ctx: Ctx): Promise<CreateOrderR
   const timeStamp = unixSeconds(ctx);
   const nonce = nonceStr();
   const signType = v2SignType(config);
+  const appId = partner ? clientAppId(partner) : config.appId;
   if (key === 'app-plus') {
     const info: Record<string, unknown> = {
-      appid: config.appId,
-      partnerid: config.mchId,
+      appid: appId,
+      partnerid: partner ? partner.sub_mchid : config.mchId,
       prepayid: answer.prepay_id,
       package: 'Sign=WXPay',
       noncestr: nonce,
@@ -160,7 +164,7 @@ async function createV2(input: CreateOrderInput, ctx: Ctx): Promise<CreateOrderR
     return { orderInfo: { ...info, sign: signV2(info, v2Key(config), signType) } };
   }
   const info: Record<string, unknown> = {
-    appId: config.appId,
+    appId,
     timeStamp,
     nonceStr: nonce,
     package: `prepay_id=${answer.prepay_id}`,
@@ -186,7 +190,7 @@ async function queryOrder(q: { out_trade_no: string }, ctx: Ctx): Promise<QueryO
       transaction_id: a.transaction_id || undefined,
       total_fee: a.total_fee ? Number(a.total_fee) : undefined,
       pay_date: parseProviderTime(a.time_end),
-      openid: a.openid || undefined,
+      openid: partnerV2Ids(a).openid,
       raw: a,
     };
   }
@@ -343,7 +347,8 @@ async function verifyNotifyV2(req: RawHttpRequest, ctx: Ctx): Promise<NotifyEven
     paid: params.result_code === 'SUCCESS',
     appid: params.appid,
     mchid: params.mch_id,
-    openid: params.openid,
+    // service provider: sub_mch_id / sub_appid (matched with the order) and the payer under either app
+    ...partnerV2Ids(params),
     pay_date: parseProviderTime(params.time_end),
     info: { trade_type: params.trade_type, bank_type: params.bank_type, time_end: params.time_end, cash_fee: params.cash_fee },
   };

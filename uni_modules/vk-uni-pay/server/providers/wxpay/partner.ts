@@ -7,7 +7,7 @@
  */
 import { PayError } from '../../core/errors';
 import type { PrepareCreateInput, PrepareCreateResult, ProviderContext } from '../types';
-import { isV2, type WxpayNodeConfig } from './config';
+import type { WxpayNodeConfig } from './config';
 
 /** The ids an order is created with and kept on (order fields of the same names). */
 export interface WxpayPartnerIds {
@@ -40,12 +40,6 @@ export function resolvePartner(config: WxpayNodeConfig, data: { sub_mchid?: unkn
     if (callApp) throw new PayError('FIELD_INVALID', { field: 'sub_mchid', reason: 'required with sub_appid (服务商模式)' });
     return undefined;
   }
-  // the partner API of v2 (sub_mch_id, sub_openid) is not spoken here: refused before anything is stored
-  if (isV2(config))
-    throw new PayError('OPERATION_UNSUPPORTED', {
-      provider: 'wxpay v2',
-      operation: 'service-provider mode (sub_mchid); configure version 3',
-    });
   const sub_appid = callMch ? callApp : (callApp ?? checked('subAppId', config.subAppId, APPID));
   if (!config.appId) throw new PayError('CONFIG_FIELD_MISSING', { node: 'wxpay', field: 'appId' });
   if (!config.mchId) throw new PayError('CONFIG_FIELD_MISSING', { node: 'wxpay', field: 'mchId' });
@@ -120,4 +114,17 @@ export function partnerTransactionIds(t: Record<string, any>): {
   if (typeof t.sub_mchid === 'string') partner.sub_mchid = t.sub_mchid;
   if (typeof t.sub_appid === 'string') partner.sub_appid = t.sub_appid;
   return { appid: t.sp_appid, mchid: t.sp_mchid, openid: t.payer?.sub_openid ?? t.payer?.sp_openid, partner };
+}
+
+/** API v2: the sub-merchant of every call (统一下单, 查单, 关单 take `sub_mch_id`, and `sub_appid` when the order has one) */
+export function partnerV2Params(p: WxpayPartnerIds | undefined): Record<string, string> {
+  if (!p) return {};
+  return { sub_mch_id: p.sub_mchid, ...(p.sub_appid ? { sub_appid: p.sub_appid } : {}) };
+}
+
+/** API v2 notification / query fields: `sub_mch_id`, `sub_appid`, and the payer's `sub_openid` or `openid` */
+export function partnerV2Ids(f: Record<string, string>): { openid?: string; partner?: Record<string, string> } {
+  const openid = f.sub_openid || f.openid || undefined;
+  if (!f.sub_mch_id) return { openid };
+  return { openid, partner: { sub_mchid: f.sub_mch_id, ...(f.sub_appid ? { sub_appid: f.sub_appid } : {}) } };
 }

@@ -73,7 +73,7 @@ declare namespace vkPay {
     /** Apple IAP: the product id whose server-side price is `total_fee` */
     productid?: string;
     /**
-     * WeChat Pay service-provider (服务商) mode, API v3: the sub-merchant (特约商户) the order is for;
+     * WeChat Pay service-provider (服务商) mode (API v3 and v2): the sub-merchant (特约商户) the order is for;
      * default: the node's `subMchId`. The node's `appId` / `mchId` are the service provider's.
      */
     sub_mchid?: string;
