@@ -216,7 +216,37 @@ describe('WeChat Pay partner: the order keeps its sub-merchant', () => {
   });
 });
 
+test.each([['sub_mch_id'], ['sub_mchid'], ['sub_appid'], ['app_auth_token']])(
+  'data.other cannot name another sub-merchant (%s): 1011, nothing stored',
+  async (key) => {
+    const no = tradeNo('SP');
+    const r = await s.createPaymentRaw(
+      {
+        provider: 'wxpay',
+        isPC: true,
+        data: {
+          out_trade_no: no,
+          total_fee: 100,
+          subject: 'x',
+          type: 'counted',
+          sub_mchid: SUB.sub_mchid,
+          other: { [key]: OTHER_SUB.sub_mchid },
+        },
+      },
+      WEB_PC,
+    );
+    expect(r).toMatchObject({ code: 1011 });
+    expect(await s.order(no)).toBeNull();
+  },
+);
+
 describe('Alipay with the merchant’s app_auth_token', () => {
+  const aliRaw = (no: string, app_auth_token: string) =>
+    s.createPaymentRaw(
+      { provider: 'alipay', isPC: true, data: { out_trade_no: no, total_fee: 100, subject: 'x', type: 'counted', app_auth_token } },
+      WEB_PC,
+    );
+
   test('create (token sent, not dropped) → pay → notification → handler once → queryPayment paid → refund with the same token', async () => {
     const no = tradeNo('AI');
     const r = await s.createPayment({
@@ -269,14 +299,7 @@ describe('Alipay with the merchant’s app_auth_token', () => {
 
   test('a token Alipay does not know is refused with a coded error', async () => {
     const no = tradeNo('AI');
-    const r = await s.createPaymentRaw(
-      {
-        provider: 'alipay',
-        isPC: true,
-        data: { out_trade_no: no, total_fee: 100, subject: 'x', type: 'counted', app_auth_token: 'unknownToken123' },
-      },
-      WEB_PC,
-    );
+    const r = await aliRaw(no, 'unknownToken123');
     expect(r.code).not.toBe(0);
     expect(typeof r.msg).toBe('string');
     expect(s.alipay.order(no)).toBeUndefined();
@@ -284,14 +307,7 @@ describe('Alipay with the merchant’s app_auth_token', () => {
 
   test('a malformed token is refused before anything is stored', async () => {
     const no = tradeNo('AI');
-    const r = await s.createPaymentRaw(
-      {
-        provider: 'alipay',
-        isPC: true,
-        data: { out_trade_no: no, total_fee: 100, subject: 'x', type: 'counted', app_auth_token: 'bad token!' },
-      },
-      WEB_PC,
-    );
+    const r = await aliRaw(no, 'bad token!');
     expect(r).toMatchObject({ code: 1021 });
     expect(await s.order(no)).toBeNull();
   });
