@@ -20,6 +20,16 @@ export const ROOT = path.resolve(__dirname, '..');
 export const WX_APPIDS = { mp: 'wx1000000000000001', app: 'wx2000000000000002', oa: 'wx3000000000000003' };
 /** the official account's AppSecret in the WeChat API sandbox (OAuth for JSAPI in the WeChat browser) */
 const OA_SECRET = randomBytes(16).toString('hex');
+/** service-provider mode: sub-merchants bound to the sandbox WeChat merchant (partner routes), with their own apps */
+export const WX_SUB_MERCHANTS = [
+  { sub_mchid: '1900009001', appids: ['wx5000000000000005', 'wx5000000000000006'] },
+  { sub_mchid: '1900009002', appids: ['wx6000000000000007'] },
+];
+/** Alipay ISV mode: merchant tokens the sandbox Alipay app was granted (app_auth_token → the merchant) */
+export const ALIPAY_AUTHORIZATIONS = {
+  '202612BBsandboxIsvToken000000001': { auth_app_id: '2021000000007701', seller_id: '2088000000007701' },
+  '202612BBsandboxIsvToken000000002': { auth_app_id: '2021000000007702', seller_id: '2088000000007702' },
+};
 export const APPLE_BUNDLE_ID = 'com.example.vkunipay';
 /** the HarmonyOS app and atomic service bound to the sandbox's Huawei Pay merchant */
 export const HUAWEI_APPIDS = { app: '5765880207854262001', mp: '5765880207854262002' };
@@ -216,10 +226,11 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   mkdirSync(path.join(configDir, 'uni-pay'), { recursive: true });
   const quiet = opts.quiet ?? false;
   const [wxMerchant, alipayApp, huaweiMerchant] = await Promise.all([
-    createWxpayMerchant({ appids: Object.values(WX_APPIDS), signMode: opts.wxSignMode ?? 'public-key' }),
+    createWxpayMerchant({ appids: Object.values(WX_APPIDS), signMode: opts.wxSignMode ?? 'public-key', subMerchants: WX_SUB_MERCHANTS }),
     createAlipayApp({ certMode: opts.alipayCertMode ?? false }),
     createHuaweiMerchant({ mchId: '101540000089', appIds: Object.values(HUAWEI_APPIDS) }),
   ]);
+  alipayApp.authorizations = ALIPAY_AUTHORIZATIONS;
   const wxApp = sandboxWxApp();
   const vksMerchant: VksMerchant = { mchId: 'VKS10001', key: randomBytes(16).toString('hex') };
   const [wxpay, alipay, apple, wxapi, vkspay, huawei] = await Promise.all([

@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { beijing, fenToYuanText, parseBeijing, rsa2Sign, rsa2Verify, signString, yuanToFenStrict } from './crypto';
 import type { AlipaySandboxApp, AlipaySandboxOrder, AlipayState } from './state';
+import { checkAppAuthToken, sameMerchant } from './isv';
 
 export interface Failure {
   code: string;
@@ -68,6 +69,7 @@ export function alipayGateway(
     }
     const existing = state.order(app.appId, biz.out_trade_no);
     if (existing) {
+      if (!sameMerchant(existing, params)) return BIZ('ACQ.CONTEXT_INCONSISTENT', '交易信息被篡改');
       state.refresh(existing);
       if (existing.trade_status === 'TRADE_SUCCESS' || existing.trade_status === 'TRADE_FINISHED')
         return BIZ('ACQ.TRADE_HAS_SUCCESS', '交易已被支付');
@@ -94,6 +96,7 @@ export function alipayGateway(
       gmt_create: state.now(),
       refunded_fen: 0,
       refunds: [],
+      ...(params.app_auth_token ? { app_auth_token: params.app_auth_token } : {}),
     };
     state.addOrder(o);
     return o;
@@ -102,11 +105,17 @@ export function alipayGateway(
   const isFailure = (x: unknown): x is Failure =>
     !!x && typeof x === 'object' && 'sub_code' in x && 'code' in x && (x as Failure).code !== '10000';
 
-  function lookup(app: AlipaySandboxApp, biz: Record<string, any>, needScanned: boolean): AlipaySandboxOrder | Failure {
+  function lookup(
+    app: AlipaySandboxApp,
+    biz: Record<string, any>,
+    params: Record<string, string>,
+    needScanned: boolean,
+  ): AlipaySandboxOrder | Failure {
     if (!biz.out_trade_no && !biz.trade_no) return MISSING('out-trade-no');
     let o = biz.out_trade_no ? state.order(app.appId, biz.out_trade_no) : undefined;
     if (!o && biz.trade_no) for (const x of state.orders.values()) if (x.app_id === app.appId && x.trade_no === biz.trade_no) o = x;
-    if (!o || (needScanned && !o.scanned)) return BIZ('ACQ.TRADE_NOT_EXIST', '交易不存在');
+    // another merchant's trade (other or no app_auth_token) does not exist for this call
+    if (!o || (needScanned && !o.scanned) || !sameMerchant(o, params)) return BIZ('ACQ.TRADE_NOT_EXIST', '交易不存在');
     return state.refresh(o);
   }
 
@@ -132,8 +141,8 @@ export function alipayGateway(
       o.op_app_id = biz.op_app_id;
       return { code: '10000', msg: 'Success', out_trade_no: o.out_trade_no, trade_no: o.trade_no };
     },
-    'alipay.trade.query'(app, biz) {
-      const o = lookup(app, biz, true);
+    'alipay.trade.query'(app, biz, params) {
+      const o = lookup(app, biz, params, true);
       if (isFailure(o)) return o;
       const paid = o.gmt_payment !== undefined;
       const r: Record<string, unknown> = {
@@ -157,8 +166,8 @@ export function alipayGateway(
       if (o.buyer_open_id) r.buyer_open_id = o.buyer_open_id;
       return r;
     },
-    'alipay.trade.close'(app, biz) {
-      const o = lookup(app, biz, true);
+    'alipay.trade.close'(app, biz, params) {
+      const o = lookup(app, biz, params, true);
       if (isFailure(o)) return o;
       if (o.trade_status === 'TRADE_CLOSED') return BIZ('ACQ.TRADE_HAS_CLOSE', '交易已经关闭');
       if (o.trade_status !== 'WAIT_BUYER_PAY') return BIZ('ACQ.TRADE_STATUS_ERROR', '交易状态不合法');
@@ -166,8 +175,8 @@ export function alipayGateway(
       o.gmt_close = state.now();
       return { code: '10000', msg: 'Success', out_trade_no: o.out_trade_no, trade_no: o.trade_no };
     },
-    'alipay.trade.refund'(app, biz) {
-      const o = lookup(app, biz, true);
+    'alipay.trade.refund'(app, biz, params) {
+      const o = lookup(app, biz, params, true);
       if (isFailure(o)) return o;
       const fen = yuanToFenStrict(biz.refund_amount);
       if (fen === undefined) return INVALID_PARAM('refund_amount 无效');
@@ -224,8 +233,8 @@ export function alipayGateway(
         open_id: c.open_id,
       };
     },
-    'alipay.trade.fastpay.refund.query'(app, biz) {
-      const o = lookup(app, biz, true);
+    'alipay.trade.fastpay.refund.query'(app, biz, params) {
+      const o = lookup(app, biz, params, true);
       if (isFailure(o)) return o;
       const reqNo = String(biz.out_request_no || o.out_trade_no);
       const r = o.refunds.find((x) => x.out_request_no === reqNo);
@@ -278,6 +287,8 @@ export function alipayGateway(
       if (params.alipay_root_cert_sn !== sn.root)
         return { app, failure: fail('40002', 'Invalid Arguments', 'isv.invalid-alipay-root-cert-sn', '支付宝根证书序列号不匹配') };
     }
+    const tokenFailure = checkAppAuthToken(app, params);
+    if (tokenFailure) return { app, failure: tokenFailure };
     let biz: Record<string, any> = {};
     if (params.biz_content) {
       try {
@@ -298,7 +309,9 @@ export function alipayGateway(
     let text: string;
     if (failure) {
       // unknown app: nothing to sign with (Alipay sends such errors unsigned too)
-      text = signedResponse(failure.sub_code === 'isv.invalid-app-id' ? undefined : app, 'error_response', { ...failure });
+      // a refused app_auth_token is answered under the method's own key (the call itself was well-formed)
+      const key = failure.sub_code === 'aop.invalid-app-auth-token' ? responseKey : 'error_response';
+      text = signedResponse(failure.sub_code === 'isv.invalid-app-id' ? undefined : app, key, { ...failure });
     } else if (!handlers[method]) {
       text = signedResponse(app, 'error_response', { ...fail('40002', 'Invalid Arguments', 'isv.invalid-method', '不存在的方法名') });
     } else {

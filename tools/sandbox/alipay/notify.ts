@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { createNotifier } from '../notifier';
 import { beijing, fenToYuanText, rsa2Sign, signString } from './crypto';
 import type { AlipayDelivery, AlipaySandbox, AlipaySandboxOrder, AlipayState } from './state';
+import { merchantOf } from './isv';
 
 const SELLER_ID = '2088000000000001';
 const DEFAULT_RETRY = [1000, 2000, 5000, 15000, 30000];
@@ -33,6 +34,7 @@ export function alipayNotifications(state: AlipayState, retryDelaysMs = DEFAULT_
 
   function notificationFields(o: AlipaySandboxOrder): Record<string, string> {
     const t = state.now();
+    const merchant = merchantOf(state.apps.get(o.app_id), o, SELLER_ID);
     const f: Record<string, string> = {
       gmt_create: beijing(o.gmt_create),
       charset: 'utf-8',
@@ -52,8 +54,8 @@ export function alipayNotifications(state: AlipayState, retryDelaysMs = DEFAULT_
       point_amount: '0.00',
       total_amount: o.total_amount,
       trade_no: o.trade_no,
-      auth_app_id: o.app_id,
-      seller_id: SELLER_ID,
+      auth_app_id: merchant.auth_app_id,
+      seller_id: merchant.seller_id,
       out_trade_no: o.out_trade_no,
     };
     if (o.gmt_payment !== undefined) f.gmt_payment = beijing(o.gmt_payment);

@@ -6,6 +6,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { generateRsaKeyPair, issueCertificate, type Issued } from '../pki';
 import { beijing, certSn, rootCertSn } from './crypto';
+import type { AlipayAuthorization } from './isv';
 
 export interface AlipaySandboxApp {
   appId: string;
@@ -22,6 +23,8 @@ export interface AlipaySandboxApp {
   rootCert?: Issued;
   /** cert mode: a root bundle like Alipay's (the RSA root plus an EC root that SN rules skip) */
   rootBundlePem?: string;
+  /** service-provider (ISV) app: the merchants that authorised it, by app_auth_token (isv.ts) */
+  authorizations?: Record<string, AlipayAuthorization>;
 }
 
 let appSeq = 0;
@@ -114,6 +117,8 @@ export interface AlipaySandboxOrder {
   refunded_fen: number;
   refunds: Array<{ out_request_no: string; fen: number; at: number }>;
   cashier_id?: string;
+  /** ISV mode: the token of the merchant the trade was created for */
+  app_auth_token?: string;
 }
 
 export interface AlipaySandbox {

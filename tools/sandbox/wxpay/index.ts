@@ -12,6 +12,11 @@
  *     POST /v3/refund/domestic/refunds                         → 200 Refund (status SUCCESS)
  *     GET  /v3/refund/domestic/refunds/{out_refund_no}         → 200 Refund | 404 RESOURCE_NOT_EXISTS
  *     GET  /v3/certificates                                    → 200 {data:[{serial_no, …, encrypt_certificate}]}
+ *   v3 service provider (服务商; partner.ts): the signer is the service provider (sp_mchid), each order a sub-merchant's
+ *     POST /v3/pay/partner/transactions/jsapi|app|h5|native    body sp_appid, sp_mchid, sub_mchid, sub_appid?, payer.sp_openid|sub_openid
+ *     GET  /v3/pay/partner/transactions/out-trade-no/{no}?sp_mchid=&sub_mchid=   (and /id/{transaction_id})
+ *     POST /v3/pay/partner/transactions/out-trade-no/{no}/close  body {sp_mchid, sub_mchid} → 204
+ *     refunds: body sub_mchid; refund query ?sub_mchid=. Notifications carry sp_/sub_ ids and payer.sp_openid|sub_openid.
  *   v2 (XML, sign_type MD5 | HMAC-SHA256 with the apiV2Key)
  *     POST /pay/unifiedorder, /pay/orderquery, /pay/closeorder
  *   payer side (not part of WeChat; for people, browsers and scripts)
@@ -43,6 +48,8 @@ export { createWxpayMerchant, WxpaySandboxError } from './state';
 export type {
   WxSignMode,
   WxpaySandboxMerchant,
+  WxpaySandboxSubMerchant,
+  SandboxPartner,
   WxTradeState,
   WxTradeType,
   SandboxOrder,

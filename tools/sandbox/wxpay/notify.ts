@@ -19,6 +19,7 @@ import {
   type WxpayState,
 } from './state';
 import { transactionJson } from './v3';
+import { partnerV2Fields } from './partner';
 
 const DEFAULT_RETRY = [1000, 2000, 5000, 15000, 30000];
 const NOTIFY_TIMEOUT_MS = 5000;
@@ -56,7 +57,7 @@ export function wxpayNotifications(state: WxpayState, retryDelaysMs = DEFAULT_RE
       is_subscribe: 'N',
       mch_id: o.mchid,
       nonce_str: nonceStr(32),
-      openid: o.openid,
+      ...partnerV2Fields(o, true),
       out_trade_no: o.out_trade_no,
       result_code: 'SUCCESS',
       return_code: 'SUCCESS',

@@ -27,6 +27,22 @@ export interface WxpaySandboxMerchant {
   publicKeyId: string;
   publicKey: { privateKeyPem: string; publicKeyPem: string };
   signMode: WxSignMode;
+  /** service-provider (服务商) mode: the sub-merchants (特约商户) bound to this merchant, with their app ids */
+  subMerchants?: WxpaySandboxSubMerchant[];
+}
+
+export interface WxpaySandboxSubMerchant {
+  sub_mchid: string;
+  /** app ids bound to the sub-merchant (sub_appid) */
+  appids: string[];
+}
+
+/** an order placed through `/v3/pay/partner/...`: `mchid`/`appid` of the order are the service provider's */
+export interface SandboxPartner {
+  sub_mchid: string;
+  sub_appid?: string;
+  /** which app the payer's openid belongs to (payer.sp_openid or payer.sub_openid) */
+  openid_kind: 'sp' | 'sub';
 }
 
 export type WxTradeState = 'NOTPAY' | 'SUCCESS' | 'CLOSED' | 'REFUND' | 'PAYERROR';
@@ -69,6 +85,8 @@ export interface SandboxOrder {
   device_info?: string;
   /** the request body as received (parsed) */
   request: Record<string, unknown>;
+  /** service-provider order */
+  partner?: SandboxPartner;
 }
 
 export interface SandboxRefund {
@@ -84,6 +102,8 @@ export interface SandboxRefund {
   create_time: number;
   success_time: number;
   fingerprint: string;
+  /** service-provider refund: the order's sub-merchant */
+  sub_mchid?: string;
 }
 
 export interface WxpayDelivery {
@@ -155,7 +175,7 @@ function wechatSerial(): string {
 }
 
 export async function createWxpayMerchant(
-  opts: { mchid?: string; appids?: string[]; signMode?: WxSignMode } = {},
+  opts: { mchid?: string; appids?: string[]; signMode?: WxSignMode; subMerchants?: WxpaySandboxSubMerchant[] } = {},
 ): Promise<WxpaySandboxMerchant> {
   const mchid = opts.mchid ?? `19${digits(8)}`;
   const [merchant, platform, publicKey] = await Promise.all([
@@ -176,6 +196,7 @@ export async function createWxpayMerchant(
     publicKeyId: `PUB_KEY_ID_01${mchid}${digits(16)}`,
     publicKey,
     signMode: opts.signMode ?? 'platform-cert',
+    ...(opts.subMerchants ? { subMerchants: opts.subMerchants } : {}),
   };
 }
 

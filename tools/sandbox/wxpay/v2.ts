@@ -3,6 +3,7 @@
  * POST /pay/unifiedorder, /pay/orderquery, /pay/closeorder. Errors are answered with HTTP 200.
  */
 import { timingSafeEqual } from 'node:crypto';
+import { partnerV2, partnerV2Fields, visibleTo } from './partner';
 import { compactBeijing, nonceStr, parseCompactBeijing, parseXml, toXml, v2Sign, type V2SignType } from './protocol';
 import {
   isHttpUrl,
@@ -71,7 +72,9 @@ export function handleV2(state: WxpayState, path: string, raw: Buffer): string {
     }
     const tradeType = p.trade_type as WxTradeType;
     if (!['JSAPI', 'NATIVE', 'APP', 'MWEB'].includes(tradeType)) return v2Fail('trade_type参数格式错误');
-    if (tradeType === 'JSAPI' && !p.openid) return v2Fail('JSAPI支付必须传openid');
+    const partner = partnerV2({ rt }, p);
+    if (typeof partner === 'string') return fail('PARAM_ERROR', partner);
+    if (tradeType === 'JSAPI' && !p.openid && !p.sub_openid) return v2Fail('JSAPI支付必须传openid');
     if (!/^[1-9]\d{0,15}$/.test(p.total_fee) || !Number.isSafeInteger(Number(p.total_fee))) return v2Fail('total_fee参数格式错误');
     if (p.fee_type && p.fee_type !== 'CNY') return v2Fail('fee_type参数格式错误');
     if (!OUT_TRADE_NO_RE.test(p.out_trade_no)) return v2Fail('out_trade_no参数格式错误');
@@ -96,11 +99,12 @@ export function handleV2(state: WxpayState, path: string, raw: Buffer): string {
         notify_url: p.notify_url,
         total: Number(p.total_fee),
         currency: 'CNY',
-        openid: p.openid || undefined,
+        openid: p.sub_openid || p.openid || undefined,
         time_expire: timeExpire,
         sign_type: signType,
         device_info: p.device_info || undefined,
         request: p,
+        ...(partner ? { partner } : {}),
       },
       `v2|${stable(signedParams)}`,
     );
@@ -129,12 +133,14 @@ export function handleV2(state: WxpayState, path: string, raw: Buffer): string {
     } else {
       o = state.findOrder(p.out_trade_no, rt.m.mchid);
     }
+    // a sub-merchant's order is found only with its sub_mch_id
+    o = visibleTo(o, p.sub_mch_id || undefined);
     if (!o) return fail('ORDERNOTEXIST', '此交易订单号不存在');
     const paid = o.transaction_id !== undefined;
     return reply({
       result_code: 'SUCCESS',
       device_info: o.device_info,
-      openid: paid ? o.openid : undefined,
+      ...partnerV2Fields(o, paid),
       is_subscribe: paid ? 'N' : undefined,
       trade_type: o.trade_type,
       bank_type: paid ? 'OTHERS' : undefined,
@@ -153,7 +159,7 @@ export function handleV2(state: WxpayState, path: string, raw: Buffer): string {
 
   // /pay/closeorder
   if (!p.out_trade_no) return fail('LACK_PARAMS', '缺少参数out_trade_no');
-  const o = state.findOrder(p.out_trade_no, rt.m.mchid);
+  const o = visibleTo(state.findOrder(p.out_trade_no, rt.m.mchid), p.sub_mch_id || undefined);
   if (!o) return fail('ORDERNOTEXIST', '订单不存在');
   if (o.trade_state === 'SUCCESS' || o.trade_state === 'REFUND') return fail('ORDERPAID', '订单已支付，不能发起关单');
   if (o.trade_state === 'CLOSED' && !o.expired) return fail('ORDERCLOSED', '订单已关闭，无法重复关闭');

@@ -6,6 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import type { PeerRequest, PeerResponse } from '../loopback';
 import { aesGcmEncrypt, digits, parseAuthorization, parseRfc3339, rfc3339Beijing, rsaVerify, v3RequestMessage } from './protocol';
+import { err, get, invalid, missing, type Ctx, type V3Result } from './v3-common';
+import { checkSubMerchant, partnerOrderKey, partnerPrepay, partnerTransaction, visibleTo } from './partner';
 import {
   isHttpUrl,
   isObj,
@@ -20,47 +22,6 @@ import {
   type WxpayState,
   type WxTradeType,
 } from './state';
-
-interface V3Result {
-  status: number;
-  body?: unknown;
-}
-
-interface Ctx {
-  rt: MerchantRt;
-  query: URLSearchParams;
-  body: unknown;
-}
-
-function get(obj: unknown, path: string): unknown {
-  let cur: unknown = obj;
-  for (const k of path.split('.')) {
-    if (!isObj(cur)) return undefined;
-    cur = cur[k];
-  }
-  return cur;
-}
-
-function err(status: number, code: string, message: string, detail?: Json): V3Result {
-  return { status, body: detail ? { code, message, detail } : { code, message } };
-}
-
-function missing(path: string): V3Result {
-  return err(400, 'PARAM_ERROR', `输入源“/body/${path.replace(/\./g, '/')}”映射到值字段必填性规则校验失败，此字段为必填项`, {
-    field: `/${path.replace(/\./g, '/')}`,
-    location: 'body',
-    issue: '字段必填',
-  });
-}
-
-function invalid(path: string, value: unknown, issue: string): V3Result {
-  return err(400, 'PARAM_ERROR', `参数格式错误：${path} ${issue}`, {
-    field: `/${path.replace(/\./g, '/')}`,
-    value,
-    location: 'body',
-    issue,
-  });
-}
 
 /** the v3 Transaction shape (queries and TRANSACTION.SUCCESS notifications) */
 export function transactionJson(o: SandboxOrder): Json {
@@ -79,7 +40,7 @@ export function transactionJson(o: SandboxOrder): Json {
   } else {
     out.amount = { total: o.total, currency: o.currency, payer_currency: 'CNY' };
   }
-  return out;
+  return o.partner ? partnerTransaction({ ...o, partner: o.partner }, out) : out;
 }
 
 export function v3Handler(state: WxpayState): (req: PeerRequest) => PeerResponse {
@@ -103,11 +64,14 @@ export function v3Handler(state: WxpayState): (req: PeerRequest) => PeerResponse
     return undefined;
   }
 
-  function prepay(kind: 'jsapi' | 'app' | 'h5' | 'native', ctx: Ctx): V3Result {
+  /** `partner`: `/v3/pay/partner/transactions/...` (sp_/sub_ ids instead of appid/mchid, see partner.ts) */
+  function prepay(kind: 'jsapi' | 'app' | 'h5' | 'native', ctx: Ctx, partner = false): V3Result {
     const b = ctx.body;
     if (!isObj(b)) return err(400, 'PARAM_ERROR', '请求体不是有效的JSON对象');
-    const required = ['appid', 'mchid', 'description', 'out_trade_no', 'notify_url', 'amount', 'amount.total'];
-    if (kind === 'jsapi') required.push('payer', 'payer.openid');
+    const ids = partner ? partnerPrepay(ctx, kind) : undefined;
+    if (ids && 'status' in ids) return ids;
+    const required = [...(partner ? [] : ['appid', 'mchid']), 'description', 'out_trade_no', 'notify_url', 'amount', 'amount.total'];
+    if (kind === 'jsapi' && !partner) required.push('payer', 'payer.openid');
     if (kind === 'h5') required.push('scene_info', 'scene_info.payer_client_ip', 'scene_info.h5_info', 'scene_info.h5_info.type');
     for (const p of required) {
       const v = get(b, p);
@@ -128,7 +92,7 @@ export function v3Handler(state: WxpayState): (req: PeerRequest) => PeerResponse
       const v = get(b, p);
       if (v !== undefined && typeof v !== 'string') return invalid(p, v, '应为字符串');
     }
-    const mchErr = checkBodyMchid(ctx);
+    const mchErr = partner ? undefined : checkBodyMchid(ctx);
     if (mchErr) return mchErr;
     const description = b.description as string;
     if ([...description].length > 127) return invalid('description', description, '长度不能超过127个字符');
@@ -150,14 +114,14 @@ export function v3Handler(state: WxpayState): (req: PeerRequest) => PeerResponse
       if (timeExpire === undefined) return invalid('time_expire', b.time_expire, '应为RFC 3339格式，如2018-06-08T10:34:56+08:00');
       if (timeExpire <= state.now()) return invalid('time_expire', b.time_expire, '订单失效时间不能早于当前时间');
     }
-    if (!ctx.rt.m.appids.includes(b.appid as string)) return err(400, 'APPID_MCHID_NOT_MATCH', 'appid和mch_id不匹配');
+    if (!ids && !ctx.rt.m.appids.includes(b.appid as string)) return err(400, 'APPID_MCHID_NOT_MATCH', 'appid和mch_id不匹配');
 
     const tradeType: WxTradeType = kind === 'jsapi' ? 'JSAPI' : kind === 'app' ? 'APP' : kind === 'h5' ? 'MWEB' : 'NATIVE';
     const placed = state.placeOrder(
       {
         protocol: 'v3',
         mchid: ctx.rt.m.mchid,
-        appid: b.appid as string,
+        appid: ids ? ids.appid : (b.appid as string),
         out_trade_no: no,
         trade_type: tradeType,
         description,
@@ -165,9 +129,10 @@ export function v3Handler(state: WxpayState): (req: PeerRequest) => PeerResponse
         notify_url: b.notify_url as string,
         total,
         currency: 'CNY',
-        openid: get(b, 'payer.openid') as string | undefined,
+        openid: ids ? ids.openid : (get(b, 'payer.openid') as string | undefined),
         time_expire: timeExpire,
         request: b,
+        ...(ids ? { partner: ids.partner } : {}),
       },
       `v3|${tradeType}|${stable(b)}`,
     );
@@ -182,27 +147,34 @@ export function v3Handler(state: WxpayState): (req: PeerRequest) => PeerResponse
     return { status: 200, body: { prepay_id: o.prepay_id } };
   }
 
-  function queryByOutTradeNo(ctx: Ctx, no: string): V3Result {
-    const e = checkQueryMchid(ctx);
-    if (e) return e;
-    const o = state.findOrder(no, ctx.rt.m.mchid);
+  /** the sub-merchant a partner route names (undefined on direct routes), or the error to answer */
+  function subMerchantOf(ctx: Ctx, partner: boolean, from: 'query' | 'body'): { sub?: string } | V3Result {
+    if (!partner) return (from === 'query' ? checkQueryMchid(ctx) : checkBodyMchid(ctx)) ?? { sub: undefined };
+    const key = partnerOrderKey(ctx, from);
+    return 'status' in key ? key : { sub: key.sub_mchid };
+  }
+
+  function queryByOutTradeNo(ctx: Ctx, no: string, partner = false): V3Result {
+    const k = subMerchantOf(ctx, partner, 'query');
+    if ('status' in k) return k;
+    const o = visibleTo(state.findOrder(no, ctx.rt.m.mchid), k.sub);
     if (!o) return err(404, 'ORDER_NOT_EXIST', '订单不存在');
     return { status: 200, body: transactionJson(o) };
   }
 
-  function queryByTransactionId(ctx: Ctx, id: string): V3Result {
-    const e = checkQueryMchid(ctx);
-    if (e) return e;
-    const o = state.byTransaction(id, ctx.rt.m.mchid);
+  function queryByTransactionId(ctx: Ctx, id: string, partner = false): V3Result {
+    const k = subMerchantOf(ctx, partner, 'query');
+    if ('status' in k) return k;
+    const o = visibleTo(state.byTransaction(id, ctx.rt.m.mchid), k.sub);
     if (!o) return err(404, 'ORDER_NOT_EXIST', '订单不存在');
     return { status: 200, body: transactionJson(state.refresh(o)) };
   }
 
-  function closeOrder(ctx: Ctx, no: string): V3Result {
+  function closeOrder(ctx: Ctx, no: string, partner = false): V3Result {
     if (!isObj(ctx.body)) return err(400, 'PARAM_ERROR', '请求体不是有效的JSON对象');
-    const e = checkBodyMchid(ctx);
-    if (e) return e;
-    const o = state.findOrder(no, ctx.rt.m.mchid);
+    const k = subMerchantOf(ctx, partner, 'body');
+    if ('status' in k) return k;
+    const o = visibleTo(state.findOrder(no, ctx.rt.m.mchid), k.sub);
     if (!o) return err(404, 'ORDER_NOT_EXIST', '订单不存在');
     if (o.trade_state === 'SUCCESS' || o.trade_state === 'REFUND') return err(400, 'ORDERPAID', '该订单已支付，不能关闭');
     o.trade_state = 'CLOSED';
@@ -257,6 +229,13 @@ export function v3Handler(state: WxpayState): (req: PeerRequest) => PeerResponse
     if (get(b, 'amount.currency') !== 'CNY') return invalid('amount.currency', get(b, 'amount.currency'), '仅支持CNY');
     if (b.notify_url !== undefined && !isHttpUrl(b.notify_url)) return invalid('notify_url', b.notify_url, '应为http(s)地址');
 
+    // service provider: the refund names the order's sub-merchant (body sub_mchid)
+    const sub = b.sub_mchid === undefined ? undefined : b.sub_mchid;
+    if (sub !== undefined) {
+      if (typeof sub !== 'string' || !sub) return invalid('sub_mchid', sub, '应为字符串');
+      const subErr = checkSubMerchant(ctx, sub);
+      if (subErr) return subErr;
+    }
     const mchid = ctx.rt.m.mchid;
     const fingerprint = stable(b);
     const prev = state.refund(outRefundNo, mchid);
@@ -270,6 +249,7 @@ export function v3Handler(state: WxpayState): (req: PeerRequest) => PeerResponse
     } else if (typeof b.out_trade_no === 'string') {
       o = state.findOrder(b.out_trade_no, mchid);
     }
+    o = visibleTo(o, sub);
     if (!o) return err(404, 'RESOURCE_NOT_EXISTS', '订单不存在');
     if (o.trade_state !== 'SUCCESS' && o.trade_state !== 'REFUND') return err(400, 'INVALID_REQUEST', '订单未支付，不能退款');
     if (total !== o.total) return err(400, 'INVALID_REQUEST', '订单金额与原订单金额不一致');
@@ -288,6 +268,7 @@ export function v3Handler(state: WxpayState): (req: PeerRequest) => PeerResponse
       create_time: t,
       success_time: t,
       fingerprint,
+      ...(sub ? { sub_mchid: sub } : {}),
     };
     state.addRefund(r);
     o.refunded += refund;
@@ -298,7 +279,8 @@ export function v3Handler(state: WxpayState): (req: PeerRequest) => PeerResponse
 
   function queryRefund(ctx: Ctx, outRefundNo: string): V3Result {
     const r = state.refund(outRefundNo, ctx.rt.m.mchid);
-    if (!r) return err(404, 'RESOURCE_NOT_EXISTS', '退款单不存在');
+    // a service provider's refund is found only with its sub-merchant (`?sub_mchid=`)
+    if (!r || (r.sub_mchid ?? null) !== ctx.query.get('sub_mchid')) return err(404, 'RESOURCE_NOT_EXISTS', '退款单不存在');
     return { status: 200, body: refundJson(r) };
   }
 
@@ -325,6 +307,10 @@ export function v3Handler(state: WxpayState): (req: PeerRequest) => PeerResponse
     { method: 'GET', re: /^\/v3\/pay\/transactions\/out-trade-no\/([^/]+)$/, run: (c, m) => queryByOutTradeNo(c, m[1]) },
     { method: 'GET', re: /^\/v3\/pay\/transactions\/id\/([^/]+)$/, run: (c, m) => queryByTransactionId(c, m[1]) },
     { method: 'POST', re: /^\/v3\/pay\/transactions\/out-trade-no\/([^/]+)\/close$/, run: (c, m) => closeOrder(c, m[1]) },
+    { method: 'POST', re: /^\/v3\/pay\/partner\/transactions\/(jsapi|app|h5|native)$/, run: (c, m) => prepay(m[1] as 'jsapi', c, true) },
+    { method: 'GET', re: /^\/v3\/pay\/partner\/transactions\/out-trade-no\/([^/]+)$/, run: (c, m) => queryByOutTradeNo(c, m[1], true) },
+    { method: 'GET', re: /^\/v3\/pay\/partner\/transactions\/id\/([^/]+)$/, run: (c, m) => queryByTransactionId(c, m[1], true) },
+    { method: 'POST', re: /^\/v3\/pay\/partner\/transactions\/out-trade-no\/([^/]+)\/close$/, run: (c, m) => closeOrder(c, m[1], true) },
     { method: 'POST', re: /^\/v3\/refund\/domestic\/refunds$/, run: (c) => createRefund(c) },
     { method: 'GET', re: /^\/v3\/refund\/domestic\/refunds\/([^/]+)$/, run: (c, m) => queryRefund(c, m[1]) },
     { method: 'GET', re: /^\/v3\/certificates$/, run: (c) => certificates(c) },

@@ -30,7 +30,24 @@ export interface DuplicatePayment {
   date: number;
 }
 
-export interface PayOrder {
+/**
+ * Service-provider (服务商 / ISV) mode: the sub-merchant an order was created for. Stored on the
+ * order under these names (vk-uni-pay keeps `app_auth_token` there too), handed back to the adapter
+ * for every later call on the order (query, close, refund), and matched with its notifications.
+ */
+export const PARTNER_FIELDS = ['sp_appid', 'sp_mchid', 'sub_appid', 'sub_mchid', 'app_auth_token'] as const;
+export type PartnerIds = Partial<Record<(typeof PARTNER_FIELDS)[number], string>>;
+/** the partner ids a verified notification repeats, each matched with the order's (a direct order has none) */
+export const NOTIFIED_PARTNER_FIELDS = ['sub_mchid', 'sub_appid'] as const;
+
+/** The partner ids stored on an order (undefined for a direct merchant's order). */
+export function partnerIds(order: Partial<PayOrder>): PartnerIds | undefined {
+  const out: PartnerIds = {};
+  for (const k of PARTNER_FIELDS) if (typeof order[k] === 'string' && order[k]) out[k] = order[k];
+  return Object.keys(out).length ? out : undefined;
+}
+
+export interface PayOrder extends PartnerIds {
   _id?: string;
   out_trade_no: string;
   /** integer fen */
@@ -140,6 +157,7 @@ export const ORDER_FIELDS: ReadonlySet<string> = new Set([
   'handler_error',
   'query_lock_until',
   'duplicate_payments',
+  ...PARTNER_FIELDS,
   'other',
   'out_refund_no',
 ]);
@@ -160,5 +178,6 @@ export function handlerData(order: PayOrder): Record<string, unknown> {
 
 /** The order as a client may see it (no raw notification, no lease bookkeeping). */
 export function publicOrder(order: PayOrder): Record<string, unknown> {
-  return without(order, [...INTERNAL_FIELDS, 'notify_info', 'original_data']);
+  // app_auth_token: the sub-merchant's Alipay authorisation, a server-side credential
+  return without(order, [...INTERNAL_FIELDS, 'notify_info', 'original_data', 'app_auth_token']);
 }

@@ -51,6 +51,12 @@ const PROTECTED_OTHER_KEYS = new Set([
   'mch_id',
   'sp_appid',
   'sp_mchid',
+  // service-provider mode: the sub-merchant is data.sub_mchid / sub_appid / app_auth_token, stored on the order
+  'sub_mchid',
+  'sub_mch_id',
+  'sub_appid',
+  'sub_openid',
+  'app_auth_token',
   'seller_id',
   'trans_amount',
   'buy_quantity',

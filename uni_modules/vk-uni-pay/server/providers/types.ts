@@ -7,6 +7,7 @@ import type { Clock, HttpTransport, KeyValueCache } from '../ports';
 import type { Capability, PayType, PlatformKey, ProviderName } from '../core/catalog';
 import type { IntegratedResponse } from '../../../../types/unicloud-server';
 import type { DoctorInput, Finding } from '../core/doctor';
+import type { PartnerIds } from '../core/order';
 
 // the names live in the core catalog; re-exported so adapters keep one import
 export type { PayType, PlatformKey, ProviderName };
@@ -30,6 +31,8 @@ export interface ProviderContext<C = Record<string, any>> {
   cache: KeyValueCache;
   /** merchant id (`pid`) when the config came from vk-pay-config, for cache keys */
   pid?: string;
+  /** service-provider mode: the sub-merchant ids of the order this call is about (as stored on it) */
+  partner?: PartnerIds;
 }
 
 export interface CreateOrderInput {
@@ -115,6 +118,8 @@ export type NotifyEvent =
       pay_date?: number;
       /** normalised provider fields kept on the order as notify_info */
       info: Record<string, unknown>;
+      /** service-provider ids the notification carries (e.g. sub_mchid), each matched with the order's field of that name */
+      partner?: PartnerIds;
     }
   | {
       kind: 'refund';

@@ -3,7 +3,7 @@
  * the unique out_trade_no makes concurrent calls safe) → one provider call → the client's orderInfo.
  */
 import { PayError } from '../core/errors';
-import { ORDER_STATUS, type PayOrder } from '../core/order';
+import { ORDER_STATUS, PARTNER_FIELDS, partnerIds, type PayOrder } from '../core/order';
 import { configNodePath, sceneFacts } from '../core/catalog';
 import { detectPayType, legacyPlatform, normalizeContext } from '../core/platform';
 import { checkTimeExpire, validateCreatePayment } from '../core/validate';
@@ -25,7 +25,17 @@ export interface CreatePaymentResult {
 }
 
 /** Provider inputs that are not order fields but the adapters need (vk-uni-pay `data.*` extras). */
-const EXTRA_KEYS = ['wxpay_virtual', 'return_url', 'auth_code', 'productid', 'product_id', 'biz_type'] as const;
+const EXTRA_KEYS = [
+  'wxpay_virtual',
+  'return_url',
+  'auth_code',
+  'productid',
+  'product_id',
+  'biz_type',
+  'sub_mchid',
+  'sub_appid',
+  'app_auth_token',
+] as const;
 
 export async function createPayment(deps: PayDeps, raw: unknown): Promise<CreatePaymentResult> {
   const opts = validateCreatePayment(raw);
@@ -51,7 +61,7 @@ export async function createPayment(deps: PayDeps, raw: unknown): Promise<Create
   const node = configNode<Record<string, any>>(config, configNodePath(provider, platformKey));
   const notify_url = notifyBaseUrl(config, client.spaceId ?? deps.spaceId());
   const notify_path = `/paymentNotify/${payType}/${data.out_trade_no}`;
-  // what only this provider needs (e.g. the session_key of a virtual payment), before anything is stored
+  // what only this provider needs (a virtual payment's session_key, a service provider's sub-merchant), before anything is stored
   const adapter = loadAdapter(provider);
   const ctx = providerContext(deps, node, data.pid);
   const extra: Record<string, unknown> = { provider_pay_method: opts.provider_pay_method };
@@ -111,7 +121,8 @@ export async function createPayment(deps: PayDeps, raw: unknown): Promise<Create
     other: data.other ?? {},
     extra,
   };
-  const result = await adapter.createOrder(input, ctx);
+  // service-provider mode: the adapter acts for the sub-merchant the order was stored with
+  const result = await adapter.createOrder(input, { ...ctx, partner: partnerIds(order) });
   const patch = changedFields(result.orderPatch, order);
   if (patch) await deps.orders.updateUnpaid(order.out_trade_no, order.total_fee, patch);
   const codeUrl = result.codeUrl ?? (typeof result.orderInfo === 'object' ? (result.orderInfo.codeUrl as string | undefined) : undefined);
@@ -177,6 +188,9 @@ function assertReusable(existing: PayOrder, fresh: PayOrder): void {
   if (existing.total_fee !== fresh.total_fee) throw new PayError('ORDER_AMOUNT_CHANGED', { old: existing.total_fee, new: fresh.total_fee });
   if ((existing.pid ?? '') !== (fresh.pid ?? ''))
     throw new PayError('FIELD_INVALID', { field: 'pid', reason: 'an order keeps the merchant it was created with' });
+  const [was, now] = [partnerIds(existing), partnerIds(fresh)];
+  const changed = PARTNER_FIELDS.find((k) => (was?.[k] ?? '') !== (now?.[k] ?? ''));
+  if (changed) throw new PayError('FIELD_INVALID', { field: changed, reason: 'an order keeps the sub-merchant it was created with' });
 }
 
 /** The part of an adapter's order patch that is not already stored (saves a round trip). */

@@ -13,7 +13,7 @@ import { PurchasesRepo } from '../store/purchases';
 import type { ConfigSource } from '../store/config';
 import { configCenterSource, configNode, withMerchants } from '../store/config';
 import type { ProviderContext } from '../providers/types';
-import type { PayOrder } from '../core/order';
+import { partnerIds, type PartnerIds, type PayOrder } from '../core/order';
 import { PayError } from '../core/errors';
 import { configNodePath, splitPayType } from '../core/catalog';
 import { createLogger } from './log';
@@ -122,8 +122,9 @@ export function createDeps(overrides: Partial<PayDeps> = {}): PayDeps {
   };
 }
 
-export function providerContext<C>(deps: PayDeps, config: C, pid?: string): ProviderContext<C> {
-  return { config, http: deps.http, clock: deps.clock, cache: deps.cache, pid };
+/** `partner`: the sub-merchant ids of the order the call is about (service-provider mode) */
+export function providerContext<C>(deps: PayDeps, config: C, pid?: string, partner?: PartnerIds): ProviderContext<C> {
+  return { config, http: deps.http, clock: deps.clock, cache: deps.cache, pid, ...(partner ? { partner } : {}) };
 }
 
 /** The order an operation names, or a clear error: out_trade_no missing (1021) or unknown (2001). */
@@ -138,5 +139,10 @@ export async function requireOrder(deps: PayDeps, out_trade_no: unknown): Promis
 export async function orderProviderContext(deps: PayDeps, order: PayOrder): Promise<ProviderContext<Record<string, any>>> {
   const { platformKey } = splitPayType(order.pay_type);
   const config = await deps.configs.load(order.pid);
-  return providerContext(deps, configNode<Record<string, any>>(config, configNodePath(order.provider, platformKey)), order.pid);
+  return providerContext(
+    deps,
+    configNode<Record<string, any>>(config, configNodePath(order.provider, platformKey)),
+    order.pid,
+    partnerIds(order),
+  );
 }

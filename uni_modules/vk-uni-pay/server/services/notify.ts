@@ -5,7 +5,7 @@
  * provider to retry whenever the handler has not succeeded yet.
  */
 import { PayError, isPayError } from '../core/errors';
-import { ORDER_STATUS, type PayOrder } from '../core/order';
+import { NOTIFIED_PARTNER_FIELDS, ORDER_STATUS, partnerIds, type PayOrder } from '../core/order';
 import { PLATFORM_KEYS, PROVIDERS, PUSH_ROUTES, configNodePath } from '../core/catalog';
 import { loadAdapter } from '../providers/registry';
 import type { NotifyEvent, PayType, PlatformKey, ProviderAdapter, ProviderContext, ProviderName, RawHttpRequest } from '../providers/types';
@@ -67,7 +67,7 @@ export async function paymentNotify(deps: PayDeps, req: RawHttpRequest): Promise
     if (order.provider !== route.provider) return refuse('provider differs from the order');
     const config = await deps.configs.load(order.pid);
     const node = configNode<Record<string, any>>(config, configNodePath(route.provider, route.platformKey));
-    const ctx = providerContext(deps, node, order.pid);
+    const ctx = providerContext(deps, node, order.pid, partnerIds(order));
     const event = await adapter.verifyNotify(req, ctx);
     return handleEvent(deps, adapter, ctx, route.payType, order, event, req.body.toString('utf8'));
   });
@@ -178,6 +178,9 @@ export function paymentMismatch(
   if (event.total_fee !== order.total_fee) return 'total_fee';
   if (event.appid !== undefined && node.appId && event.appid !== node.appId) return 'appid';
   if (event.mchid !== undefined && node.mchId && event.mchid !== node.mchId) return 'mchid';
+  // service-provider mode: the notification must be for the sub-merchant of the order (and a direct one for a direct order)
+  const sub = NOTIFIED_PARTNER_FIELDS.find((k) => (event.partner?.[k] ?? '') !== (order[k] ?? ''));
+  if (sub) return sub;
   if (!event.transaction_id) return 'transaction_id';
   return undefined;
 }

@@ -145,8 +145,11 @@ function gatewayRequest(rt: AlipayRuntime, call: AlipayCall<unknown>, nowMs: num
 export async function callAlipay<T = Record<string, any>>(ctx: ProviderContext<AlipayNodeConfig>, call: AlipayCall<T>): Promise<T> {
   const rt = getAlipayRuntime(ctx.config);
   let data: Record<string, any> = {};
+  // service-provider mode: every call about an order acts for the merchant whose token the order keeps
+  const token = call.common?.app_auth_token ?? ctx.partner?.app_auth_token;
+  const withToken = token ? { ...call, common: { ...call.common, app_auth_token: token } } : call;
   return callGateway(ctx.http, {
-    request: gatewayRequest(rt, call, ctx.clock.now(), ctx.config.timeout),
+    request: gatewayRequest(rt, withToken, ctx.clock.now(), ctx.config.timeout),
     verify: (res) => {
       data = verifiedAnswer(rt, call.method, res);
     },

@@ -21,6 +21,7 @@ import { getAlipayRuntime, type AlipayNodeConfig } from './config';
 import { callAlipay, signedParamString, type CommonParams } from './gateway';
 import { verifyAndParseNotify } from './notify';
 import { diagnoseAlipay } from './doctor';
+import { alipayPrepareCreate } from './partner';
 import { alipayLogin } from './oauth';
 
 export type { AlipayNodeConfig } from './config';
@@ -89,8 +90,9 @@ function buyerFields(input: CreateOrderInput): Record<string, string> {
   return ALIPAY_USER_ID.test(input.openid) ? { buyer_id: input.openid } : { buyer_open_id: input.openid };
 }
 
-function commonParams(input: CreateOrderInput, config: AlipayNodeConfig): CommonParams {
-  const token = typeof input.extra?.app_auth_token === 'string' ? input.extra.app_auth_token : config.appAuthToken;
+/** the order's merchant token (service-provider mode) was resolved and stored by prepareCreate (partner.ts) */
+function commonParams(input: CreateOrderInput, ctx: Ctx): CommonParams {
+  const token = ctx.partner?.app_auth_token;
   return { notify_url: input.notify_url, ...(token ? { app_auth_token: token } : {}) };
 }
 
@@ -116,7 +118,7 @@ function tradeBiz(input: CreateOrderInput, defaultProductCode: string, config: A
 
 async function createOrder(input: CreateOrderInput, ctx: Ctx): Promise<CreateOrderResult> {
   const rt = getAlipayRuntime(ctx.config);
-  const common = commonParams(input, ctx.config);
+  const common = commonParams(input, ctx);
   const orderPatch = { provider_appid: rt.appId };
   const scene = input.needQRcode ? 'h5' : input.platformKey;
 
@@ -226,6 +228,7 @@ function notifyReply(ok: boolean): IntegratedResponse {
 export const alipayAdapter: ProviderAdapter<AlipayNodeConfig> = {
   provider: 'alipay',
   diagnose: diagnoseAlipay,
+  prepareCreate: alipayPrepareCreate,
   createOrder,
   queryOrder,
   closeOrder,

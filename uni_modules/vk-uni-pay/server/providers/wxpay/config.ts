@@ -20,6 +20,9 @@ export interface WxpayNodeConfig {
   signType?: 'MD5' | 'HMAC-SHA256';
   /** mweb: `{ h5_info: { type: 'Wap', wap_url, wap_name } }` */
   sceneInfo?: { h5_info?: Record<string, string> };
+  /** service-provider (服务商) mode: the default sub-merchant (特约商户) when a call names none (data.sub_mchid / data.sub_appid win) */
+  subMchId?: string;
+  subAppId?: string;
   /** mini program / official account secret (code2Session) */
   secret?: string;
   /** gateway base URL; default https://api.mch.weixin.qq.com (the sandbox stands in here) */

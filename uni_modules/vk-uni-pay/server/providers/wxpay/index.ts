@@ -24,6 +24,18 @@ import { isGatewayFailure } from '../gateway';
 import { WxpayV2Client, v2Key, v2SignType } from './v2';
 import { decryptRefundReqInfo, decryptResource, nonceStr, parseXml, signLines, signV2, verifyV2 } from './crypto';
 import { diagnoseWxpay } from './doctor';
+import {
+  PARTNER_ENDPOINT,
+  clientAppId,
+  partnerClose,
+  partnerPrepayFields,
+  partnerQueryPath,
+  partnerRefundQueryPath,
+  partnerTransactionIds,
+  partnerV2Ids,
+  storedPartner,
+  wxpayPrepareCreate,
+} from './partner';
 import type { LoginIds, PlatformKey } from '../types';
 import { DEFAULT_API_BASE, code2Session, officialAccountOpenid } from '../wechat-api';
 
@@ -62,22 +74,24 @@ function unixSeconds(ctx: Ctx): string {
 async function createV3(input: CreateOrderInput, ctx: Ctx): Promise<CreateOrderResult> {
   const config = ctx.config;
   const key = input.platformKey;
+  const jsapi = key === 'mp-weixin' || key === 'h5-weixin';
+  // service-provider mode: the order's sp_/sub_ ids instead of appid/mchid, the payer under the right app
+  const partner = storedPartner(ctx.partner);
   const body: Record<string, unknown> = {
     ...input.other,
-    appid: config.appId,
-    mchid: config.mchId,
+    ...(partner ? partnerPrepayFields(partner, jsapi ? input.openid : undefined) : { appid: config.appId, mchid: config.mchId }),
     description: input.subject,
     out_trade_no: input.out_trade_no,
     notify_url: input.notify_url,
     amount: { total: input.total_fee, currency: 'CNY' },
   };
   if (input.time_expire) body.time_expire = toRfc3339Shanghai(input.time_expire);
-  if (key === 'mp-weixin' || key === 'h5-weixin') body.payer = { openid: input.openid };
+  if (jsapi && !partner) body.payer = { openid: input.openid };
   if (key === 'mweb') {
     const extra = (input.other.scene_info as Record<string, unknown>) ?? {};
     body.scene_info = { ...extra, payer_client_ip: input.client_ip, h5_info: v3H5Info(config) };
   }
-  const { data } = await new WxpayV3Client(config, ctx).request('POST', V3_ENDPOINT[key], body);
+  const { data } = await new WxpayV3Client(config, ctx).request('POST', (partner ? PARTNER_ENDPOINT : V3_ENDPOINT)[key], body);
   const signer = merchantState(config).signer;
   if (key === 'h5') {
     if (!data.code_url) throw new PayError('GATEWAY_RESPONSE_INVALID');
@@ -90,13 +104,15 @@ async function createV3(input: CreateOrderInput, ctx: Ctx): Promise<CreateOrderR
   if (!data.prepay_id) throw new PayError('GATEWAY_RESPONSE_INVALID');
   const timeStamp = unixSeconds(ctx);
   const nonce = nonceStr();
+  // the app that starts the payment; a sub-merchant's payment names the sub-merchant as partnerid
+  const appId = partner ? clientAppId(partner) : config.appId;
   let orderInfo: Record<string, unknown>;
   if (key === 'app-plus') {
     // APP signs the bare prepay_id as its 4th line (not the package)
-    const sign = signLines(signer, [config.appId, timeStamp, nonce, data.prepay_id]);
+    const sign = signLines(signer, [appId, timeStamp, nonce, data.prepay_id]);
     orderInfo = {
-      appid: config.appId,
-      partnerid: config.mchId,
+      appid: appId,
+      partnerid: partner ? partner.sub_mchid : config.mchId,
       prepayid: data.prepay_id,
       package: 'Sign=WXPay',
       noncestr: nonce,
@@ -105,8 +121,8 @@ async function createV3(input: CreateOrderInput, ctx: Ctx): Promise<CreateOrderR
     };
   } else {
     const pkg = `prepay_id=${data.prepay_id}`;
-    const paySign = signLines(signer, [config.appId, timeStamp, nonce, pkg]);
-    orderInfo = { appId: config.appId, timeStamp, nonceStr: nonce, package: pkg, signType: 'RSA', paySign };
+    const paySign = signLines(signer, [appId, timeStamp, nonce, pkg]);
+    orderInfo = { appId, timeStamp, nonceStr: nonce, package: pkg, signType: 'RSA', paySign };
   }
   return { orderInfo };
 }
@@ -124,7 +140,9 @@ async function createV2(input: CreateOrderInput, ctx: Ctx): Promise<CreateOrderR
     trade_type: V2_TRADE_TYPE[key],
   };
   if (input.time_expire) params.time_expire = toCompactShanghai(input.time_expire);
-  if (V2_TRADE_TYPE[key] === 'JSAPI') params.openid = input.openid;
+  const partner = storedPartner(ctx.partner);
+  // service provider: an openid under the sub-merchant's app is its sub_openid
+  if (V2_TRADE_TYPE[key] === 'JSAPI') params[partner?.sub_appid ? 'sub_openid' : 'openid'] = input.openid;
   if (key === 'h5') params.product_id = input.out_trade_no;
   if (key === 'mweb') params.scene_info = JSON.stringify({ h5_info: { type: 'Wap', ...(config.sceneInfo?.h5_info ?? {}) } });
   const answer = await new WxpayV2Client(config, ctx).request('/pay/unifiedorder', params);
@@ -133,10 +151,11 @@ async function createV2(input: CreateOrderInput, ctx: Ctx): Promise<CreateOrderR
   const timeStamp = unixSeconds(ctx);
   const nonce = nonceStr();
   const signType = v2SignType(config);
+  const appId = partner ? clientAppId(partner) : config.appId;
   if (key === 'app-plus') {
     const info: Record<string, unknown> = {
-      appid: config.appId,
-      partnerid: config.mchId,
+      appid: appId,
+      partnerid: partner ? partner.sub_mchid : config.mchId,
       prepayid: answer.prepay_id,
       package: 'Sign=WXPay',
       noncestr: nonce,
@@ -145,7 +164,7 @@ async function createV2(input: CreateOrderInput, ctx: Ctx): Promise<CreateOrderR
     return { orderInfo: { ...info, sign: signV2(info, v2Key(config), signType) } };
   }
   const info: Record<string, unknown> = {
-    appId: config.appId,
+    appId,
     timeStamp,
     nonceStr: nonce,
     package: `prepay_id=${answer.prepay_id}`,
@@ -171,14 +190,17 @@ async function queryOrder(q: { out_trade_no: string }, ctx: Ctx): Promise<QueryO
       transaction_id: a.transaction_id || undefined,
       total_fee: a.total_fee ? Number(a.total_fee) : undefined,
       pay_date: parseProviderTime(a.time_end),
-      openid: a.openid || undefined,
+      openid: partnerV2Ids(a).openid,
       raw: a,
     };
   }
+  const partner = storedPartner(ctx.partner);
   try {
     const { data } = await new WxpayV3Client(config, ctx).request(
       'GET',
-      `/v3/pay/transactions/out-trade-no/${encodeURIComponent(q.out_trade_no)}?mchid=${config.mchId}`,
+      partner
+        ? partnerQueryPath(q.out_trade_no, partner)
+        : `/v3/pay/transactions/out-trade-no/${encodeURIComponent(q.out_trade_no)}?mchid=${config.mchId}`,
     );
     return {
       state: TRADE_STATE[data.trade_state] ?? 'ERROR',
@@ -186,7 +208,7 @@ async function queryOrder(q: { out_trade_no: string }, ctx: Ctx): Promise<QueryO
       transaction_id: data.transaction_id,
       total_fee: data.amount?.total,
       pay_date: parseProviderTime(data.success_time),
-      openid: data.payer?.openid,
+      openid: partner ? partnerTransactionIds(data).openid : data.payer?.openid,
       raw: data,
     };
   } catch (e) {
@@ -202,11 +224,11 @@ async function closeOrder(q: { out_trade_no: string }, ctx: Ctx) {
     const raw = await new WxpayV2Client(config, ctx).request('/pay/closeorder', { out_trade_no: q.out_trade_no });
     return { closed: true, raw };
   }
-  const { status } = await new WxpayV3Client(config, ctx).request(
-    'POST',
-    `/v3/pay/transactions/out-trade-no/${encodeURIComponent(q.out_trade_no)}/close`,
-    { mchid: config.mchId },
-  );
+  const partner = storedPartner(ctx.partner);
+  const close = partner
+    ? partnerClose(q.out_trade_no, partner)
+    : { path: `/v3/pay/transactions/out-trade-no/${encodeURIComponent(q.out_trade_no)}/close`, body: { mchid: config.mchId } };
+  const { status } = await new WxpayV3Client(config, ctx).request('POST', close.path, close.body);
   return { closed: status === 204 || status === 200, raw: { status } };
 }
 
@@ -223,7 +245,9 @@ async function refund(input: RefundInput, ctx: Ctx): Promise<RefundResult> {
       provider: 'wxpay v2',
       operation: 'refund (WeChat Pay v2 needs the .p12 client certificate `pfx`, which Node 18+ cannot load; configure version 3)',
     });
+  const partner = storedPartner(ctx.partner);
   const body: Record<string, unknown> = {
+    ...(partner ? { sub_mchid: partner.sub_mchid } : {}),
     out_trade_no: input.out_trade_no,
     out_refund_no: input.out_refund_no,
     amount: { refund: input.refund_fee, total: input.total_fee, currency: 'CNY' },
@@ -241,9 +265,10 @@ async function refund(input: RefundInput, ctx: Ctx): Promise<RefundResult> {
 
 async function queryRefund(q: { out_trade_no: string; out_refund_no: string }, ctx: Ctx): Promise<RefundResult> {
   if (isV2(ctx.config)) throw new PayError('OPERATION_UNSUPPORTED', { provider: 'wxpay v2', operation: 'queryRefund' });
+  const partner = storedPartner(ctx.partner);
   const { data } = await new WxpayV3Client(ctx.config, ctx).request(
     'GET',
-    `/v3/refund/domestic/refunds/${encodeURIComponent(q.out_refund_no)}`,
+    partner ? partnerRefundQueryPath(q.out_refund_no, partner) : `/v3/refund/domestic/refunds/${encodeURIComponent(q.out_refund_no)}`,
   );
   return { state: REFUND_STATE[data.status] ?? 'PROCESSING', refund_id: data.refund_id, refund_fee: data.amount?.refund ?? 0, raw: data };
 }
@@ -258,15 +283,16 @@ async function verifyNotifyV3(req: RawHttpRequest, ctx: Ctx): Promise<NotifyEven
   if (!plain) throw new PayError('NOTIFY_MALFORMED');
   if (outer.event_type === 'TRANSACTION.SUCCESS') {
     if (typeof plain.out_trade_no !== 'string' || !Number.isSafeInteger(plain.amount?.total)) throw new PayError('NOTIFY_MALFORMED');
+    // a service provider's notification names sp_/sub_ ids (the service matches sub_mchid with the order)
+    const ids =
+      plain.sp_mchid !== undefined ? partnerTransactionIds(plain) : { appid: plain.appid, mchid: plain.mchid, openid: plain.payer?.openid };
     return {
       kind: 'payment',
       out_trade_no: plain.out_trade_no,
       transaction_id: plain.transaction_id,
       total_fee: plain.amount.total,
       paid: plain.trade_state === 'SUCCESS',
-      appid: plain.appid,
-      mchid: plain.mchid,
-      openid: plain.payer?.openid,
+      ...ids,
       pay_date: parseProviderTime(plain.success_time),
       info: {
         event_id: outer.id,
@@ -321,7 +347,8 @@ async function verifyNotifyV2(req: RawHttpRequest, ctx: Ctx): Promise<NotifyEven
     paid: params.result_code === 'SUCCESS',
     appid: params.appid,
     mchid: params.mch_id,
-    openid: params.openid,
+    // service provider: sub_mch_id / sub_appid (matched with the order) and the payer under either app
+    ...partnerV2Ids(params),
     pay_date: parseProviderTime(params.time_end),
     info: { trade_type: params.trade_type, bank_type: params.bank_type, time_end: params.time_end, cash_fee: params.cash_fee },
   };
@@ -369,6 +396,7 @@ async function login(code: string, platformKey: PlatformKey, ctx: ProviderContex
 export const wxpayAdapter: ProviderAdapter<WxpayNodeConfig> = {
   provider: 'wxpay',
   diagnose: diagnoseWxpay,
+  prepareCreate: wxpayPrepareCreate,
   createOrder: (input, ctx) => (isV2(ctx.config) ? createV2(input, ctx) : createV3(input, ctx)),
   queryOrder,
   closeOrder,

@@ -5,6 +5,7 @@ import type { ProviderContext } from '../types';
 import type { WxpayNodeConfig } from './config';
 import { WXPAY_DEFAULT_GATEWAY } from './config';
 import { nonceStr, parseXml, signV2, toXml, verifyV2, type V2SignType } from './crypto';
+import { partnerV2Params, storedPartner } from './partner';
 
 export function v2SignType(config: WxpayNodeConfig): V2SignType {
   return config.signType === 'HMAC-SHA256' ? 'HMAC-SHA256' : 'MD5';
@@ -33,6 +34,8 @@ export class WxpayV2Client {
       mch_id: this.config.mchId,
       nonce_str: nonceStr(),
       sign_type: signType,
+      // service-provider mode: every call names the order's sub-merchant
+      ...partnerV2Params(storedPartner(this.ctx.partner)),
       ...params,
     };
     payload.sign = signV2(payload, key, signType);

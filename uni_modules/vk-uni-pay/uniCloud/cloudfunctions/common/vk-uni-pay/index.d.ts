@@ -74,6 +74,15 @@ declare namespace vkPay {
     productid?: string;
     /** Huawei Pay: business type sent as `bizType` (e.g. '100001' virtual goods, '100002' physical goods) */
     biz_type?: string;
+    /**
+     * WeChat Pay service-provider (服务商) mode (API v3 and v2): the sub-merchant (特约商户) the order is for;
+     * default: the node's `subMchId`. The node's `appId` / `mchId` are the service provider's.
+     */
+    sub_mchid?: string;
+    /** the sub-merchant's app; required when `openid` belongs to it (sent as payer.sub_openid); default: the node's `subAppId` */
+    sub_appid?: string;
+    /** Alipay service-provider (third-party app) mode: the merchant's authorisation token; default: the node's `appAuthToken` */
+    app_auth_token?: string;
     [extra: string]: unknown;
   }
 
@@ -151,6 +160,13 @@ declare namespace vkPay {
     create_date?: number;
     pay_date?: number;
     notify_date?: number;
+    /** service-provider mode: the sub-merchant the order belongs to (query, close and refund use these) */
+    sp_appid?: string;
+    sp_mchid?: string;
+    sub_appid?: string;
+    sub_mchid?: string;
+    /** Alipay third-party app mode (server side only; never in a client's answer) */
+    app_auth_token?: string;
     [field: string]: unknown;
   }
 
