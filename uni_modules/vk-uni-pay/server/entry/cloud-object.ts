@@ -27,7 +27,7 @@ const CLIENT_ORDER_FIELDS = [
 type Ctx = CloudObjectThis & { locale?: string };
 
 /** the methods that answer over URL化 (provider notifications) */
-const NOTIFY_METHODS = new Set(['paymentNotify', 'vk-pay-notify', 'wxpayVirtualNotify', 'appleNotify']);
+const NOTIFY_METHODS = new Set(['paymentNotify', 'vk-pay-notify', 'wxpayVirtualNotify', 'appleNotify', 'transferNotify']);
 
 /** uni-id's tokenSecret (uni-config-center/uni-id/config.json), read once; undefined without uni-id */
 let tokenSecret: string | undefined | null = null;
@@ -171,6 +171,24 @@ export function createCloudObject(options: { handlersDir: string | string[] }) {
 
     async queryRefund(this: Ctx, params: Record<string, any> = {}) {
       return serverOnly(this, 'queryRefund', () => vkPay().queryRefund(params as never));
+    },
+
+    /** Transfer final-state notifications: `/http/vk-pay/transferNotify/<provider>/<out_bill_no>[/<pid>]` */
+    async transferNotify(this: Ctx) {
+      return vkPay().transferNotify(httpOnly(this, 'transferNotify'));
+    },
+
+    /** Transfers pay money out: never callable by a client, only by your own cloud code. */
+    async transfer(this: Ctx, params: Record<string, any> = {}) {
+      return serverOnly(this, 'transfer', () => vkPay().transfer(params));
+    },
+
+    async queryTransfer(this: Ctx, params: Record<string, any> = {}) {
+      return serverOnly(this, 'queryTransfer', () => vkPay().queryTransfer(params));
+    },
+
+    async cancelTransfer(this: Ctx, params: Record<string, any> = {}) {
+      return serverOnly(this, 'cancelTransfer', () => vkPay().cancelTransfer(params));
     },
 
     _after(this: Ctx, error: unknown, result: unknown) {

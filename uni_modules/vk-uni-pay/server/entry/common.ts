@@ -14,6 +14,14 @@ import { notifyProvideGoods } from '../services/virtual-payment';
 import { code2SessionAlipay, code2SessionWeixinH5, code2SessionWeixinMP, type LoginParams } from '../services/sessions';
 import { queryPayment, type QueryPaymentParams } from '../services/query-payment';
 import { runDoctor } from '../services/doctor';
+import {
+  cancelTransfer,
+  queryTransfer,
+  settlePendingTransfers,
+  transfer,
+  transferNotify,
+  verifyTransferNotification,
+} from '../services/transfer';
 import type { HttpInfo, IntegratedResponse } from '../../../../types/unicloud-server';
 import type { RawHttpRequest } from '../providers/types';
 
@@ -89,6 +97,18 @@ export function createVkPay(options: VkPayOptions = {}) {
     code2SessionWeixinH5: safe((params: LoginParams) => code2SessionWeixinH5(deps, params)),
     /** Alipay mini-program auth code → buyer id */
     code2SessionAlipay: safe((params: LoginParams) => code2SessionAlipay(deps, params)),
+    /** pays money out (vk-uni-pay ≥ 1.16 transfer): recorded in vk-pay-transfers before the provider is asked; server code only */
+    transfer: safe((params: unknown) => transfer(deps, params)),
+    /** the provider's word on a transfer (by out_bill_no or transfer_bill_no); settles the ledger */
+    queryTransfer: safe((params: unknown) => queryTransfer(deps, params)),
+    /** cancels a transfer the payee has not confirmed yet */
+    cancelTransfer: safe((params: unknown) => cancelTransfer(deps, params)),
+    /** checks a transfer notification you received yourself; writes nothing */
+    verifyTransferNotify: safe((params: unknown) => verifyTransferNotification(deps, params)),
+    /** a URL化 transfer notification (`/transferNotify/<provider>/<out_bill_no>[/<pid>]`) → the provider's reply */
+    transferNotify: (http: HttpInfo): Promise<IntegratedResponse> => transferNotify(deps, httpInfoToRequest(http)),
+    /** for the reconciliation timer: settles open transfers by query and finishes their handlers (docs/transfers.md) */
+    settlePendingTransfers: (opts?: { limit?: number; olderThanMs?: number }) => settlePendingTransfers(deps, opts),
     /** checks the merchant config (the `pid` merchant's, or config.js); server code only, never a client */
     doctor: safe(async (params: DoctorParams = {}) => {
       const spaceId = deps.spaceId();
@@ -129,6 +149,12 @@ export const code2SessionApi = {
   weixinMP: (params: LoginParams) => instance().code2SessionWeixinMP(params),
   weixinH5: (params: LoginParams) => instance().code2SessionWeixinH5(params),
   alipay: (params: LoginParams) => instance().code2SessionAlipay(params),
+};
+export const transferApi = {
+  transfer: (params: unknown) => instance().transfer(params),
+  queryTransfer: (params: unknown) => instance().queryTransfer(params),
+  cancelTransfer: (params: unknown) => instance().cancelTransfer(params),
+  verifyTransferNotify: (params: unknown) => instance().verifyTransferNotify(params),
 };
 export const doctorApi = (params?: DoctorParams) => instance().doctor(params);
 export const appleiapApi = { verifyReceipt: (params: ApplePurchaseParams) => instance().verifyApplePurchase(params) };

@@ -10,6 +10,7 @@ import {
   instance,
   isPayError,
   PayError,
+  transferApi,
   wxpayVirtualApi,
 } from './common';
 import { vkCompatApi } from './vk-compat';
@@ -29,11 +30,11 @@ export = {
   getUserNickname: vk.getUserNickname,
   wxpay: vk.wxpay,
   initUniPayInstance: vk.initUniPayInstance,
-  transfer: vk.transfer,
-  cancelTransfer: vk.cancelTransfer,
-  queryTransfer: vk.queryTransfer,
+  transfer: transferApi.transfer,
+  cancelTransfer: transferApi.cancelTransfer,
+  queryTransfer: transferApi.queryTransfer,
   transferNotify: vk.transferNotify,
-  verifyTransferNotify: vk.verifyTransferNotify,
+  verifyTransferNotify: transferApi.verifyTransferNotify,
   queryAccountBalance: vk.queryAccountBalance,
   getWxpayVirtualManager: vk.getWxpayVirtualManager,
   code2SessionWeixinMP: code2SessionApi.weixinMP,

@@ -8,6 +8,7 @@ import type { Clock } from '../core/time';
 import type { KeyValueCache } from '../store/cache';
 import type { IntegratedResponse } from '../../../../types/unicloud-server';
 import type { DoctorInput, Finding } from '../core/doctor';
+import type { TransferHooks } from './transfer-types';
 
 export type ProviderName = 'wxpay' | 'alipay' | 'appleiap' | 'vkspay' | 'wxpay-virtual';
 
@@ -130,7 +131,8 @@ export type NotifyEvent =
   /** provider notification that is only a hint (VksPay): the service must query to confirm */
   | { kind: 'hint'; out_trade_no: string };
 
-export interface ProviderAdapter<C = Record<string, any>> {
+/** Transfer hooks (payouts): providers/transfer-types.ts. */
+export interface ProviderAdapter<C = Record<string, any>> extends TransferHooks<C> {
   readonly provider: ProviderName;
   createOrder(input: CreateOrderInput, ctx: ProviderContext<C>): Promise<CreateOrderResult>;
   /** `openid`: the payer, for providers whose order query is per user (WeChat virtual payment) */

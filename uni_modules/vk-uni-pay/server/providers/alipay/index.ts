@@ -21,6 +21,7 @@ import { getAlipayRuntime, type AlipayNodeConfig } from './config';
 import { callAlipay, signedParamString, type CommonParams } from './gateway';
 import { verifyAndParseNotify } from './notify';
 import { diagnoseAlipay } from './doctor';
+import { alipayTransferHooks } from './transfer';
 
 export type { AlipayNodeConfig } from './config';
 export { alipayOauthToken, type AlipayOauthIds } from './oauth';
@@ -234,4 +235,5 @@ export const alipayAdapter: ProviderAdapter<AlipayNodeConfig> = {
     return verifyAndParseNotify(req, getAlipayRuntime(ctx.config));
   },
   notifyReply,
+  ...alipayTransferHooks,
 };
