@@ -43,7 +43,7 @@ beforeAll(async () => {
     startAlipaySandbox({ apps: [app], port: 0, retryDelaysMs: [], quiet: true }),
   ]);
   [proxies.wxpay, proxies.alipay] = await Promise.all([startFaultProxy(wx.url), startFaultProxy(ali.url)]);
-  const config = sandboxConfig({
+  const config: Record<string, any> = sandboxConfig({
     notifyUrl: 'http://127.0.0.1:9/http/vk-pay',
     spaceId: 'local-space',
     wx: m,
