@@ -141,7 +141,7 @@ describe('wxpay (user-confirm mode)', () => {
   test('a transfer waits for the payee: options for the client, one ledger record, handler once when confirmed', async () => {
     const no = billNo('W');
     const r = await transfer(deps, wxParams(no));
-    expect(r).toMatchObject({ code: 0, state: 'WAIT_USER_CONFIRM', out_bill_no: no, transfer_amount: 100 });
+    expect(r).toMatchObject({ state: 'WAIT_USER_CONFIRM', out_bill_no: no, transfer_amount: 100 });
     expect(r.options).toEqual({
       mchId: wxMerchant.mchid,
       appId: WX_APPIDS.mp,
@@ -150,7 +150,7 @@ describe('wxpay (user-confirm mode)', () => {
     });
     expect(await ledger(no)).toHaveLength(1);
     wx.transfers.confirm(wx.transfers.bill(no)!.package_info);
-    expect(await queryTransfer(deps, { provider: 'wxpay', out_bill_no: no })).toMatchObject({ code: 0, state: 'SUCCESS' });
+    expect(await queryTransfer(deps, { provider: 'wxpay', out_bill_no: no })).toMatchObject({ state: 'SUCCESS' });
     expect(await queryTransfer(deps, { provider: 'wxpay', out_bill_no: no })).toMatchObject({ state: 'SUCCESS' });
     expect(runs).toEqual([[no, 'SUCCESS']]);
     expect((await ledger(no))[0]).toMatchObject({ state: 'SUCCESS', handler_success: true, payee: 'o-payee-1' });
@@ -188,7 +188,7 @@ describe('wxpay (user-confirm mode)', () => {
     const no = billNo('L');
     fault = 'lose-answer';
     const r = await transfer(deps, wxParams(no));
-    expect(r).toMatchObject({ code: 0, state: 'UNKNOWN' });
+    expect(r).toMatchObject({ state: 'UNKNOWN' });
     fault = undefined;
     const again = await transfer(deps, wxParams(no));
     expect(again).toMatchObject({ state: 'WAIT_USER_CONFIRM', options: { package: wx.transfers.bill(no)!.package_info } });
@@ -238,7 +238,7 @@ describe('wxpay (user-confirm mode)', () => {
   test('cancel before confirmation: CANCELING, then CANCELLED by query; cancelling a paid bill is 2105', async () => {
     const no = billNo('K');
     await transfer(deps, wxParams(no));
-    expect(await cancelTransfer(deps, { provider: 'wxpay', out_bill_no: no })).toMatchObject({ code: 0, state: 'CANCELING' });
+    expect(await cancelTransfer(deps, { provider: 'wxpay', out_bill_no: no })).toMatchObject({ state: 'CANCELING' });
     await new Promise((r) => setTimeout(r, 60));
     expect(await queryTransfer(deps, { provider: 'wxpay', out_bill_no: no })).toMatchObject({ state: 'CANCELLED' });
     expect(await cancelTransfer(deps, { provider: 'wxpay', out_bill_no: no })).toMatchObject({ state: 'CANCELLED' });
@@ -267,7 +267,7 @@ describe('alipay (synchronous)', () => {
 
   test('a transfer is SUCCESS at once (1.50 yuan sent), handler once; query and retry agree', async () => {
     const no = billNo('Y');
-    expect(await transfer(deps, aliParams(no))).toMatchObject({ code: 0, state: 'SUCCESS', transfer_amount: 150 });
+    expect(await transfer(deps, aliParams(no))).toMatchObject({ state: 'SUCCESS', transfer_amount: 150 });
     expect(ali.transfers.transfer(no)).toMatchObject({ fen: 150 });
     expect(ali.requests.find((r) => r.method === 'alipay.fund.trans.uni.transfer' && r.biz.out_biz_no === no)!.biz.trans_amount).toBe(
       '1.50',

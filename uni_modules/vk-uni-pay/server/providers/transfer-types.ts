@@ -5,15 +5,9 @@
  */
 import type { ProviderContext, RawHttpRequest } from './types';
 
-/**
- * Ledger states: the providers' own (WeChat Pay merchant transfer, whose list is the widest), plus
- * PENDING (recorded, the provider's answer not yet in) and UNKNOWN (the answer was lost or did not
- * verify: only a verified query settles it).
- */
-export type TransferState =
-  'PENDING' | 'UNKNOWN' | 'ACCEPTED' | 'PROCESSING' | 'WAIT_USER_CONFIRM' | 'TRANSFERING' | 'SUCCESS' | 'FAIL' | 'CANCELING' | 'CANCELLED';
+import type { TransferState } from '../core/transfer';
 
-export const FINAL_TRANSFER_STATES: readonly TransferState[] = ['SUCCESS', 'FAIL', 'CANCELLED'];
+export { FINAL_TRANSFER_STATES, type TransferState } from '../core/transfer';
 
 /** A checked transfer request: what is sent to the provider, and what the ledger keeps of it. */
 export interface CheckedTransfer {

@@ -20,9 +20,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { PayError, isPayError } from '../core/errors';
 import { isFinalRefusal, isGatewayFailure } from '../core/gateway-failure';
 import { isValidFen } from '../core/money';
-import { PROVIDERS } from '../core/platform';
+import { PROVIDERS } from '../core/catalog';
 import { loadAdapter } from '../providers/registry';
-import type { ProviderAdapter, ProviderContext, ProviderName, RawHttpRequest } from '../providers/types';
+import type { ProviderName } from '../core/catalog';
+import type { ProviderAdapter, ProviderContext, RawHttpRequest } from '../providers/types';
 import { FINAL_TRANSFER_STATES, type CheckedTransfer, type TransferAnswer, type TransferState } from '../providers/transfer-types';
 import { configNode, notifyBaseUrl } from '../store/config';
 import { OPEN_TRANSFER_STATES, TransfersRepo, billKey, type TransferDoc, type TransferPatch } from '../store/transfers';
@@ -41,19 +42,6 @@ const OUT_BILL_NO = /^[0-9A-Za-z]{1,32}$/;
 const PLATFORM = /^[A-Za-z0-9_-]{1,32}$/;
 const UNSETTLED: readonly TransferState[] = ['PENDING', 'UNKNOWN'];
 
-const MESSAGES: Record<TransferState, string> = {
-  PENDING: '转账请求处理中，请稍后用相同参数重试或调用 queryTransfer 查询',
-  UNKNOWN: '转账结果未知（未收到可信应答），请稍后用相同参数重试或调用 queryTransfer 确认，切勿更换单号',
-  ACCEPTED: '转账已受理',
-  PROCESSING: '转账处理中',
-  WAIT_USER_CONFIRM: '待用户确认收款：请将 options 交给客户端拉起确认页',
-  TRANSFERING: '转账中，用户可再次拉起确认页',
-  SUCCESS: '转账成功',
-  FAIL: '转账失败',
-  CANCELING: '撤销中',
-  CANCELLED: '已撤销',
-};
-
 export interface TransferTarget {
   provider: ProviderName;
   pid: string;
@@ -62,9 +50,7 @@ export interface TransferTarget {
   ctx: ProviderContext<Record<string, any>>;
 }
 
-export interface TransferReply {
-  code: number;
-  msg: string;
+export interface TransferResult {
   out_bill_no: string;
   provider: string;
   state: TransferState;
@@ -124,7 +110,7 @@ function fingerprint(request: Record<string, unknown>): string {
   return createHash('sha256').update(stable(request)).digest('hex');
 }
 
-export async function transfer(deps: PayDeps, params: unknown): Promise<TransferReply> {
+export async function transfer(deps: PayDeps, params: unknown): Promise<TransferResult> {
   const p = asObject(params);
   const out_bill_no = checkOutBillNo(p.out_bill_no);
   const t = await transferTarget(deps, p, 'transfer');
@@ -331,11 +317,9 @@ async function transferNotifyUrl(deps: PayDeps, doc: TransferDoc): Promise<strin
   return `${base}/transferNotify/${doc.provider}/${doc.out_bill_no}${doc.pid ? `/${encodeURIComponent(doc.pid)}` : ''}`;
 }
 
-function reply(doc: TransferDoc): TransferReply {
+function reply(doc: TransferDoc): TransferResult {
   const options = doc.state === 'WAIT_USER_CONFIRM' || doc.state === 'TRANSFERING' ? doc.client_options : undefined;
   return {
-    code: 0,
-    msg: MESSAGES[doc.state],
     out_bill_no: doc.out_bill_no,
     provider: doc.provider,
     state: doc.state,
@@ -355,14 +339,13 @@ function reply(doc: TransferDoc): TransferReply {
 }
 
 /** A failed transfer is a coded error (2106) carrying the same fields. */
-function replyOrFail(doc: TransferDoc): TransferReply {
+function replyOrFail(doc: TransferDoc): TransferResult {
   const r = reply(doc);
   if (doc.state !== 'FAIL') return r;
-  const { code: _c, msg: _m, ...detail } = r;
-  throw new PayError('TRANSFER_FAILED', { reason: doc.fail_reason ?? '' }, detail);
+  throw new PayError('TRANSFER_FAILED', { reason: doc.fail_reason ?? '' }, { ...r });
 }
 
-export async function queryTransfer(deps: PayDeps, params: unknown): Promise<TransferReply> {
+export async function queryTransfer(deps: PayDeps, params: unknown): Promise<TransferResult> {
   const p = asObject(params);
   const t = await transferTarget(deps, p, 'queryTransfer');
   const repo = new TransfersRepo(deps.db);
@@ -384,8 +367,6 @@ export async function queryTransfer(deps: PayDeps, params: unknown): Promise<Tra
     // not in this ledger (e.g. paid before the migration): the provider's word, nothing written
     if (answer === 'NOT_FOUND') throw new PayError('TRANSFER_NOT_FOUND', { out_bill_no: q.out_bill_no ?? q.transfer_bill_no });
     return {
-      code: 0,
-      msg: MESSAGES[answer.state],
       out_bill_no: answer.out_bill_no,
       provider: t.provider,
       state: answer.state,
@@ -404,7 +385,7 @@ async function notFound(deps: PayDeps, doc: TransferDoc): Promise<TransferDoc> {
   return settleFinal(deps, doc, 'FAIL', { fail_reason: 'NOT_FOUND' });
 }
 
-export async function cancelTransfer(deps: PayDeps, params: unknown): Promise<TransferReply> {
+export async function cancelTransfer(deps: PayDeps, params: unknown): Promise<TransferResult> {
   const p = asObject(params);
   const out_bill_no = checkOutBillNo(p.out_bill_no);
   const t = await transferTarget(deps, p, 'cancelTransfer');
@@ -517,10 +498,7 @@ export async function settlePendingTransfers(
  * vk-uni-pay's verifyTransferNotify({provider, platform, pid, headers, body}): checks a notification
  * you received yourself (signature over the raw body, decryption) and returns its content; writes nothing.
  */
-export async function verifyTransferNotification(
-  deps: PayDeps,
-  params: unknown,
-): Promise<{ code: 0; msg: string; data: Record<string, unknown> }> {
+export async function verifyTransferNotification(deps: PayDeps, params: unknown): Promise<{ data: Record<string, unknown> }> {
   const p = asObject(params);
   const t = await transferTarget(deps, p, 'queryTransfer');
   if (!t.adapter.verifyTransferNotify)
@@ -531,5 +509,5 @@ export async function verifyTransferNotification(
   if (!body) throw new PayError('FIELD_INVALID', { field: 'body', reason: 'the raw notification body (string)' });
   const answer = await t.adapter.verifyTransferNotify({ method: 'POST', path: '', headers, query: {}, body }, t.ctx);
   const { raw, client_options: _o, ...fields } = answer;
-  return { code: 0, msg: 'ok', data: { ...raw, ...fields } };
+  return { data: { ...raw, ...fields } };
 }

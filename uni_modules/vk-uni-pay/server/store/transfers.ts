@@ -8,7 +8,7 @@
 import type { DatabaseSource } from './db';
 import { isDuplicateKeyError } from './db';
 import type { HandlerLease } from './orders';
-import { FINAL_TRANSFER_STATES, type TransferState } from '../providers/transfer-types';
+import { FINAL_TRANSFER_STATES, type TransferState } from '../core/transfer';
 
 export const TRANSFERS_COLLECTION = 'vk-pay-transfers';
 

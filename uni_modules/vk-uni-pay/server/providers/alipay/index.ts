@@ -22,6 +22,7 @@ import { callAlipay, signedParamString, type CommonParams } from './gateway';
 import { verifyAndParseNotify } from './notify';
 import { diagnoseAlipay } from './doctor';
 import { alipayTransferHooks } from './transfer';
+import { alipayLogin } from './oauth';
 
 export type { AlipayNodeConfig } from './config';
 export { alipayOauthToken, type AlipayOauthIds } from './oauth';
@@ -235,5 +236,8 @@ export const alipayAdapter: ProviderAdapter<AlipayNodeConfig> = {
     return verifyAndParseNotify(req, getAlipayRuntime(ctx.config));
   },
   notifyReply,
+  login: (code, _platformKey, ctx) => alipayLogin(code, ctx),
   ...alipayTransferHooks,
 };
+
+export const adapter = alipayAdapter;
