@@ -20,13 +20,13 @@ import { createHash, randomBytes } from 'node:crypto';
 import { PayError, isPayError } from '../core/errors';
 import { isFinalRefusal, isGatewayFailure } from '../core/gateway-failure';
 import { isValidFen } from '../core/money';
-import { PROVIDERS } from '../core/catalog';
-import { loadAdapter } from '../providers/registry';
+import { PROVIDERS, isProviderName } from '../core/catalog';
+import { adapterWith, loadAdapter } from '../providers/registry';
 import type { ProviderName } from '../core/catalog';
 import type { ProviderAdapter, ProviderContext, RawHttpRequest } from '../providers/types';
 import { FINAL_TRANSFER_STATES, type CheckedTransfer, type TransferAnswer, type TransferState } from '../providers/transfer-types';
 import { configNode, notifyBaseUrl } from '../store/config';
-import { OPEN_TRANSFER_STATES, TransfersRepo, billKey, type TransferDoc, type TransferPatch } from '../store/transfers';
+import { OPEN_TRANSFER_STATES, billKey, type TransferDoc, type TransferPatch } from '../store/transfers';
 import type { IntegratedResponse } from '../../../../types/unicloud-server';
 import { providerContext, type PayDeps } from './deps';
 
@@ -81,10 +81,9 @@ export async function transferTarget(
   p: { provider?: unknown; pid?: unknown; platform?: unknown },
   hook: 'transfer' | 'queryTransfer' | 'cancelTransfer',
 ): Promise<TransferTarget> {
-  const provider = p.provider as ProviderName;
-  if (!PROVIDERS.includes(provider)) throw new PayError('PROVIDER_INVALID');
-  const adapter = loadAdapter(provider);
-  if (typeof adapter[hook] !== 'function') throw new PayError('OPERATION_UNSUPPORTED', { provider, operation: hook });
+  const provider = p.provider;
+  if (!isProviderName(provider)) throw new PayError('PROVIDER_INVALID');
+  const adapter = adapterWith(provider, hook);
   const platform = p.platform ?? 'transfer';
   if (typeof platform !== 'string' || !PLATFORM.test(platform))
     throw new PayError('FIELD_INVALID', { field: 'platform', reason: 'a config node name' });
@@ -134,9 +133,8 @@ export async function transfer(deps: PayDeps, params: unknown): Promise<Transfer
     create_date: now,
     update_date: now,
   };
-  const repo = new TransfersRepo(deps.db);
-  if ((await repo.insert(doc)) === 'duplicate') {
-    const existing = await repo.find(doc.bill_key);
+  if ((await deps.transfers.insert(doc)) === 'duplicate') {
+    const existing = await deps.transfers.find(doc.bill_key);
     if (!existing) throw new PayError('ORDER_BUSY');
     if (existing.fingerprint !== doc.fingerprint)
       throw new PayError(
@@ -170,13 +168,12 @@ async function replay(deps: PayDeps, t: TransferTarget, doc: TransferDoc, checke
   }
   if (!UNSETTLED.includes(doc.state)) return doc;
   // the provider never got it: send it again, claiming the resend so that no settlement fails it meanwhile
-  const claimed = await new TransfersRepo(deps.db).transition(doc.bill_key, UNSETTLED, 'PENDING', deps.clock.now());
-  return claimed ? send(deps, t, claimed, checked) : ((await new TransfersRepo(deps.db).find(doc.bill_key)) ?? doc);
+  const claimed = await deps.transfers.transition(doc.bill_key, UNSETTLED, 'PENDING', deps.clock.now());
+  return claimed ? send(deps, t, claimed, checked) : ((await deps.transfers.find(doc.bill_key)) ?? doc);
 }
 
 /** Asks the provider to pay (only the claimant of the record does) and records its answer. */
 async function send(deps: PayDeps, t: TransferTarget, doc: TransferDoc, checked: CheckedTransfer): Promise<TransferDoc> {
-  const repo = new TransfersRepo(deps.db);
   let answer: TransferAnswer;
   try {
     const notify_url = t.adapter.verifyTransferNotify ? await transferNotifyUrl(deps, doc) : undefined;
@@ -188,11 +185,15 @@ async function send(deps: PayDeps, t: TransferTarget, doc: TransferDoc, checked:
     }
     if (isPayError(e) && !isGatewayFailure(e)) {
       // refused before anything was sent (configuration): the number is given back
-      await repo.removeUnsent(doc.bill_key);
+      await deps.transfers.removeUnsent(doc.bill_key);
       throw e;
     }
     deps.log.warn('transfer.unknown', { out_bill_no: doc.out_bill_no, error: isPayError(e) ? e.key : String(e) });
-    return (await repo.transition(doc.bill_key, UNSETTLED, 'UNKNOWN', deps.clock.now())) ?? (await repo.find(doc.bill_key)) ?? doc;
+    return (
+      (await deps.transfers.transition(doc.bill_key, UNSETTLED, 'UNKNOWN', deps.clock.now())) ??
+      (await deps.transfers.find(doc.bill_key)) ??
+      doc
+    );
   }
   return apply(deps, t, doc, answer);
 }
@@ -221,25 +222,23 @@ async function apply(deps: PayDeps, t: TransferTarget, doc: TransferDoc, answer:
   };
   if (isFinal(answer.state)) return settleFinal(deps, doc, answer.state, patch);
   if (answer.state === doc.state && !answer.transfer_bill_no && !answer.client_options) return doc;
-  const repo = new TransfersRepo(deps.db);
   return (
-    (await repo.transition(doc.bill_key, OPEN_TRANSFER_STATES, answer.state, deps.clock.now(), patch)) ??
-    (await repo.find(doc.bill_key)) ??
+    (await deps.transfers.transition(doc.bill_key, OPEN_TRANSFER_STATES, answer.state, deps.clock.now(), patch)) ??
+    (await deps.transfers.find(doc.bill_key)) ??
     doc
   );
 }
 
 /** Open → final, taking the handler lease in the same update; an already final transfer only finishes its handler. */
 async function settleFinal(deps: PayDeps, doc: TransferDoc, state: TransferState, patch: TransferPatch): Promise<TransferDoc> {
-  const repo = new TransfersRepo(deps.db);
   const lease = deps.handlersConfigured ? newLease(deps) : undefined;
-  const moved = await repo.transition(doc.bill_key, OPEN_TRANSFER_STATES, state, deps.clock.now(), patch, lease);
+  const moved = await deps.transfers.transition(doc.bill_key, OPEN_TRANSFER_STATES, state, deps.clock.now(), patch, lease);
   if (moved) {
     deps.log.info('transfer.final', { out_bill_no: doc.out_bill_no, state, fail_reason: patch.fail_reason });
     if (lease) await execute(deps, moved, lease.token);
-    return (await repo.find(doc.bill_key)) ?? moved;
+    return (await deps.transfers.find(doc.bill_key)) ?? moved;
   }
-  const current = (await repo.find(doc.bill_key)) ?? doc;
+  const current = (await deps.transfers.find(doc.bill_key)) ?? doc;
   if (isFinal(current.state) && current.state !== state)
     deps.log.error('transfer.final_conflict', { out_bill_no: doc.out_bill_no, recorded: current.state, answered: state });
   return finishHandler(deps, current);
@@ -252,12 +251,11 @@ function newLease(deps: PayDeps) {
 /** Runs the handler of a final transfer if it has not succeeded and this caller takes the lease. */
 async function finishHandler(deps: PayDeps, doc: TransferDoc): Promise<TransferDoc> {
   if (!isFinal(doc.state) || doc.handler_success === true || !deps.handlersConfigured) return doc;
-  const repo = new TransfersRepo(deps.db);
   const lease = newLease(deps);
-  const claimed = await repo.claimHandler(doc.bill_key, deps.clock.now(), lease);
+  const claimed = await deps.transfers.claimHandler(doc.bill_key, deps.clock.now(), lease);
   if (!claimed) return doc;
   await execute(deps, claimed, lease.token);
-  return (await repo.find(doc.bill_key)) ?? claimed;
+  return (await deps.transfers.find(doc.bill_key)) ?? claimed;
 }
 
 /** What `pay-notify/transfer.js` receives as `data` (vk-uni-pay's field names). */
@@ -295,13 +293,7 @@ async function execute(deps: PayDeps, doc: TransferDoc, token: string): Promise<
       error = e instanceof Error ? e.message : String(e);
     }
   }
-  const recorded = await new TransfersRepo(deps.db).finishHandler(
-    doc.bill_key,
-    token,
-    ok,
-    error,
-    deps.clock.now() + deps.handlerRetryDelayMs,
-  );
+  const recorded = await deps.transfers.finishHandler(doc.bill_key, token, ok, error, deps.clock.now() + deps.handlerRetryDelayMs);
   deps.log[ok ? 'info' : 'warn'](ok ? 'transfer.handler_done' : 'transfer.handler_failed', {
     out_bill_no: doc.out_bill_no,
     state: doc.state,
@@ -348,17 +340,16 @@ function replyOrFail(doc: TransferDoc): TransferResult {
 export async function queryTransfer(deps: PayDeps, params: unknown): Promise<TransferResult> {
   const p = asObject(params);
   const t = await transferTarget(deps, p, 'queryTransfer');
-  const repo = new TransfersRepo(deps.db);
   let doc: TransferDoc | undefined;
   let q: { out_bill_no?: string; transfer_bill_no?: string };
   if (p.out_bill_no !== undefined) {
     q = { out_bill_no: checkOutBillNo(p.out_bill_no) };
-    doc = await repo.find(billKey(t.provider, t.pid, q.out_bill_no!));
+    doc = await deps.transfers.find(billKey(t.provider, t.pid, q.out_bill_no!));
   } else {
     if (typeof p.transfer_bill_no !== 'string' || !/^[0-9A-Za-z]{1,64}$/.test(p.transfer_bill_no))
       throw new PayError('FIELD_INVALID', { field: 'out_bill_no', reason: 'out_bill_no or transfer_bill_no is required' });
     q = { transfer_bill_no: p.transfer_bill_no };
-    doc = await repo.findByTransferBillNo(t.provider, t.pid, p.transfer_bill_no);
+    doc = await deps.transfers.findByTransferBillNo(t.provider, t.pid, p.transfer_bill_no);
     if (doc) q = { out_bill_no: doc.out_bill_no };
   }
   if (doc && isFinal(doc.state)) return reply(await finishHandler(deps, doc));
@@ -389,8 +380,7 @@ export async function cancelTransfer(deps: PayDeps, params: unknown): Promise<Tr
   const p = asObject(params);
   const out_bill_no = checkOutBillNo(p.out_bill_no);
   const t = await transferTarget(deps, p, 'cancelTransfer');
-  const repo = new TransfersRepo(deps.db);
-  const doc = await repo.find(billKey(t.provider, t.pid, out_bill_no));
+  const doc = await deps.transfers.find(billKey(t.provider, t.pid, out_bill_no));
   if (!doc) throw new PayError('TRANSFER_NOT_FOUND', { out_bill_no });
   if (doc.state === 'CANCELING' || doc.state === 'CANCELLED') return reply(doc);
   if (isFinal(doc.state)) throw new PayError('TRANSFER_NOT_CANCELLABLE', { out_bill_no, state: doc.state }, { state: doc.state });
@@ -430,7 +420,7 @@ export async function transferNotify(deps: PayDeps, req: RawHttpRequest): Promis
   };
   try {
     const pid = m[3] ? decodeURIComponent(m[3]) : '';
-    const doc = await new TransfersRepo(deps.db).find(billKey(provider!, pid, m[2]));
+    const doc = await deps.transfers.find(billKey(provider!, pid, m[2]));
     if (!doc) return fail('unknown out_bill_no');
     const ctx = providerContext(
       deps,
@@ -468,7 +458,7 @@ export async function settlePendingTransfers(
   opts: { limit?: number; olderThanMs?: number } = {},
 ): Promise<SettleTransfersSummary> {
   const now = deps.clock.now();
-  const docs = await new TransfersRepo(deps.db).unsettled(now, now - (opts.olderThanMs ?? 60_000), opts.limit ?? 50);
+  const docs = await deps.transfers.unsettled(now, now - (opts.olderThanMs ?? 60_000), opts.limit ?? 50);
   const summary: SettleTransfersSummary = { checked: docs.length, settled: 0, handlers: 0, errors: 0 };
   for (const doc of docs) {
     try {
