@@ -254,6 +254,34 @@ describe('wxpay (user-confirm mode)', () => {
   });
 });
 
+test.each([0, 5, 15, 40])(
+  'cancel racing the payee confirmation (%i ms later): ledger = provider, handler once with that state',
+  async (delay) => {
+    const no = billNo('Q');
+    await transfer(deps, wxParams(no));
+    const pkg = wx.transfers.bill(no)!.package_info;
+    const [cancelled] = await Promise.allSettled([
+      cancelTransfer(deps, { provider: 'wxpay', out_bill_no: no }),
+      new Promise<void>((r) =>
+        setTimeout(() => {
+          try {
+            wx.transfers.confirm(pkg);
+          } catch {
+            /* cancelled first */
+          }
+          r();
+        }, delay),
+      ),
+    ]);
+    if (cancelled.status === 'rejected') expect((cancelled.reason as { code: number }).code).toBe(2105);
+    await new Promise((r) => setTimeout(r, 60));
+    const final = await queryTransfer(deps, { provider: 'wxpay', out_bill_no: no });
+    expect(['SUCCESS', 'CANCELLED']).toContain(final.state);
+    expect(final.state).toBe(wx.transfers.bill(no)!.state);
+    expect(runs).toEqual([[no, final.state]]);
+  },
+);
+
 describe('alipay (synchronous)', () => {
   const aliParams = (out_bill_no: string, over: Record<string, unknown> = {}) => ({
     provider: 'alipay',
