@@ -15,7 +15,7 @@ import { createDeps, type PayDeps } from '../../uni_modules/vk-uni-pay/server/se
 import { createLogger } from '../../uni_modules/vk-uni-pay/server/services/log';
 import { staticConfigSource } from '../../uni_modules/vk-uni-pay/server/store/config';
 import { memoryCache } from '../../uni_modules/vk-uni-pay/server/store/cache';
-import { TRANSFERS_COLLECTION } from '../../uni_modules/vk-uni-pay/server/store/transfers';
+import { TRANSFERS_COLLECTION, TransfersRepo } from '../../uni_modules/vk-uni-pay/server/store/transfers';
 import type { HttpRequest, HttpResponse, HttpTransport } from '../../uni_modules/vk-uni-pay/server/transport/http';
 import {
   TRANSFER_SETTLE_GRACE_MS,
@@ -28,6 +28,8 @@ import { isPayError } from '../../uni_modules/vk-uni-pay/server/core/errors';
 
 let dir: string;
 let db: ReturnType<typeof createDatabase>;
+/** another system's ledger (bills made outside ours) */
+let db2: ReturnType<typeof createDatabase>;
 let wx: WxpaySandbox;
 let ali: AlipaySandbox;
 let wxMerchant: WxpaySandboxMerchant;
@@ -60,6 +62,7 @@ function faultyTransport(inner: HttpTransport): HttpTransport {
 beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'vkpay-transfer-'));
   db = createDatabase({ file: path.join(dir, 'db.sqlite'), indexDirs: [path.join(ROOT, 'uni_modules/vk-uni-pay/uniCloud/database')] });
+  db2 = createDatabase({ file: path.join(dir, 'db2.sqlite'), indexDirs: [path.join(ROOT, 'uni_modules/vk-uni-pay/uniCloud/database')] });
   const [m, aliApp] = await Promise.all([
     createWxpayMerchant({ appids: Object.values(WX_APPIDS), signMode: 'public-key' }),
     createAlipayApp(),
@@ -101,6 +104,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all([wx?.close(), ali?.close()]);
   db?.close();
+  db2?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -233,6 +237,15 @@ describe('wxpay (user-confirm mode)', () => {
     expect(await codeOf(transfer(deps, wxParams(no, { appid: 'wx9999999999999999' })))).toBe(2106);
     expect(transferRequests).toBe(1);
     expect(runs).toEqual([[no, 'FAIL']]);
+  });
+
+  test('a refusal while the provider already has a bill under the number (made outside this ledger) never fails it', async () => {
+    const no = billNo('O');
+    // the bill of another system (e.g. before the migration), 500 fen, same number
+    await transfer({ ...deps, transfers: new TransfersRepo(() => db2) }, wxParams(no, { transfer_amount: 500 }));
+    expect(await codeOf(transfer(deps, wxParams(no)))).toBe(4007); // the provider's bill does not match: reported
+    expect((await ledger(no))[0].state).not.toBe('FAIL');
+    expect(runs).toEqual([]);
   });
 
   test('cancel before confirmation: CANCELING, then CANCELLED by query; cancelling a paid bill is 2105', async () => {

@@ -181,7 +181,13 @@ async function send(deps: PayDeps, t: TransferTarget, doc: TransferDoc, checked:
   } catch (e) {
     if (isFinalRefusal(e)) {
       deps.log.warn('transfer.refused', { out_bill_no: doc.out_bill_no, providerCode: e.providerCode ?? '' });
-      return settleFinal(deps, doc, 'FAIL', { fail_reason: e.providerCode || e.key });
+      // a refusal fails the transfer only when the provider also has no bill under this number
+      // (e.g. one made before a migration, or the bill a package re-request was about)
+      const bill = await t.adapter.queryTransfer!({ out_bill_no: doc.out_bill_no }, t.ctx).catch(() => undefined);
+      if (bill === 'NOT_FOUND' && UNSETTLED.includes(doc.state))
+        return settleFinal(deps, doc, 'FAIL', { fail_reason: e.providerCode || e.key });
+      if (bill && bill !== 'NOT_FOUND') return apply(deps, t, doc, bill);
+      return (await deps.transfers.transition(doc.bill_key, ['PENDING'], 'UNKNOWN', deps.clock.now())) ?? doc;
     }
     if (isPayError(e) && !isGatewayFailure(e)) {
       // refused before anything was sent (configuration): the number is given back
