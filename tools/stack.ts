@@ -173,8 +173,10 @@ export function sandboxConfig(opts: {
       h5: wxNode(WX_APPIDS.oa),
       'h5-weixin': wxNode(WX_APPIDS.oa),
       mweb: { ...wxNode(WX_APPIDS.oa), sceneInfo: { h5_info: { type: 'Wap', wap_url: 'http://127.0.0.1', wap_name: 'vk-uni-pay 演示' } } },
+      // merchant transfers (vk-uni-pay's default node): payees are users of the mini program
+      transfer: wxNode(WX_APPIDS.mp),
     },
-    alipay: { 'mp-alipay': aliNode, 'app-plus': aliNode, h5: aliNode },
+    alipay: { 'mp-alipay': aliNode, 'app-plus': aliNode, h5: aliNode, transfer: aliNode },
   };
 }
 

@@ -42,6 +42,15 @@ const HANDLERS: Record<string, string> = {
   crash('handler-after-effect');
   return true;
 };`,
+  // the transfer handler (vk-uni-pay's pay-notify/transfer.js): one row per run, keyed by out_bill_no;
+  // a bill whose remark contains "flaky" fails on its first run
+  transfer: `module.exports = async function ({ data }) {
+  const calls = uniCloud.database().collection('test-handler-calls');
+  const { total } = await calls.where({ out_trade_no: data.out_bill_no }).count();
+  await calls.add({ out_trade_no: data.out_bill_no, type: 'transfer', state: data.state, transfer_amount: data.transfer_amount, openid: data.openid, fail_reason: data.fail_reason || null, ok: true });
+  if (total === 0 && /flaky/.test(data.transfer_remark || '')) throw new Error('first run fails on purpose');
+  return true;
+};`,
 };
 
 /** A business object for tests only: passes createPayment options through unchanged. */
@@ -90,6 +99,22 @@ module.exports = {
   },
   async queryRefund(params) {
     return { errCode: 0, result: await vkPay.queryRefund(params) };
+  },
+  async transfer(params) {
+    return { errCode: 0, result: await vkPay.transfer(params) };
+  },
+  async queryTransfer(params) {
+    return { errCode: 0, result: await vkPay.queryTransfer(params) };
+  },
+  async cancelTransfer(params) {
+    return { errCode: 0, result: await vkPay.cancelTransfer(params) };
+  },
+  async verifyTransferNotify(params) {
+    return { errCode: 0, result: await vkPay.verifyTransferNotify(params) };
+  },
+  /** the same, cloud-to-cloud through vk-pay (where pay-notify/transfer.js is deployed) */
+  async viaVkPay(method, params) {
+    return { errCode: 0, result: await uniCloud.importObject('vk-pay')[method](params) };
   },
 };`;
 

@@ -21,12 +21,13 @@ test('every documented function is exported', () => {
     'checkTokenReturnUserId',
     'getUserNickname',
     'initUniPayInstance',
-    // documented by vk-uni-pay, answered with error 5010 (not implemented yet)
+    // transfers (vk-uni-pay ≥ 1.16)
     'transfer',
     'cancelTransfer',
     'queryTransfer',
     'transferNotify',
     'verifyTransferNotify',
+    // documented by vk-uni-pay, answered with error 5010 (not implemented yet)
     'queryAccountBalance',
     'getWxpayVirtualManager',
   ];

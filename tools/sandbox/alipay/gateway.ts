@@ -17,9 +17,9 @@ export interface Failure {
   sub_msg: string;
 }
 
-const fail = (code: string, msg: string, sub_code: string, sub_msg: string): Failure => ({ code, msg, sub_code, sub_msg });
-const MISSING = (what: string) => fail('40001', 'Missing Required Arguments', `isv.missing-${what}`, `缺少必选参数 ${what}`);
-const BIZ = (sub_code: string, sub_msg: string) => fail('40004', 'Business Failed', sub_code, sub_msg);
+export const fail = (code: string, msg: string, sub_code: string, sub_msg: string): Failure => ({ code, msg, sub_code, sub_msg });
+export const MISSING = (what: string) => fail('40001', 'Missing Required Arguments', `isv.missing-${what}`, `缺少必选参数 ${what}`);
+export const BIZ = (sub_code: string, sub_msg: string) => fail('40004', 'Business Failed', sub_code, sub_msg);
 const INVALID_PARAM = (sub_msg: string) => BIZ('ACQ.INVALID_PARAMETER', sub_msg);
 
 export function parseForm(text: string, into: Record<string, string>): void {
@@ -37,11 +37,20 @@ function alipayJson(obj: unknown): string {
   return JSON.stringify(obj).replace(/\//g, '\\/');
 }
 
-type Handler = (app: AlipaySandboxApp, biz: Record<string, any>, params: Record<string, string>) => Record<string, unknown> | Failure;
+export type Handler = (
+  app: AlipaySandboxApp,
+  biz: Record<string, any>,
+  params: Record<string, string>,
+) => Record<string, unknown> | Failure;
 
 export function alipayGateway(
   state: AlipayState,
-  opts: { refundNotify?: boolean; refundNotice: (o: AlipaySandboxOrder, fen: number, reqNo: string, at: number) => void },
+  opts: {
+    refundNotify?: boolean;
+    refundNotice: (o: AlipaySandboxOrder, fen: number, reqNo: string, at: number) => void;
+    /** methods kept in their own files (e.g. transfer.ts) */
+    extraHandlers?: Record<string, Handler>;
+  },
 ) {
   function signedResponse(app: AlipaySandboxApp | undefined, responseKey: string, obj: Record<string, unknown>): string {
     const inner = alipayJson(obj);
@@ -120,6 +129,7 @@ export function alipayGateway(
   }
 
   const handlers: Record<string, Handler> = {
+    ...opts.extraHandlers,
     'alipay.trade.precreate'(app, biz, params) {
       const o = newTrade(app, biz, params, 'precreate');
       if (isFailure(o)) return o;

@@ -6,13 +6,14 @@
  * notifications with retries, and issues single-use auth codes for `alipay.system.oauth.token`.
  * All times are Beijing time whatever the host TZ.
  *
- * Files: state.ts (apps, trades, auth codes), gateway.ts (gateway.do methods), cashier.ts,
+ * Files: state.ts (apps, trades, auth codes), gateway.ts (gateway.do methods), transfer.ts (fund transfers), cashier.ts,
  * notify.ts (notification delivery), crypto.ts (the sandbox's own RSA2 and SNs), testkit.ts.
  */
 import { startLoopbackServer, type PeerRequest, type PeerResponse } from '../loopback';
 import { handleCashier } from './cashier';
 import { alipayGateway, parseForm } from './gateway';
 import { alipayNotifications } from './notify';
+import { alipayTransfers } from './transfer';
 import { AlipayState, type AlipaySandbox, type AlipaySandboxOptions } from './state';
 
 export { certSn, rootCertSn } from './crypto';
@@ -33,7 +34,12 @@ export async function startAlipaySandbox(opts: AlipaySandboxOptions): Promise<Al
   const state = new AlipayState(opts.apps, opts.now ?? Date.now, log);
   const notifications = alipayNotifications(state, opts.retryDelaysMs);
   state.onPaid = notifications.paymentNotice;
-  const { gateway, submitAppOrder } = alipayGateway(state, { refundNotify: opts.refundNotify, refundNotice: notifications.refundNotice });
+  const transfers = alipayTransfers(state);
+  const { gateway, submitAppOrder } = alipayGateway(state, {
+    refundNotify: opts.refundNotify,
+    refundNotice: notifications.refundNotice,
+    extraHandlers: transfers.handlers,
+  });
 
   function route(req: PeerRequest): PeerResponse {
     const send = (status: number, type: string, body: string): PeerResponse => ({
@@ -66,6 +72,7 @@ export async function startAlipaySandbox(opts: AlipaySandboxOptions): Promise<Al
     gateway: `${server.url}/gateway.do`,
     ...notifications.api,
     requests: state.requests,
+    transfers,
     async close() {
       notifications.close();
       await server.close();

@@ -130,6 +130,8 @@ export interface AlipaySandbox {
   /** the buyer gives up in the cashier: nothing changes at Alipay (still WAIT_BUYER_PAY), no notification */
   cancel(out_trade_no: string): Promise<void>;
   order(out_trade_no: string): AlipaySandboxOrder | undefined;
+  /** fund transfers (transfer.ts) */
+  transfers: import('./transfer').AlipayTransfers;
   deliveries: AlipayDelivery[];
   /** resolves once a delivery for the order matches (default: acknowledged with `success`) */
   waitForDelivery(out_trade_no: string, predicate?: (d: AlipayDelivery) => boolean, timeoutMs?: number): Promise<void>;

@@ -24,13 +24,14 @@
  *     POST /cashier/{id}/pay, /cashier/{id}/cancel             form posts of that page (H5: 302 to redirect_url)
  *     POST /sandbox/pay    {mchid?, out_trade_no, openid?}     pay an order (JSAPI/APP/any)
  *     POST /sandbox/cancel {mchid?, out_trade_no}              payer cancels (order stays NOTPAY)
+ *   merchant transfer (user-confirm mode) and its payee confirm page: transfer.ts
  *
  * Notifications: on payment the order's notify_url gets a v3 TRANSACTION.SUCCESS (v3 orders) or the
  * v2 XML notify (v2 orders), retried per `retryDelaysMs` until acknowledged (v3: HTTP 200/204;
  * v2: HTTP 200 with return_code SUCCESS).
  *
  * Not simulated: the request timestamp window (not checked), refund
- * notifications, v2 refunds (mutual TLS), transfers, rate limits.
+ * notifications, v2 refunds (mutual TLS), legacy batch transfers, rate limits.
  *
  * Files: state.ts (merchants, orders, refunds), v3.ts, v2.ts, cashier.ts (payer side), notify.ts
  * (notification delivery), protocol.ts (wire primitives), testkit.ts (client side for tests).
@@ -41,6 +42,7 @@ import { wxpayNotifications } from './notify';
 import { WxpaySandboxError, WxpayState, type WxpaySandbox, type WxpaySandboxOptions } from './state';
 import { handleV2, V2_PATHS } from './v2';
 import { v3Handler } from './v3';
+import { wxpayTransfers } from './transfer';
 
 export { v2Sign, toXml, parseXml, aesGcmEncrypt, aesGcmDecrypt, rfc3339Beijing, compactBeijing } from './protocol';
 export type { V2SignType, EncryptedResource } from './protocol';
@@ -66,7 +68,8 @@ export async function startWxpaySandbox(opts: WxpaySandboxOptions): Promise<Wxpa
   const state = new WxpayState(opts.merchants, opts.now ?? (() => Date.now()), log);
   const notifications = wxpayNotifications(state, opts.retryDelaysMs);
   state.onPaid = notifications.startDelivery;
-  const handleV3 = v3Handler(state);
+  const transfers = wxpayTransfers(state, notifications.deliverEvent);
+  const handleV3 = v3Handler(state, transfers.routes);
 
   function route(req: PeerRequest): PeerResponse {
     if (req.path.startsWith('/v3/')) return handleV3(req);
@@ -81,6 +84,8 @@ export async function startWxpaySandbox(opts: WxpaySandboxOptions): Promise<Wxpa
       };
     }
     if (req.path.startsWith('/cashier/')) return handleCashier(state, req);
+    const payee = transfers.handlePayee(req);
+    if (payee) return payee;
     if ((req.path === '/sandbox/pay' || req.path === '/sandbox/cancel') && req.method === 'POST') return handleScript(state, req);
     return json(404, { code: 'NOT_FOUND', message: 'no such route' });
   }
@@ -119,6 +124,7 @@ export async function startWxpaySandbox(opts: WxpaySandboxOptions): Promise<Wxpa
       if (!order) throw new WxpaySandboxError('ORDER_NOT_EXIST', `no order ${no}`);
       state.cancelOrder(order);
     },
+    transfers,
     order: (no, mchid) => state.findOrder(no, mchid),
     refund: (outRefundNo, mchid) => state.refund(outRefundNo, mchid),
   };

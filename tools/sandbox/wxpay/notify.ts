@@ -27,8 +27,14 @@ const NOTIFY_TIMEOUT_MS = 5000;
 export function wxpayNotifications(state: WxpayState, retryDelaysMs = DEFAULT_RETRY) {
   const notifier = createNotifier<WxpayDelivery>({ name: 'wxpay', retryDelaysMs, timeoutMs: NOTIFY_TIMEOUT_MS });
 
-  function buildV3Notification(rt: MerchantRt, plaintext: Json, eventType = 'TRANSACTION.SUCCESS', summary = '支付成功'): string {
-    const resource = aesGcmEncrypt(rt.m.apiV3Key, JSON.stringify(plaintext), 'transaction');
+  function buildV3Notification(
+    rt: MerchantRt,
+    plaintext: Json,
+    eventType = 'TRANSACTION.SUCCESS',
+    summary = '支付成功',
+    originalType = 'transaction',
+  ): string {
+    const resource = aesGcmEncrypt(rt.m.apiV3Key, JSON.stringify(plaintext), originalType === 'transaction' ? 'transaction' : '');
     return JSON.stringify({
       id: randomUUID(),
       create_time: rfc3339Beijing(state.now()),
@@ -36,7 +42,7 @@ export function wxpayNotifications(state: WxpayState, retryDelaysMs = DEFAULT_RE
       event_type: eventType,
       summary,
       resource: {
-        original_type: 'transaction',
+        original_type: originalType,
         algorithm: resource.algorithm,
         ciphertext: resource.ciphertext,
         associated_data: resource.associated_data,
@@ -104,6 +110,43 @@ export function wxpayNotifications(state: WxpayState, retryDelaysMs = DEFAULT_RE
     });
   }
 
+  /**
+   * Any other v3 event (e.g. MCHTRANSFER.BILL.FINISHED, original_type mch_payment), delivered and
+   * retried like payment notifications; logged under `key` (e.g. the out_bill_no).
+   */
+  function deliverEvent(
+    mchid: string,
+    url: string,
+    key: string,
+    event: { plaintext: Json; event_type: string; summary: string; original_type: string },
+  ): void {
+    const rt = state.merchantOf(mchid);
+    const body = buildV3Notification(rt, event.plaintext, event.event_type, event.summary, event.original_type);
+    notifier.retry(async (n) => {
+      const signer = notificationSigner(rt);
+      const r = await notifier.post(url, body, {
+        'Content-Type': 'application/json',
+        ...state.signedHeaders(signer, body),
+        'User-Agent': 'Mozilla/4.0',
+        Connection: 'close',
+      });
+      if (notifier.closed) return true;
+      const acknowledged = r !== 'error' && (r.status === 200 || r.status === 204);
+      state.log('notify', event.event_type, key, `attempt ${n}`, r === 'error' ? 'error' : r.status, acknowledged ? 'ack' : 'no ack');
+      notifier.record({
+        out_trade_no: key,
+        attempt: n,
+        status: r === 'error' ? 'error' : r.status,
+        at: state.now(),
+        mchid,
+        protocol: 'v3',
+        acknowledged,
+        serial: signer.serial,
+      });
+      return acknowledged;
+    });
+  }
+
   const api: Pick<WxpaySandbox, 'deliveries' | 'waitForDelivery' | 'signNotification' | 'buildPaymentNotification'> = {
     deliveries: notifier.deliveries,
     waitForDelivery: (no, predicate = () => true, timeoutMs = 10_000) => notifier.waitFor(no, predicate, timeoutMs),
@@ -121,5 +164,5 @@ export function wxpayNotifications(state: WxpayState, retryDelaysMs = DEFAULT_RE
       return { body, headers: { 'Content-Type': 'application/json', ...state.signedHeaders(notificationSigner(rt), body) } };
     },
   };
-  return { startDelivery, close: () => notifier.close(), api };
+  return { startDelivery, deliverEvent, close: () => notifier.close(), api };
 }

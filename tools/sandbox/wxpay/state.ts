@@ -142,6 +142,8 @@ export interface WxpaySandbox {
   cancel(out_trade_no: string, opts?: { mchid?: string }): Promise<void>;
   order(out_trade_no: string, mchid?: string): SandboxOrder | undefined;
   refund(out_refund_no: string, mchid?: string): SandboxRefund | undefined;
+  /** merchant transfers (transfer.ts): bills, the payee's confirmation, expiry */
+  transfers: import('./transfer').WxpayTransfers;
   /** notification delivery log */
   deliveries: WxpayDelivery[];
   /** resolves when a delivery for out_trade_no matching predicate (default: any attempt) is logged */

@@ -23,6 +23,11 @@ import {
   type WxTradeType,
 } from './state';
 
+/** the transfer routes (transfer.ts) build on the same v3 helpers */
+export { err, invalid, missing };
+export type { V3Result };
+export type V3Ctx = Ctx;
+
 /** the v3 Transaction shape (queries and TRANSACTION.SUCCESS notifications) */
 export function transactionJson(o: SandboxOrder): Json {
   const paid = o.transaction_id !== undefined;
@@ -43,8 +48,16 @@ export function transactionJson(o: SandboxOrder): Json {
   return o.partner ? partnerTransaction({ ...o, partner: o.partner }, out) : out;
 }
 
-export function v3Handler(state: WxpayState): (req: PeerRequest) => PeerResponse {
-  function checkBodyMchid(ctx: Ctx): V3Result | undefined {
+/** A v3 route: method, path pattern, and the handler of a request whose signature checked out. */
+export interface V3Route {
+  method: string;
+  re: RegExp;
+  run: (ctx: V3Ctx, m: string[], req: PeerRequest) => V3Result;
+}
+
+/** `extraRoutes`: routes kept in their own files (e.g. transfer.ts), served with the same signing rules. */
+export function v3Handler(state: WxpayState, extraRoutes: V3Route[] = []): (req: PeerRequest) => PeerResponse {
+  function checkBodyMchid(ctx: V3Ctx): V3Result | undefined {
     const mchid = get(ctx.body, 'mchid');
     if (mchid === undefined || mchid === '') return missing('mchid');
     if (mchid !== ctx.rt.m.mchid)
@@ -52,7 +65,7 @@ export function v3Handler(state: WxpayState): (req: PeerRequest) => PeerResponse
     return undefined;
   }
 
-  function checkQueryMchid(ctx: Ctx): V3Result | undefined {
+  function checkQueryMchid(ctx: V3Ctx): V3Result | undefined {
     const mchid = ctx.query.get('mchid');
     if (!mchid)
       return err(400, 'PARAM_ERROR', '输入源“/query/mchid”映射到值字段必填性规则校验失败，此字段为必填项', {
@@ -209,7 +222,7 @@ export function v3Handler(state: WxpayState): (req: PeerRequest) => PeerResponse
     };
   }
 
-  function createRefund(ctx: Ctx): V3Result {
+  function createRefund(ctx: V3Ctx): V3Result {
     const b = ctx.body;
     if (!isObj(b)) return err(400, 'PARAM_ERROR', '请求体不是有效的JSON对象');
     for (const p of ['out_refund_no', 'amount', 'amount.refund', 'amount.total', 'amount.currency']) {
@@ -277,14 +290,14 @@ export function v3Handler(state: WxpayState): (req: PeerRequest) => PeerResponse
     return { status: 200, body: refundJson(r) };
   }
 
-  function queryRefund(ctx: Ctx, outRefundNo: string): V3Result {
+  function queryRefund(ctx: V3Ctx, outRefundNo: string): V3Result {
     const r = state.refund(outRefundNo, ctx.rt.m.mchid);
     // a service provider's refund is found only with its sub-merchant (`?sub_mchid=`)
     if (!r || (r.sub_mchid ?? null) !== ctx.query.get('sub_mchid')) return err(404, 'RESOURCE_NOT_EXISTS', '退款单不存在');
     return { status: 200, body: refundJson(r) };
   }
 
-  function certificates(ctx: Ctx): V3Result {
+  function certificates(ctx: V3Ctx): V3Result {
     const p = ctx.rt.m.platform;
     const enc = aesGcmEncrypt(ctx.rt.m.apiV3Key, p.certPem, 'certificate');
     return {
@@ -302,7 +315,7 @@ export function v3Handler(state: WxpayState): (req: PeerRequest) => PeerResponse
     };
   }
 
-  const v3Routes: Array<{ method: string; re: RegExp; run: (ctx: Ctx, m: string[]) => V3Result }> = [
+  const v3Routes: V3Route[] = [
     { method: 'POST', re: /^\/v3\/pay\/transactions\/(jsapi|app|h5|native)$/, run: (c, m) => prepay(m[1] as 'jsapi', c) },
     { method: 'GET', re: /^\/v3\/pay\/transactions\/out-trade-no\/([^/]+)$/, run: (c, m) => queryByOutTradeNo(c, m[1]) },
     { method: 'GET', re: /^\/v3\/pay\/transactions\/id\/([^/]+)$/, run: (c, m) => queryByTransactionId(c, m[1]) },
@@ -314,6 +327,7 @@ export function v3Handler(state: WxpayState): (req: PeerRequest) => PeerResponse
     { method: 'POST', re: /^\/v3\/refund\/domestic\/refunds$/, run: (c) => createRefund(c) },
     { method: 'GET', re: /^\/v3\/refund\/domestic\/refunds\/([^/]+)$/, run: (c, m) => queryRefund(c, m[1]) },
     { method: 'GET', re: /^\/v3\/certificates$/, run: (c) => certificates(c) },
+    ...extraRoutes,
   ];
 
   function reply(rt: MerchantRt, requestSerial: string | undefined, result: V3Result): PeerResponse {
@@ -399,7 +413,7 @@ export function v3Handler(state: WxpayState): (req: PeerRequest) => PeerResponse
     }
     const m = route.re.exec(u.pathname) as RegExpExecArray;
     const params = m.map((s, i) => (i === 0 ? s : decodeURIComponent(s)));
-    const result = route.run({ rt: claimed, query: u.searchParams, body }, params);
+    const result = route.run({ rt: claimed, query: u.searchParams, body }, params, req);
     state.log(method, u.pathname, result.status);
     return reply(claimed, requestSerial, result);
   }

@@ -154,6 +154,46 @@ module.exports = {
     return { errCode: 0, order: publicOrder(now.errCode ? order : now) };
   },
 
+  // ------------------------------------------------------------ withdrawal (WeChat merchant transfer)
+
+  /**
+   * A withdrawal of a fixed 1.00 yuan to the demo user's WeChat change (the server decides amount
+   * and payee; a real shop would debit the balance in the same step). The answer's `options` are
+   * for uni.requestMerchantTransfer / WeixinJSBridge; against the sandbox, `sandboxConfirmUrl` is
+   * the page where the payee "confirms" in place of WeChat.
+   */
+  async withdraw(params = {}) {
+    if (!USER_ID.test(String(params.user_id || ''))) return fail('DEMO_USER_INVALID', 'user_id 无效 / invalid user_id');
+    const res = await vkPay.transfer({
+      provider: 'wxpay',
+      out_bill_no: newOutTradeNo('W'),
+      transfer_amount: 100,
+      transfer_remark: '演示提现',
+      openid: `o-demo-${params.user_id}`.slice(0, 64),
+      transfer_scene_id: '1000',
+      transfer_scene_report_infos: [
+        { info_type: '活动名称', info_content: 'vk-uni-pay 演示' },
+        { info_type: '奖励说明', info_content: '演示提现' },
+      ],
+    });
+    if (res.code !== 0) return fail(res.code, res.msg);
+    return {
+      errCode: 0,
+      out_bill_no: res.out_bill_no,
+      state: res.state,
+      options: res.options,
+      sandboxConfirmUrl: sandboxConfirmUrl(res.options),
+    };
+  },
+
+  /** The withdrawal's state, as the provider settled it (queryTransfer). */
+  async withdrawStatus(params = {}) {
+    if (!/^W\d{22}$/.test(String(params.out_bill_no || ''))) return fail('DEMO_BILL_INVALID', 'out_bill_no 无效');
+    const res = await vkPay.queryTransfer({ provider: 'wxpay', out_bill_no: params.out_bill_no });
+    if (res.code !== 0) return fail(res.code, res.msg);
+    return { errCode: 0, out_bill_no: res.out_bill_no, state: res.state, transfer_amount: res.transfer_amount };
+  },
+
   // ------------------------------------------------------------ merchant view (admin role only)
 
   /** Orders with what a merchant needs when a payer calls: status, amount, provider, handler, refunds. */
@@ -198,6 +238,15 @@ module.exports = {
     return { errCode: code, errMsg: msg, ...rest };
   },
 };
+
+/** The loopback sandbox's confirm page for a waiting transfer; undefined against the real WeChat Pay. */
+function sandboxConfirmUrl(options) {
+  if (!options || !options.package) return undefined;
+  const config = require('uni-config-center')({ pluginId: 'uni-pay' }).requireFile('config.js');
+  const gateway = String((config && config.wxpay && config.wxpay.transfer && config.wxpay.transfer.gateway) || '');
+  if (!/^http:\/\/127\.0\.0\.1:\d+\/?$/.test(gateway)) return undefined;
+  return `${gateway.replace(/\/$/, '')}/transfer-confirm?package=${encodeURIComponent(options.package)}`;
+}
 
 async function ordersWhere(where, limit) {
   const db = uniCloud.database();

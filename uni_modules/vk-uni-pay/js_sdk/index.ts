@@ -8,3 +8,5 @@ export { withPageParams, getPageParam, appendQuery, alipayAppLink } from './url'
 export { qrDataUrl, normalizeQrImage } from './qrcode';
 export * as browser from './browser';
 export type * from './types';
+export { confirmTransfer } from './transfer';
+export type { MerchantTransferOptions, TransferConfirmResult } from './transfer';

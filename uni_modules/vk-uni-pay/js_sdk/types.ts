@@ -73,7 +73,7 @@ export interface UniLike {
 /** `WeixinJSBridge` inside the WeChat browser (公众号 JSAPI payment). */
 export interface WeixinJSBridgeLike {
   invoke(
-    name: 'getBrandWCPayRequest',
+    name: 'getBrandWCPayRequest' | 'requestMerchantTransfer',
     params: Record<string, unknown>,
     callback: (res: { err_msg?: string; errMsg?: string }) => void,
   ): void;

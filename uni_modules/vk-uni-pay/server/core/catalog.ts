@@ -24,8 +24,9 @@ export type Capability =
   | 'verifyPurchase'
   /** the provider can be asked to push its delivery notification again (WeChat virtual payment) */
   | 'provideGoods'
-  /** reserved for the coming money flows; no adapter offers them yet */
+  /** pays money out (transfer / queryTransfer / cancelTransfer hooks: providers/transfer-types.ts) */
   | 'transfer'
+  /** reserved for the coming money flows; no adapter offers it yet */
   | 'codepay';
 
 export interface SceneFacts {
@@ -85,7 +86,7 @@ const ROWS = [
       qrScene: 'h5',
     },
     configNode: 'per-scene',
-    capabilities: ['close', 'refund', 'queryRefund', 'login'],
+    capabilities: ['close', 'refund', 'queryRefund', 'login', 'transfer'],
   },
   {
     name: 'alipay',
@@ -101,7 +102,7 @@ const ROWS = [
       appToQrSwitch: 'alipayAppPayToH5Pay',
     },
     configNode: 'per-scene',
-    capabilities: ['close', 'refund', 'queryRefund', 'login'],
+    capabilities: ['close', 'refund', 'queryRefund', 'login', 'transfer'],
   },
   {
     name: 'appleiap',

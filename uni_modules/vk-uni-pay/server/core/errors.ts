@@ -145,6 +145,34 @@ export const ERRORS = {
     'The provider cannot close this order yet (e.g. its QR code was never scanned); retry later or let it expire',
   ],
 
+  // ---- transfers / payouts (21xx)
+  TRANSFER_AMOUNT_INVALID: [
+    2101,
+    'transfer_amount 必须是整数（分），且不少于 {min} 分（{provider} 的最低转账金额）',
+    'transfer_amount must be an integer in fen, at least {min} ({provider} minimum)',
+  ],
+  TRANSFER_NAME_REQUIRED: [
+    2102,
+    '转账金额达到 {threshold} 分（{provider} 的实名门槛）时必须传收款人姓名 {field}',
+    'A transfer of {threshold} fen or more ({provider} threshold) needs the payee name {field}',
+  ],
+  TRANSFER_PARAMS_CHANGED: [
+    2103,
+    '同一 out_bill_no 的参数不能修改（{field} 与首次请求不同）；重试请使用与首次完全相同的参数，新的转账请使用新的单号',
+    'The parameters of an out_bill_no cannot change ({field} differs from the first request); retry with the same parameters, or use a new out_bill_no',
+  ],
+  TRANSFER_NOT_FOUND: [2104, '转账单不存在：{out_bill_no}', 'Transfer not found: {out_bill_no}'],
+  TRANSFER_NOT_CANCELLABLE: [
+    2105,
+    '转账单 {out_bill_no} 当前状态 {state} 不能撤销（只能在用户确认收款前撤销）',
+    'Transfer {out_bill_no} is {state} and cannot be cancelled (only before the user confirms)',
+  ],
+  TRANSFER_FAILED: [
+    2106,
+    '转账失败：{reason}（该 out_bill_no 已终结，请排除原因后使用新的单号）',
+    'The transfer failed: {reason} (this out_bill_no is final; fix the cause and use a new out_bill_no)',
+  ],
+
   // ---- provider / gateway (30xx)
   GATEWAY_ERROR: [
     3001,

@@ -121,6 +121,12 @@ export const METHODS: readonly MethodRow[] = [
   { name: 'refund', access: 'server', run: (pay, { params }) => pay.refund(params as never) },
   { name: 'closeOrder', access: 'server', run: (pay, { params }) => pay.closeOrder(params) },
   { name: 'queryRefund', access: 'server', run: (pay, { params }) => pay.queryRefund(params as never) },
+  /** transfers (payouts): server code only */
+  { name: 'transfer', access: 'server', run: (pay, { params }) => pay.transfer(params) },
+  { name: 'queryTransfer', access: 'server', run: (pay, { params }) => pay.queryTransfer(params) },
+  { name: 'cancelTransfer', access: 'server', run: (pay, { params }) => pay.cancelTransfer(params) },
+  /** transfer final-state notifications: `/http/vk-pay/transferNotify/<provider>/<out_bill_no>[/<pid>]` */
+  { name: 'transferNotify', access: 'http', run: (pay, { http }) => pay.transferNotify(http) },
 ];
 
 /** the methods that answer over URL化 (provider notifications): the `http` rows */

@@ -17,6 +17,16 @@ import type { RefundLedgerState } from '../store/refunds';
 import { ORDER_STATUS } from '../core/order';
 import type { ProviderName } from '../core/catalog';
 import { runDoctor } from '../services/doctor';
+import {
+  cancelTransfer,
+  queryTransfer,
+  settlePendingTransfers,
+  transfer,
+  transferNotify,
+  verifyTransferNotification,
+  type TransferResult,
+} from '../services/transfer';
+import type { TransferState } from '../providers/transfer-types';
 import type { HttpInfo, IntegratedResponse } from '../../../../types/unicloud-server';
 import type { RawHttpRequest } from '../providers/types';
 
@@ -63,6 +73,21 @@ const REFUND_MESSAGES: Record<RefundLedgerState, string> = {
 
 const refundAnswer = <T extends { state: RefundLedgerState }>(r: T) => ok(r, REFUND_MESSAGES[r.state]);
 
+const TRANSFER_MESSAGES: Record<TransferState, string> = {
+  PENDING: '转账请求处理中，请稍后用相同参数重试或调用 queryTransfer 查询',
+  UNKNOWN: '转账结果未知（未收到可信应答），请稍后用相同参数重试或调用 queryTransfer 确认，切勿更换单号',
+  ACCEPTED: '转账已受理',
+  PROCESSING: '转账处理中',
+  WAIT_USER_CONFIRM: '待用户确认收款：请将 options 交给客户端拉起确认页',
+  TRANSFERING: '转账中，用户可再次拉起确认页',
+  SUCCESS: '转账成功',
+  FAIL: '转账失败',
+  CANCELING: '撤销中',
+  CANCELLED: '已撤销',
+};
+
+const transferAnswer = (r: TransferResult) => ok(r, TRANSFER_MESSAGES[r.state]);
+
 /** queryPayment: vk-uni-pay answers an unpaid order with code -1 and the reason in both languages. */
 function paymentAnswer(r: QueryPaymentResult): { code: 0 | -1; msg: string; msg_en: string } & QueryPaymentResult {
   if (r.orderPaid) return { code: 0, msg: 'ok', msg_en: 'ok', ...r };
@@ -96,6 +121,14 @@ const API = {
   code2SessionWeixinH5: (deps: PayDeps) => async (params: LoginParams) => ok(await login(deps, 'code2SessionWeixinH5', params)),
   /** Alipay mini-program auth code → buyer id */
   code2SessionAlipay: (deps: PayDeps) => async (params: LoginParams) => ok(await login(deps, 'code2SessionAlipay', params)),
+  /** pays money out (vk-uni-pay ≥ 1.16): recorded in vk-pay-transfers before the provider is asked; server code only */
+  transfer: (deps: PayDeps) => async (params: unknown) => transferAnswer(await transfer(deps, params)),
+  /** the provider's word on a transfer (out_bill_no or transfer_bill_no); settles the ledger */
+  queryTransfer: (deps: PayDeps) => async (params: unknown) => transferAnswer(await queryTransfer(deps, params)),
+  /** cancels a transfer the payee has not confirmed yet */
+  cancelTransfer: (deps: PayDeps) => async (params: unknown) => transferAnswer(await cancelTransfer(deps, params)),
+  /** checks a transfer notification you received yourself; writes nothing */
+  verifyTransferNotify: (deps: PayDeps) => async (params: unknown) => ok(await verifyTransferNotification(deps, params)),
   /** checks the merchant config (the `pid` merchant's, or config.js); server code only, never a client */
   doctor:
     (deps: PayDeps) =>
@@ -145,6 +178,10 @@ export function createVkPay(options: VkPayOptions = {}) {
     /** fixed-URL notifications: WeChat virtual-payment message push, App Store Server Notifications V2 */
     pushNotify: (provider: ProviderName, http: HttpInfo): Promise<IntegratedResponse> =>
       pushNotify(deps, provider, httpInfoToRequest(http)),
+    /** a URL化 transfer notification (`/transferNotify/<provider>/<out_bill_no>[/<pid>]`) → the provider's reply */
+    transferNotify: (http: HttpInfo): Promise<IntegratedResponse> => transferNotify(deps, httpInfoToRequest(http)),
+    /** for the reconciliation timer: settles open transfers by query and finishes their handlers (docs/transfers.md) */
+    settlePendingTransfers: (opts?: { limit?: number; olderThanMs?: number }) => settlePendingTransfers(deps, opts),
   };
 }
 

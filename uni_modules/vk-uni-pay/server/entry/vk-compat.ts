@@ -202,30 +202,25 @@ export function vkCompatApi(instance: () => VkPay) {
         '平台证书由插件自动下载、验证并缓存，无需手动获取 / platform certificates are fetched, verified and cached automatically',
       ),
     },
+    /**
+     * vk's transfer notify entry `transferNotify({event, callback?})`: `event` is the URL化 request
+     * (path `/transferNotify/<provider>/<out_bill_no>[/<pid>]`); `callback(obj, originalParam)`, when
+     * given, is the handler instead of `pay-notify/transfer.js`.
+     */
+    async transferNotify(params: {
+      event?: Record<string, any>;
+      callback?: (obj: unknown, originalParam: unknown) => unknown;
+    }): Promise<IntegratedResponse> {
+      const pay = params?.callback ? createVkPay({ handlers: () => params.callback }) : instance();
+      return pay.transferNotify(eventToHttpInfo(params?.event ?? {}));
+    },
     // documented by vk-uni-pay, not implemented in this version: a coded answer instead of "is not a function"
     ...(Object.fromEntries(
-      [
-        'transfer',
-        'cancelTransfer',
-        'queryTransfer',
-        'transferNotify',
-        'verifyTransferNotify',
-        'queryAccountBalance',
-        'getWxpayVirtualManager',
-      ].map((api) => [
+      ['queryAccountBalance', 'getWxpayVirtualManager'].map((api) => [
         api,
         replaced(api, '本版本尚未实现（见 docs/migration.md）/ not implemented in this version (see docs/migration.md)'),
       ]),
-    ) as Record<
-      | 'transfer'
-      | 'cancelTransfer'
-      | 'queryTransfer'
-      | 'transferNotify'
-      | 'verifyTransferNotify'
-      | 'queryAccountBalance'
-      | 'getWxpayVirtualManager',
-      () => Promise<ErrorResult>
-    >),
+    ) as Record<'queryAccountBalance' | 'getWxpayVirtualManager', () => Promise<ErrorResult>>),
     initUniPayInstance: replaced(
       'initUniPayInstance',
       '不提供原始渠道客户端；请使用 createPayment / refund / queryRefund / closeOrder / no raw provider client; use the plugin API',

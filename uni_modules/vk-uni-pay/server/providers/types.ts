@@ -8,6 +8,7 @@ import type { Capability, PayType, PlatformKey, ProviderName } from '../core/cat
 import type { IntegratedResponse } from '../../../../types/unicloud-server';
 import type { DoctorInput, Finding } from '../core/doctor';
 import type { PartnerIds } from '../core/order';
+import type { TransferHooks } from './transfer-types';
 
 // the names live in the core catalog; re-exported so adapters keep one import
 export type { PayType, PlatformKey, ProviderName };
@@ -201,7 +202,8 @@ export const CAPABILITY_MEMBER = {
   codepay: 'codepay',
 } as const satisfies Record<Capability, string>;
 
-export interface ProviderAdapter<C = Record<string, any>> {
+/** Transfer hooks (payouts): providers/transfer-types.ts. */
+export interface ProviderAdapter<C = Record<string, any>> extends TransferHooks<C> {
   readonly provider: ProviderName;
   createOrder(input: CreateOrderInput, ctx: ProviderContext<C>): Promise<CreateOrderResult>;
   /** `openid`: the payer, for providers whose order query is per user (WeChat virtual payment) */

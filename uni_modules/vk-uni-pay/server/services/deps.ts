@@ -8,6 +8,7 @@ import type { DatabaseSource } from '../store/db';
 import { uniCloudDatabase } from '../store/db';
 import { OrdersRepo } from '../store/orders';
 import { RefundsRepo } from '../store/refunds';
+import { TransfersRepo } from '../store/transfers';
 import { SessionsRepo } from '../store/sessions';
 import { PurchasesRepo } from '../store/purchases';
 import type { ConfigSource } from '../store/config';
@@ -27,6 +28,7 @@ export interface PayDeps {
   orders: OrdersRepo;
   /** the refund ledger (vk-pay-refunds) */
   refunds: RefundsRepo;
+  transfers: TransfersRepo;
   /** WeChat session keys (vk-pay-sessions) */
   sessions: SessionsRepo;
   /** in-app purchase transactions bound to orders (vk-pay-apple-transactions) */
@@ -107,6 +109,7 @@ export function createDeps(overrides: Partial<PayDeps> = {}): PayDeps {
     db,
     orders: overrides.orders ?? new OrdersRepo(db),
     refunds: overrides.refunds ?? new RefundsRepo(db),
+    transfers: overrides.transfers ?? new TransfersRepo(db),
     sessions: overrides.sessions ?? new SessionsRepo(db),
     purchases: overrides.purchases ?? new PurchasesRepo(db),
     configs: overrides.configs ?? withMerchants(configCenterSource(), db, 60_000, () => clock.now()),

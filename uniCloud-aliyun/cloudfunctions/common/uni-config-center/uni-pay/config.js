@@ -63,6 +63,17 @@ module.exports = {
       wxpayPublicKeyId: '',
       sceneInfo: { h5_info: { type: 'Wap', wap_url: 'https://your.domain', wap_name: '你的网站' } },
     },
+    // 商家转账（transfer / queryTransfer / cancelTransfer 的默认节点，仅 API v3）：appId 为收款用户 openid 所属的应用
+    transfer: {
+      appId: '',
+      mchId: '',
+      version: 3,
+      v3Key: '',
+      appCertPath: cert('wxpay/apiclient_cert.pem'),
+      appPrivateKeyPath: cert('wxpay/apiclient_key.pem'),
+      wxpayPublicKeyPath: cert('wxpay/pub_key.pem'),
+      wxpayPublicKeyId: '',
+    },
   },
   alipay: {
     'mp-alipay': { appId: '', privateKey: '', alipayPublicKey: '' },
@@ -74,6 +85,14 @@ module.exports = {
       alipayRootCertPath: cert('alipay/alipayRootCert.crt'),
     },
     h5: {
+      appId: '',
+      privateKey: '',
+      appCertPath: cert('alipay/appCertPublicKey.crt'),
+      alipayPublicCertPath: cert('alipay/alipayCertPublicKey_RSA2.crt'),
+      alipayRootCertPath: cert('alipay/alipayRootCert.crt'),
+    },
+    // 单笔转账（transfer 的默认节点）：资金类接口要求公钥证书模式
+    transfer: {
       appId: '',
       privateKey: '',
       appCertPath: cert('alipay/appCertPublicKey.crt'),

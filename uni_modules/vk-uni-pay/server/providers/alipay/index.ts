@@ -22,6 +22,7 @@ import { callAlipay, signedParamString, type CommonParams } from './gateway';
 import { verifyAndParseNotify } from './notify';
 import { diagnoseAlipay } from './doctor';
 import { alipayPrepareCreate } from './partner';
+import { alipayTransferHooks } from './transfer';
 import { alipayLogin } from './oauth';
 
 export type { AlipayNodeConfig } from './config';
@@ -239,6 +240,7 @@ export const alipayAdapter: ProviderAdapter<AlipayNodeConfig> = {
   },
   notifyReply,
   login: (code, _platformKey, ctx) => alipayLogin(code, ctx),
+  ...alipayTransferHooks,
 };
 
 export const adapter = alipayAdapter;

@@ -19,10 +19,10 @@ import type {
 } from '../types';
 import type { IntegratedResponse } from '../../../../../types/unicloud-server';
 import { isV2, type WxpayNodeConfig } from './config';
-import { WxpayV3Client, merchantState, safeJson } from './v3';
+import { WxpayV3Client, merchantState, verifiedNotification } from './v3';
 import { isGatewayFailure } from '../gateway';
 import { WxpayV2Client, v2Key, v2SignType } from './v2';
-import { decryptRefundReqInfo, decryptResource, nonceStr, parseXml, signLines, signV2, verifyV2 } from './crypto';
+import { decryptRefundReqInfo, nonceStr, parseXml, signLines, signV2, verifyV2 } from './crypto';
 import { diagnoseWxpay } from './doctor';
 import {
   PARTNER_ENDPOINT,
@@ -36,6 +36,7 @@ import {
   storedPartner,
   wxpayPrepareCreate,
 } from './partner';
+import { wxpayTransferHooks } from './transfer';
 import type { LoginIds, PlatformKey } from '../types';
 import { DEFAULT_API_BASE, code2Session, officialAccountOpenid } from '../wechat-api';
 
@@ -274,13 +275,7 @@ async function queryRefund(q: { out_trade_no: string; out_refund_no: string }, c
 }
 
 async function verifyNotifyV3(req: RawHttpRequest, ctx: Ctx): Promise<NotifyEvent> {
-  const config = ctx.config;
-  await new WxpayV3Client(config, ctx).verify(req.headers, req.body, 'notify');
-  const outer = safeJson(req.body);
-  if (!outer?.resource || typeof outer.event_type !== 'string') throw new PayError('NOTIFY_MALFORMED');
-  if (!config.v3Key) throw new PayError('CONFIG_FIELD_MISSING', { node: 'wxpay', field: 'v3Key' });
-  const plain = safeJson(decryptResource(outer.resource, config.v3Key));
-  if (!plain) throw new PayError('NOTIFY_MALFORMED');
+  const { outer, plain } = await verifiedNotification(req, ctx);
   if (outer.event_type === 'TRANSACTION.SUCCESS') {
     if (typeof plain.out_trade_no !== 'string' || !Number.isSafeInteger(plain.amount?.total)) throw new PayError('NOTIFY_MALFORMED');
     // a service provider's notification names sp_/sub_ ids (the service matches sub_mchid with the order)
@@ -405,6 +400,7 @@ export const wxpayAdapter: ProviderAdapter<WxpayNodeConfig> = {
   verifyNotify: (req, ctx) => (isV2(ctx.config) ? verifyNotifyV2(req, ctx) : verifyNotifyV3(req, ctx)),
   notifyReply,
   login,
+  ...wxpayTransferHooks,
 };
 
 export default wxpayAdapter;

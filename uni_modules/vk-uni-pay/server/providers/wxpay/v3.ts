@@ -3,6 +3,7 @@
  * raw bytes with the key named by Wechatpay-Serial (public key, platform certificates, or both
  * during a migration). Platform certificates are fetched once and cached (memory + database).
  */
+import type { KeyObject } from 'node:crypto';
 import { PayError } from '../../core/errors';
 import type { ProviderContext } from '../types';
 import type { HttpResponse } from '../../ports';
@@ -69,7 +70,13 @@ export class WxpayV3Client {
   }
 
   /** Signed request through the gateway step; returns the verified JSON body ({} for 204). Throws GatewayFailure. */
-  async request<T = Record<string, any>>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; data: T }> {
+  async request<T = Record<string, any>>(
+    method: 'GET' | 'POST',
+    path: string,
+    body?: unknown,
+    /** `serial`: the WeChat-side key a sensitive field was encrypted with (sent as Wechatpay-Serial) */
+    opts: { serial?: string } = {},
+  ): Promise<{ status: number; data: T }> {
     const text = body === undefined ? '' : JSON.stringify(body);
     const timestamp = Math.floor(this.ctx.clock.now() / 1000);
     const headers: Record<string, string> = {
@@ -80,6 +87,7 @@ export class WxpayV3Client {
     if (text) headers['Content-Type'] = 'application/json';
     // in public-key mode the gateway signs answers with the public key only when asked to
     if (this.config.wxpayPublicKeyId) headers['Wechatpay-Serial'] = this.config.wxpayPublicKeyId;
+    if (opts.serial) headers['Wechatpay-Serial'] = opts.serial;
     return callGateway(this.ctx.http, {
       request: { method, url: this.url(path), headers, body: text || undefined, timeoutMs: this.config.timeout },
       // error answers are signed too: an unsigned one proves nothing
@@ -103,6 +111,21 @@ export class WxpayV3Client {
     const msg = signedMessageFromHeaders(headers, body);
     if (!isPublicKeyId(msg.serial) && !this.state.keys.get(msg.serial)) await this.refreshPlatformCertificates();
     verifyMessage(this.state.keys, msg, { nowMs: this.ctx.clock.now(), purpose });
+  }
+
+  /**
+   * The WeChat-side key for encrypting a sensitive field (RSA-OAEP): the WeChat Pay public key when
+   * configured (recommended), else a platform certificate (downloaded when none is known yet).
+   */
+  async encryptionKey(): Promise<{ serial: string; key: KeyObject }> {
+    const id = this.config.wxpayPublicKeyId;
+    const own = id ? this.state.keys.get(id) : undefined;
+    if (id && own) return { serial: id, key: own };
+    const certSerial = () => this.state.keys.serials().find((s) => !isPublicKeyId(s));
+    if (!certSerial()) await this.refreshPlatformCertificates();
+    const serial = certSerial();
+    if (!serial) throw new PayError('CONFIG_FIELD_MISSING', { node: 'wxpay', field: 'wxpayPublicKeyPath' });
+    return { serial, key: this.state.keys.get(serial)! };
   }
 
   /**
@@ -177,4 +200,22 @@ function v3Refusal(res: HttpResponse): GatewayRefusal | undefined {
   const err = jsonObject(res.body);
   const code = typeof err?.code === 'string' && err.code ? err.code : `HTTP ${res.status}`;
   return { code, message: typeof err?.message === 'string' ? err.message : undefined, retryable: V3_RETRYABLE.has(code) };
+}
+
+/**
+ * A v3 notification verified over its raw bytes (https://pay.weixin.qq.com/doc/v3/merchant/4012791861)
+ * and its AES-256-GCM resource decrypted (tag checked): the outer envelope and the plaintext.
+ */
+export async function verifiedNotification(
+  req: { headers: Record<string, string>; body: Buffer },
+  ctx: ProviderContext<WxpayNodeConfig>,
+): Promise<{ outer: Record<string, any>; plain: Record<string, any> }> {
+  const config = ctx.config;
+  await new WxpayV3Client(config, ctx).verify(req.headers, req.body, 'notify');
+  const outer = safeJson(req.body);
+  if (!outer?.resource || typeof outer.event_type !== 'string') throw new PayError('NOTIFY_MALFORMED');
+  if (!config.v3Key) throw new PayError('CONFIG_FIELD_MISSING', { node: 'wxpay', field: 'v3Key' });
+  const plain = safeJson(decryptResource(outer.resource, config.v3Key));
+  if (!plain || typeof plain !== 'object') throw new PayError('NOTIFY_MALFORMED');
+  return { outer, plain };
 }

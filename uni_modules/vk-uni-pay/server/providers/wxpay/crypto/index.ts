@@ -4,3 +4,4 @@ export * from './signer';
 export * from './verifier';
 export * from './cipher';
 export * from './v2';
+export * from './oaep';

@@ -293,6 +293,71 @@ declare namespace vkPay {
     findings: DoctorFinding[];
   }
 
+  export type TransferState =
+    | 'PENDING'
+    | 'UNKNOWN'
+    | 'ACCEPTED'
+    | 'PROCESSING'
+    | 'WAIT_USER_CONFIRM'
+    | 'TRANSFERING'
+    | 'SUCCESS'
+    | 'FAIL'
+    | 'CANCELING'
+    | 'CANCELLED';
+
+  export interface TransferTarget {
+    provider: 'wxpay' | 'alipay';
+    /** config node under the provider; default `transfer` */
+    platform?: string;
+    /** merchant in vk-pay-config */
+    pid?: string;
+  }
+
+  export interface TransferOptions extends TransferTarget {
+    /** 1-32 letters or digits, unique per merchant; retry with the same number and parameters */
+    out_bill_no: string;
+    /** fen, at least 10 */
+    transfer_amount: number;
+    /** WeChat: required, at most 32 characters (shown to the payee); Alipay: remark */
+    transfer_remark?: string;
+    /** WeChat: the payee */
+    openid?: string;
+    /** WeChat: default the node's appId */
+    appid?: string;
+    /** WeChat: required from 200000 fen (2000 yuan); encrypted (RSA-OAEP) before sending, never stored */
+    user_name?: string;
+    /** WeChat: default '1000' */
+    transfer_scene_id?: string;
+    transfer_scene_report_infos?: Array<{ info_type: string; info_content: string }>;
+    user_recv_perception?: string;
+    /** Alipay: the payee (name required for ALIPAY_LOGON_ID) */
+    payee_info?: {
+      identity: string;
+      identity_type: 'ALIPAY_USER_ID' | 'ALIPAY_LOGON_ID' | 'ALIPAY_OPEN_ID';
+      name?: string;
+      cert_type?: string;
+      cert_no?: string;
+    };
+    /** Alipay: title on the payee's bill */
+    order_title?: string;
+    /** Alipay: show the payer's alias */
+    payer_use_alias?: boolean;
+  }
+
+  export interface TransferResult {
+    code: 0;
+    msg: string;
+    out_bill_no: string;
+    provider: string;
+    state: TransferState;
+    transfer_amount: number;
+    transfer_bill_no?: string;
+    fail_reason?: string;
+    /** WAIT_USER_CONFIRM: pass to the component's confirmTransfer / uni.requestMerchantTransfer */
+    options?: { mchId: string; appId: string; package: string; openId?: string };
+    result: Record<string, unknown>;
+  }
+
   export interface VkUniPay {
     createPayment(options: CreatePaymentOptions): Result<CreatePaymentResult>;
     queryPayment(options: QueryPaymentOptions): Result<QueryPaymentResult>;
@@ -339,12 +404,27 @@ declare namespace vkPay {
      * gateway call per node) and reports what is wrong and how to fix it, in zh-Hans and en.
      */
     doctor(options?: { pid?: string; online?: boolean }): Result<DoctorResult>;
+    /**
+     * Server code only: pays money out (WeChat merchant transfer in user-confirm mode, Alipay
+     * transfer), recorded in vk-pay-transfers before the provider is asked; the same out_bill_no
+     * never pays twice (docs/transfers.md). `FAIL` answers error 2106 with the same fields.
+     */
+    transfer(options: TransferOptions): Result<TransferResult>;
+    /** the provider's word on a transfer; settles the ledger (and runs pay-notify/transfer.js where deployed) */
+    queryTransfer(options: TransferTarget & ({ out_bill_no: string } | { transfer_bill_no: string })): Result<TransferResult>;
+    /** WeChat: cancels before the payee confirms (CANCELING / CANCELLED); 2105 once confirmed */
+    cancelTransfer(options: TransferTarget & { out_bill_no: string }): Result<TransferResult>;
+    /** vk's URL化 transfer notify entry: `event.path` `/transferNotify/<provider>/<out_bill_no>[/<pid>]` */
+    transferNotify(options: {
+      event: { path: string; httpMethod?: string; headers?: Record<string, string>; body?: string; isBase64Encoded?: boolean };
+      context?: unknown;
+      callback?: PayNotifyHandler;
+    }): Promise<{ mpserverlessComposedResponse: true; statusCode: number; headers: Record<string, string>; body: string }>;
+    /** checks a transfer notification you received yourself (signature over the raw body, decryption); writes nothing */
+    verifyTransferNotify(
+      options: TransferTarget & { headers: Record<string, string>; body: string },
+    ): Result<{ code: 0; msg: string; data: Record<string, unknown> }>;
     /** vk-uni-pay APIs not implemented in this version: each answers error 5010 */
-    transfer(options?: Record<string, unknown>): Promise<ErrorResult>;
-    cancelTransfer(options?: Record<string, unknown>): Promise<ErrorResult>;
-    queryTransfer(options?: Record<string, unknown>): Promise<ErrorResult>;
-    transferNotify(options?: Record<string, unknown>): Promise<ErrorResult>;
-    verifyTransferNotify(options?: Record<string, unknown>): Promise<ErrorResult>;
     queryAccountBalance(options?: Record<string, unknown>): Promise<ErrorResult>;
     getWxpayVirtualManager(): Promise<ErrorResult>;
     /** another instance (own handler folder, tests) */
