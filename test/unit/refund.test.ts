@@ -367,7 +367,8 @@ describe.each<[Provider]>([['wxpay'], ['alipay']])('%s', (provider) => {
     fault = undefined;
     expect(r).toMatchObject({ code: 0, state: 'UNKNOWN', refund_fee: 400 });
     expect(await ledger(r.out_refund_no)).toMatchObject({ state: 'UNKNOWN' });
-    expect(await order(no)).toMatchObject({ refund_fee: 400, status: 2 });
+    // reserved, not refunded: the status follows confirmed refunds only
+    expect(await order(no)).toMatchObject({ refund_fee: 0, refund_reserved: 400, status: 1 });
     expect(refundedAtGateway(provider, no)).toBe(400);
     // only 600 may still be refunded meanwhile (under a new number: without one, the unsettled refund is resumed)
     expect(await payError(refund(deps, { out_trade_no: no, out_refund_no: `${no}-X`, refund_fee: 601 }))).toMatchObject({
@@ -375,7 +376,11 @@ describe.each<[Provider]>([['wxpay'], ['alipay']])('%s', (provider) => {
       detail: { refundable: 600 },
     });
     const q = await queryRefund(deps, { out_trade_no: no });
-    expect(q).toMatchObject({ out_refund_no: r.out_refund_no, state: 'SUCCESS', order: { refund_fee: 400, status: 2 } });
+    expect(q).toMatchObject({
+      out_refund_no: r.out_refund_no,
+      state: 'SUCCESS',
+      order: { refund_fee: 400, refund_reserved: 0, status: 2 },
+    });
     expect((await order(no)).refund_list[0]).toMatchObject({ state: 'SUCCESS' });
   });
 
@@ -431,7 +436,10 @@ describe.each<[Provider]>([['wxpay'], ['alipay']])('%s', (provider) => {
     expect(r).toMatchObject({ state: 'UNKNOWN' });
     expect(refundedAtGateway(provider, no)).toBe(0);
     // the gateway does not know it yet: too early to call it failed
-    expect(await queryRefund(deps, { out_trade_no: no })).toMatchObject({ state: 'UNKNOWN', order: { refund_fee: 250, status: 2 } });
+    expect(await queryRefund(deps, { out_trade_no: no })).toMatchObject({
+      state: 'UNKNOWN',
+      order: { refund_fee: 0, refund_reserved: 250, status: 1 },
+    });
     // the same number repeated is still no second send
     const before = refundRequests[provider];
     expect(await refund(deps, { out_trade_no: no, out_refund_no: r.out_refund_no })).toMatchObject({ state: 'UNKNOWN' });
@@ -439,7 +447,7 @@ describe.each<[Provider]>([['wxpay'], ['alipay']])('%s', (provider) => {
     clockOffset = REFUND_SETTLE_GRACE_MS + 1000;
     expect(await queryRefund(deps, { out_trade_no: no, out_refund_no: r.out_refund_no })).toMatchObject({
       state: 'FAIL',
-      order: { refund_fee: 0, status: 1 },
+      order: { refund_fee: 0, refund_reserved: 0, status: 1 },
     });
     expect(await ledger(r.out_refund_no)).toMatchObject({ state: 'FAIL' });
     // settled twice: released once
@@ -480,7 +488,7 @@ test('wxpay: a 500 SYSTEM_ERROR is not a refusal: the reservation is kept (UNKNO
   fault = 'http-500';
   const r = await refund(deps, { out_trade_no: no, refund_fee: 800 });
   expect(r).toMatchObject({ state: 'UNKNOWN' });
-  expect(await order(no)).toMatchObject({ refund_fee: 800, status: 3 });
+  expect(await order(no)).toMatchObject({ refund_fee: 0, refund_reserved: 800, status: 1 });
 });
 
 test('order checks: unknown order 2001, unpaid 2002, closed 2002, bad out_refund_no 1021, Apple unsupported 3005', async () => {

@@ -68,9 +68,9 @@ function httpOnly(ctx: Ctx, method: string): HttpInfo {
   return http;
 }
 
-export function createCloudObject(options: { handlersDir: string | string[] }) {
+export function createCloudObject(options: { handlersDir: string | string[]; refundHandlersDir?: string | string[] }) {
   let pay: VkPay | undefined;
-  const vkPay = () => (pay ??= createVkPay({ handlersDir: options.handlersDir }));
+  const vkPay = () => (pay ??= createVkPay({ handlersDir: options.handlersDir, refundHandlersDir: options.refundHandlersDir }));
 
   return {
     _before(this: Ctx) {

@@ -122,7 +122,23 @@ export type NotifyEvent =
       /** normalised provider fields kept on the order as notify_info */
       info: Record<string, unknown>;
     }
-  | { kind: 'refund'; out_trade_no: string; out_refund_no?: string; refund_fee?: number; info: Record<string, unknown> }
+  | {
+      kind: 'refund';
+      /** '' when the provider does not know our order number: then `transaction_id` finds the order */
+      out_trade_no: string;
+      out_refund_no?: string;
+      /** integer fen of THIS refund, when the message states it */
+      refund_fee?: number;
+      /**
+       * the refund's final state as the verified message states it (SUCCESS, or FAIL for the
+       * provider's closed / abnormal / failed); absent: only a prompt, the service queries
+       */
+      state?: 'SUCCESS' | 'FAIL';
+      refund_id?: string;
+      /** the provider's transaction, for providers whose purchases are bound to orders (Apple) */
+      transaction_id?: string;
+      info: Record<string, unknown>;
+    }
   /** verified but irrelevant (e.g. Alipay partial-refund notice on the pay URL) */
   | { kind: 'ignore'; reason: string }
   /** a protocol handshake that must be answered as-is (e.g. message-push echostr) */

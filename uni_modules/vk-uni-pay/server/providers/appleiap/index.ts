@@ -79,6 +79,11 @@ export const appleiapAdapter: ProviderAdapter<AppleIapConfig> = {
         kind: 'refund',
         // Apple knows nothing of our order number: the service finds the order by transactionId.
         out_trade_no: '',
+        transaction_id: n.transaction.transactionId,
+        // Apple refunds (or revokes) the whole purchase on its own: one refund per transaction,
+        // whichever of REFUND / REVOKE arrives first and however often
+        out_refund_no: `apple-${n.transaction.transactionId}`.slice(0, 64),
+        state: 'SUCCESS',
         info: {
           notificationType: n.notificationType,
           subtype: n.subtype,
