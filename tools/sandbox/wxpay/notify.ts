@@ -118,7 +118,17 @@ export function wxpayNotifications(state: WxpayState, retryDelaysMs = DEFAULT_RE
         r !== 'error' &&
         (o.protocol === 'v3' ? r.status === 200 || r.status === 204 : r.status === 200 && parseXml(r.text)?.return_code === 'SUCCESS');
       state.log('notify', o.protocol, key, event, `attempt ${n}`, status, acknowledged ? 'ack' : 'no ack');
-      notifier.record({ out_trade_no: key, attempt: n, status, at: state.now(), mchid: o.mchid, protocol: o.protocol, acknowledged, serial, event });
+      notifier.record({
+        out_trade_no: key,
+        attempt: n,
+        status,
+        at: state.now(),
+        mchid: o.mchid,
+        protocol: o.protocol,
+        acknowledged,
+        serial,
+        event,
+      });
       return acknowledged;
     });
   }

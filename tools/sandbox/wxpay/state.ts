@@ -147,7 +147,11 @@ export interface WxpaySandbox {
   ): Record<string, string>;
   buildPaymentNotification(mchid: string, transaction: Record<string, unknown>): { body: string; headers: Record<string, string> };
   /** a signed REFUND.<status> notification of any refund resource (tests build forged variants from it) */
-  buildRefundNotification(mchid: string, refund: Record<string, unknown>, status?: string): { body: string; headers: Record<string, string> };
+  buildRefundNotification(
+    mchid: string,
+    refund: Record<string, unknown>,
+    status?: string,
+  ): { body: string; headers: Record<string, string> };
   /** the decrypted resource of the refund's notification as the sandbox would send it now */
   refundNotice(out_refund_no: string, mchid?: string): Record<string, unknown> | undefined;
 }

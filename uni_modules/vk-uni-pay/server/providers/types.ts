@@ -137,6 +137,8 @@ export type NotifyEvent =
       refund_id?: string;
       /** the provider's transaction, for providers whose purchases are bound to orders (Apple) */
       transaction_id?: string;
+      /** why, for a refund the provider made on its own (kept as its refund_desc) */
+      reason?: string;
       info: Record<string, unknown>;
     }
   /** verified but irrelevant (e.g. Alipay partial-refund notice on the pay URL) */

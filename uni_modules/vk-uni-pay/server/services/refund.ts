@@ -199,6 +199,8 @@ async function reserve(deps: PayDeps, order: PayOrder, doc: RefundLedgerDoc): Pr
   for (let attempt = 1; ; attempt++) {
     if (await deps.orders.reserveRefund(order, record)) return (await deps.orders.findByOutTradeNo(order.out_trade_no)) ?? order;
     order = await requireOrder(deps, order.out_trade_no);
+    // already on the order (a repeat of a claim interrupted after its reservation): reserved once
+    if (order.refund_list.some((r) => r.out_refund_no === doc.out_refund_no)) return order;
     const refundable = refundableOf(order);
     if (!PAID_STATUSES.includes(order.status)) return new PayError('ORDER_NOT_PAID');
     if (refundable < doc.refund_fee) return new PayError('REFUND_FEE_INVALID', { refundable }, { refundable });
@@ -276,10 +278,20 @@ async function replay(
  * release or hook interrupted by a crash is finished now); an open one asks the provider.
  * `strict`: a failed query throws (queryRefund) instead of returning the recorded state.
  */
-async function settle(deps: PayDeps, adapter: ProviderAdapter, order: PayOrder, doc: RefundLedgerDoc, strict: boolean): Promise<RefundLedgerDoc> {
+async function settle(
+  deps: PayDeps,
+  adapter: ProviderAdapter,
+  order: PayOrder,
+  doc: RefundLedgerDoc,
+  strict: boolean,
+): Promise<RefundLedgerDoc> {
   if (FINAL_REFUND_STATES.includes(doc.state) || !adapter.queryRefund) {
     // final, or settled by the provider's notification only
-    return applyRefundOutcome(deps, order, { out_refund_no: doc.out_refund_no, state: doc.state as RefundOutcome['state'], source: 'query' });
+    return applyRefundOutcome(deps, order, {
+      out_refund_no: doc.out_refund_no,
+      state: doc.state as RefundOutcome['state'],
+      source: 'query',
+    });
   }
   let answer: RefundResult | 'NOT_FOUND';
   try {
@@ -350,12 +362,27 @@ export async function applyRefundOutcome(deps: PayDeps, order: PayOrder, outcome
   const doc = await refunds.find(outcome.out_refund_no);
   if (!doc) throw new PayError('FIELD_INVALID', { field: 'out_refund_no', reason: 'no such refund' });
   if (moved) {
-    deps.log.info('refund.state', { out_trade_no: doc.out_trade_no, out_refund_no: doc.out_refund_no, state: doc.state, source: outcome.source });
+    deps.log.info('refund.state', {
+      out_trade_no: doc.out_trade_no,
+      out_refund_no: doc.out_refund_no,
+      state: doc.state,
+      source: outcome.source,
+    });
     if (outcome.refund_fee && outcome.state === 'SUCCESS' && outcome.refund_fee !== doc.refund_fee)
-      deps.log.error('refund.amount_mismatch', { out_refund_no: doc.out_refund_no, provider_fee: outcome.refund_fee, ledger_fee: doc.refund_fee });
+      deps.log.error('refund.amount_mismatch', {
+        out_refund_no: doc.out_refund_no,
+        provider_fee: outcome.refund_fee,
+        ledger_fee: doc.refund_fee,
+      });
   }
   if (doc.state === 'SUCCESS' || doc.state === 'PROCESSING' || doc.state === 'FAIL')
-    await updateRecord(deps, order.out_trade_no, doc.out_refund_no, { state: doc.state, refund_id: doc.refund_id }, doc.state === 'FAIL' ? 'error' : 'warn');
+    await updateRecord(
+      deps,
+      order.out_trade_no,
+      doc.out_refund_no,
+      { state: doc.state, refund_id: doc.refund_id },
+      doc.state === 'FAIL' ? 'error' : 'warn',
+    );
   if (!FINAL_REFUND_STATES.includes(doc.state) || doc.hook_done === true) return doc;
   await (moved && lease ? runHook(deps, doc, lease.token) : runRefundHook(deps, doc.out_refund_no));
   return (await refunds.find(doc.out_refund_no)) ?? doc;
@@ -381,11 +408,13 @@ export async function settleRefundNotice(
   }
   let doc = await refunds.find(out_refund_no);
   if (doc && doc.out_trade_no !== order.out_trade_no) throw new PayError('NOTIFY_MISMATCH', { field: 'out_trade_no' });
+  let source: RefundSource = 'notify';
   if (!doc) {
     // a refund vk-uni-pay made before the switch is only in the order's refund_list: nothing to add
     if (event.state !== 'SUCCESS' || order.refund_list.some((r) => r.out_refund_no === out_refund_no)) return 'done';
-    doc = await recordProviderRefund(deps, order, out_refund_no, event.refund_fee);
+    doc = await recordProviderRefund(deps, order, out_refund_no, event.refund_fee, event.reason);
     if (!doc) return 'done';
+    source = 'provider';
   }
   const settled = event.state
     ? await applyRefundOutcome(deps, order, {
@@ -393,8 +422,10 @@ export async function settleRefundNotice(
         state: event.state,
         refund_id: event.refund_id,
         refund_fee: event.refund_fee,
-        source: 'notify',
-        ...(event.state === 'FAIL' ? { fail_code: String(event.info.refund_status ?? 'FAIL'), fail_msg: 'the provider reports the refund failed' } : {}),
+        source,
+        ...(event.state === 'FAIL'
+          ? { fail_code: String(event.info.refund_status ?? 'FAIL'), fail_msg: 'the provider reports the refund failed' }
+          : {}),
       })
     : await settle(deps, refundAdapter(order), order, doc, false);
   // the provider is asked to send it again until the hook has succeeded (like a payment's handler)
@@ -406,7 +437,13 @@ export async function settleRefundNotice(
  * number and reserved on the order like our own (capped at what is left), then settled as SUCCESS
  * by the caller. Undefined when nothing is left to record.
  */
-async function recordProviderRefund(deps: PayDeps, order: PayOrder, out_refund_no: string, stated?: number): Promise<RefundLedgerDoc | undefined> {
+async function recordProviderRefund(
+  deps: PayDeps,
+  order: PayOrder,
+  out_refund_no: string,
+  stated: number | undefined,
+  reason: string | undefined,
+): Promise<RefundLedgerDoc | undefined> {
   const refunds = new RefundsRepo(deps.db);
   const left = refundableOf(order);
   const refund_fee = stated === undefined ? left : Math.min(stated, left);
@@ -415,9 +452,25 @@ async function recordProviderRefund(deps: PayDeps, order: PayOrder, out_refund_n
     return undefined;
   }
   const now = deps.clock.now();
-  const doc: RefundLedgerDoc = { out_refund_no, out_trade_no: order.out_trade_no, refund_fee, state: 'PENDING', create_date: now, update_date: now };
-  if ((await refunds.insert(doc)) === 'duplicate') return refunds.find(out_refund_no);
-  if (stated !== undefined && stated !== refund_fee) deps.log.error('refund.provider_over', { out_trade_no: order.out_trade_no, out_refund_no, stated });
+  const doc: RefundLedgerDoc = {
+    out_refund_no,
+    out_trade_no: order.out_trade_no,
+    refund_fee,
+    ...(reason ? { refund_desc: reason.slice(0, DESC_MAX) } : {}),
+    state: 'PENDING',
+    create_date: now,
+    update_date: now,
+  };
+  if ((await refunds.insert(doc)) === 'duplicate') {
+    // the same refund stated twice at once (or again after a crash): make sure it is reserved, once
+    const claimed = await refunds.find(out_refund_no);
+    if (claimed?.state !== 'PENDING') return claimed;
+    const again = await reserve(deps, order, claimed);
+    if (again instanceof PayError) throw again;
+    return claimed;
+  }
+  if (stated !== undefined && stated !== refund_fee)
+    deps.log.error('refund.provider_over', { out_trade_no: order.out_trade_no, out_refund_no, stated });
   const reserved = await reserve(deps, order, doc);
   if (reserved instanceof PayError) {
     await refunds.transition(out_refund_no, ['PENDING'], 'FAIL', deps.clock.now(), { ...NO_HOOK, ...failInfo(reserved) });
@@ -456,7 +509,8 @@ async function runHook(deps: PayDeps, doc: RefundLedgerDoc, token: string): Prom
 
 /** What a `refund-notify/<type>.js` hook receives as `refund` (the ledger entry, without bookkeeping). */
 function hookRefund(doc: RefundLedgerDoc): Record<string, unknown> {
-  const { out_refund_no, out_trade_no, refund_fee, refund_desc, state, refund_id, fail_code, fail_msg, source, create_date, update_date } = doc;
+  const { out_refund_no, out_trade_no, refund_fee, refund_desc, state, refund_id, fail_code, fail_msg, source, create_date, update_date } =
+    doc;
   return { out_refund_no, out_trade_no, refund_fee, refund_desc, state, refund_id, fail_code, fail_msg, source, create_date, update_date };
 }
 

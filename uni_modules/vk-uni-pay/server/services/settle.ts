@@ -100,7 +100,9 @@ export async function runHandler(deps: PayDeps, out_trade_no: string): Promise<H
 /** One handler run under the lease `token`; its outcome is recorded only if no newer run replaced it. */
 async function execute(deps: PayDeps, claimed: PayOrder, token: string): Promise<HandlerOutcome> {
   const { out_trade_no } = claimed;
-  const { ok, error } = await callHandler(deps, deps.handlers(claimed.type), `pay-notify/${claimed.type}.js`, { data: handlerData(claimed) });
+  const { ok, error } = await callHandler(deps, deps.handlers(claimed.type), `pay-notify/${claimed.type}.js`, {
+    data: handlerData(claimed),
+  });
   const recorded = await deps.orders.finishHandler(out_trade_no, token, ok, error, deps.clock.now() + deps.handlerRetryDelayMs);
   if (!recorded) deps.log.warn('handler.stale', { out_trade_no, type: claimed.type, ok });
   else if (ok) deps.log.info('handler.done', { out_trade_no, type: claimed.type, attempt: claimed.handler_attempts });
