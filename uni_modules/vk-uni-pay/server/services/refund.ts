@@ -25,7 +25,6 @@ import { loadAdapter } from '../providers/registry';
 import type { NotifyEvent, ProviderAdapter, RefundInput, RefundResult } from '../providers/types';
 import {
   FINAL_REFUND_STATES,
-  RefundsRepo,
   type RefundLedgerDoc,
   type RefundLedgerPatch,
   type RefundLedgerState,
@@ -46,8 +45,6 @@ export interface RefundParams {
 }
 
 export interface RefundReply {
-  code: 0;
-  msg: string;
   out_trade_no: string;
   out_refund_no: string;
   refund_fee: number;
@@ -81,14 +78,6 @@ const OPEN_STATES: readonly RefundLedgerState[] = ['PENDING', 'UNKNOWN', 'PROCES
 /** a refusal before any request existed: no business hook to run */
 const NO_HOOK = { hook_done: true } as const;
 
-const MESSAGES: Record<RefundLedgerState, string> = {
-  SUCCESS: '退款成功',
-  PROCESSING: '退款处理中，请稍后调用 queryRefund 查询结果',
-  PENDING: '退款请求正在处理，请稍后调用 queryRefund 查询结果',
-  UNKNOWN: '退款结果未知（已保留退款额度），请稍后调用 queryRefund 确认',
-  FAIL: '退款失败',
-};
-
 /** unsettled: the provider may or may not have the refund */
 const UNSETTLED_STATES: readonly RefundLedgerState[] = ['PENDING', 'UNKNOWN'];
 /** refusals decided here before the provider is asked; kept in the ledger as FAIL and repeated as such */
@@ -96,7 +85,7 @@ const LOCAL_REFUSALS = new Set<string>(['ORDER_NOT_PAID', 'REFUND_FEE_INVALID'])
 
 export async function refund(deps: PayDeps, params: RefundParams): Promise<RefundReply> {
   const p = checkRefundParams(params);
-  const refunds = new RefundsRepo(deps.db);
+  const refunds = deps.refunds;
   let order = await requireOrder(deps, p.out_trade_no);
   const adapter = refundAdapter(order);
 
@@ -214,7 +203,7 @@ export async function queryRefund(deps: PayDeps, params: QueryRefundParams): Pro
   if (params.out_refund_no !== undefined && (typeof params.out_refund_no !== 'string' || !OUT_REFUND_NO.test(params.out_refund_no))) {
     throw new PayError('FIELD_INVALID', { field: 'out_refund_no', reason: '1-64 letters, digits or _-|*@' });
   }
-  const refunds = new RefundsRepo(deps.db);
+  const refunds = deps.refunds;
   const order = await requireOrder(deps, out_trade_no);
   const doc = params.out_refund_no ? await refunds.find(params.out_refund_no) : await refunds.latest(out_trade_no);
   if (!doc || doc.out_trade_no !== out_trade_no)
@@ -235,7 +224,7 @@ export async function queryRefund(deps: PayDeps, params: QueryRefundParams): Pro
  * stays as it was, to be tried again); returns the entry as it is now, undefined when unknown.
  */
 export async function settleRefundByQuery(deps: PayDeps, out_refund_no: string): Promise<RefundLedgerDoc | undefined> {
-  const doc = await new RefundsRepo(deps.db).find(out_refund_no);
+  const doc = await deps.refunds.find(out_refund_no);
   if (!doc) return undefined;
   const order = await deps.orders.findByOutTradeNo(doc.out_trade_no);
   if (!order) return doc;
@@ -314,7 +303,7 @@ async function settle(
       source: 'query',
     });
   // the provider has no such refund, or it failed: final only long after it was asked (a request may still be in flight)
-  if (deps.clock.now() - doc.create_date < REFUND_SETTLE_GRACE_MS) return (await new RefundsRepo(deps.db).find(doc.out_refund_no)) ?? doc;
+  if (deps.clock.now() - doc.create_date < REFUND_SETTLE_GRACE_MS) return (await deps.refunds.find(doc.out_refund_no)) ?? doc;
   return applyRefundOutcome(deps, order, {
     out_refund_no: doc.out_refund_no,
     state: 'FAIL',
@@ -347,7 +336,7 @@ export interface RefundOutcome {
  * before any request existed, which no business step needs to hear about.
  */
 export async function applyRefundOutcome(deps: PayDeps, order: PayOrder, outcome: RefundOutcome, noHook = false): Promise<RefundLedgerDoc> {
-  const refunds = new RefundsRepo(deps.db);
+  const refunds = deps.refunds;
   const now = deps.clock.now();
   const final = FINAL_REFUND_STATES.includes(outcome.state);
   const lease = final && !noHook && deps.handlersConfigured ? newLease(deps, now) : undefined;
@@ -400,7 +389,7 @@ export async function settleRefundNotice(
   order: PayOrder,
   event: Extract<NotifyEvent, { kind: 'refund' }>,
 ): Promise<HandlerOutcome> {
-  const refunds = new RefundsRepo(deps.db);
+  const refunds = deps.refunds;
   const out_refund_no = event.out_refund_no;
   if (!out_refund_no) {
     deps.log.warn('notify.refund_unnumbered', { out_trade_no: order.out_trade_no });
@@ -444,7 +433,7 @@ async function recordProviderRefund(
   stated: number | undefined,
   reason: string | undefined,
 ): Promise<RefundLedgerDoc | undefined> {
-  const refunds = new RefundsRepo(deps.db);
+  const refunds = deps.refunds;
   const left = refundableOf(order);
   const refund_fee = stated === undefined ? left : Math.min(stated, left);
   if (refund_fee <= 0) {
@@ -484,14 +473,14 @@ async function recordProviderRefund(
 export async function runRefundHook(deps: PayDeps, out_refund_no: string): Promise<HandlerOutcome> {
   if (!deps.handlersConfigured) return 'busy';
   const lease = newLease(deps, deps.clock.now());
-  const claimed = await new RefundsRepo(deps.db).claimHook(out_refund_no, deps.clock.now(), lease);
+  const claimed = await deps.refunds.claimHook(out_refund_no, deps.clock.now(), lease);
   if (!claimed) return 'busy';
   return runHook(deps, claimed, lease.token);
 }
 
 /** One hook run under the lease `token`; a missing `refund-notify/<type>.js` counts as done (no business step). */
 async function runHook(deps: PayDeps, doc: RefundLedgerDoc, token: string): Promise<HandlerOutcome> {
-  const refunds = new RefundsRepo(deps.db);
+  const refunds = deps.refunds;
   const order = await deps.orders.findByOutTradeNo(doc.out_trade_no);
   const handler = order ? deps.refundHandlers(order.type) : undefined;
   const { ok, error } = !order
@@ -551,7 +540,7 @@ function failInfo(e: PayError): { fail_code: string; fail_msg: string } {
 }
 
 function reply(out_trade_no: string, out_refund_no: string, refund_fee: number, state: RefundLedgerState, refund_id?: string): RefundReply {
-  return { code: 0, msg: MESSAGES[state], out_trade_no, out_refund_no, refund_fee, state, ...(refund_id ? { refund_id } : {}) };
+  return { out_trade_no, out_refund_no, refund_fee, state, ...(refund_id ? { refund_id } : {}) };
 }
 
 function checkOutTradeNo(v: unknown): string {
