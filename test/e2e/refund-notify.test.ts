@@ -208,7 +208,7 @@ describe('Alipay refund notices', () => {
 });
 
 describe('WeChat virtual payment: xpay_refund_notify', () => {
-  test('a refund stays PROCESSING until the push; the push confirms it and the hook runs once', async () => {
+  test('the xpay_refund_notify push confirms a refund (PROCESSING at WeChat) and the hook runs once', async () => {
     const { code } = s.wxapi.login();
     const { openid } = await s.call('vk-pay', 'code2SessionWeixinMP', [{ code }], CLIENT.mp);
     const no = tradeNo('V');
