@@ -131,6 +131,8 @@ export type NotifyEvent =
       refund_id?: string;
       /** the provider's transaction, for providers whose purchases are bound to orders (Apple) */
       transaction_id?: string;
+      /** the provider took back what is left of the order on its own (Apple REFUND/REVOKE): recorded as refunded */
+      providerRefunded?: boolean;
       /** why, for a refund the provider made on its own (kept as its refund_desc) */
       reason?: string;
       info: Record<string, unknown>;

@@ -401,7 +401,12 @@ export async function settleRefundNotice(
   if (!doc) {
     // a refund vk-uni-pay made before the switch is only in the order's refund_list: nothing to add
     if (event.state !== 'SUCCESS' || order.refund_list.some((r) => r.out_refund_no === out_refund_no)) return 'done';
-    doc = await recordProviderRefund(deps, order, out_refund_no, event.refund_fee, event.reason);
+    // the provider's own refund is recorded when its amount is known: stated, or all that is left
+    if (event.refund_fee === undefined && !event.providerRefunded) {
+      deps.log.warn('notify.refund_unrecorded', { out_trade_no: order.out_trade_no, out_refund_no });
+      return 'done';
+    }
+    doc = await recordProviderRefund(deps, order, out_refund_no, event.providerRefunded ? undefined : event.refund_fee, event.reason);
     if (!doc) return 'done';
     source = 'provider';
   }
@@ -423,8 +428,8 @@ export async function settleRefundNotice(
 
 /**
  * A refund we did not ask for, stated by the provider: claimed in the ledger under the provider's
- * number and reserved on the order like our own (capped at what is left), then settled as SUCCESS
- * by the caller. Undefined when nothing is left to record.
+ * number and reserved on the order like our own (`stated`, capped at what is left; undefined: all
+ * that is left), then settled as SUCCESS by the caller. Undefined when nothing is left to record.
  */
 async function recordProviderRefund(
   deps: PayDeps,

@@ -43,7 +43,8 @@ const REFUND_MARKERS = ['refund_fee', 'gmt_refund', 'out_biz_no'];
  * `out_biz_no` = the refund's out_request_no (our out_refund_no), `refund_fee` = the trade's TOTAL
  * refunded so far (yuan) and `gmt_refund` (https://opendocs.alipay.com/open/203/105286). Alipay
  * refunds are synchronous, so the notice states a refund that succeeded; the amount of this one
- * refund is not in it (the ledger keeps it).
+ * refund is not in it (the ledger keeps it), so a notice of a refund we did not ask for (made in
+ * the merchant console) is acknowledged but not recorded.
  */
 function refundNotice(f: Record<string, string>): NotifyEvent {
   if (!f.out_trade_no) throw new PayError('NOTIFY_MALFORMED');

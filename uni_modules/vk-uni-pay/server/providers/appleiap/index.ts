@@ -85,6 +85,7 @@ export const appleiapAdapter: ProviderAdapter<AppleIapConfig> = {
         // whichever of REFUND / REVOKE arrives first and however often
         out_refund_no: `apple-${n.transaction.transactionId}`.slice(0, 64),
         state: 'SUCCESS',
+        providerRefunded: true,
         reason: n.notificationType,
         info: {
           notificationType: n.notificationType,
