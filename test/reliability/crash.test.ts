@@ -124,8 +124,11 @@ describe('refund path', () => {
     await expect(refundVia(child.url, 'refund', { out_trade_no: no, out_refund_no, refund_fee: 40 })).rejects.toThrow();
     expect(await child.exited).toBe('SIGKILL');
     expect(s.wxpay.order(no)!.refunded).toBe(refunded);
-    // the reservation survived the crash: nothing more can be refunded than paid
-    expect(await s.order(no)).toMatchObject({ refund_fee: 0, refund_reserved: 40 });
+    // the reservation survived the crash: nothing more can be refunded than paid (a refund the
+    // provider made may already be confirmed by its REFUND.SUCCESS notification to vk-pay)
+    const held = (await s.order(no))!;
+    expect(held.refund_fee + (held.refund_reserved ?? 0)).toBe(40);
+    expect(held.refund_fee).toBeLessThanOrEqual(refunded);
 
     child = await startChildRuntime(s);
     const retried = await refundVia(child.url, 'refund', { out_trade_no: no, out_refund_no, refund_fee: 40 });
