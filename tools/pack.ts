@@ -2,7 +2,7 @@
  * `npm run pack`: the plugin as the DCloud plugin market ships it — a zip whose root is
  * `uni_modules/vk-uni-pay/`, with the built `dist/` folders inside (built here, never committed),
  * the shipped type declarations, readme/changelog/docs, database schema and index files, the client
- * component with its js_sdk, and the pay-notify samples (as `samples/pay-notify/`). The TypeScript server sources, node_modules
+ * component with its js_sdk, and the pay-notify / refund-notify samples (as `samples/<dir>/`). The TypeScript server sources, node_modules
  * and anything listed in the plugin's `.npmignore` stay out.
  * Usage: tsx tools/pack.ts [--out file.zip]   (default: dist/vk-uni-pay-<version>.zip)
  */
@@ -19,7 +19,8 @@ export const ZIP_PREFIX = 'uni_modules/vk-uni-pay/';
 
 /** top-level entries of the plugin folder that ship */
 const SHIPPED = ['package.json', 'readme.md', 'changelog.md', 'license.md', 'docs', 'components', 'js_sdk', 'types', 'uniCloud'];
-const SAMPLES_DIR = 'uniCloud/cloudfunctions/vk-pay/pay-notify';
+/** the business handler samples: pay-notify (once per paid order) and refund-notify (once per final refund state) */
+const SAMPLE_DIRS = ['pay-notify', 'refund-notify'];
 /** js_sdk ships as TypeScript on purpose: uni-app compiles it together with the component */
 const TS_ALLOWED = /^js_sdk\//;
 
@@ -131,10 +132,11 @@ export async function pack(out?: string): Promise<PackResult> {
     .filter((rel) => isShipped(rel, ignored))
     .map((rel) => ({ name: ZIP_PREFIX + rel, data: readFileSync(path.join(PLUGIN, rel)) }));
   // the handler samples ship beside the plugin, never inside vk-pay/pay-notify/ where an update would overwrite your own
-  for (const name of readdirSync(path.join(PLUGIN, SAMPLES_DIR))
-    .filter((n) => n.endsWith('.js'))
-    .sort())
-    entries.push({ name: `${ZIP_PREFIX}samples/pay-notify/${name}`, data: readFileSync(path.join(PLUGIN, SAMPLES_DIR, name)) });
+  for (const dir of SAMPLE_DIRS) {
+    const from = path.join(PLUGIN, 'uniCloud/cloudfunctions/vk-pay', dir);
+    for (const name of readdirSync(from).filter((n) => n.endsWith('.js')))
+      entries.push({ name: `${ZIP_PREFIX}samples/${dir}/${name}`, data: readFileSync(path.join(from, name)) });
+  }
   entries.push(...jsSdkDeclarations());
   entries.push({
     name: `${ZIP_PREFIX}uniCloud/cloudfunctions/common/vk-uni-pay/dist/errors.d.ts`,

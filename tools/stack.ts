@@ -57,6 +57,8 @@ export interface StackOptions {
   /** merged over the generated uni-pay config (tests: extra notifyUrl entries, flags) */
   configOverrides?: Record<string, unknown>;
   alipayCertMode?: boolean;
+  /** the Alipay sandbox posts a refund notice to the payment's notify_url after each refund (as Alipay does) */
+  alipayRefundNotify?: boolean;
   quiet?: boolean;
 }
 
@@ -237,7 +239,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const vksMerchant: VksMerchant = { mchId: 'VKS10001', key: randomBytes(16).toString('hex') };
   const [wxpay, alipay, apple, wxapi, vkspay, huawei] = await Promise.all([
     startWxpaySandbox({ merchants: [wxMerchant], port: 0, retryDelaysMs: opts.retryDelaysMs, quiet }),
-    startAlipaySandbox({ apps: [alipayApp], port: 0, retryDelaysMs: opts.retryDelaysMs, quiet }),
+    startAlipaySandbox({ apps: [alipayApp], port: 0, retryDelaysMs: opts.retryDelaysMs, quiet, refundNotify: opts.alipayRefundNotify }),
     startAppleSandbox({ port: 0, bundleId: APPLE_BUNDLE_ID, sharedSecret: 'apple-shared-secret' }),
     startWxApiSandbox({ port: 0, apps: [wxApp, officialAccountApp()], pushRetryDelaysMs: opts.retryDelaysMs }),
     startVksPaySandbox({ port: 0, merchants: [vksMerchant], notifyRetryDelaysMs: opts.retryDelaysMs }),

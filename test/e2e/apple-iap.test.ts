@@ -371,6 +371,18 @@ describe('App Store Server Notifications V2', () => {
     const again = await s.order(no);
     expect(again).toMatchObject({ status: 3, refund_fee: 600, refund_num: 1 });
     expect(await s.handlerCalls(no)).toHaveLength(1);
+    // in the refund ledger under the transaction, and the refund-notify hook ran once
+    const out_refund_no = `apple-${payload.transactionId}`;
+    expect(await s.findDocs('vk-pay-refunds', { out_trade_no: no })).toEqual([
+      expect.objectContaining({ out_refund_no, refund_fee: 600, state: 'SUCCESS', source: 'provider', hook_done: true }),
+    ]);
+    // a later REVOKE of the same transaction is the same refund: nothing changes, nothing runs again
+    const revoke = JSON.stringify({ signedPayload: s.apple.signNotification({ ...refundPayload(payload), notificationType: 'REVOKE' }) });
+    expect((await postNotify(revoke)).status).toBe(200);
+    expect(await s.order(no)).toMatchObject({ status: 3, refund_fee: 600, refund_reserved: 0, refund_num: 1 });
+    expect(await s.findDocs('test-refund-hook-calls', { out_refund_no })).toEqual([
+      expect.objectContaining({ state: 'SUCCESS', refund_fee: 600, source: 'provider', refund_desc: 'REFUND', order_status: 3 }),
+    ]);
   });
 
   test('a forged notification (another PKI) is refused and writes nothing', async () => {

@@ -107,6 +107,8 @@ test('the zip holds the market layout: built dist, types, docs, schema, samples;
     'js_sdk/index.ts',
     'samples/pay-notify/recharge.js',
     'samples/pay-notify/goods.js',
+    'samples/refund-notify/recharge.js',
+    'samples/refund-notify/goods.js',
     'uniCloud/cloudfunctions/common/vk-uni-pay/index.js',
     'uniCloud/cloudfunctions/common/vk-uni-pay/dist/index.js',
     'uniCloud/cloudfunctions/common/vk-uni-pay/dist/providers/wxpay.js',
@@ -120,7 +122,7 @@ test('the zip holds the market layout: built dist, types, docs, schema, samples;
   expect(names.filter((n) => /\/server\/|node_modules|package-lock\.json|\.map$/.test(n))).toEqual([]);
   expect(names.filter((n) => n.endsWith('.ts') && !n.endsWith('.d.ts') && !n.startsWith(P + 'js_sdk/'))).toEqual([]);
   // user handlers are never shipped inside vk-pay (a plugin update must not overwrite them; .npmignore)
-  expect(names.filter((n) => n.includes('vk-pay/pay-notify/'))).toEqual([]);
+  expect(names.filter((n) => n.includes('vk-pay/pay-notify/') || n.includes('vk-pay/refund-notify/'))).toEqual([]);
   const pkg = JSON.parse(files.get(P + 'package.json')!.toString());
   expect(checkMetadata(pkg)).toEqual([]);
   expect(pkg.dcloudext).toMatchObject({ type: 'unicloud-template-function', declaration: { ads: '无', permissions: '无' } });
@@ -130,6 +132,7 @@ test('the selection rule itself refuses sources, node_modules and ignored folder
   expect(isShipped('server/entry/index.ts')).toBe(false);
   expect(isShipped('uniCloud/cloudfunctions/vk-pay/node_modules/x/index.js')).toBe(false);
   expect(isShipped('uniCloud/cloudfunctions/vk-pay/pay-notify/recharge.js')).toBe(false);
+  expect(isShipped('uniCloud/cloudfunctions/vk-pay/refund-notify/recharge.js')).toBe(false);
   expect(isShipped('uniCloud/cloudfunctions/common/vk-uni-pay/dist/index.js')).toBe(true);
   expect(isShipped('js_sdk/client.ts')).toBe(true);
 });

@@ -149,14 +149,20 @@ export async function runCell(env: Env, proxy: FaultProxy, rows: ProviderRows, o
   return { provider: rows.label, operation, fault, outcome, ms, ...(state ? { state } : {}), converged: true };
 }
 
-/** Σ of the refunds the ledger holds as reserved or done, and what the order says. */
-export async function refundBook(env: Env, no: string): Promise<{ ledger: number; succeeded: number; order: number; total: number }> {
+/**
+ * Σ of the refunds the ledger holds as reserved or done, and what the order says: `order` = its
+ * confirmed refund_fee + refund_reserved (in flight), `confirmed` = refund_fee alone.
+ */
+export async function refundBook(
+  env: Env,
+  no: string,
+): Promise<{ ledger: number; succeeded: number; order: number; confirmed: number; total: number }> {
   const order = (await env.order(no))!;
   const docs = await env.deps.db().collection('vk-pay-refunds').where({ out_trade_no: no }).get();
   const list = docs.data as Array<{ state: string; refund_fee: number }>;
   const ledger = list.filter((d) => d.state !== 'FAIL').reduce((a, d) => a + d.refund_fee, 0);
   const succeeded = list.filter((d) => d.state === 'SUCCESS').reduce((a, d) => a + d.refund_fee, 0);
-  return { ledger, succeeded, order: order.refund_fee, total: order.total_fee };
+  return { ledger, succeeded, order: order.refund_fee + (order.refund_reserved ?? 0), confirmed: order.refund_fee, total: order.total_fee };
 }
 
 /** The refund invariants right after a faulty call: nothing over-refunded, reservations match the ledger. */
@@ -164,6 +170,7 @@ export async function refundSound(env: Env, no: string, providerRefunded: number
   const b = await refundBook(env, no);
   if (b.order > b.total || b.ledger > b.total) throw new Error(`over-reserved: ${JSON.stringify(b)}`);
   if (b.order !== b.ledger) throw new Error(`order ${b.order} ≠ ledger ${b.ledger}`);
+  if (b.confirmed !== b.succeeded) throw new Error(`order refund_fee ${b.confirmed} ≠ ledger SUCCESS ${b.succeeded}`);
   if (providerRefunded > b.order) throw new Error(`provider refunded ${providerRefunded} but only ${b.order} reserved`);
 }
 

@@ -53,6 +53,21 @@ const HANDLERS: Record<string, string> = {
 };`,
 };
 
+/** Refund hooks (`refund-notify/<type>.js`) record every run in `test-refund-hook-calls`. */
+const REFUND_HOOKS: Record<string, string> = {
+  counted: `module.exports = async function ({ data, refund }) {
+  await uniCloud.database().collection('test-refund-hook-calls').add({ out_trade_no: data.out_trade_no, order_refund_fee: data.refund_fee, order_status: data.status, ...refund });
+  return true;
+};`,
+  flaky: `module.exports = async function ({ data, refund }) {
+  const calls = uniCloud.database().collection('test-refund-hook-calls');
+  const { total } = await calls.where({ out_refund_no: refund.out_refund_no }).count();
+  await calls.add({ out_trade_no: data.out_trade_no, ...refund, ok: total > 0 });
+  if (total === 0) throw new Error('first run fails on purpose');
+  return true;
+};`,
+};
+
 /** A business object for tests only: passes createPayment options through unchanged. */
 const TEST_SHOP = `const vkPay = require('vk-uni-pay');
 module.exports = {
@@ -125,6 +140,9 @@ export function makeTestProject(): string {
   cpSync(path.join(ROOT, 'uni_modules/vk-uni-pay/uniCloud'), path.join(dir, 'uni_modules/vk-uni-pay/uniCloud'), { recursive: true });
   const notifyDir = path.join(dir, 'uni_modules/vk-uni-pay/uniCloud/cloudfunctions/vk-pay/pay-notify');
   for (const [type, src] of Object.entries(HANDLERS)) writeFileSync(path.join(notifyDir, `${type}.js`), src);
+  const refundDir = path.join(dir, 'uni_modules/vk-uni-pay/uniCloud/cloudfunctions/vk-pay/refund-notify');
+  mkdirSync(refundDir, { recursive: true });
+  for (const [type, src] of Object.entries(REFUND_HOOKS)) writeFileSync(path.join(refundDir, `${type}.js`), src);
   const shop = path.join(dir, 'uniCloud-aliyun/cloudfunctions/test-shop');
   mkdirSync(shop, { recursive: true });
   writeFileSync(path.join(shop, 'index.obj.js'), TEST_SHOP);

@@ -517,11 +517,12 @@ describe('verifyNotify', () => {
     await expectPayError(alipayAdapter.verifyNotify(req(body + '&refund_fee=0.01'), keyCtx()), 'NOTIFY_SIGNATURE_INVALID');
   });
 
-  test('refund notice and non-paid statuses are verified but ignored', async () => {
+  test('a refund notice is a verified refund SUCCESS of out_biz_no; non-paid statuses are verified but ignored', async () => {
     const refundNotice = { ...base(), refund_fee: '1.00', gmt_refund: '2026-01-02 01:00:00.000', out_biz_no: 'ORDER0001-1' };
-    expect(await alipayAdapter.verifyNotify(req(sb.buildNotification(keyApp.appId, refundNotice)), keyCtx())).toMatchObject({
-      kind: 'ignore',
-    });
+    const event = await alipayAdapter.verifyNotify(req(sb.buildNotification(keyApp.appId, refundNotice)), keyCtx());
+    expect(event).toMatchObject({ kind: 'refund', out_refund_no: 'ORDER0001-1', state: 'SUCCESS', info: { trade_refund_fee: 100 } });
+    // refund_fee there is the trade's total refunded, never taken as this refund's amount
+    expect(event).not.toHaveProperty('refund_fee');
     for (const trade_status of ['WAIT_BUYER_PAY', 'TRADE_CLOSED']) {
       expect(
         await alipayAdapter.verifyNotify(req(sb.buildNotification(keyApp.appId, { ...base(), trade_status })), keyCtx()),

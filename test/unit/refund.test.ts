@@ -19,7 +19,8 @@ import { RefundsRepo } from '../../uni_modules/vk-uni-pay/server/store/refunds';
 import { loadAdapter } from '../../uni_modules/vk-uni-pay/server/providers/registry';
 import { ORDER_STATUS, type PayOrder } from '../../uni_modules/vk-uni-pay/server/core/order';
 import type { HttpRequest, HttpResponse, HttpTransport } from '../../uni_modules/vk-uni-pay/server/transport/http';
-import { REFUND_SETTLE_GRACE_MS, queryRefund, refund } from '../../uni_modules/vk-uni-pay/server/services/refund';
+import { REFUND_SETTLE_GRACE_MS, queryRefund, refund, settleRefundByQuery } from '../../uni_modules/vk-uni-pay/server/services/refund';
+import { paymentNotify } from '../../uni_modules/vk-uni-pay/server/services/notify';
 
 type Provider = 'wxpay' | 'alipay';
 
@@ -366,7 +367,8 @@ describe.each<[Provider]>([['wxpay'], ['alipay']])('%s', (provider) => {
     fault = undefined;
     expect(r).toMatchObject({ state: 'UNKNOWN', refund_fee: 400 });
     expect(await ledger(r.out_refund_no)).toMatchObject({ state: 'UNKNOWN' });
-    expect(await order(no)).toMatchObject({ refund_fee: 400, status: 2 });
+    // reserved, not refunded: the status follows confirmed refunds only
+    expect(await order(no)).toMatchObject({ refund_fee: 0, refund_reserved: 400, status: 1 });
     expect(refundedAtGateway(provider, no)).toBe(400);
     // only 600 may still be refunded meanwhile (under a new number: without one, the unsettled refund is resumed)
     expect(await payError(refund(deps, { out_trade_no: no, out_refund_no: `${no}-X`, refund_fee: 601 }))).toMatchObject({
@@ -374,7 +376,11 @@ describe.each<[Provider]>([['wxpay'], ['alipay']])('%s', (provider) => {
       detail: { refundable: 600 },
     });
     const q = await queryRefund(deps, { out_trade_no: no });
-    expect(q).toMatchObject({ out_refund_no: r.out_refund_no, state: 'SUCCESS', order: { refund_fee: 400, status: 2 } });
+    expect(q).toMatchObject({
+      out_refund_no: r.out_refund_no,
+      state: 'SUCCESS',
+      order: { refund_fee: 400, refund_reserved: 0, status: 2 },
+    });
     expect((await order(no)).refund_list[0]).toMatchObject({ state: 'SUCCESS' });
   });
 
@@ -430,7 +436,10 @@ describe.each<[Provider]>([['wxpay'], ['alipay']])('%s', (provider) => {
     expect(r).toMatchObject({ state: 'UNKNOWN' });
     expect(refundedAtGateway(provider, no)).toBe(0);
     // the gateway does not know it yet: too early to call it failed
-    expect(await queryRefund(deps, { out_trade_no: no })).toMatchObject({ state: 'UNKNOWN', order: { refund_fee: 250, status: 2 } });
+    expect(await queryRefund(deps, { out_trade_no: no })).toMatchObject({
+      state: 'UNKNOWN',
+      order: { refund_fee: 0, refund_reserved: 250, status: 1 },
+    });
     // the same number repeated is still no second send
     const before = refundRequests[provider];
     expect(await refund(deps, { out_trade_no: no, out_refund_no: r.out_refund_no })).toMatchObject({ state: 'UNKNOWN' });
@@ -438,7 +447,7 @@ describe.each<[Provider]>([['wxpay'], ['alipay']])('%s', (provider) => {
     clockOffset = REFUND_SETTLE_GRACE_MS + 1000;
     expect(await queryRefund(deps, { out_trade_no: no, out_refund_no: r.out_refund_no })).toMatchObject({
       state: 'FAIL',
-      order: { refund_fee: 0, status: 1 },
+      order: { refund_fee: 0, refund_reserved: 0, status: 1 },
     });
     expect(await ledger(r.out_refund_no)).toMatchObject({ state: 'FAIL' });
     // settled twice: released once
@@ -479,7 +488,7 @@ test('wxpay: a 500 SYSTEM_ERROR is not a refusal: the reservation is kept (UNKNO
   fault = 'http-500';
   const r = await refund(deps, { out_trade_no: no, refund_fee: 800 });
   expect(r).toMatchObject({ state: 'UNKNOWN' });
-  expect(await order(no)).toMatchObject({ refund_fee: 800, status: 3 });
+  expect(await order(no)).toMatchObject({ refund_fee: 0, refund_reserved: 800, status: 1 });
 });
 
 test('order checks: unknown order 2001, unpaid 2002, closed 2002, bad out_refund_no 1021, Apple unsupported 3005', async () => {
@@ -509,4 +518,160 @@ test('order checks: unknown order 2001, unpaid 2002, closed 2002, bad out_refund
   // queryRefund without any refund
   expect(await payError(queryRefund(deps, { out_trade_no: paid }))).toMatchObject({ code: 1021 });
   expect(await payError(queryRefund(deps, { out_trade_no: 'NO_SUCH_ORDER_2' }))).toMatchObject({ code: 2001 });
+});
+
+describe('the refund lifecycle: every outcome lands in the ledger, the order and the refund-notify hook once', () => {
+  /** hook runs, by out_refund_no */
+  const runs: Array<Record<string, any>> = [];
+  let failNext = 0;
+  /** the vk-pay instance: carries the refund-notify hooks */
+  let vkPay: PayDeps;
+  beforeAll(() => {
+    vkPay = {
+      ...deps,
+      handlersConfigured: true,
+      handlerRetryDelayMs: 0,
+      refundHandlers: (type) =>
+        type === 'goods'
+          ? async ({ data, refund: r }) => {
+              runs.push({ ...r!, order_refund_fee: data.refund_fee, order_status: data.status });
+              if (failNext > 0 && failNext--) throw new Error('hook fails on purpose');
+              return true;
+            }
+          : undefined,
+    };
+  });
+  const hookRuns = (out_refund_no: string) => runs.filter((r) => r.out_refund_no === out_refund_no);
+
+  /** the provider's notification of a refund, as the gateway signs it, through the notify route */
+  function notifyWx(no: string, out_refund_no: string, status = 'SUCCESS') {
+    const n = wx.buildRefundNotification(wxMerchant.mchid, { ...wx.refundNotice(out_refund_no)!, refund_status: status }, status);
+    return deliver(no, 'wxpay', Buffer.from(n.body), n.headers);
+  }
+  function notifyAli(no: string, out_refund_no: string) {
+    const o = ali.order(no)!;
+    const body = ali.buildNotification(aliApp.appId, {
+      notify_type: 'trade_status_sync',
+      notify_id: `n${Date.now()}`,
+      notify_time: '2026-12-01 12:00:00',
+      charset: 'utf-8',
+      version: '1.0',
+      app_id: aliApp.appId,
+      out_trade_no: no,
+      trade_no: o.trade_no,
+      trade_status: 'TRADE_SUCCESS',
+      total_amount: o.total_amount,
+      refund_fee: (o.refunded_fen / 100).toFixed(2),
+      gmt_refund: '2026-12-01 12:00:00.000',
+      out_biz_no: out_refund_no,
+    });
+    return deliver(no, 'alipay', Buffer.from(body), { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' });
+  }
+  async function deliver(no: string, provider: Provider, body: Buffer, headers: Record<string, string>) {
+    const lower = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
+    const r = await paymentNotify(vkPay, { method: 'POST', path: `/paymentNotify/${provider}_h5/${no}`, headers: lower, query: {}, body });
+    return r.statusCode;
+  }
+
+  test.each<[Provider]>([['wxpay'], ['alipay']])(
+    '%s: a refund notification after a lost refund answer settles the ledger, the order and runs the hook once',
+    async (provider) => {
+      const no = await paidOrder(provider, 1000);
+      fault = 'lose-answer';
+      const r = await refund(deps, { out_trade_no: no, refund_fee: 400 });
+      fault = undefined;
+      expect(r).toMatchObject({ state: 'UNKNOWN' });
+      expect(await order(no)).toMatchObject({ refund_fee: 0, refund_reserved: 400, status: 1 });
+      const send = () => (provider === 'wxpay' ? notifyWx(no, r.out_refund_no) : notifyAli(no, r.out_refund_no));
+      expect(await send()).toBe(200);
+      expect(await ledger(r.out_refund_no)).toMatchObject({ state: 'SUCCESS', source: 'notify', hook_done: true, hook_attempts: 1 });
+      expect(await order(no)).toMatchObject({ refund_fee: 400, refund_reserved: 0, status: 2 });
+      expect(hookRuns(r.out_refund_no)).toEqual([
+        expect.objectContaining({ state: 'SUCCESS', refund_fee: 400, source: 'notify', order_refund_fee: 400, order_status: 2 }),
+      ]);
+      // duplicates (in parallel and later), a query and the timer's settle: nothing runs twice
+      const again = await Promise.all([send(), send(), send()]);
+      expect(again.every((c) => c === 200 || c === 500)).toBe(true);
+      await queryRefund(vkPay, { out_trade_no: no, out_refund_no: r.out_refund_no });
+      await settleRefundByQuery(vkPay, r.out_refund_no);
+      expect(hookRuns(r.out_refund_no)).toHaveLength(1);
+      expect(await order(no)).toMatchObject({ refund_fee: 400, refund_reserved: 0, status: 2 });
+    },
+  );
+
+  test('wxpay REFUND.ABNORMAL after a lost answer: FAIL, the reservation released, the hook once with the failure', async () => {
+    const no = await paidOrder('wxpay', 1000);
+    wx.holdRefunds(true);
+    fault = 'lose-answer';
+    const r = await refund(deps, { out_trade_no: no, refund_fee: 300 });
+    fault = undefined;
+    wx.holdRefunds(false);
+    wx.finishRefund(r.out_refund_no, 'ABNORMAL');
+    expect(await notifyWx(no, r.out_refund_no, 'ABNORMAL')).toBe(200);
+    expect(await ledger(r.out_refund_no)).toMatchObject({ state: 'FAIL', fail_code: 'ABNORMAL', hook_done: true });
+    expect(await order(no)).toMatchObject({ refund_fee: 0, refund_reserved: 0, status: 1 });
+    expect(hookRuns(r.out_refund_no)).toEqual([expect.objectContaining({ state: 'FAIL', refund_fee: 300, fail_code: 'ABNORMAL' })]);
+    expect(await notifyWx(no, r.out_refund_no, 'ABNORMAL')).toBe(200);
+    expect(hookRuns(r.out_refund_no)).toHaveLength(1);
+  });
+
+  test('a failing hook answers "retry"; the resent notification runs it again until it succeeded once', async () => {
+    const no = await paidOrder('wxpay', 500);
+    wx.holdRefunds(true);
+    const r = await refund(deps, { out_trade_no: no, refund_fee: 500 });
+    wx.holdRefunds(false);
+    expect(r).toMatchObject({ state: 'PROCESSING' });
+    wx.finishRefund(r.out_refund_no, 'SUCCESS');
+    failNext = 1;
+    expect(await notifyWx(no, r.out_refund_no)).toBe(500);
+    expect(await ledger(r.out_refund_no)).toMatchObject({ state: 'SUCCESS', hook_error: 'hook fails on purpose' });
+    expect(await order(no)).toMatchObject({ refund_fee: 500, refund_reserved: 0, status: 3 }); // the money part is done
+    expect(await notifyWx(no, r.out_refund_no)).toBe(200);
+    expect(await ledger(r.out_refund_no)).toMatchObject({ hook_done: true, hook_attempts: 2 });
+    expect(hookRuns(r.out_refund_no)).toHaveLength(2);
+  });
+
+  test('the timer: settleRefundByQuery settles an open refund, and runs the hook a business function could not', async () => {
+    const no = await paidOrder('alipay', 1000);
+    fault = 'lose-answer';
+    const lost = await refund(deps, { out_trade_no: no, refund_fee: 100 });
+    fault = undefined;
+    // a business cloud function (no hooks there) settles a second one synchronously: its hook waits for vk-pay
+    const sync = await refund(deps, { out_trade_no: no, out_refund_no: `${no}-S`, refund_fee: 200 });
+    expect(sync).toMatchObject({ state: 'SUCCESS' });
+    expect(await ledger(`${no}-S`)).toMatchObject({ state: 'SUCCESS', source: 'answer' });
+    expect((await ledger(`${no}-S`))!.hook_done).toBeUndefined();
+    const far = Date.now() + 10 * 60_000;
+    const due = (await deps.refunds.due(far, far, 1000)).map((d) => d.out_refund_no);
+    expect(due).toEqual(expect.arrayContaining([lost.out_refund_no, `${no}-S`]));
+    for (const n of [lost.out_refund_no, `${no}-S`])
+      expect(await settleRefundByQuery(vkPay, n)).toMatchObject({ state: 'SUCCESS', hook_done: true });
+    expect(await ledger(lost.out_refund_no)).toMatchObject({ source: 'query' });
+    expect(hookRuns(lost.out_refund_no)).toHaveLength(1);
+    expect(hookRuns(`${no}-S`)).toEqual([expect.objectContaining({ source: 'answer', state: 'SUCCESS' })]);
+    expect(await order(no)).toMatchObject({ refund_fee: 300, refund_reserved: 0, status: 2 });
+    const after = (await deps.refunds.due(far, far, 1000)).map((d) => d.out_refund_no);
+    expect(after).not.toContain(lost.out_refund_no);
+    expect(after).not.toContain(`${no}-S`);
+    expect(await settleRefundByQuery(vkPay, 'NO-SUCH-REFUND')).toBeUndefined();
+  });
+
+  test("a SUCCESS notification of a refund made elsewhere (merchant console) is recorded as the provider's own, once", async () => {
+    const no = await paidOrder('wxpay', 1000);
+    const adapter = loadAdapter('wxpay');
+    const ctx = {
+      config: configNode(config as any, ['wxpay', 'h5']),
+      http: loopbackTransport(),
+      clock: { now: () => Date.now() },
+      cache: memoryCache(),
+    };
+    await adapter.refund!({ out_trade_no: no, out_refund_no: `${no}-console`, total_fee: 1000, refund_fee: 250 }, ctx);
+    expect(await notifyWx(no, `${no}-console`)).toBe(200);
+    expect(await notifyWx(no, `${no}-console`)).toBe(200);
+    expect(await ledger(`${no}-console`)).toMatchObject({ state: 'SUCCESS', source: 'provider', refund_fee: 250 });
+    expect(await order(no)).toMatchObject({ refund_fee: 250, refund_reserved: 0, status: 2, refund_num: 1 });
+    expect(hookRuns(`${no}-console`)).toHaveLength(1);
+    // what is left can still be refunded, and no more
+    expect(await payError(refund(deps, { out_trade_no: no, refund_fee: 751 }))).toMatchObject({ code: 2003 });
+  });
 });

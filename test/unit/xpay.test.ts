@@ -285,7 +285,14 @@ describe('adapter (offline)', () => {
         push({ Event: 'xpay_refund_notify', MchOrderId: 'VKORDER0002', MchRefundId: 'R0000001', RefundFee: 100, RetCode: 0 }),
         ctx(),
       ),
-    ).resolves.toMatchObject({ kind: 'refund', out_trade_no: 'VKORDER0002', out_refund_no: 'R0000001', refund_fee: 100 });
+    ).resolves.toMatchObject({ kind: 'refund', out_trade_no: 'VKORDER0002', out_refund_no: 'R0000001', refund_fee: 100, state: 'SUCCESS' });
+    // a failed refund is a final state too (before: ignored, and the refund stayed PROCESSING)
+    await expect(
+      wxpayVirtualAdapter.verifyNotify(
+        push({ Event: 'xpay_refund_notify', MchOrderId: 'VKORDER0002', MchRefundId: 'R0000002', RefundFee: 100, RetCode: 1 }),
+        ctx(),
+      ),
+    ).resolves.toMatchObject({ kind: 'refund', out_refund_no: 'R0000002', state: 'FAIL', info: { refund_status: 'RetCode 1' } });
     await expect(wxpayVirtualAdapter.verifyNotify(push({ Event: 'xpay_complaint_notify' }), ctx())).resolves.toMatchObject({
       kind: 'ignore',
     });

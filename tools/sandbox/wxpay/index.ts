@@ -9,7 +9,7 @@
  *     GET  /v3/pay/transactions/out-trade-no/{no}?mchid=       → 200 Transaction | 404 ORDER_NOT_EXIST
  *     GET  /v3/pay/transactions/id/{transaction_id}?mchid=     → 200 Transaction | 404 ORDER_NOT_EXIST
  *     POST /v3/pay/transactions/out-trade-no/{no}/close        → 204
- *     POST /v3/refund/domestic/refunds                         → 200 Refund (status SUCCESS)
+ *     POST /v3/refund/domestic/refunds                         → 200 Refund (SUCCESS; PROCESSING while holdRefunds)
  *     GET  /v3/refund/domestic/refunds/{out_refund_no}         → 200 Refund | 404 RESOURCE_NOT_EXISTS
  *     GET  /v3/certificates                                    → 200 {data:[{serial_no, …, encrypt_certificate}]}
  *   v3 service provider (服务商; partner.ts): the signer is the service provider (sp_mchid), each order a sub-merchant's
@@ -30,8 +30,12 @@
  * v2 XML notify (v2 orders), retried per `retryDelaysMs` until acknowledged (v3: HTTP 200/204;
  * v2: HTTP 200 with return_code SUCCESS).
  *
- * Not simulated: the request timestamp window (not checked), refund
- * notifications, v2 refunds (mutual TLS), legacy batch transfers, rate limits.
+ * Refund notifications: when a refund reaches its final state (at once, or finishRefund for a held
+ * one), REFUND.SUCCESS / REFUND.ABNORMAL / REFUND.CLOSED goes to the refund's notify_url, signed
+ * and encrypted like payment notifications, retried until acknowledged.
+ *
+ * Not simulated: the request timestamp window (not checked), v2 refunds (mutual TLS), legacy batch
+ * transfers, rate limits.
  *
  * Files: state.ts (merchants, orders, refunds), v3.ts, v2.ts, cashier.ts (payer side), notify.ts
  * (notification delivery), protocol.ts (wire primitives), testkit.ts (client side for tests).
@@ -69,6 +73,7 @@ export async function startWxpaySandbox(opts: WxpaySandboxOptions): Promise<Wxpa
   const notifications = wxpayNotifications(state, opts.retryDelaysMs);
   state.onPaid = notifications.startDelivery;
   const transfers = wxpayTransfers(state, notifications.deliverEvent);
+  state.onRefundFinal = notifications.refundDelivery;
   const handleV3 = v3Handler(state, transfers.routes);
 
   function route(req: PeerRequest): PeerResponse {
@@ -127,5 +132,13 @@ export async function startWxpaySandbox(opts: WxpaySandboxOptions): Promise<Wxpa
     transfers,
     order: (no, mchid) => state.findOrder(no, mchid),
     refund: (outRefundNo, mchid) => state.refund(outRefundNo, mchid),
+    holdRefunds(hold) {
+      state.holdRefunds = hold;
+    },
+    finishRefund: (outRefundNo, status, o = {}) => state.finishRefund(outRefundNo, status, o.mchid),
+    refundNotice(outRefundNo, mchid) {
+      const r = state.refund(outRefundNo, mchid);
+      return r ? notifications.refundNotice(r) : undefined;
+    },
   };
 }

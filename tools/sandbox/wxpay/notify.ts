@@ -13,6 +13,7 @@ import {
   type Json,
   type MerchantRt,
   type SandboxOrder,
+  type SandboxRefund,
   type Signer,
   type WxpayDelivery,
   type WxpaySandbox,
@@ -22,6 +23,22 @@ import { transactionJson } from './v3';
 import { partnerV2Fields } from './partner';
 
 const DEFAULT_RETRY = [1000, 2000, 5000, 15000, 30000];
+const REFUND_SUMMARY: Record<string, string> = { SUCCESS: '退款成功', ABNORMAL: '退款异常', CLOSED: '退款关闭' };
+
+/** the decrypted `resource` of a refund notification */
+export function refundNotice(r: SandboxRefund): Json {
+  return {
+    mchid: r.mchid,
+    transaction_id: r.transaction_id,
+    out_trade_no: r.out_trade_no,
+    refund_id: r.refund_id,
+    out_refund_no: r.out_refund_no,
+    refund_status: r.status,
+    ...(r.status === 'SUCCESS' ? { success_time: rfc3339Beijing(r.success_time) } : {}),
+    user_received_account: '支付用户零钱',
+    amount: { total: r.total, refund: r.refund, payer_total: r.total, payer_refund: r.refund },
+  };
+}
 const NOTIFY_TIMEOUT_MS = 5000;
 
 export function wxpayNotifications(state: WxpayState, retryDelaysMs = DEFAULT_RETRY) {
@@ -34,7 +51,7 @@ export function wxpayNotifications(state: WxpayState, retryDelaysMs = DEFAULT_RE
     summary = '支付成功',
     originalType = 'transaction',
   ): string {
-    const resource = aesGcmEncrypt(rt.m.apiV3Key, JSON.stringify(plaintext), originalType === 'transaction' ? 'transaction' : '');
+    const resource = aesGcmEncrypt(rt.m.apiV3Key, JSON.stringify(plaintext), originalType);
     return JSON.stringify({
       id: randomUUID(),
       create_time: rfc3339Beijing(state.now()),
@@ -79,6 +96,12 @@ export function wxpayNotifications(state: WxpayState, retryDelaysMs = DEFAULT_RE
   function startDelivery(o: SandboxOrder): void {
     const rt = state.merchantOf(o.mchid);
     const body = o.protocol === 'v3' ? buildV3Notification(rt, transactionJson(o)) : buildV2Notification(rt, o);
+    deliver(o, o.notify_url, o.out_trade_no, body, 'TRANSACTION.SUCCESS');
+  }
+
+  /** POSTs one notification until acknowledged; its deliveries are logged under `key` (out_trade_no, or out_refund_no for refunds). */
+  function deliver(o: SandboxOrder, url: string, key: string, body: string, event: string): void {
+    const rt = state.merchantOf(o.mchid);
     notifier.retry(async (n) => {
       let headers: Record<string, string>;
       let serial: string | undefined;
@@ -89,15 +112,15 @@ export function wxpayNotifications(state: WxpayState, retryDelaysMs = DEFAULT_RE
       } else {
         headers = { 'Content-Type': 'text/xml' };
       }
-      const r = await notifier.post(o.notify_url, body, { ...headers, 'User-Agent': 'Mozilla/4.0', Connection: 'close' });
+      const r = await notifier.post(url, body, { ...headers, 'User-Agent': 'Mozilla/4.0', Connection: 'close' });
       if (notifier.closed) return true;
       const status = r === 'error' ? 'error' : r.status;
       const acknowledged =
         r !== 'error' &&
         (o.protocol === 'v3' ? r.status === 200 || r.status === 204 : r.status === 200 && parseXml(r.text)?.return_code === 'SUCCESS');
-      state.log('notify', o.protocol, o.out_trade_no, `attempt ${n}`, status, acknowledged ? 'ack' : 'no ack');
+      state.log('notify', o.protocol, key, event, `attempt ${n}`, status, acknowledged ? 'ack' : 'no ack');
       notifier.record({
-        out_trade_no: o.out_trade_no,
+        out_trade_no: key,
         attempt: n,
         status,
         at: state.now(),
@@ -105,6 +128,7 @@ export function wxpayNotifications(state: WxpayState, retryDelaysMs = DEFAULT_RE
         protocol: o.protocol,
         acknowledged,
         serial,
+        event,
       });
       return acknowledged;
     });
@@ -147,7 +171,23 @@ export function wxpayNotifications(state: WxpayState, retryDelaysMs = DEFAULT_RE
     });
   }
 
-  const api: Pick<WxpaySandbox, 'deliveries' | 'waitForDelivery' | 'signNotification' | 'buildPaymentNotification'> = {
+  /**
+   * The refund result notification (https://pay.weixin.qq.com/doc/v3/merchant/4012791865): event
+   * REFUND.SUCCESS / REFUND.ABNORMAL / REFUND.CLOSED, resource `original_type: refund`, sent to the
+   * refund's notify_url when it reaches a final state.
+   */
+  function refundDelivery(r: SandboxRefund): void {
+    const o = state.findOrder(r.out_trade_no, r.mchid);
+    if (!o || !r.notify_url || r.status === 'PROCESSING') return;
+    const rt = state.merchantOf(r.mchid);
+    const body = buildV3Notification(rt, refundNotice(r), `REFUND.${r.status}`, REFUND_SUMMARY[r.status], 'refund');
+    deliver({ ...o, protocol: 'v3' }, r.notify_url, r.out_refund_no, body, `REFUND.${r.status}`);
+  }
+
+  const api: Pick<
+    WxpaySandbox,
+    'deliveries' | 'waitForDelivery' | 'signNotification' | 'buildPaymentNotification' | 'buildRefundNotification'
+  > = {
     deliveries: notifier.deliveries,
     waitForDelivery: (no, predicate = () => true, timeoutMs = 10_000) => notifier.waitFor(no, predicate, timeoutMs),
     signNotification(mchid, body, o = {}) {
@@ -163,6 +203,11 @@ export function wxpayNotifications(state: WxpayState, retryDelaysMs = DEFAULT_RE
       const body = buildV3Notification(rt, transaction);
       return { body, headers: { 'Content-Type': 'application/json', ...state.signedHeaders(notificationSigner(rt), body) } };
     },
+    buildRefundNotification(mchid, refund, status = String(refund.refund_status ?? 'SUCCESS')) {
+      const rt = state.merchantOf(mchid);
+      const body = buildV3Notification(rt, refund, `REFUND.${status}`, REFUND_SUMMARY[status] ?? '退款', 'refund');
+      return { body, headers: { 'Content-Type': 'application/json', ...state.signedHeaders(notificationSigner(rt), body) } };
+    },
   };
-  return { startDelivery, deliverEvent, close: () => notifier.close(), api };
+  return { startDelivery, deliverEvent, refundDelivery, refundNotice, close: () => notifier.close(), api };
 }

@@ -104,6 +104,10 @@ export interface SandboxRefund {
   fingerprint: string;
   /** service-provider refund: the order's sub-merchant */
   sub_mchid?: string;
+  /** PROCESSING while held (holdRefunds), then final; SUCCESS at once otherwise */
+  status: 'SUCCESS' | 'PROCESSING' | 'ABNORMAL' | 'CLOSED';
+  /** where the REFUND.* notification goes (the request's notify_url) */
+  notify_url?: string;
 }
 
 export interface WxpayDelivery {
@@ -119,6 +123,8 @@ export interface WxpayDelivery {
   acknowledged: boolean;
   /** `Wechatpay-Serial` used (v3) */
   serial?: string;
+  /** TRANSACTION.SUCCESS, REFUND.SUCCESS, … */
+  event?: string;
 }
 
 export interface WxpaySandboxOptions {
@@ -145,6 +151,14 @@ export interface WxpaySandbox {
   /** merchant transfers (transfer.ts): bills, the payee's confirmation, expiry */
   transfers: import('./transfer').WxpayTransfers;
   /** notification delivery log */
+  /** new refunds answer PROCESSING and wait for finishRefund (as WeChat does for most refunds) */
+  holdRefunds(hold: boolean): void;
+  /**
+   * A held refund reaches its final state: SUCCESS, or ABNORMAL / CLOSED (the amount is refundable
+   * again); its REFUND.<status> notification is sent to the refund's notify_url (retried).
+   */
+  finishRefund(out_refund_no: string, status: 'SUCCESS' | 'ABNORMAL' | 'CLOSED', opts?: { mchid?: string }): void;
+  /** notification delivery log (refund notifications are logged under their out_refund_no, `event` REFUND.*) */
   deliveries: WxpayDelivery[];
   /** resolves when a delivery for out_trade_no matching predicate (default: any attempt) is logged */
   waitForDelivery(out_trade_no: string, predicate?: (d: WxpayDelivery) => boolean, timeoutMs?: number): Promise<void>;
@@ -155,6 +169,14 @@ export interface WxpaySandbox {
     opts?: { timestamp?: number; nonce?: string; serial?: string; signature?: string },
   ): Record<string, string>;
   buildPaymentNotification(mchid: string, transaction: Record<string, unknown>): { body: string; headers: Record<string, string> };
+  /** a signed REFUND.<status> notification of any refund resource (tests build forged variants from it) */
+  buildRefundNotification(
+    mchid: string,
+    refund: Record<string, unknown>,
+    status?: string,
+  ): { body: string; headers: Record<string, string> };
+  /** the decrypted resource of the refund's notification as the sandbox would send it now */
+  refundNotice(out_refund_no: string, mchid?: string): Record<string, unknown> | undefined;
 }
 
 export class WxpaySandboxError extends Error {
@@ -292,6 +314,10 @@ export class WxpayState {
   baseUrl = '';
   /** called after each payment (notification delivery) */
   onPaid: (o: SandboxOrder) => void = () => {};
+  /** a refund reached its final state */
+  onRefundFinal: (r: SandboxRefund) => void = () => {};
+  /** new refunds stay PROCESSING until finishRefund */
+  holdRefunds = false;
 
   constructor(
     merchants: WxpaySandboxMerchant[],
@@ -415,6 +441,21 @@ export class WxpayState {
   refund(outRefundNo: string, mchid?: string): SandboxRefund | undefined {
     if (mchid !== undefined) return this.refunds.get(okey(mchid, outRefundNo));
     return [...this.refunds.values()].find((r) => r.out_refund_no === outRefundNo);
+  }
+
+  /** a held refund ends: SUCCESS, or ABNORMAL / CLOSED giving its amount back to the order */
+  finishRefund(outRefundNo: string, status: 'SUCCESS' | 'ABNORMAL' | 'CLOSED', mchid?: string): void {
+    const r = this.refund(outRefundNo, mchid);
+    if (!r) throw new WxpaySandboxError('RESOURCE_NOT_EXISTS', `no refund ${outRefundNo}`);
+    if (r.status !== 'PROCESSING') throw new WxpaySandboxError('INVALID_REQUEST', `refund ${outRefundNo} is already ${r.status}`);
+    r.status = status;
+    r.success_time = this.now();
+    if (status !== 'SUCCESS') {
+      const o = this.findOrder(r.out_trade_no, r.mchid);
+      if (o) o.refunded -= r.refund;
+    }
+    this.log('refund', r.mchid, r.out_trade_no, outRefundNo, status);
+    this.onRefundFinal(r);
   }
 
   addRefund(r: SandboxRefund): void {

@@ -202,9 +202,9 @@ export function v3Handler(state: WxpayState, extraRoutes: V3Route[] = []): (req:
       out_trade_no: r.out_trade_no,
       channel: 'ORIGINAL',
       user_received_account: '支付用户零钱',
-      success_time: rfc3339Beijing(r.success_time),
+      ...(r.status === 'SUCCESS' ? { success_time: rfc3339Beijing(r.success_time) } : {}),
       create_time: rfc3339Beijing(r.create_time),
-      status: 'SUCCESS',
+      status: r.status,
       funds_account: r.funds_account ?? 'AVAILABLE',
       amount: {
         total: r.total,
@@ -282,12 +282,17 @@ export function v3Handler(state: WxpayState, extraRoutes: V3Route[] = []): (req:
       success_time: t,
       fingerprint,
       ...(sub ? { sub_mchid: sub } : {}),
+      status: state.holdRefunds ? 'PROCESSING' : 'SUCCESS',
+      ...(typeof b.notify_url === 'string' ? { notify_url: b.notify_url } : {}),
     };
     state.addRefund(r);
-    o.refunded += refund;
+    o.refunded += refund; // a refund in flight counts too: it cannot be refunded twice
     o.trade_state = 'REFUND';
-    state.log('refund', mchid, o.out_trade_no, outRefundNo, refund);
-    return { status: 200, body: refundJson(r) };
+    state.log('refund', mchid, o.out_trade_no, outRefundNo, refund, r.status);
+    const answer: V3Result = { status: 200, body: refundJson(r) };
+    // the notification follows the answer, as at WeChat
+    if (r.status === 'SUCCESS') setImmediate(() => state.onRefundFinal(r));
+    return answer;
   }
 
   function queryRefund(ctx: V3Ctx, outRefundNo: string): V3Result {

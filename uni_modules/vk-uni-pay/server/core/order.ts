@@ -20,6 +20,16 @@ export interface RefundRecord {
   refund_date: number;
   state: 'PROCESSING' | 'SUCCESS' | 'FAIL';
   refund_id?: string;
+  /** the amount sits in the order's refund_reserved until the refund is final (absent on records of older versions) */
+  reserved?: boolean;
+}
+
+/**
+ * The status after refunds: 1 paid, 2 partly refunded, 3 fully refunded — from CONFIRMED refunds
+ * only (`refund_fee`); an amount still in flight (`refund_reserved`) does not change it.
+ */
+export function refundStatus(refund_fee: number, total_fee: number): OrderStatus {
+  return refund_fee >= total_fee ? ORDER_STATUS.REFUNDED : refund_fee > 0 ? ORDER_STATUS.PART_REFUNDED : ORDER_STATUS.PAID;
 }
 
 /** A payment that arrived for an order another transaction had already paid (to be refunded). */
@@ -86,7 +96,12 @@ export interface PayOrder extends PartnerIds {
   user_order_success?: boolean;
   /** 1 async notification, 0 active (query found it paid first) */
   notify_mode?: 0 | 1;
+  /** integer fen of CONFIRMED refunds (ledger SUCCESS); the status follows it */
   refund_fee: number;
+  /** integer fen reserved by refunds still in flight (PENDING / UNKNOWN / PROCESSING); absent on older rows = 0 */
+  refund_reserved?: number;
+  /** bumped by every refund_list change (optimistic concurrency) */
+  refund_version?: number;
   refund_num: number;
   refund_list: RefundRecord[];
   notify_info?: Record<string, unknown>;
@@ -143,6 +158,8 @@ export const ORDER_FIELDS: ReadonlySet<string> = new Set([
   'user_order_success',
   'notify_mode',
   'refund_fee',
+  'refund_reserved',
+  'refund_version',
   'refund_num',
   'refund_list',
   'notify_info',

@@ -132,9 +132,9 @@ export const METHODS: readonly MethodRow[] = [
 /** the methods that answer over URL化 (provider notifications): the `http` rows */
 const NOTIFY_METHODS = new Set(METHODS.filter((row) => row.access === 'http').map((row) => row.name));
 
-export function createCloudObject(options: { handlersDir: string | string[] }) {
+export function createCloudObject(options: { handlersDir: string | string[]; refundHandlersDir?: string | string[] }) {
   let pay: VkPay | undefined;
-  const vkPay = () => (pay ??= createVkPay({ handlersDir: options.handlersDir }));
+  const vkPay = () => (pay ??= createVkPay({ handlersDir: options.handlersDir, refundHandlersDir: options.refundHandlersDir }));
 
   const methods = Object.fromEntries(
     METHODS.map((row) => [

@@ -153,11 +153,17 @@ export const API_METHODS = Object.keys(API) as Array<keyof ApiRows>;
 export interface VkPayOptions extends Partial<PayDeps> {
   /** folder(s) of the `pay-notify/<type>.js` handlers; the first that has the file wins */
   handlersDir?: string | string[];
+  /** folder(s) of the `refund-notify/<type>.js` hooks (run once per final refund state) */
+  refundHandlersDir?: string | string[];
 }
 
 export function createVkPay(options: VkPayOptions = {}) {
-  const { handlersDir, ...overrides } = options;
-  const deps = createDeps({ ...overrides, ...(handlersDir && !overrides.handlers ? { handlers: handlersFromDir(handlersDir) } : {}) });
+  const { handlersDir, refundHandlersDir, ...overrides } = options;
+  const deps = createDeps({
+    ...overrides,
+    ...(handlersDir && !overrides.handlers ? { handlers: handlersFromDir(handlersDir) } : {}),
+    ...(refundHandlersDir && !overrides.refundHandlers ? { refundHandlers: handlersFromDir(refundHandlersDir) } : {}),
+  });
   const safe =
     (fn: (...a: unknown[]) => Promise<unknown>) =>
     async (...a: unknown[]): Promise<unknown> => {

@@ -127,11 +127,20 @@ export type NotifyEvent =
       /** '' when the provider does not know our order number: then `transaction_id` finds the order */
       out_trade_no: string;
       out_refund_no?: string;
+      /** integer fen of THIS refund, when the message states it */
       refund_fee?: number;
+      /**
+       * the refund's final state as the verified message states it (SUCCESS, or FAIL for the
+       * provider's closed / abnormal / failed); absent: only a prompt, the service queries
+       */
+      state?: 'SUCCESS' | 'FAIL';
+      refund_id?: string;
       /** the provider's transaction, for providers whose purchases are bound to orders (Apple) */
       transaction_id?: string;
-      /** the provider took the remaining money back on its own (Apple REFUND/REVOKE): record it as refunded */
+      /** the provider took back what is left of the order on its own (Apple REFUND/REVOKE): recorded as refunded */
       providerRefunded?: boolean;
+      /** why, for a refund the provider made on its own (kept as its refund_desc) */
+      reason?: string;
       info: Record<string, unknown>;
     }
   /** verified but irrelevant (e.g. Alipay partial-refund notice on the pay URL) */

@@ -20,7 +20,10 @@ import { configNodePath, splitPayType } from '../core/catalog';
 import { createLogger } from './log';
 
 /** A `pay-notify/<type>` module: `(obj, originalParam) => true | false` (vk-uni-pay contract). */
-export type NotifyHandler = (obj: { data: Record<string, unknown> }, originalParam: { db: unknown; _: unknown }) => unknown;
+export type NotifyHandler = (
+  obj: { data: Record<string, unknown>; refund?: Record<string, unknown> },
+  originalParam: { db: unknown; _: unknown },
+) => unknown;
 export type HandlerResolver = (type: string) => NotifyHandler | undefined;
 
 export interface PayDeps {
@@ -38,6 +41,8 @@ export interface PayDeps {
   clock: Clock;
   cache: KeyValueCache;
   handlers: HandlerResolver;
+  /** the `refund-notify/<type>.js` hooks (none: a final refund needs no business step) */
+  refundHandlers: HandlerResolver;
   /**
    * Whether this instance carries the `pay-notify` handlers. The vk-pay cloud object does; the
    * common module used from another cloud function does not (on uniCloud those files are deployed
@@ -117,6 +122,7 @@ export function createDeps(overrides: Partial<PayDeps> = {}): PayDeps {
     clock,
     cache: overrides.cache ?? databaseCache(db, () => clock.now()),
     handlers: overrides.handlers ?? (() => undefined),
+    refundHandlers: overrides.refundHandlers ?? (() => undefined),
     handlersConfigured: overrides.handlersConfigured ?? overrides.handlers !== undefined,
     log: overrides.log ?? createLogger(),
     spaceId: overrides.spaceId ?? runtimeSpaceId,

@@ -14,7 +14,7 @@ import type { IntegratedResponse } from '../../../../types/unicloud-server';
 import { providerContext, type PayDeps } from './deps';
 import { settlePaid } from './settle';
 import { orderOfTransaction } from './apple';
-import { queryRefund } from './refund';
+import { settleRefundNotice } from './refund';
 
 const OUT_TRADE_NO = /^[0-9A-Za-z_\-|*]{6,32}$/;
 
@@ -117,20 +117,13 @@ async function handleEvent(
     case 'ignore':
       deps.log.info('notify.ignored', { out_trade_no: order.out_trade_no, reason: event.reason });
       return adapter.notifyReply(true);
-    case 'refund':
-      // the notification only prompts us; the ledger follows the provider's answer to our own query
-      deps.log.info('notify.refund', { out_trade_no: order.out_trade_no, out_refund_no: event.out_refund_no });
-      // (a refund made elsewhere, e.g. in the merchant console, is not in our ledger: logged, acknowledged)
-      if (event.out_refund_no) {
-        await queryRefund(deps, { out_trade_no: order.out_trade_no, out_refund_no: event.out_refund_no }).catch((e) =>
-          deps.log.warn('notify.refund_unsettled', {
-            out_trade_no: order.out_trade_no,
-            out_refund_no: event.out_refund_no,
-            code: isPayError(e) ? e.code : undefined,
-          }),
-        );
-      }
-      return adapter.notifyReply(true);
+    case 'refund': {
+      // the ledger and the refund-notify hook (a notification without a final state prompts a query)
+      if (event.out_trade_no !== order.out_trade_no) throw new PayError('NOTIFY_MISMATCH', { field: 'out_trade_no' });
+      const mismatch = idMismatch(event.info, ctx.config);
+      if (mismatch) throw new PayError('NOTIFY_MISMATCH', { field: mismatch });
+      return adapter.notifyReply((await settleRefundNotice(deps, order, event)) === 'done');
+    }
     case 'hint': {
       // unsigned notification (VksPay): only the provider's answer to our own query is trusted
       if (event.out_trade_no !== order.out_trade_no) throw new PayError('NOTIFY_MISMATCH', { field: 'out_trade_no' });
@@ -166,6 +159,13 @@ async function handleEvent(
       return adapter.notifyReply(outcome === 'done');
     }
   }
+}
+
+/** The id a verified refund notification carries that differs from the merchant config (`info.appid` / `info.mchid`). */
+function idMismatch(info: Record<string, unknown>, node: Record<string, any>): string | undefined {
+  if (info.mchid !== undefined && node.mchId && info.mchid !== node.mchId) return 'mchid';
+  if (info.appid !== undefined && node.appId && info.appid !== node.appId) return 'appid';
+  return undefined;
 }
 
 /** The first field in which a verified payment disagrees with the order or the merchant config. */
@@ -207,25 +207,14 @@ export async function pushNotify(deps: PayDeps, provider: ProviderName, req: Raw
       const order = event.out_trade_no
         ? await deps.orders.findByOutTradeNo(event.out_trade_no)
         : await orderOfTransaction(deps, event.transaction_id);
-      if (order && event.providerRefunded) await recordStoreRefund(deps, order, event.info);
-      deps.log.info('notify.refund', { provider, out_trade_no: order?.out_trade_no });
-      return adapter.notifyReply(true);
+      if (!order || order.provider !== provider) {
+        deps.log.warn('notify.refund_unknown_order', { provider });
+        return adapter.notifyReply(true);
+      }
+      return adapter.notifyReply((await settleRefundNotice(deps, order, event)) === 'done');
     }
     const order = await deps.orders.findByOutTradeNo(event.out_trade_no);
     if (!order || order.provider !== provider) return refuse('unknown out_trade_no');
     return handleEvent(deps, adapter, ctx, `${provider}_${platformKey}` as PayType, order, event);
-  });
-}
-
-/** The provider refunded or revoked the purchase itself (Apple): the whole remaining amount is recorded as refunded. */
-async function recordStoreRefund(deps: PayDeps, order: PayOrder, info: Record<string, unknown>): Promise<void> {
-  const remaining = order.total_fee - order.refund_fee;
-  if (remaining <= 0) return;
-  await deps.orders.reserveRefund(order, {
-    out_refund_no: `apple-${String(info.notificationUUID ?? info.transactionId ?? deps.clock.now())}`.slice(0, 64),
-    refund_fee: remaining,
-    refund_desc: String(info.notificationType ?? 'REFUND'),
-    refund_date: deps.clock.now(),
-    state: 'SUCCESS',
   });
 }

@@ -12,14 +12,26 @@
  *    resumes that refund instead of starting another (a retry after a crash or a lost answer);
  * 5. a refund refused here (amount, order state) stays in the ledger as FAIL, so a repeat of its
  *    number reports that refusal again.
+ * Every verified outcome — the refund call's answer, a provider notification, a query, a refund the
+ * provider made on its own (Apple) — goes through `applyRefundOutcome`: the ledger moves with one
+ * conditional update, the order follows (refund_fee counts confirmed refunds only, refund_reserved
+ * what is still in flight), then the business hook `refund-notify/<type>.js` runs once per final
+ * state under a lease (like `pay-notify`).
  */
 import { PayError, isPayError } from '../core/errors';
 import { isFinalRefusal, isGatewayFailure } from '../core/gateway-failure';
-import { PAID_STATUSES, type PayOrder, type RefundRecord } from '../core/order';
+import { PAID_STATUSES, handlerData, type PayOrder, type RefundRecord } from '../core/order';
 import { loadAdapter } from '../providers/registry';
-import type { ProviderAdapter, RefundInput, RefundResult } from '../providers/types';
-import { FINAL_REFUND_STATES, type RefundsRepo, type RefundLedgerDoc, type RefundLedgerState } from '../store/refunds';
+import type { NotifyEvent, ProviderAdapter, RefundInput, RefundResult } from '../providers/types';
+import {
+  FINAL_REFUND_STATES,
+  type RefundLedgerDoc,
+  type RefundLedgerPatch,
+  type RefundLedgerState,
+  type RefundSource,
+} from '../store/refunds';
 import { orderProviderContext, requireOrder, type PayDeps } from './deps';
+import { callHandler, newLease, type HandlerOutcome } from './settle';
 
 export type { RefundLedgerState } from '../store/refunds';
 
@@ -47,7 +59,8 @@ export interface QueryRefundParams {
 }
 
 export interface QueryRefundReply extends RefundReply {
-  order: { total_fee: number; refund_fee: number; status: number };
+  /** refund_fee: confirmed refunds; refund_reserved: refunds still in flight; status follows refund_fee */
+  order: { total_fee: number; refund_fee: number; refund_reserved: number; status: number };
 }
 
 /**
@@ -62,6 +75,8 @@ const NUMBER_ATTEMPTS = 20;
 const RELEASE_ATTEMPTS = 10;
 const DESC_MAX = 80;
 const OPEN_STATES: readonly RefundLedgerState[] = ['PENDING', 'UNKNOWN', 'PROCESSING'];
+/** a refusal before any request existed: no business hook to run */
+const NO_HOOK = { hook_done: true } as const;
 
 /** unsettled: the provider may or may not have the refund */
 const UNSETTLED_STATES: readonly RefundLedgerState[] = ['PENDING', 'UNKNOWN'];
@@ -75,7 +90,7 @@ export async function refund(deps: PayDeps, params: RefundParams): Promise<Refun
   const adapter = refundAdapter(order);
 
   const existing = p.out_refund_no ? await refunds.find(p.out_refund_no) : await refunds.latestIn(order.out_trade_no, UNSETTLED_STATES);
-  if (existing) return replay(deps, refunds, adapter, order, existing, p.refund_fee);
+  if (existing) return replay(deps, adapter, order, existing, p.refund_fee);
   if (!PAID_STATUSES.includes(order.status)) throw new PayError('ORDER_NOT_PAID');
   const refund_fee = checkAmount(order, p.refund_fee);
 
@@ -97,42 +112,20 @@ export async function refund(deps: PayDeps, params: RefundParams): Promise<Refun
     // the same number, claimed concurrently: a repeat of that request (a default number: only while unsettled)
     const claimed = await refunds.find(doc.out_refund_no);
     if (claimed && (p.out_refund_no || (claimed.out_trade_no === order.out_trade_no && UNSETTLED_STATES.includes(claimed.state))))
-      return replay(deps, refunds, adapter, order, claimed, p.refund_fee);
+      return replay(deps, adapter, order, claimed, p.refund_fee);
     if (i >= NUMBER_ATTEMPTS) throw new PayError('REFUND_RETRY_LATER');
   }
   const out_refund_no = doc.out_refund_no;
 
   // 2. reserve the amount on the order (one conditional update; re-read after a lost race)
-  const record: RefundRecord = {
-    out_refund_no,
-    refund_fee,
-    ...(p.refund_desc ? { refund_desc: p.refund_desc } : {}),
-    refund_date: now,
-    state: 'PROCESSING',
-  };
-  for (let attempt = 1; ; attempt++) {
-    if (await deps.orders.reserveRefund(order, record)) break;
-    order = await requireOrder(deps, order.out_trade_no);
-    const refusal = !PAID_STATUSES.includes(order.status)
-      ? new PayError('ORDER_NOT_PAID')
-      : order.total_fee - order.refund_fee < refund_fee
-        ? new PayError(
-            'REFUND_FEE_INVALID',
-            { refundable: Math.max(order.total_fee - order.refund_fee, 0) },
-            { refundable: Math.max(order.total_fee - order.refund_fee, 0) },
-          )
-        : attempt >= RESERVE_ATTEMPTS
-          ? new PayError('REFUND_RETRY_LATER')
-          : undefined;
-    if (refusal) {
-      // a contention gives the number back; a refusal stays on record so a repeat reports it
-      if (refusal.key === 'REFUND_RETRY_LATER') await refunds.removePending(out_refund_no);
-      else
-        await refunds.transition(out_refund_no, ['PENDING'], 'FAIL', deps.clock.now(), { fail_code: refusal.key, fail_msg: refusal.msgEn });
-      throw refusal;
-    }
-    await pause(attempt);
+  const reserved = await reserve(deps, order, doc);
+  if (reserved instanceof PayError) {
+    // a contention gives the number back; a refusal stays on record so a repeat reports it
+    if (reserved.key === 'REFUND_RETRY_LATER') await refunds.removePending(out_refund_no);
+    else await refunds.transition(out_refund_no, ['PENDING'], 'FAIL', deps.clock.now(), { ...NO_HOOK, ...failInfo(reserved) });
+    throw reserved;
   }
+  order = reserved;
 
   // 3. ask the provider (only the claimant of the number ever does)
   const ctx = await orderProviderContext(deps, order);
@@ -152,8 +145,8 @@ export async function refund(deps: PayDeps, params: RefundParams): Promise<Refun
   } catch (e) {
     if (isFinalRefusal(e) || nothingSent(e)) {
       const err = e as PayError;
-      await refunds.transition(out_refund_no, ['PENDING'], 'FAIL', deps.clock.now(), failInfo(err));
-      await releaseReservation(deps, order.out_trade_no, out_refund_no);
+      // a refusal by the provider is a final state of a real request (its hook runs); nothing sent: no refund ever existed
+      await applyRefundOutcome(deps, order, { out_refund_no, state: 'FAIL', source: 'answer', ...failInfo(err) }, !isFinalRefusal(e));
       deps.log.warn('refund.refused', {
         out_trade_no: order.out_trade_no,
         out_refund_no,
@@ -162,7 +155,7 @@ export async function refund(deps: PayDeps, params: RefundParams): Promise<Refun
       });
       throw Object.assign(err, { detail: { ...(err.detail ?? {}), out_refund_no, state: 'FAIL' } });
     }
-    // the request may have reached the provider: keep the reservation until a query tells
+    // the request may have reached the provider: keep the reservation until a query or a notification tells
     await refunds.transition(out_refund_no, ['PENDING'], 'UNKNOWN', deps.clock.now());
     deps.log.warn('refund.unknown', {
       out_trade_no: order.out_trade_no,
@@ -171,14 +164,38 @@ export async function refund(deps: PayDeps, params: RefundParams): Promise<Refun
     });
     return reply(order.out_trade_no, out_refund_no, refund_fee, 'UNKNOWN');
   }
-  const state: RefundLedgerState = result.state === 'SUCCESS' ? 'SUCCESS' : 'PROCESSING';
+  // an accepted request answered FAIL at once is not taken as final: a query decides
   if (result.state === 'FAIL') deps.log.warn('refund.answered_fail', { out_trade_no: order.out_trade_no, out_refund_no });
-  await refunds.transition(out_refund_no, state === 'SUCCESS' ? OPEN_STATES : ['PENDING', 'UNKNOWN'], state, deps.clock.now(), {
+  const recorded = await applyRefundOutcome(deps, order, {
+    out_refund_no,
+    state: result.state === 'SUCCESS' ? 'SUCCESS' : 'PROCESSING',
     refund_id: result.refund_id,
+    refund_fee: result.refund_fee,
+    source: 'answer',
   });
-  const recorded = (await refunds.find(out_refund_no)) ?? { ...doc, state, refund_id: result.refund_id };
-  await markRecord(deps, order.out_trade_no, recorded);
   return reply(order.out_trade_no, out_refund_no, refund_fee, recorded.state, recorded.refund_id);
+}
+
+/** Reserves the claimed refund's amount on the order; the order after it, or the refusal (nothing reserved). */
+async function reserve(deps: PayDeps, order: PayOrder, doc: RefundLedgerDoc): Promise<PayOrder | PayError> {
+  const record: RefundRecord = {
+    out_refund_no: doc.out_refund_no,
+    refund_fee: doc.refund_fee,
+    ...(doc.refund_desc ? { refund_desc: doc.refund_desc } : {}),
+    refund_date: doc.create_date,
+    state: 'PROCESSING',
+  };
+  for (let attempt = 1; ; attempt++) {
+    if (await deps.orders.reserveRefund(order, record)) return (await deps.orders.findByOutTradeNo(order.out_trade_no)) ?? order;
+    order = await requireOrder(deps, order.out_trade_no);
+    // already on the order (a repeat of a claim interrupted after its reservation): reserved once
+    if (order.refund_list.some((r) => r.out_refund_no === doc.out_refund_no)) return order;
+    const refundable = refundableOf(order);
+    if (!PAID_STATUSES.includes(order.status)) return new PayError('ORDER_NOT_PAID');
+    if (refundable < doc.refund_fee) return new PayError('REFUND_FEE_INVALID', { refundable }, { refundable });
+    if (attempt >= RESERVE_ATTEMPTS) return new PayError('REFUND_RETRY_LATER');
+    await pause(attempt);
+  }
 }
 
 export async function queryRefund(deps: PayDeps, params: QueryRefundParams): Promise<QueryRefundReply> {
@@ -191,18 +208,33 @@ export async function queryRefund(deps: PayDeps, params: QueryRefundParams): Pro
   const doc = params.out_refund_no ? await refunds.find(params.out_refund_no) : await refunds.latest(out_trade_no);
   if (!doc || doc.out_trade_no !== out_trade_no)
     throw new PayError('FIELD_INVALID', { field: 'out_refund_no', reason: 'no such refund for this order' });
-  const settled = await settle(deps, refunds, refundAdapter(order), order, doc, true);
+  const settled = await settle(deps, refundAdapter(order), order, doc, true);
   const after = (await deps.orders.findByOutTradeNo(out_trade_no)) ?? order;
   return {
     ...reply(out_trade_no, settled.out_refund_no, settled.refund_fee, settled.state, settled.refund_id),
-    order: { total_fee: after.total_fee, refund_fee: after.refund_fee, status: after.status },
+    order: { total_fee: after.total_fee, refund_fee: after.refund_fee, refund_reserved: after.refund_reserved ?? 0, status: after.status },
   };
+}
+
+/**
+ * The reconciliation's entry (the `_timing` trigger and anyone holding a refund number): brings
+ * one ledger entry up to date by the provider's verified answer — an open refund (PENDING, UNKNOWN,
+ * PROCESSING) is queried and settled; a final one makes sure the order reflects it and its
+ * `refund-notify` hook has run. Never throws for a provider that cannot be reached (the entry
+ * stays as it was, to be tried again); returns the entry as it is now, undefined when unknown.
+ */
+export async function settleRefundByQuery(deps: PayDeps, out_refund_no: string): Promise<RefundLedgerDoc | undefined> {
+  const doc = await deps.refunds.find(out_refund_no);
+  if (!doc) return undefined;
+  const order = await deps.orders.findByOutTradeNo(doc.out_trade_no);
+  if (!order) return doc;
+  const adapter = loadAdapter(order.provider);
+  return settle(deps, adapter, order, doc, false);
 }
 
 /** A repeat of a refund number already in the ledger: never a second provider refund. */
 async function replay(
   deps: PayDeps,
-  refunds: RefundsRepo,
   adapter: ProviderAdapter,
   order: PayOrder,
   doc: RefundLedgerDoc,
@@ -215,9 +247,9 @@ async function replay(
       field: 'refund_fee',
       reason: `out_refund_no ${doc.out_refund_no} was requested with ${doc.refund_fee}`,
     });
-  const settled = await settle(deps, refunds, adapter, order, doc, false);
+  const settled = await settle(deps, adapter, order, doc, false);
   if (settled.state === 'FAIL' && settled.fail_code && LOCAL_REFUSALS.has(settled.fail_code)) {
-    const refundable = Math.max(order.total_fee - order.refund_fee, 0);
+    const refundable = refundableOf(order);
     throw new PayError(settled.fail_code as 'REFUND_FEE_INVALID', { refundable }, { out_refund_no: settled.out_refund_no, state: 'FAIL' });
   }
   if (settled.state === 'FAIL') {
@@ -231,24 +263,25 @@ async function replay(
 }
 
 /**
- * Brings a ledger entry up to date: a final entry makes sure the order reflects it (a FAIL whose
- * release was interrupted is released now); an open one asks the provider. `strict`: a failed
- * query throws (queryRefund) instead of returning the recorded state (a repeated refund call).
+ * Brings a ledger entry up to date: a final entry makes sure the order and the hook reflect it (a
+ * release or hook interrupted by a crash is finished now); an open one asks the provider.
+ * `strict`: a failed query throws (queryRefund) instead of returning the recorded state.
  */
 async function settle(
   deps: PayDeps,
-  refunds: RefundsRepo,
   adapter: ProviderAdapter,
   order: PayOrder,
   doc: RefundLedgerDoc,
   strict: boolean,
 ): Promise<RefundLedgerDoc> {
-  if (FINAL_REFUND_STATES.includes(doc.state)) {
-    if (doc.state === 'FAIL') await releaseReservation(deps, order.out_trade_no, doc.out_refund_no);
-    else await markRecord(deps, order.out_trade_no, doc);
-    return doc;
+  if (FINAL_REFUND_STATES.includes(doc.state) || !adapter.queryRefund) {
+    // final, or settled by the provider's notification only
+    return applyRefundOutcome(deps, order, {
+      out_refund_no: doc.out_refund_no,
+      state: doc.state as RefundOutcome['state'],
+      source: 'query',
+    });
   }
-  if (!adapter.queryRefund) return doc; // settled by the provider's notification only
   let answer: RefundResult | 'NOT_FOUND';
   try {
     answer = await adapter.queryRefund(
@@ -261,47 +294,221 @@ async function settle(
     else if (strict) throw e;
     else return doc;
   }
+  if (answer !== 'NOT_FOUND' && answer.state !== 'FAIL')
+    return applyRefundOutcome(deps, order, {
+      out_refund_no: doc.out_refund_no,
+      state: answer.state,
+      refund_id: answer.refund_id,
+      refund_fee: answer.refund_fee,
+      source: 'query',
+    });
+  // the provider has no such refund, or it failed: final only long after it was asked (a request may still be in flight)
+  if (deps.clock.now() - doc.create_date < REFUND_SETTLE_GRACE_MS) return (await deps.refunds.find(doc.out_refund_no)) ?? doc;
+  return applyRefundOutcome(deps, order, {
+    out_refund_no: doc.out_refund_no,
+    state: 'FAIL',
+    source: 'query',
+    ...(answer === 'NOT_FOUND'
+      ? { fail_code: 'NOT_FOUND', fail_msg: 'the provider has no such refund' }
+      : { fail_code: 'REFUND_FAILED', fail_msg: 'the provider reports the refund failed' }),
+  });
+}
+
+/** One verified word on a refund, from any source. */
+export interface RefundOutcome {
+  out_refund_no: string;
+  /** PENDING / UNKNOWN: no news (only re-applies what the ledger holds) */
+  state: RefundLedgerState;
+  refund_id?: string;
+  /** integer fen as the provider reports it (checked against the ledger) */
+  refund_fee?: number;
+  fail_code?: string;
+  fail_msg?: string;
+  source: RefundSource;
+}
+
+/**
+ * The one path by which a refund's outcome lands: the ledger moves with ONE conditional update (a
+ * final state never changes again; the move to a final state takes the hook lease in the same
+ * update), the order follows (confirmed → refund_fee, failed → released), then the hook runs.
+ * Idempotent: a repeat of the same outcome (a duplicate notification, a second query) finishes
+ * whatever an interrupted earlier run left undone and runs nothing twice. `noHook`: a refusal
+ * before any request existed, which no business step needs to hear about.
+ */
+export async function applyRefundOutcome(deps: PayDeps, order: PayOrder, outcome: RefundOutcome, noHook = false): Promise<RefundLedgerDoc> {
+  const refunds = deps.refunds;
   const now = deps.clock.now();
-  if (answer !== 'NOT_FOUND' && answer.state === 'SUCCESS') {
-    if (answer.refund_fee && answer.refund_fee !== doc.refund_fee)
+  const final = FINAL_REFUND_STATES.includes(outcome.state);
+  const lease = final && !noHook && deps.handlersConfigured ? newLease(deps, now) : undefined;
+  const patch: RefundLedgerPatch = {
+    refund_id: outcome.refund_id,
+    ...(final ? { source: outcome.source } : {}),
+    ...(outcome.state === 'FAIL' ? { fail_code: outcome.fail_code, fail_msg: outcome.fail_msg?.slice(0, 200) } : {}),
+    ...(noHook ? NO_HOOK : {}),
+  };
+  const from: readonly RefundLedgerState[] = final ? OPEN_STATES : outcome.state === 'PROCESSING' ? ['PENDING', 'UNKNOWN'] : [];
+  const moved = from.length > 0 && (await refunds.transition(outcome.out_refund_no, from, outcome.state, now, patch, lease));
+  const doc = await refunds.find(outcome.out_refund_no);
+  if (!doc) throw new PayError('FIELD_INVALID', { field: 'out_refund_no', reason: 'no such refund' });
+  if (moved) {
+    deps.log.info('refund.state', {
+      out_trade_no: doc.out_trade_no,
+      out_refund_no: doc.out_refund_no,
+      state: doc.state,
+      source: outcome.source,
+    });
+    if (outcome.refund_fee && outcome.state === 'SUCCESS' && outcome.refund_fee !== doc.refund_fee)
       deps.log.error('refund.amount_mismatch', {
         out_refund_no: doc.out_refund_no,
-        provider_fee: answer.refund_fee,
+        provider_fee: outcome.refund_fee,
         ledger_fee: doc.refund_fee,
       });
-    await refunds.transition(doc.out_refund_no, OPEN_STATES, 'SUCCESS', now, { refund_id: answer.refund_id });
-  } else if (answer !== 'NOT_FOUND' && answer.state === 'PROCESSING') {
-    await refunds.transition(doc.out_refund_no, ['PENDING', 'UNKNOWN'], 'PROCESSING', now, { refund_id: answer.refund_id });
-  } else if (now - doc.create_date >= REFUND_SETTLE_GRACE_MS) {
-    // the provider has no such refund, or it failed, long after it was asked: give the amount back
-    const moved = await refunds.transition(
-      doc.out_refund_no,
-      OPEN_STATES,
-      'FAIL',
-      now,
-      answer === 'NOT_FOUND'
-        ? { fail_code: 'NOT_FOUND', fail_msg: 'the provider has no such refund' }
-        : { fail_code: 'REFUND_FAILED', fail_msg: 'the provider reports the refund failed' },
-    );
-    if (moved) deps.log.warn('refund.failed', { out_trade_no: order.out_trade_no, out_refund_no: doc.out_refund_no });
   }
-  const current = (await refunds.find(doc.out_refund_no)) ?? doc;
-  if (current.state === 'FAIL') await releaseReservation(deps, order.out_trade_no, current.out_refund_no);
-  else if (current.state !== doc.state || current.refund_id !== doc.refund_id) await markRecord(deps, order.out_trade_no, current);
-  return current;
+  if (doc.state === 'SUCCESS' || doc.state === 'PROCESSING' || doc.state === 'FAIL')
+    await updateRecord(
+      deps,
+      order.out_trade_no,
+      doc.out_refund_no,
+      { state: doc.state, refund_id: doc.refund_id },
+      doc.state === 'FAIL' ? 'error' : 'warn',
+    );
+  if (!FINAL_REFUND_STATES.includes(doc.state) || doc.hook_done === true) return doc;
+  await (moved && lease ? runHook(deps, doc, lease.token) : runRefundHook(deps, doc.out_refund_no));
+  return (await refunds.find(doc.out_refund_no)) ?? doc;
 }
 
-/** Gives a failed refund's amount back to the order (idempotent: a FAIL record is released once). */
-async function releaseReservation(deps: PayDeps, out_trade_no: string, out_refund_no: string): Promise<void> {
-  await updateRecord(deps, out_trade_no, out_refund_no, { state: 'FAIL' }, 'error');
+/**
+ * A verified refund notification (`NotifyEvent` kind 'refund'): a final state the provider states
+ * lands at once; a notification without one only prompts a query; a refund the provider made on
+ * its own (Apple REFUND / REVOKE, a refund made in the merchant console) is recorded under its own
+ * number. The outcome for the reply: 'done' when nothing is left to do here, 'failed' / 'busy'
+ * when the provider should send it again (the hook has not succeeded yet).
+ */
+export async function settleRefundNotice(
+  deps: PayDeps,
+  order: PayOrder,
+  event: Extract<NotifyEvent, { kind: 'refund' }>,
+): Promise<HandlerOutcome> {
+  const refunds = deps.refunds;
+  const out_refund_no = event.out_refund_no;
+  if (!out_refund_no) {
+    deps.log.warn('notify.refund_unnumbered', { out_trade_no: order.out_trade_no });
+    return 'done';
+  }
+  let doc = await refunds.find(out_refund_no);
+  if (doc && doc.out_trade_no !== order.out_trade_no) throw new PayError('NOTIFY_MISMATCH', { field: 'out_trade_no' });
+  let source: RefundSource = 'notify';
+  if (!doc) {
+    // a refund vk-uni-pay made before the switch is only in the order's refund_list: nothing to add
+    if (event.state !== 'SUCCESS' || order.refund_list.some((r) => r.out_refund_no === out_refund_no)) return 'done';
+    // the provider's own refund is recorded when its amount is known: stated, or all that is left
+    if (event.refund_fee === undefined && !event.providerRefunded) {
+      deps.log.warn('notify.refund_unrecorded', { out_trade_no: order.out_trade_no, out_refund_no });
+      return 'done';
+    }
+    doc = await recordProviderRefund(deps, order, out_refund_no, event.providerRefunded ? undefined : event.refund_fee, event.reason);
+    if (!doc) return 'done';
+    source = 'provider';
+  }
+  const settled = event.state
+    ? await applyRefundOutcome(deps, order, {
+        out_refund_no,
+        state: event.state,
+        refund_id: event.refund_id,
+        refund_fee: event.refund_fee,
+        source,
+        ...(event.state === 'FAIL'
+          ? { fail_code: String(event.info.refund_status ?? 'FAIL'), fail_msg: 'the provider reports the refund failed' }
+          : {}),
+      })
+    : await settle(deps, refundAdapter(order), order, doc, false);
+  // the provider is asked to send it again until the hook has succeeded (like a payment's handler)
+  return !FINAL_REFUND_STATES.includes(settled.state) || settled.hook_done === true || !deps.handlersConfigured ? 'done' : 'failed';
 }
 
-/** Mirrors the ledger's state and refund_id on the order's refund_list (best effort: the ledger is authoritative). */
-async function markRecord(deps: PayDeps, out_trade_no: string, doc: RefundLedgerDoc): Promise<void> {
-  if (doc.state !== 'SUCCESS' && doc.state !== 'PROCESSING') return;
-  await updateRecord(deps, out_trade_no, doc.out_refund_no, { state: doc.state, refund_id: doc.refund_id }, 'warn');
+/**
+ * A refund we did not ask for, stated by the provider: claimed in the ledger under the provider's
+ * number and reserved on the order like our own (`stated`, capped at what is left; undefined: all
+ * that is left), then settled as SUCCESS by the caller. Undefined when nothing is left to record.
+ */
+async function recordProviderRefund(
+  deps: PayDeps,
+  order: PayOrder,
+  out_refund_no: string,
+  stated: number | undefined,
+  reason: string | undefined,
+): Promise<RefundLedgerDoc | undefined> {
+  const refunds = deps.refunds;
+  const left = refundableOf(order);
+  const refund_fee = stated === undefined ? left : Math.min(stated, left);
+  if (refund_fee <= 0) {
+    deps.log.error('refund.provider_over', { out_trade_no: order.out_trade_no, out_refund_no, stated: stated ?? -1 });
+    return undefined;
+  }
+  const now = deps.clock.now();
+  const doc: RefundLedgerDoc = {
+    out_refund_no,
+    out_trade_no: order.out_trade_no,
+    refund_fee,
+    ...(reason ? { refund_desc: reason.slice(0, DESC_MAX) } : {}),
+    state: 'PENDING',
+    create_date: now,
+    update_date: now,
+  };
+  if ((await refunds.insert(doc)) === 'duplicate') {
+    // the same refund stated twice at once (or again after a crash): make sure it is reserved, once
+    const claimed = await refunds.find(out_refund_no);
+    if (claimed?.state !== 'PENDING') return claimed;
+    const again = await reserve(deps, order, claimed);
+    if (again instanceof PayError) throw again;
+    return claimed;
+  }
+  if (stated !== undefined && stated !== refund_fee)
+    deps.log.error('refund.provider_over', { out_trade_no: order.out_trade_no, out_refund_no, stated });
+  const reserved = await reserve(deps, order, doc);
+  if (reserved instanceof PayError) {
+    await refunds.transition(out_refund_no, ['PENDING'], 'FAIL', deps.clock.now(), { ...NO_HOOK, ...failInfo(reserved) });
+    deps.log.error('refund.provider_unrecorded', { out_trade_no: order.out_trade_no, out_refund_no, code: reserved.code });
+    return undefined;
+  }
+  return doc;
 }
 
+/** Runs the hook of a final refund if this caller takes its lease (vk-pay only: the hooks are deployed there). */
+export async function runRefundHook(deps: PayDeps, out_refund_no: string): Promise<HandlerOutcome> {
+  if (!deps.handlersConfigured) return 'busy';
+  const lease = newLease(deps, deps.clock.now());
+  const claimed = await deps.refunds.claimHook(out_refund_no, deps.clock.now(), lease);
+  if (!claimed) return 'busy';
+  return runHook(deps, claimed, lease.token);
+}
+
+/** One hook run under the lease `token`; a missing `refund-notify/<type>.js` counts as done (no business step). */
+async function runHook(deps: PayDeps, doc: RefundLedgerDoc, token: string): Promise<HandlerOutcome> {
+  const refunds = deps.refunds;
+  const order = await deps.orders.findByOutTradeNo(doc.out_trade_no);
+  const handler = order ? deps.refundHandlers(order.type) : undefined;
+  const { ok, error } = !order
+    ? { ok: false, error: 'order not found' }
+    : !handler
+      ? { ok: true, error: undefined }
+      : await callHandler(deps, handler, `refund-notify/${order.type}.js`, { data: handlerData(order), refund: hookRefund(doc) });
+  const recorded = await refunds.finishHook(doc.out_refund_no, token, ok, error, deps.clock.now() + deps.handlerRetryDelayMs);
+  const fields = { out_trade_no: doc.out_trade_no, out_refund_no: doc.out_refund_no, state: doc.state };
+  if (!recorded) deps.log.warn('refund.hook_stale', { ...fields, ok });
+  else if (ok && handler) deps.log.info('refund.hook_done', fields);
+  else if (!ok) deps.log.warn('refund.hook_failed', { ...fields, error });
+  return ok ? 'done' : 'failed';
+}
+
+/** What a `refund-notify/<type>.js` hook receives as `refund` (the ledger entry, without bookkeeping). */
+function hookRefund(doc: RefundLedgerDoc): Record<string, unknown> {
+  const { out_refund_no, out_trade_no, refund_fee, refund_desc, state, refund_id, fail_code, fail_msg, source, create_date, update_date } =
+    doc;
+  return { out_refund_no, out_trade_no, refund_fee, refund_desc, state, refund_id, fail_code, fail_msg, source, create_date, update_date };
+}
+
+/** Mirrors a ledger state on the order's refund_list, moving its money (retried on contention; the ledger is authoritative). */
 async function updateRecord(
   deps: PayDeps,
   out_trade_no: string,
@@ -315,7 +522,7 @@ async function updateRecord(
     if ((await deps.orders.updateRefundRecord(order, out_refund_no, change)) !== 'conflict') return;
     await pause(attempt);
   }
-  // the ledger keeps the truth; the next queryRefund / repeat call finishes this
+  // the ledger keeps the truth; the next queryRefund / notification / timer run finishes this
   deps.log[level]('refund.record_busy', { out_trade_no, out_refund_no, state: change.state });
 }
 
@@ -326,6 +533,11 @@ async function updateRecord(
  */
 function nothingSent(e: unknown): boolean {
   return isPayError(e) && !isGatewayFailure(e) && !(e.code >= 3001 && e.code <= 3004);
+}
+
+/** what the order still allows: neither confirmed nor reserved by a refund in flight */
+function refundableOf(order: PayOrder): number {
+  return Math.max(order.total_fee - order.refund_fee - (order.refund_reserved ?? 0), 0);
 }
 
 function failInfo(e: PayError): { fail_code: string; fail_msg: string } {
@@ -356,7 +568,7 @@ function checkRefundParams(params: RefundParams): RefundParams {
 
 /** refund_fee: a positive integer (fen) no larger than what is left; default all of it. */
 function checkAmount(order: PayOrder, requested: unknown): number {
-  const refundable = Math.max(order.total_fee - order.refund_fee, 0);
+  const refundable = refundableOf(order);
   const fee = requested === undefined ? refundable : requested;
   if (typeof fee !== 'number' || !Number.isSafeInteger(fee) || fee <= 0 || fee > refundable) {
     throw new PayError('REFUND_FEE_INVALID', { refundable }, { refundable });

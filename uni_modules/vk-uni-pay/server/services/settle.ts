@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { PAID_STATUSES, handlerData, type PayOrder } from '../core/order';
 import type { HandlerLease } from '../store/orders';
-import type { PayDeps } from './deps';
+import type { NotifyHandler, PayDeps } from './deps';
 
 export interface PaidFacts {
   transaction_id: string;
@@ -79,7 +79,7 @@ async function noteDuplicatePayment(deps: PayDeps, order: PayOrder, facts: PaidF
   }
 }
 
-function newLease(deps: PayDeps, now: number): HandlerLease {
+export function newLease(deps: PayDeps, now: number): HandlerLease {
   return { token: randomBytes(12).toString('hex'), until: now + deps.handlerLeaseMs };
 }
 
@@ -100,24 +100,32 @@ export async function runHandler(deps: PayDeps, out_trade_no: string): Promise<H
 /** One handler run under the lease `token`; its outcome is recorded only if no newer run replaced it. */
 async function execute(deps: PayDeps, claimed: PayOrder, token: string): Promise<HandlerOutcome> {
   const { out_trade_no } = claimed;
-  const handler = deps.handlers(claimed.type);
-  let ok = false;
-  let error: string | undefined;
-  if (!handler) {
-    error = `pay-notify/${claimed.type}.js not found`;
-  } else {
-    try {
-      const db = deps.db();
-      const result = await handler({ data: handlerData(claimed) }, { db, _: db.command });
-      ok = result !== false;
-      if (!ok) error = 'handler returned false';
-    } catch (e) {
-      error = e instanceof Error ? e.message : String(e);
-    }
-  }
+  const { ok, error } = await callHandler(deps, deps.handlers(claimed.type), `pay-notify/${claimed.type}.js`, {
+    data: handlerData(claimed),
+  });
   const recorded = await deps.orders.finishHandler(out_trade_no, token, ok, error, deps.clock.now() + deps.handlerRetryDelayMs);
   if (!recorded) deps.log.warn('handler.stale', { out_trade_no, type: claimed.type, ok });
   else if (ok) deps.log.info('handler.done', { out_trade_no, type: claimed.type, attempt: claimed.handler_attempts });
   else deps.log.warn('handler.failed', { out_trade_no, type: claimed.type, error });
   return ok ? 'done' : 'failed';
+}
+
+/**
+ * One call of a user's module (`pay-notify`, `refund-notify`) with `(arg, {db, _})`: ok unless it
+ * is missing, returns false or throws (the error message is kept for the retry bookkeeping).
+ */
+export async function callHandler(
+  deps: PayDeps,
+  handler: NotifyHandler | undefined,
+  name: string,
+  arg: Parameters<NotifyHandler>[0],
+): Promise<{ ok: boolean; error?: string }> {
+  if (!handler) return { ok: false, error: `${name} not found` };
+  try {
+    const db = deps.db();
+    const result = await handler(arg, { db, _: db.command });
+    return result === false ? { ok: false, error: 'handler returned false' } : { ok: true };
+  } catch (e) {
+    return { ok: false, error: e instanceof Error ? e.message : String(e) };
+  }
 }

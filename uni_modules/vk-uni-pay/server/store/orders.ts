@@ -4,7 +4,7 @@
  */
 import type { DatabaseSource } from './db';
 import { isDuplicateKeyError } from './db';
-import { ORDER_STATUS, PAID_STATUSES, type DuplicatePayment, type PayOrder, type RefundRecord } from '../core/order';
+import { ORDER_STATUS, PAID_STATUSES, refundStatus, type DuplicatePayment, type PayOrder, type RefundRecord } from '../core/order';
 
 export const ORDERS_COLLECTION = 'vk-pay-orders';
 
@@ -167,33 +167,37 @@ export class OrdersRepo {
   }
 
   /**
-   * Reserves a refund amount with one conditional update: refund_fee + amount ≤ total_fee, the
-   * out_refund_no not yet recorded. Returns false when another refund got there first.
+   * Reserves a refund amount with one conditional update on the snapshot's refund_fee (confirmed)
+   * and refund_reserved (in flight): the caller checked refund_fee + refund_reserved + amount ≤
+   * total_fee on that snapshot, so any concurrent change makes this return false (re-read, retry).
+   * The status is untouched: it follows confirmed refunds only.
    */
   async reserveRefund(order: PayOrder, record: RefundRecord): Promise<boolean> {
     const _ = this.db().command;
-    const refunded = order.refund_fee + record.refund_fee;
     const { updated } = await this.coll()
       .where({
         out_trade_no: order.out_trade_no,
         status: _.in(PAID_STATUSES),
         refund_fee: order.refund_fee,
+        refund_reserved: order.refund_reserved === undefined ? _.exists(false) : order.refund_reserved,
         'refund_list.out_refund_no': _.neq(record.out_refund_no),
       })
       .update({
-        refund_fee: refunded,
+        refund_reserved: (order.refund_reserved ?? 0) + record.refund_fee,
         refund_num: _.inc(1),
-        refund_list: _.push(record),
-        status: refunded >= order.total_fee ? ORDER_STATUS.REFUNDED : ORDER_STATUS.PART_REFUNDED,
+        refund_list: _.push({ ...record, reserved: true }),
       });
     return updated === 1;
   }
+
   /**
-   * Changes one refund_list record (state, refund_id). State FAIL also releases the record's
-   * amount: refund_fee goes back down and status is recomputed (1 / 2 / 3) from what stays
-   * reserved. A FAIL record never changes again, so an amount is released at most once.
-   * ONE conditional update, guarded by refund_fee, refund_num and refund_version: any concurrent
-   * reservation, release or change makes it return 'conflict' (re-read the order and retry).
+   * Changes one refund_list record (state, refund_id) and moves its money: SUCCESS turns a
+   * reserved amount into a confirmed one (refund_reserved → refund_fee), FAIL releases it. The
+   * status is recomputed from refund_fee (1 / 2 / 3). A final record never changes again, so an
+   * amount moves at most once. Records written before refund_reserved existed (no `reserved`)
+   * were counted in refund_fee already: their SUCCESS moves nothing, their FAIL gives it back.
+   * ONE conditional update, guarded by refund_fee, refund_reserved, refund_num and refund_version:
+   * any concurrent reservation or change makes it return 'conflict' (re-read the order and retry).
    */
   async updateRefundRecord(
     order: PayOrder,
@@ -204,24 +208,32 @@ export class OrdersRepo {
     const list = order.refund_list ?? [];
     const current = list.find((r) => r.out_refund_no === out_refund_no);
     if (!current) return 'missing';
-    if (current.state === 'FAIL') return 'unchanged';
+    if (current.state === 'FAIL' || (current.state === 'SUCCESS' && change.state !== 'SUCCESS')) return 'unchanged';
     const refund_id = change.refund_id ?? current.refund_id;
     if (current.state === change.state && current.refund_id === refund_id) return 'unchanged';
     const next = list.map((r) =>
       r.out_refund_no === out_refund_no ? { ...r, state: change.state, ...(refund_id ? { refund_id } : {}) } : r,
     );
-    const version = (order as PayOrder & { refund_version?: number }).refund_version;
+    const version = order.refund_version;
     const patch: Record<string, unknown> = { refund_list: _.set(next), refund_version: (version ?? 0) + 1 };
-    if (change.state === 'FAIL') {
-      const refunded = order.refund_fee - current.refund_fee;
+    const settles = current.state !== 'SUCCESS' && (change.state === 'SUCCESS' || change.state === 'FAIL');
+    if (settles) {
+      let refunded = order.refund_fee;
+      let reserved = order.refund_reserved ?? 0;
+      if (current.reserved) {
+        reserved -= current.refund_fee;
+        if (change.state === 'SUCCESS') refunded += current.refund_fee;
+      } else if (change.state === 'FAIL') refunded -= current.refund_fee;
       patch.refund_fee = refunded;
-      patch.status = refunded >= order.total_fee ? ORDER_STATUS.REFUNDED : refunded > 0 ? ORDER_STATUS.PART_REFUNDED : ORDER_STATUS.PAID;
+      patch.refund_reserved = Math.max(reserved, 0);
+      patch.status = refundStatus(refunded, order.total_fee);
     }
     const { updated } = await this.coll()
       .where({
         out_trade_no: order.out_trade_no,
         status: _.in(PAID_STATUSES),
         refund_fee: order.refund_fee,
+        refund_reserved: order.refund_reserved === undefined ? _.exists(false) : order.refund_reserved,
         refund_num: order.refund_num,
         refund_version: version === undefined ? _.exists(false) : version,
       })

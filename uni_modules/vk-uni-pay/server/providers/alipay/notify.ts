@@ -37,6 +37,31 @@ export function parseFormBody(raw: Buffer): Record<string, string> {
 
 const REFUND_MARKERS = ['refund_fee', 'gmt_refund', 'out_biz_no'];
 
+/**
+ * A refund posts a trade_status_sync to the payment's notify_url (alipay.trade.refund takes no
+ * notify_url): TRADE_SUCCESS after a partial refund, TRADE_CLOSED after a full one, with
+ * `out_biz_no` = the refund's out_request_no (our out_refund_no), `refund_fee` = the trade's TOTAL
+ * refunded so far (yuan) and `gmt_refund` (https://opendocs.alipay.com/open/203/105286). Alipay
+ * refunds are synchronous, so the notice states a refund that succeeded; the amount of this one
+ * refund is not in it (the ledger keeps it), so a notice of a refund we did not ask for (made in
+ * the merchant console) is acknowledged but not recorded.
+ */
+function refundNotice(f: Record<string, string>): NotifyEvent {
+  if (!f.out_trade_no) throw new PayError('NOTIFY_MALFORMED');
+  return {
+    kind: 'refund',
+    out_trade_no: f.out_trade_no,
+    ...(f.out_biz_no ? { out_refund_no: f.out_biz_no, state: 'SUCCESS' as const } : {}),
+    ...(f.trade_no ? { transaction_id: f.trade_no } : {}),
+    info: {
+      trade_status: f.trade_status,
+      trade_refund_fee: yuanToFen(f.refund_fee),
+      gmt_refund: f.gmt_refund,
+      ...(f.app_id ? { appid: f.app_id } : {}),
+    },
+  };
+}
+
 export function verifyAndParseNotify(req: RawHttpRequest, rt: AlipayRuntime): NotifyEvent {
   if (!req || !Buffer.isBuffer(req.body)) throw new PayError('NOTIFY_MALFORMED');
   const ct = (req.headers?.['content-type'] || '').toLowerCase();
@@ -48,8 +73,7 @@ export function verifyAndParseNotify(req: RawHttpRequest, rt: AlipayRuntime): No
 
   // ---- verified from here on
   if (f.notify_type && f.notify_type !== 'trade_status_sync') return { kind: 'ignore', reason: `notify_type ${f.notify_type}` };
-  const refundMarker = REFUND_MARKERS.find((k) => f[k]);
-  if (refundMarker) return { kind: 'ignore', reason: `refund notice (${refundMarker}) on the payment notify URL` };
+  if (REFUND_MARKERS.some((k) => f[k])) return refundNotice(f);
   const status = f.trade_status;
   if (status !== 'TRADE_SUCCESS' && status !== 'TRADE_FINISHED') return { kind: 'ignore', reason: `trade_status ${status || '(none)'}` };
 

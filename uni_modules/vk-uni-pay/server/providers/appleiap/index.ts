@@ -80,6 +80,13 @@ export const appleiapAdapter: ProviderAdapter<AppleIapConfig> = {
         kind: 'refund',
         // Apple knows nothing of our order number: the service finds the order by transactionId.
         out_trade_no: '',
+        transaction_id: n.transaction.transactionId,
+        // Apple refunds (or revokes) the whole purchase on its own: one refund per transaction,
+        // whichever of REFUND / REVOKE arrives first and however often
+        out_refund_no: `apple-${n.transaction.transactionId}`.slice(0, 64),
+        state: 'SUCCESS',
+        providerRefunded: true,
+        reason: n.notificationType,
         info: {
           notificationType: n.notificationType,
           subtype: n.subtype,
@@ -92,8 +99,6 @@ export const appleiapAdapter: ProviderAdapter<AppleIapConfig> = {
           revocationDate: n.transaction.revocationDate,
           revocationReason: n.transaction.revocationReason,
         },
-        transaction_id: n.transaction.transactionId,
-        providerRefunded: true,
       };
     }
     return { kind: 'ignore', reason: `apple notification ${n.notificationType}${n.subtype ? `/${n.subtype}` : ''}` };

@@ -293,13 +293,15 @@ function virtualEvent(msg: Record<string, any>, appid: string | undefined, encry
   }
   if (event === 'xpay_refund_notify') {
     if (typeof msg.MchOrderId !== 'string' || !msg.MchOrderId) throw new PayError('NOTIFY_MALFORMED');
-    if (msg.RetCode !== 0 && msg.RetCode !== '0')
-      return { kind: 'ignore', reason: `xpay refund ${msg.MchRefundId} failed: RetCode ${msg.RetCode}` };
+    // RetCode 0: the money went back; anything else: the refund failed (final; a new refund needs a new number)
+    const ok = msg.RetCode === 0 || msg.RetCode === '0';
     return {
       kind: 'refund',
       out_trade_no: msg.MchOrderId,
       ...(typeof msg.MchRefundId === 'string' ? { out_refund_no: msg.MchRefundId } : {}),
       ...(Number.isSafeInteger(msg.RefundFee) ? { refund_fee: msg.RefundFee } : {}),
+      ...(msg.WxRefundId ? { refund_id: String(msg.WxRefundId) } : {}),
+      state: ok ? 'SUCCESS' : 'FAIL',
       info: {
         event,
         encrypted,
@@ -307,6 +309,7 @@ function virtualEvent(msg: Record<string, any>, appid: string | undefined, encry
         wx_order_id: msg.WxOrderId,
         refund_succ_time: msg.RefundSuccTimestamp,
         openid: msg.OpenId,
+        refund_status: ok ? 'SUCCESS' : `RetCode ${msg.RetCode}`,
       },
     };
   }

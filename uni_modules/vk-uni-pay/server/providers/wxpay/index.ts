@@ -299,16 +299,43 @@ async function verifyNotifyV3(req: RawHttpRequest, ctx: Ctx): Promise<NotifyEven
       },
     };
   }
-  if (outer.event_type.startsWith('REFUND.')) {
-    return {
-      kind: 'refund',
-      out_trade_no: plain.out_trade_no,
-      out_refund_no: plain.out_refund_no,
-      refund_fee: plain.amount?.refund,
-      info: { refund_status: plain.refund_status, refund_id: plain.refund_id },
-    };
-  }
+  if (outer.event_type.startsWith('REFUND.')) return refundEvent(plain, plain.refund_status, plain.amount?.refund);
   return { kind: 'ignore', reason: outer.event_type };
+}
+
+/**
+ * Refund notifications (v3 `REFUND.SUCCESS` / `REFUND.ABNORMAL` / `REFUND.CLOSED`,
+ * https://pay.weixin.qq.com/doc/v3/merchant/4012791865; v2 `req_info` with refund_status SUCCESS /
+ * CHANGE / REFUNDCLOSE, https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_16): each is a
+ * final state. ABNORMAL / CHANGE (the buyer's account cannot take the money) and CLOSED end the
+ * refund without money returned: FAIL here, the reservation is released.
+ */
+const REFUND_NOTICE_STATE: Record<string, 'SUCCESS' | 'FAIL'> = {
+  SUCCESS: 'SUCCESS',
+  ABNORMAL: 'FAIL',
+  CLOSED: 'FAIL',
+  CHANGE: 'FAIL',
+  REFUNDCLOSE: 'FAIL',
+};
+
+function refundEvent(r: Record<string, any>, status: unknown, refund_fee: unknown): NotifyEvent {
+  if (typeof r.out_trade_no !== 'string' || typeof r.out_refund_no !== 'string') throw new PayError('NOTIFY_MALFORMED');
+  const state = REFUND_NOTICE_STATE[String(status)];
+  return {
+    kind: 'refund',
+    out_trade_no: r.out_trade_no,
+    out_refund_no: r.out_refund_no,
+    ...(Number.isSafeInteger(refund_fee) ? { refund_fee: refund_fee as number } : {}),
+    ...(state ? { state } : {}),
+    ...(r.refund_id ? { refund_id: String(r.refund_id) } : {}),
+    info: {
+      refund_status: status,
+      refund_id: r.refund_id,
+      success_time: r.success_time,
+      user_received_account: r.user_received_account,
+      ...(r.mchid || r.mch_id ? { mchid: r.mchid ?? r.mch_id } : {}),
+    },
+  };
 }
 
 async function verifyNotifyV2(req: RawHttpRequest, ctx: Ctx): Promise<NotifyEvent> {
@@ -321,13 +348,7 @@ async function verifyNotifyV2(req: RawHttpRequest, ctx: Ctx): Promise<NotifyEven
         .replace(/^<root>/, '<xml>')
         .replace(/<\/root>$/, '</xml>'),
     );
-    return {
-      kind: 'refund',
-      out_trade_no: r.out_trade_no,
-      out_refund_no: r.out_refund_no,
-      refund_fee: Number(r.refund_fee),
-      info: { refund_status: r.refund_status },
-    };
+    return refundEvent({ ...r, mch_id: params.mch_id }, r.refund_status, Number(r.refund_fee));
   }
   // verified with the configured sign type, whatever the message claims
   if (!verifyV2(params, v2Key(config), v2SignType(config))) throw new PayError('NOTIFY_SIGNATURE_INVALID');

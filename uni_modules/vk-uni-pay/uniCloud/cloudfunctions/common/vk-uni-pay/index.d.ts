@@ -148,7 +148,10 @@ declare namespace vkPay {
     provider?: Provider;
     pay_type: PayType | string;
     total_fee: number;
+    /** fen of CONFIRMED refunds; `status` 2 / 3 follow it */
     refund_fee?: number;
+    /** fen reserved by refunds still in flight (PENDING / UNKNOWN / PROCESSING) */
+    refund_reserved?: number;
     refund_num?: number;
     user_id?: string;
     openid?: string;
@@ -199,6 +202,30 @@ declare namespace vkPay {
     cashRefundFee?: number;
   }
 
+  /** What a `vk-pay/refund-notify/<type>.js` hook receives as `obj.refund` (once per final refund state). */
+  export interface RefundHookRefund {
+    out_refund_no: string;
+    out_trade_no: string;
+    /** integer fen */
+    refund_fee: number;
+    refund_desc?: string;
+    state: 'SUCCESS' | 'FAIL';
+    refund_id?: string;
+    /** why it failed (provider code / message), for FAIL */
+    fail_code?: string;
+    fail_msg?: string;
+    /** where the final state came from: the refund call's answer, a notification, a verified query, or the provider's own refund (Apple REFUND/REVOKE, a console refund) */
+    source: 'answer' | 'notify' | 'query' | 'provider';
+    create_date: number;
+    update_date: number;
+  }
+
+  /** `vk-pay/refund-notify/<type>.js`: `module.exports = async (obj, originalParam) => true` — return false or throw to be retried. */
+  export type RefundHook = (
+    obj: { data: PayOrder & Record<string, unknown>; refund: RefundHookRefund },
+    originalParam: { db: unknown; _: unknown },
+  ) => unknown;
+
   export interface QueryRefundOptions {
     out_trade_no: string;
     /** default: the order's latest refund */
@@ -206,7 +233,8 @@ declare namespace vkPay {
   }
 
   export interface QueryRefundResult extends RefundResult {
-    order: { total_fee: number; refund_fee: number; status: OrderStatus };
+    /** refund_fee: confirmed refunds; refund_reserved: refunds in flight; status follows refund_fee */
+    order: { total_fee: number; refund_fee: number; refund_reserved: number; status: OrderStatus };
     /** vk-uni-pay: the refund as the provider reported it */
     queryResult: Record<string, unknown>;
     /** vk-uni-pay: a subset of the order */
