@@ -3,11 +3,12 @@
  * SNs in certificate mode) and the common parameters, runs the method, and answers like Alipay:
  * the inner `…_response` text is built first (`/` escaped as `\/`) and signed with the app's
  * Alipay key. Methods: alipay.trade.precreate|create|query|close|refund|fastpay.refund.query,
- * alipay.system.oauth.token; `alipay.trade.app.pay` order strings are checked the same way.
+ * alipay.system.oauth.token, alipay.data.dataservice.bill.downloadurl.query (statements.ts); `alipay.trade.app.pay` order strings are checked the same way.
  */
 import { randomBytes } from 'node:crypto';
 import { beijing, fenToYuanText, parseBeijing, rsa2Sign, rsa2Verify, signString, yuanToFenStrict } from './crypto';
 import type { AlipaySandboxApp, AlipaySandboxOrder, AlipayState } from './state';
+import type { AlipayStatements } from './statements';
 
 export interface Failure {
   code: string;
@@ -40,7 +41,11 @@ type Handler = (app: AlipaySandboxApp, biz: Record<string, any>, params: Record<
 
 export function alipayGateway(
   state: AlipayState,
-  opts: { refundNotify?: boolean; refundNotice: (o: AlipaySandboxOrder, fen: number, reqNo: string, at: number) => void },
+  opts: {
+    refundNotify?: boolean;
+    refundNotice: (o: AlipaySandboxOrder, fen: number, reqNo: string, at: number) => void;
+    statements: AlipayStatements;
+  },
 ) {
   function signedResponse(app: AlipaySandboxApp | undefined, responseKey: string, obj: Record<string, unknown>): string {
     const inner = alipayJson(obj);
@@ -224,6 +229,7 @@ export function alipayGateway(
         open_id: c.open_id,
       };
     },
+    'alipay.data.dataservice.bill.downloadurl.query': (app, biz) => opts.statements.query(app, biz) as Record<string, unknown> | Failure,
     'alipay.trade.fastpay.refund.query'(app, biz) {
       const o = lookup(app, biz, true);
       if (isFailure(o)) return o;

@@ -6,13 +6,14 @@
  * notifications with retries, and issues single-use auth codes for `alipay.system.oauth.token`.
  * All times are Beijing time whatever the host TZ.
  *
- * Files: state.ts (apps, trades, auth codes), gateway.ts (gateway.do methods), cashier.ts,
+ * Files: state.ts (apps, trades, auth codes), gateway.ts (gateway.do methods), cashier.ts, statements.ts (对账单),
  * notify.ts (notification delivery), crypto.ts (the sandbox's own RSA2 and SNs), testkit.ts.
  */
 import { startLoopbackServer, type PeerRequest, type PeerResponse } from '../loopback';
 import { handleCashier } from './cashier';
 import { alipayGateway, parseForm } from './gateway';
 import { alipayNotifications } from './notify';
+import { alipayStatements } from './statements';
 import { AlipayState, type AlipaySandbox, type AlipaySandboxOptions } from './state';
 
 export { certSn, rootCertSn } from './crypto';
@@ -33,7 +34,12 @@ export async function startAlipaySandbox(opts: AlipaySandboxOptions): Promise<Al
   const state = new AlipayState(opts.apps, opts.now ?? Date.now, log);
   const notifications = alipayNotifications(state, opts.retryDelaysMs);
   state.onPaid = notifications.paymentNotice;
-  const { gateway, submitAppOrder } = alipayGateway(state, { refundNotify: opts.refundNotify, refundNotice: notifications.refundNotice });
+  const statements = alipayStatements(state);
+  const { gateway, submitAppOrder } = alipayGateway(state, {
+    refundNotify: opts.refundNotify,
+    refundNotice: notifications.refundNotice,
+    statements,
+  });
 
   function route(req: PeerRequest): PeerResponse {
     const send = (status: number, type: string, body: string): PeerResponse => ({
@@ -48,6 +54,7 @@ export async function startAlipaySandbox(opts: AlipaySandboxOptions): Promise<Al
       if (req.body.length) parseForm(req.body.toString('utf8'), params);
       return send(200, 'text/html', gateway(params)); // Alipay's content type for gateway.do JSON
     }
+    if (req.path === '/downloadBillFile.resource' && req.method === 'GET') return statements.download(req.query);
     return handleCashier(state, req) ?? send(404, 'text/plain', 'not found');
   }
 
@@ -66,6 +73,7 @@ export async function startAlipaySandbox(opts: AlipaySandboxOptions): Promise<Al
     gateway: `${server.url}/gateway.do`,
     ...notifications.api,
     requests: state.requests,
+    statements: statements.tweaks,
     async close() {
       notifications.close();
       await server.close();

@@ -12,6 +12,8 @@
  *     POST /v3/refund/domestic/refunds                         → 200 Refund (status SUCCESS)
  *     GET  /v3/refund/domestic/refunds/{out_refund_no}         → 200 Refund | 404 RESOURCE_NOT_EXISTS
  *     GET  /v3/certificates                                    → 200 {data:[{serial_no, …, encrypt_certificate}]}
+ *     GET  /v3/bill/tradebill|fundflowbill?bill_date=…         → 200 {hash_type, hash_value, download_url} | 400 NO_STATEMENT_EXIST
+ *     GET  /v3/billdownload/file?token=                        → the bill file (unsigned; statements.ts)
  *   v2 (XML, sign_type MD5 | HMAC-SHA256 with the apiV2Key)
  *     POST /pay/unifiedorder, /pay/orderquery, /pay/closeorder
  *   payer side (not part of WeChat; for people, browsers and scripts)
@@ -36,6 +38,7 @@ import { wxpayNotifications } from './notify';
 import { WxpaySandboxError, WxpayState, type WxpaySandbox, type WxpaySandboxOptions } from './state';
 import { handleV2, V2_PATHS } from './v2';
 import { v3Handler } from './v3';
+import { wxpayStatements } from './statements';
 
 export { v2Sign, toXml, parseXml, aesGcmEncrypt, aesGcmDecrypt, rfc3339Beijing, compactBeijing } from './protocol';
 export type { V2SignType, EncryptedResource } from './protocol';
@@ -59,7 +62,8 @@ export async function startWxpaySandbox(opts: WxpaySandboxOptions): Promise<Wxpa
   const state = new WxpayState(opts.merchants, opts.now ?? (() => Date.now()), log);
   const notifications = wxpayNotifications(state, opts.retryDelaysMs);
   state.onPaid = notifications.startDelivery;
-  const handleV3 = v3Handler(state);
+  const statements = wxpayStatements(state);
+  const handleV3 = v3Handler(state, statements);
 
   function route(req: PeerRequest): PeerResponse {
     if (req.path.startsWith('/v3/')) return handleV3(req);
@@ -112,6 +116,7 @@ export async function startWxpaySandbox(opts: WxpaySandboxOptions): Promise<Wxpa
       if (!order) throw new WxpaySandboxError('ORDER_NOT_EXIST', `no order ${no}`);
       state.cancelOrder(order);
     },
+    statements: statements.tweaks,
     order: (no, mchid) => state.findOrder(no, mchid),
     refund: (outRefundNo, mchid) => state.refund(outRefundNo, mchid),
   };

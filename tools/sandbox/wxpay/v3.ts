@@ -20,10 +20,13 @@ import {
   type WxpayState,
   type WxTradeType,
 } from './state';
+import type { WxpayStatements } from './statements';
 
 interface V3Result {
   status: number;
   body?: unknown;
+  /** a file served as is, unsigned (statement downloads) */
+  raw?: Buffer;
 }
 
 interface Ctx {
@@ -82,7 +85,7 @@ export function transactionJson(o: SandboxOrder): Json {
   return out;
 }
 
-export function v3Handler(state: WxpayState): (req: PeerRequest) => PeerResponse {
+export function v3Handler(state: WxpayState, statements: WxpayStatements): (req: PeerRequest) => PeerResponse {
   function checkBodyMchid(ctx: Ctx): V3Result | undefined {
     const mchid = get(ctx.body, 'mchid');
     if (mchid === undefined || mchid === '') return missing('mchid');
@@ -328,9 +331,18 @@ export function v3Handler(state: WxpayState): (req: PeerRequest) => PeerResponse
     { method: 'POST', re: /^\/v3\/refund\/domestic\/refunds$/, run: (c) => createRefund(c) },
     { method: 'GET', re: /^\/v3\/refund\/domestic\/refunds\/([^/]+)$/, run: (c, m) => queryRefund(c, m[1]) },
     { method: 'GET', re: /^\/v3\/certificates$/, run: (c) => certificates(c) },
+    { method: 'GET', re: /^\/v3\/bill\/tradebill$/, run: (c) => statements.apply('trade', c.rt.m.mchid, c.query) },
+    { method: 'GET', re: /^\/v3\/bill\/fundflowbill$/, run: (c) => statements.apply('fundflow', c.rt.m.mchid, c.query) },
+    { method: 'GET', re: /^\/v3\/billdownload\/file$/, run: (c) => statements.download(c.rt.m.mchid, c.query) },
   ];
 
   function reply(rt: MerchantRt, requestSerial: string | undefined, result: V3Result): PeerResponse {
+    if (result.raw)
+      return {
+        status: result.status,
+        headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(result.raw.length) },
+        body: result.raw,
+      };
     const body = result.status === 204 || result.body === undefined ? '' : JSON.stringify(result.body);
     const headers: Record<string, string> = {
       'Request-ID': randomBytes(16).toString('hex').toUpperCase(),
