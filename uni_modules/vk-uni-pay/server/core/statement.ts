@@ -104,6 +104,12 @@ export function previousBillDate(nowMs: number): string {
   return new Date(nowMs + SHANGHAI_OFFSET_MS - DAY_MS).toISOString().slice(0, 10);
 }
 
+function tally(counts: ComparisonCounts, side: 'our' | 'provider', e: { kind: 'payment' | 'refund'; amount: number }): void {
+  const kind = e.kind === 'payment' ? 'payment' : 'refund';
+  counts[`${side}_${kind}s`]++;
+  counts[`${side}_${kind}_fee`] += e.amount;
+}
+
 const key = (e: { kind: string; out_trade_no: string; out_refund_no?: string }) =>
   e.kind === 'payment' ? `p|${e.out_trade_no}` : `r|${e.out_refund_no ?? ''}`;
 
@@ -129,15 +135,13 @@ export function compareStatement(statement: ProviderStatement, ours: OurEntry[],
   const mine = new Map<string, OurEntry>();
   for (const e of ours) {
     mine.set(key(e), e);
-    if (e.kind === 'payment') (counts.our_payments++, (counts.our_payment_fee += e.amount));
-    else (counts.our_refunds++, (counts.our_refund_fee += e.amount));
+    tally(counts, 'our', e);
   }
   const elsewhere = new Map(lookup.map((e): [string, OurEntry] => [key(e), e]));
   const discrepancies: Discrepancy[] = [];
   const seen = new Set<string>();
   for (const s of statement.entries) {
-    if (s.kind === 'payment') (counts.provider_payments++, (counts.provider_payment_fee += s.amount));
-    else (counts.provider_refunds++, (counts.provider_refund_fee += s.amount));
+    tally(counts, 'provider', s);
     const k = key(s);
     seen.add(k);
     const ref = {
@@ -179,12 +183,16 @@ export function splitCsvLine(line: string): string[] {
   for (let i = 0; i < line.length; i++) {
     const c = line[i];
     if (quoted) {
-      if (c === '"' && line[i + 1] === '"') ((cur += '"'), i++);
-      else if (c === '"') quoted = false;
+      if (c === '"' && line[i + 1] === '"') {
+        cur += '"';
+        i++;
+      } else if (c === '"') quoted = false;
       else cur += c;
     } else if (c === '"' && cur === '') quoted = true;
-    else if (c === ',') (out.push(cur), (cur = ''));
-    else cur += c;
+    else if (c === ',') {
+      out.push(cur);
+      cur = '';
+    } else cur += c;
   }
   out.push(cur);
   return out;
