@@ -8,6 +8,7 @@ import type { Clock } from '../core/time';
 import type { KeyValueCache } from '../store/cache';
 import type { IntegratedResponse } from '../../../../types/unicloud-server';
 import type { DoctorInput, Finding } from '../core/doctor';
+import type { ProviderStatement } from '../core/statement';
 
 export type ProviderName = 'wxpay' | 'alipay' | 'appleiap' | 'vkspay' | 'wxpay-virtual';
 
@@ -152,4 +153,8 @@ export interface ProviderAdapter<C = Record<string, any>> {
   diagnose?(input: DoctorInput): Finding[];
   /** `doctor --online`: one signed read-only call; absent: the service asks queryOrder about an unused order number */
   diagnoseOnline?(name: string, ctx: ProviderContext<C>): Promise<Finding[]>;
+  /** statements: the account (merchant) whose statement a config node downloads; undefined: this node cannot */
+  statementAccount?(config: C): string | undefined;
+  /** statements: the day's statement (`yyyy-MM-dd`, Beijing) of the node's account, downloaded, verified and parsed */
+  downloadStatement?(billDate: string, ctx: ProviderContext<C>): Promise<ProviderStatement>;
 }

@@ -21,6 +21,7 @@ import { getAlipayRuntime, type AlipayNodeConfig } from './config';
 import { callAlipay, signedParamString, type CommonParams } from './gateway';
 import { verifyAndParseNotify } from './notify';
 import { diagnoseAlipay } from './doctor';
+import { alipayStatementAccount, downloadAlipayStatement } from './statement';
 
 export type { AlipayNodeConfig } from './config';
 export { alipayOauthToken, type AlipayOauthIds } from './oauth';
@@ -225,6 +226,8 @@ function notifyReply(ok: boolean): IntegratedResponse {
 export const alipayAdapter: ProviderAdapter<AlipayNodeConfig> = {
   provider: 'alipay',
   diagnose: diagnoseAlipay,
+  statementAccount: alipayStatementAccount,
+  downloadStatement: (billDate, ctx) => downloadAlipayStatement(ctx, billDate),
   createOrder,
   queryOrder,
   closeOrder,

@@ -24,6 +24,7 @@ import { isGatewayFailure } from '../gateway';
 import { WxpayV2Client, v2Key, v2SignType } from './v2';
 import { decryptRefundReqInfo, decryptResource, nonceStr, parseXml, signLines, signV2, verifyV2 } from './crypto';
 import { diagnoseWxpay } from './doctor';
+import { downloadWxpayStatement, wxpayStatementAccount } from './statement';
 
 type Ctx = ProviderContext<WxpayNodeConfig>;
 
@@ -361,6 +362,8 @@ function notifyReply(ok: boolean, message?: string, req?: RawHttpRequest): Integ
 export const wxpayAdapter: ProviderAdapter<WxpayNodeConfig> = {
   provider: 'wxpay',
   diagnose: diagnoseWxpay,
+  statementAccount: wxpayStatementAccount,
+  downloadStatement: (billDate, ctx) => downloadWxpayStatement(ctx, billDate),
   createOrder: (input, ctx) => (isV2(ctx.config) ? createV2(input, ctx) : createV3(input, ctx)),
   queryOrder,
   closeOrder,

@@ -1,0 +1,249 @@
+/**
+ * Statements (对账单) checked against our orders and refund ledger, for one Beijing day: every
+ * provider whose adapter downloads statements, every distinct account (merchant) among its config
+ * nodes, one run each. A run downloads the statement (verified by the adapter), compares it with the
+ * orders paid that day and the refunds asked that day (plus, for statement rows booked on another
+ * day here, a lookup by number), and stores the result (vk-pay-statements) with its CSV. A run that
+ * fails stores only the error (never a half-read statement) and is retried by the daily run after
+ * RETRY_AFTER_MS.
+ */
+import { PayError, isPayError } from '../core/errors';
+import { PAID_STATUSES, type PayOrder } from '../core/order';
+import {
+  billDayRange,
+  compareStatement,
+  discrepancyCsv,
+  previousBillDate,
+  type Comparison,
+  type Discrepancy,
+  type OurEntry,
+  type ProviderStatement,
+} from '../core/statement';
+import { loadAdapter } from '../providers/registry';
+import type { PayType, ProviderAdapter, ProviderName } from '../providers/types';
+import { configNode } from '../store/config';
+import type { RefundLedgerDoc } from '../store/refunds';
+import { MAX_STORED_DISCREPANCIES, StatementsRepo, type StatementDoc, type StatementStatus } from '../store/statements';
+import { providerContext, type PayDeps } from './deps';
+import { PROVIDERS, configNodePath } from '../core/platform';
+import type { PlatformKey } from '../providers/types';
+
+const PLATFORM_KEYS: PlatformKey[] = ['mp-weixin', 'mp-alipay', 'app-plus', 'h5', 'h5-weixin', 'mweb'];
+
+/** Every provider scene whose adapter downloads statements (and its config node path). */
+function statementScenes(): { provider: ProviderName; platformKey: PlatformKey; path: string[] }[] {
+  return PROVIDERS.filter((p) => loadAdapter(p).downloadStatement).flatMap((provider) =>
+    PLATFORM_KEYS.map((platformKey) => ({ provider, platformKey, path: configNodePath(provider, platformKey) })),
+  );
+}
+
+/** a failed run is tried again by the daily run after this long */
+export const RETRY_AFTER_MS = 3600_000;
+/** Beijing hour from which yesterday's statements are ready (both providers: after 10:00) */
+export const READY_HOUR = 10;
+
+export interface CheckStatementsInput {
+  /** `yyyy-MM-dd`, Beijing; default yesterday */
+  bill_date?: string;
+  /** one provider; default every provider that has statements */
+  provider?: string;
+  /** merchant (`vk-pay-config` _id) whose config is used; default the config file */
+  pid?: string;
+}
+
+export interface StatementRun {
+  provider: string;
+  account: string;
+  bill_date: string;
+  status: StatementStatus;
+  counts?: Comparison['counts'];
+  discrepancies: Discrepancy[];
+  discrepancies_dropped?: number;
+  summary?: Record<string, string>;
+  extra?: Record<string, Record<string, string>>;
+  error?: { code: number; msg: string; providerCode?: string };
+}
+
+export interface CheckStatementsResult {
+  bill_date: string;
+  runs: StatementRun[];
+  /** every run's discrepancies (UTF-8 with BOM, opens in Excel) */
+  csv: string;
+}
+
+interface Target {
+  provider: ProviderName;
+  adapter: ProviderAdapter<any>;
+  account: string;
+  node: Record<string, any>;
+  payTypes: Set<string>;
+}
+
+const runKey = (provider: string, account: string, billDate: string) => `${provider}|${account}|${billDate}`;
+
+/** The accounts to check: config nodes grouped by the account their statement belongs to. */
+async function targets(deps: PayDeps, input: CheckStatementsInput): Promise<Target[]> {
+  const scenes = statementScenes();
+  if (input.provider !== undefined && !scenes.some((s) => s.provider === input.provider))
+    throw new PayError('OPERATION_UNSUPPORTED', { provider: String(input.provider), operation: 'statements' });
+  const config = await deps.configs.load(input.pid);
+  const out = new Map<string, Target>();
+  for (const { provider, platformKey, path } of scenes) {
+    if (input.provider !== undefined && provider !== input.provider) continue;
+    let node: Record<string, any>;
+    try {
+      node = configNode(config, path);
+    } catch {
+      continue; // scene not configured
+    }
+    const adapter = loadAdapter(provider);
+    const account = adapter.statementAccount?.(node);
+    if (!account || !adapter.downloadStatement) continue;
+    const key = `${provider}|${account}`;
+    const t = out.get(key) ?? { provider, adapter, account, node, payTypes: new Set<string>() };
+    t.payTypes.add(`${provider}_${platformKey}` as PayType);
+    out.set(key, t);
+  }
+  if (input.provider !== undefined && !out.size) throw new PayError('STATEMENT_NOT_CONFIGURED', { provider: input.provider });
+  return [...out.values()];
+}
+
+const orderEntry = (o: PayOrder): OurEntry => ({
+  kind: 'payment',
+  out_trade_no: o.out_trade_no,
+  amount: o.total_fee,
+  status: PAID_STATUSES.includes(o.status) ? String(o.status) : 'NOT_PAID',
+  time: o.pay_date,
+});
+
+const refundEntry = (r: RefundLedgerDoc): OurEntry => ({
+  kind: 'refund',
+  out_trade_no: r.out_trade_no,
+  out_refund_no: r.out_refund_no,
+  amount: r.refund_fee,
+  status: r.state,
+  time: r.create_date,
+});
+
+/** Our side of one account's day, and our entries for the statement's rows we did not book that day. */
+async function ourSide(repo: StatementsRepo, t: Target, pid: string | undefined, statement: ProviderStatement) {
+  const { start, end } = billDayRange(statement.bill_date);
+  const mine = (o: PayOrder | undefined) => !!o && t.payTypes.has(o.pay_type) && (o.pid ?? '') === (pid ?? '');
+  const paid = (await repo.ordersPaidBetween(start, end)).filter((o) => mine(o) && PAID_STATUSES.includes(o.status));
+  const ledger = (await repo.refundsCreatedBetween(start, end)).filter((r) => r.state !== 'FAIL' && r.state !== 'PENDING');
+  const refundOrders = new Map((await repo.ordersByOutTradeNo(ledger.map((r) => r.out_trade_no))).map((o) => [o.out_trade_no, o]));
+  const ours = [...paid.map(orderEntry), ...ledger.filter((r) => mine(refundOrders.get(r.out_trade_no))).map(refundEntry)];
+
+  const known = new Set(ours.map((e) => (e.kind === 'payment' ? e.out_trade_no : `r|${e.out_refund_no}`)));
+  const rows = statement.entries.filter((e) => !known.has(e.kind === 'payment' ? e.out_trade_no : `r|${e.out_refund_no}`));
+  const elsewhere = (await repo.ordersByOutTradeNo(rows.filter((e) => e.kind === 'payment').map((e) => e.out_trade_no)))
+    .filter(mine)
+    .map(orderEntry);
+  const refundRows = rows.filter((e) => e.kind === 'refund').map((e) => e.out_refund_no ?? '');
+  const elsewhereRefunds = (await repo.refundsByOutRefundNo(refundRows)).map(refundEntry);
+  return { ours, lookup: [...elsewhere, ...elsewhereRefunds] };
+}
+
+function errorOf(e: unknown): NonNullable<StatementRun['error']> {
+  if (!isPayError(e)) return { code: new PayError('INTERNAL').code, msg: new PayError('INTERNAL').msgZh };
+  const providerCode = (e.detail as { providerCode?: string } | undefined)?.providerCode;
+  return { code: e.code, msg: e.msgZh, ...(providerCode ? { providerCode } : {}) };
+}
+
+async function runOne(
+  deps: PayDeps,
+  repo: StatementsRepo,
+  t: Target,
+  billDate: string,
+  pid: string | undefined,
+): Promise<{ run: StatementRun; error?: unknown }> {
+  const base = { provider: t.provider, account: t.account, bill_date: billDate };
+  let run: StatementRun;
+  let error: unknown;
+  try {
+    const statement = await t.adapter.downloadStatement!(billDate, providerContext(deps, t.node, pid));
+    const { ours, lookup } = await ourSide(repo, t, pid, statement);
+    const { counts, discrepancies } = compareStatement(statement, ours, lookup);
+    run = {
+      ...base,
+      status: discrepancies.length ? 'mismatch' : 'ok',
+      counts,
+      discrepancies: discrepancies.slice(0, MAX_STORED_DISCREPANCIES),
+      ...(discrepancies.length > MAX_STORED_DISCREPANCIES
+        ? { discrepancies_dropped: discrepancies.length - MAX_STORED_DISCREPANCIES }
+        : {}),
+      summary: statement.summary,
+      ...(statement.extra ? { extra: statement.extra } : {}),
+    };
+  } catch (e) {
+    error = e;
+    run = { ...base, status: 'error', discrepancies: [], error: errorOf(e) };
+  }
+  const doc: Omit<StatementDoc, 'create_date'> = {
+    key: runKey(t.provider, t.account, billDate),
+    ...run,
+    ...(pid ? { pid } : {}),
+    csv: discrepancyCsv([run]),
+    update_date: deps.clock.now(),
+  };
+  await repo.save(doc, deps.clock.now());
+  deps.log[error ? 'warn' : 'info']('statement', {
+    provider: t.provider,
+    bill_date: billDate,
+    status: run.status,
+    discrepancies: run.discrepancies.length,
+    ...(run.error ? { code: run.error.code } : {}),
+  });
+  return { run, error };
+}
+
+/**
+ * Checks the day's statements (on demand, server-only). Throws only for bad input or when every
+ * run failed (then with the first run's error); otherwise each run says how it went.
+ */
+export async function checkStatements(deps: PayDeps, input: CheckStatementsInput = {}): Promise<CheckStatementsResult> {
+  const billDate = input.bill_date ?? previousBillDate(deps.clock.now());
+  if (billDayRange(billDate).start > deps.clock.now()) throw new PayError('STATEMENT_DATE_INVALID', { bill_date: billDate });
+  const repo = new StatementsRepo(deps.db);
+  const runs: StatementRun[] = [];
+  const failures: unknown[] = [];
+  for (const t of await targets(deps, input)) {
+    const { run, error } = await runOne(deps, repo, t, billDate, input.pid);
+    runs.push(run);
+    if (run.error) failures.push(error);
+  }
+  if (runs.length && failures.length === runs.length) throw failures[0];
+  return { bill_date: billDate, runs, csv: discrepancyCsv(runs) };
+}
+
+/**
+ * The reconciliation timer's daily step: yesterday's statements, once they are ready (10:00
+ * Beijing), for every account not yet checked (a failed check is retried after RETRY_AFTER_MS).
+ * Returns how many runs it made; never throws for a provider's failure.
+ */
+export async function dailyStatements(deps: PayDeps): Promise<{ checked: number; skipped: number; failed: number }> {
+  const now = deps.clock.now();
+  const beijingHour = new Date(now + 8 * 3600_000).getUTCHours();
+  const stats = { checked: 0, skipped: 0, failed: 0 };
+  if (beijingHour < READY_HOUR) return stats;
+  const billDate = previousBillDate(now);
+  const repo = new StatementsRepo(deps.db);
+  let list: Target[];
+  try {
+    list = await targets(deps, {});
+  } catch (e) {
+    deps.log.warn('statement targets', { code: errorOf(e).code });
+    return stats;
+  }
+  for (const t of list) {
+    const done = await repo.find(runKey(t.provider, t.account, billDate));
+    if (done && (done.status !== 'error' || now - done.update_date < RETRY_AFTER_MS)) {
+      stats.skipped++;
+      continue;
+    }
+    const { run } = await runOne(deps, repo, t, billDate, undefined);
+    if (run.error) stats.failed++;
+    else stats.checked++;
+  }
+  return stats;
+}
