@@ -23,17 +23,18 @@ import { loadAdapter } from '../providers/registry';
 import type { PayType, ProviderAdapter, ProviderName } from '../providers/types';
 import { configNode } from '../store/config';
 import type { RefundLedgerDoc } from '../store/refunds';
-import { MAX_STORED_DISCREPANCIES, StatementsRepo, type StatementDoc, type StatementStatus } from '../store/statements';
+import { MAX_STORED_DISCREPANCIES, type StatementsRepo, type StatementDoc, type StatementStatus } from '../store/statements';
 import { providerContext, type PayDeps } from './deps';
-import { PROVIDERS, configNodePath } from '../core/platform';
-import type { PlatformKey } from '../providers/types';
+import { CATALOG, configNodePath, type PlatformKey } from '../core/catalog';
 
-const PLATFORM_KEYS: PlatformKey[] = ['mp-weixin', 'mp-alipay', 'app-plus', 'h5', 'h5-weixin', 'mweb'];
-
-/** Every provider scene whose adapter downloads statements (and its config node path). */
+/** Every scene of the providers with the `statements` capability, and its config node path. */
 function statementScenes(): { provider: ProviderName; platformKey: PlatformKey; path: string[] }[] {
-  return PROVIDERS.filter((p) => loadAdapter(p).downloadStatement).flatMap((provider) =>
-    PLATFORM_KEYS.map((platformKey) => ({ provider, platformKey, path: configNodePath(provider, platformKey) })),
+  return CATALOG.filter((p) => p.capabilities.includes('statements')).flatMap((p) =>
+    (Object.keys(p.scenes) as PlatformKey[]).map((platformKey) => ({
+      provider: p.name,
+      platformKey,
+      path: configNodePath(p.name, platformKey),
+    })),
   );
 }
 
@@ -202,9 +203,11 @@ async function runOne(
  * run failed (then with the first run's error); otherwise each run says how it went.
  */
 export async function checkStatements(deps: PayDeps, input: CheckStatementsInput = {}): Promise<CheckStatementsResult> {
+  if (input.pid !== undefined && (typeof input.pid !== 'string' || !input.pid))
+    throw new PayError('FIELD_INVALID', { field: 'pid', reason: 'string' });
   const billDate = input.bill_date ?? previousBillDate(deps.clock.now());
   if (billDayRange(billDate).start > deps.clock.now()) throw new PayError('STATEMENT_DATE_INVALID', { bill_date: billDate });
-  const repo = new StatementsRepo(deps.db);
+  const repo = deps.statements;
   const runs: StatementRun[] = [];
   const failures: unknown[] = [];
   for (const t of await targets(deps, input)) {
@@ -227,7 +230,7 @@ export async function dailyStatements(deps: PayDeps): Promise<{ checked: number;
   const stats = { checked: 0, skipped: 0, failed: 0 };
   if (beijingHour < READY_HOUR) return stats;
   const billDate = previousBillDate(now);
-  const repo = new StatementsRepo(deps.db);
+  const repo = deps.statements;
   let list: Target[];
   try {
     list = await targets(deps, {});

@@ -21,6 +21,7 @@ import { getAlipayRuntime, type AlipayNodeConfig } from './config';
 import { callAlipay, signedParamString, type CommonParams } from './gateway';
 import { verifyAndParseNotify } from './notify';
 import { diagnoseAlipay } from './doctor';
+import { alipayLogin } from './oauth';
 import { alipayStatementAccount, downloadAlipayStatement } from './statement';
 
 export type { AlipayNodeConfig } from './config';
@@ -237,4 +238,7 @@ export const alipayAdapter: ProviderAdapter<AlipayNodeConfig> = {
     return verifyAndParseNotify(req, getAlipayRuntime(ctx.config));
   },
   notifyReply,
+  login: (code, _platformKey, ctx) => alipayLogin(code, ctx),
 };
+
+export const adapter = alipayAdapter;

@@ -275,6 +275,54 @@ declare namespace vkPay {
     findings: DoctorFinding[];
   }
 
+  /** one difference between a provider's statement and our records (amounts in fen) */
+  export interface StatementDiscrepancy {
+    /** missing_here: the provider has it, we do not; missing_there: we have it, the provider does not; amount_mismatch */
+    kind: 'missing_here' | 'missing_there' | 'amount_mismatch';
+    entry: 'payment' | 'refund';
+    out_trade_no: string;
+    out_refund_no?: string;
+    transaction_id?: string;
+    provider_amount?: number;
+    our_amount?: number;
+    our_status?: string;
+    /** ours lies within 5 minutes of midnight: the provider may have booked it on the neighbouring day */
+    near_cutoff?: boolean;
+  }
+
+  /** one statement checked: a provider account (WeChat mchId, Alipay appId) and a day */
+  export interface StatementRun {
+    provider: 'wxpay' | 'alipay';
+    account: string;
+    bill_date: string;
+    status: 'ok' | 'mismatch' | 'error';
+    counts?: {
+      provider_payments: number;
+      provider_payment_fee: number;
+      provider_refunds: number;
+      provider_refund_fee: number;
+      our_payments: number;
+      our_payment_fee: number;
+      our_refunds: number;
+      our_refund_fee: number;
+      matched: number;
+    };
+    discrepancies: StatementDiscrepancy[];
+    discrepancies_dropped?: number;
+    summary?: Record<string, string>;
+    extra?: Record<string, Record<string, string>>;
+    error?: { code: number; msg: string; providerCode?: string };
+  }
+
+  export interface CheckStatementsResult {
+    code: 0;
+    msg: string;
+    bill_date: string;
+    runs: StatementRun[];
+    /** every run's discrepancies as CSV (UTF-8 with BOM, opens in Excel) */
+    csv: string;
+  }
+
   export interface VkUniPay {
     createPayment(options: CreatePaymentOptions): Result<CreatePaymentResult>;
     queryPayment(options: QueryPaymentOptions): Result<QueryPaymentResult>;
@@ -286,6 +334,11 @@ declare namespace vkPay {
     code2SessionWeixinMP(options: LoginOptions): Result<LoginResult>;
     code2SessionWeixinH5(options: LoginOptions): Result<LoginResult>;
     code2SessionAlipay(options: LoginOptions): Result<LoginResult>;
+    /** Apple IAP: verify a receipt or StoreKit 2 signed transaction, then settle the order */
+    verifyApplePurchase(options: AppleVerifyOptions): Result<AppleVerifyResult>;
+    /** WeChat virtual payment, server code only: have WeChat push the delivery notification again */
+    notifyProvideGoods(options: { out_trade_no: string }): Result<{ code: 0; msg: string; out_trade_no: string }>;
+    /** vk-uni-pay's namespaces for the two methods above */
     appleiap: { verifyReceipt(options: AppleVerifyOptions): Result<AppleVerifyResult> };
     wxpayVirtual: { notifyProvideGoods(options: { out_trade_no: string }): Result<{ code: 0; msg: string; out_trade_no: string }> };
     /**
@@ -316,6 +369,12 @@ declare namespace vkPay {
      * gateway call per node) and reports what is wrong and how to fix it, in zh-Hans and en.
      */
     doctor(options?: { pid?: string; online?: boolean }): Result<DoctorResult>;
+    /**
+     * Server code only: downloads the day's statements (对账单; default yesterday, Beijing time) of
+     * every configured WeChat Pay / Alipay account, compares them with the orders and the refund
+     * ledger, keeps the result in vk-pay-statements and returns it with a CSV.
+     */
+    checkStatements(options?: { bill_date?: string; provider?: 'wxpay' | 'alipay'; pid?: string }): Result<CheckStatementsResult>;
     /** vk-uni-pay APIs not implemented in this version: each answers error 5010 */
     transfer(options?: Record<string, unknown>): Promise<ErrorResult>;
     cancelTransfer(options?: Record<string, unknown>): Promise<ErrorResult>;
