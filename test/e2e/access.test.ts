@@ -13,7 +13,7 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => s?.close());
 
-test.each(['createPayment', 'closeOrder', 'refund', 'queryRefund', 'paymentNotify', 'wxpayVirtualNotify', 'appleNotify'])(
+test.each(['createPayment', 'closeOrder', 'refund', 'queryRefund', 'checkStatements', 'paymentNotify', 'wxpayVirtualNotify', 'appleNotify'])(
   'a client cannot call %s (money moves or notifications)',
   async (method) => {
     const r = await s.call('vk-pay', method, [

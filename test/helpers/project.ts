@@ -91,6 +91,9 @@ module.exports = {
   async queryRefund(params) {
     return { errCode: 0, result: await vkPay.queryRefund(params) };
   },
+  async checkStatements(params) {
+    return { errCode: 0, result: await vkPay.checkStatements(params) };
+  },
 };`;
 
 export function makeTestProject(): string {

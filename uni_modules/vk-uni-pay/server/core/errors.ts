@@ -196,8 +196,8 @@ export const ERRORS = {
   // ---- statements 对账单 (81xx)
   STATEMENT_DATE_INVALID: [
     8101,
-    '对账单日期 {bill_date} 无效：格式为 yyyy-MM-dd（北京时间），且须早于今天',
-    'Invalid statement date {bill_date}: use yyyy-MM-dd (Beijing time), a day before today',
+    '对账单日期 {bill_date} 无效：格式为 yyyy-MM-dd（北京时间），且不能晚于今天',
+    'Invalid statement date {bill_date}: use yyyy-MM-dd (Beijing time), not after today',
   ],
   STATEMENT_HASH_MISMATCH: [
     8102,

@@ -44,6 +44,9 @@ export interface StatementDoc {
 
 const PAGE = 500;
 
+/** what one run has and another may not: removed when a run without them replaces one with them */
+const OPTIONAL_FIELDS = ['pid', 'counts', 'discrepancies_dropped', 'summary', 'extra', 'error'] as const;
+
 async function pages<T>(fetch: (skip: number) => Promise<T[]>): Promise<T[]> {
   const out: T[] = [];
   for (let skip = 0; ; skip += PAGE) {
@@ -72,20 +75,19 @@ export class StatementsRepo {
     return data[0];
   }
 
-  /** Stores a run, replacing an earlier run of the same statement (the first insert wins the key). */
+  /** Stores a run, replacing an earlier run of the same statement (fields it lacks are removed; the first insert wins the key). */
   async save(doc: Omit<StatementDoc, 'create_date'>, now: number): Promise<void> {
+    const _ = this.db().command;
     const { key, ...rest } = doc;
-    const { updated } = await this.coll()
-      .where({ key })
-      .update({ ...rest, update_date: now } as Record<string, unknown>);
-    if (updated) return;
+    const replace: Record<string, unknown> = { ...rest, update_date: now };
+    for (const f of OPTIONAL_FIELDS) if (!(f in rest)) replace[f] = _.remove();
+    const update = () => this.coll().where({ key }).update(replace);
+    if ((await update()).updated) return;
     try {
       await this.coll().add({ ...doc, create_date: now, update_date: now } as unknown as Record<string, unknown>);
     } catch (e) {
       if (!isDuplicateKeyError(e)) throw e;
-      await this.coll()
-        .where({ key })
-        .update({ ...rest, update_date: now } as Record<string, unknown>);
+      await update();
     }
   }
 
