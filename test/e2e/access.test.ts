@@ -13,16 +13,22 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => s?.close());
 
-test.each(['createPayment', 'closeOrder', 'refund', 'queryRefund', 'checkStatements', 'paymentNotify', 'wxpayVirtualNotify', 'appleNotify'])(
-  'a client cannot call %s (money moves or notifications)',
-  async (method) => {
-    const r = await s.call('vk-pay', method, [
-      { out_trade_no: 'ORDER_0001', provider: 'wxpay', data: { out_trade_no: 'ORDER_0001', total_fee: 1, subject: 's', type: 'counted' } },
-    ]);
-    expect(r).toMatchObject({ errCode: 5001, errSubject: 'vk-pay' });
-    expect(r.errMsg).toContain(method);
-  },
-);
+test.each([
+  'createPayment',
+  'closeOrder',
+  'refund',
+  'queryRefund',
+  'checkStatements',
+  'paymentNotify',
+  'wxpayVirtualNotify',
+  'appleNotify',
+])('a client cannot call %s (money moves or notifications)', async (method) => {
+  const r = await s.call('vk-pay', method, [
+    { out_trade_no: 'ORDER_0001', provider: 'wxpay', data: { out_trade_no: 'ORDER_0001', total_fee: 1, subject: 's', type: 'counted' } },
+  ]);
+  expect(r).toMatchObject({ errCode: 5001, errSubject: 'vk-pay' });
+  expect(r.errMsg).toContain(method);
+});
 
 test('the error message follows the client locale', async () => {
   const r = await s.call('vk-pay', 'refund', [{ out_trade_no: 'ORDER_0001' }], { uniPlatform: 'web', locale: 'en' });
