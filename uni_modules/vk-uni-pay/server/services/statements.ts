@@ -220,33 +220,36 @@ export async function checkStatements(deps: PayDeps, input: CheckStatementsInput
 }
 
 /**
- * The reconciliation timer's daily step: yesterday's statements, once they are ready (10:00
- * Beijing), for every account not yet checked (a failed check is retried after RETRY_AFTER_MS).
- * Returns how many runs it made; never throws for a provider's failure.
+ * The reconciliation timer's daily step (a batch step: `(ctx, limit) => dailyStatements(ctx.deps,
+ * { limit, deadline: ctx.deadline })`): yesterday's statements once they are ready (10:00 Beijing),
+ * for each account not checked yet; a failed check is tried again after RETRY_AFTER_MS. At most
+ * `limit` downloads, none started after `deadline` (Date.now() ms). Counts by outcome (`ok`,
+ * `mismatch`, `error`, `done` for accounts already checked); never throws for one account. Two
+ * overlapping runs may both check an account: the result is the same document either way.
  */
-export async function dailyStatements(deps: PayDeps): Promise<{ checked: number; skipped: number; failed: number }> {
+export async function dailyStatements(deps: PayDeps, opts: { limit?: number; deadline?: number } = {}): Promise<Record<string, number>> {
   const now = deps.clock.now();
-  const beijingHour = new Date(now + 8 * 3600_000).getUTCHours();
-  const stats = { checked: 0, skipped: 0, failed: 0 };
-  if (beijingHour < READY_HOUR) return stats;
+  const counts: Record<string, number> = {};
+  const count = (outcome: string) => (counts[outcome] = (counts[outcome] ?? 0) + 1);
+  if (new Date(now + 8 * 3600_000).getUTCHours() < READY_HOUR) return counts;
   const billDate = previousBillDate(now);
-  const repo = deps.statements;
   let list: Target[];
   try {
     list = await targets(deps, {});
   } catch (e) {
     deps.log.warn('statement targets', { code: errorOf(e).code });
-    return stats;
+    return { error: 1 };
   }
+  let started = 0;
   for (const t of list) {
-    const done = await repo.find(runKey(t.provider, t.account, billDate));
+    if (started >= (opts.limit ?? Infinity) || Date.now() > (opts.deadline ?? Infinity)) break;
+    const done = await deps.statements.find(runKey(t.provider, t.account, billDate));
     if (done && (done.status !== 'error' || now - done.update_date < RETRY_AFTER_MS)) {
-      stats.skipped++;
+      count('done');
       continue;
     }
-    const { run } = await runOne(deps, repo, t, billDate, undefined);
-    if (run.error) stats.failed++;
-    else stats.checked++;
+    started++;
+    count((await runOne(deps, deps.statements, t, billDate, undefined)).run.status);
   }
-  return stats;
+  return counts;
 }
