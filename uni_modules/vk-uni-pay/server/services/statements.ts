@@ -9,21 +9,12 @@
  */
 import { PayError, isPayError } from '../core/errors';
 import { PAID_STATUSES, type PayOrder } from '../core/order';
-import {
-  billDayRange,
-  compareStatement,
-  discrepancyCsv,
-  previousBillDate,
-  type Comparison,
-  type Discrepancy,
-  type OurEntry,
-  type ProviderStatement,
-} from '../core/statement';
+import { billDayRange, compareStatement, discrepancyCsv, previousBillDate, type OurEntry, type ProviderStatement } from '../core/statement';
 import { loadAdapter } from '../providers/registry';
 import type { PayType, ProviderAdapter, ProviderName } from '../providers/types';
 import { configNode } from '../store/config';
 import type { RefundLedgerDoc } from '../store/refunds';
-import { MAX_STORED_DISCREPANCIES, type StatementsRepo, type StatementDoc, type StatementStatus } from '../store/statements';
+import { MAX_STORED_DISCREPANCIES, type StatementsRepo, type StatementDoc } from '../store/statements';
 import { providerContext, type PayDeps } from './deps';
 import { CATALOG, configNodePath, type PlatformKey } from '../core/catalog';
 
@@ -52,18 +43,8 @@ export interface CheckStatementsInput {
   pid?: string;
 }
 
-export interface StatementRun {
-  provider: string;
-  account: string;
-  bill_date: string;
-  status: StatementStatus;
-  counts?: Comparison['counts'];
-  discrepancies: Discrepancy[];
-  discrepancies_dropped?: number;
-  summary?: Record<string, string>;
-  extra?: Record<string, Record<string, string>>;
-  error?: { code: number; msg: string; providerCode?: string };
-}
+/** one statement checked: what is stored, without the storage fields */
+export type StatementRun = Omit<StatementDoc, '_id' | 'key' | 'pid' | 'csv' | 'create_date' | 'update_date'>;
 
 export interface CheckStatementsResult {
   bill_date: string;
