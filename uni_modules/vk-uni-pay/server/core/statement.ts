@@ -177,6 +177,7 @@ export function compareStatement(statement: ProviderStatement, ours: OurEntry[],
 
 /** Splits one CSV line: commas, fields optionally in double quotes ("" inside = one quote). */
 export function splitCsvLine(line: string): string[] {
+  if (!line.includes('"')) return line.split(','); // the common case: no quoted field
   const out: string[] = [];
   let cur = '';
   let quoted = false;
