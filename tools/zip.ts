@@ -2,24 +2,24 @@
  * A minimal ZIP writer and reader (deflate, no encryption, no zip64), enough for the plugin
  * package: the DCloud plugin market and HBuilderX take a plain .zip. No dependency needed.
  */
-import { crc32, deflateRawSync, inflateRawSync } from 'node:zlib';
+import { crc32, deflateRawSync } from 'node:zlib';
 
-export interface ZipEntry {
-  /** forward-slash path inside the archive */
-  name: string;
-  data: Buffer;
-}
+import type { ZipEntry } from '../uni_modules/vk-uni-pay/server/core/zip';
+
+export type { ZipEntry };
 
 /** DOS date/time of a fixed instant, so two packs of the same tree are byte-identical. */
 const DOS_TIME = 0;
 const DOS_DATE = ((2026 - 1980) << 9) | (1 << 5) | 1;
 
-export function writeZip(entries: ZipEntry[]): Buffer {
+/** `rawName`: the name's bytes in a legacy encoding (e.g. GBK, as Alipay's archives have), written without the UTF-8 flag. */
+export function writeZip(entries: (ZipEntry & { rawName?: Buffer })[]): Buffer {
   const locals: Buffer[] = [];
   const centrals: Buffer[] = [];
   let offset = 0;
-  for (const { name, data } of entries) {
-    const nameBuf = Buffer.from(name, 'utf8');
+  for (const { name, data, rawName } of entries) {
+    const nameBuf = rawName ?? Buffer.from(name, 'utf8');
+    const flags = rawName ? 0 : 0x0800; // UTF-8 names
     const packed = deflateRawSync(data, { level: 9 });
     const method = packed.length < data.length ? 8 : 0;
     const body = method === 8 ? packed : data;
@@ -27,7 +27,7 @@ export function writeZip(entries: ZipEntry[]): Buffer {
     const local = Buffer.alloc(30);
     local.writeUInt32LE(0x04034b50, 0);
     local.writeUInt16LE(20, 4);
-    local.writeUInt16LE(0x0800, 6); // UTF-8 names
+    local.writeUInt16LE(flags, 6);
     local.writeUInt16LE(method, 8);
     local.writeUInt16LE(DOS_TIME, 10);
     local.writeUInt16LE(DOS_DATE, 12);
@@ -40,7 +40,7 @@ export function writeZip(entries: ZipEntry[]): Buffer {
     central.writeUInt32LE(0x02014b50, 0);
     central.writeUInt16LE(0x0314, 4); // made by: unix, 2.0
     central.writeUInt16LE(20, 6);
-    central.writeUInt16LE(0x0800, 8);
+    central.writeUInt16LE(flags, 8);
     central.writeUInt16LE(method, 10);
     central.writeUInt16LE(DOS_TIME, 12);
     central.writeUInt16LE(DOS_DATE, 14);
@@ -64,28 +64,5 @@ export function writeZip(entries: ZipEntry[]): Buffer {
   return Buffer.concat([...locals, centralBuf, end]);
 }
 
-/** Reads every file of a ZIP written by writeZip (or any plain deflate/stored ZIP). */
-export function readZip(zip: Buffer): ZipEntry[] {
-  const endAt = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
-  if (endAt < 0) throw new Error('not a zip file');
-  const count = zip.readUInt16LE(endAt + 10);
-  let p = zip.readUInt32LE(endAt + 16);
-  const out: ZipEntry[] = [];
-  for (let i = 0; i < count; i++) {
-    if (zip.readUInt32LE(p) !== 0x02014b50) throw new Error('corrupt zip central directory');
-    const method = zip.readUInt16LE(p + 10);
-    const size = zip.readUInt32LE(p + 20);
-    const nameLen = zip.readUInt16LE(p + 28);
-    const extraLen = zip.readUInt16LE(p + 30);
-    const commentLen = zip.readUInt16LE(p + 32);
-    const localAt = zip.readUInt32LE(p + 42);
-    const name = zip.toString('utf8', p + 46, p + 46 + nameLen);
-    const dataAt = localAt + 30 + zip.readUInt16LE(localAt + 26) + zip.readUInt16LE(localAt + 28);
-    const raw = zip.subarray(dataAt, dataAt + size);
-    const data = method === 8 ? inflateRawSync(raw) : Buffer.from(raw);
-    if (crc32(data) !== zip.readUInt32LE(p + 16)) throw new Error(`crc mismatch: ${name}`);
-    if (!name.endsWith('/')) out.push({ name, data });
-    p += 46 + nameLen + extraLen + commentLen;
-  }
-  return out;
-}
+/** The reader is the plugin's own (Alipay statement archives use it too). */
+export { readZip } from '../uni_modules/vk-uni-pay/server/core/zip';

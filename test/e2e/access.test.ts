@@ -25,6 +25,7 @@ test.each([
   'queryTransfer',
   'cancelTransfer',
   'transferNotify',
+  'checkStatements',
 ])('a client cannot call %s (money moves or notifications)', async (method) => {
   const r = await s.call('vk-pay', method, [
     { out_trade_no: 'ORDER_0001', provider: 'wxpay', data: { out_trade_no: 'ORDER_0001', total_fee: 1, subject: 's', type: 'counted' } },

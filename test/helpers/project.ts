@@ -131,6 +131,9 @@ module.exports = {
   async viaVkPay(method, params) {
     return { errCode: 0, result: await uniCloud.importObject('vk-pay')[method](params) };
   },
+  async checkStatements(params) {
+    return { errCode: 0, result: await vkPay.checkStatements(params) };
+  },
 };`;
 
 export function makeTestProject(): string {

@@ -16,6 +16,7 @@ test('every documented function is exported', () => {
     'doctor',
     'verifyApplePurchase',
     'notifyProvideGoods',
+    'checkStatements',
     // vk-uni-pay's own entry points (drop-in)
     'paymentNotify',
     'checkTokenReturnUserId',

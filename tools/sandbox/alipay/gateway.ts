@@ -3,12 +3,13 @@
  * SNs in certificate mode) and the common parameters, runs the method, and answers like Alipay:
  * the inner `…_response` text is built first (`/` escaped as `\/`) and signed with the app's
  * Alipay key. Methods: alipay.trade.precreate|create|query|close|refund|fastpay.refund.query,
- * alipay.system.oauth.token; `alipay.trade.app.pay` order strings are checked the same way.
+ * alipay.system.oauth.token, alipay.data.dataservice.bill.downloadurl.query (statements.ts); `alipay.trade.app.pay` order strings are checked the same way.
  */
 import { randomBytes } from 'node:crypto';
 import { beijing, fenToYuanText, parseBeijing, rsa2Sign, rsa2Verify, signString, yuanToFenStrict } from './crypto';
 import type { AlipaySandboxApp, AlipaySandboxOrder, AlipayState } from './state';
 import { checkAppAuthToken, sameMerchant } from './isv';
+import type { AlipayStatements } from './statements';
 
 export interface Failure {
   code: string;
@@ -50,6 +51,7 @@ export function alipayGateway(
     refundNotice: (o: AlipaySandboxOrder, fen: number, reqNo: string, at: number) => void;
     /** methods kept in their own files (e.g. transfer.ts) */
     extraHandlers?: Record<string, Handler>;
+    statements: AlipayStatements;
   },
 ) {
   function signedResponse(app: AlipaySandboxApp | undefined, responseKey: string, obj: Record<string, unknown>): string {
@@ -243,6 +245,7 @@ export function alipayGateway(
         open_id: c.open_id,
       };
     },
+    'alipay.data.dataservice.bill.downloadurl.query': (app, biz) => opts.statements.query(app, biz) as Record<string, unknown> | Failure,
     'alipay.trade.fastpay.refund.query'(app, biz, params) {
       const o = lookup(app, biz, params, true);
       if (isFailure(o)) return o;

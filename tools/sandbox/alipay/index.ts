@@ -6,7 +6,7 @@
  * notifications with retries, and issues single-use auth codes for `alipay.system.oauth.token`.
  * All times are Beijing time whatever the host TZ.
  *
- * Files: state.ts (apps, trades, auth codes), gateway.ts (gateway.do methods), transfer.ts (fund transfers), cashier.ts,
+ * Files: state.ts (apps, trades, auth codes), gateway.ts (gateway.do methods), transfer.ts (fund transfers), cashier.ts, statements.ts (对账单),
  * notify.ts (notification delivery), crypto.ts (the sandbox's own RSA2 and SNs), testkit.ts.
  */
 import { startLoopbackServer, type PeerRequest, type PeerResponse } from '../loopback';
@@ -14,6 +14,7 @@ import { handleCashier } from './cashier';
 import { alipayGateway, parseForm } from './gateway';
 import { alipayNotifications } from './notify';
 import { alipayTransfers } from './transfer';
+import { alipayStatements } from './statements';
 import { AlipayState, type AlipaySandbox, type AlipaySandboxOptions } from './state';
 
 export { certSn, rootCertSn } from './crypto';
@@ -35,10 +36,12 @@ export async function startAlipaySandbox(opts: AlipaySandboxOptions): Promise<Al
   const notifications = alipayNotifications(state, opts.retryDelaysMs);
   state.onPaid = notifications.paymentNotice;
   const transfers = alipayTransfers(state);
+  const statements = alipayStatements(state);
   const { gateway, submitAppOrder } = alipayGateway(state, {
     refundNotify: opts.refundNotify,
     refundNotice: notifications.refundNotice,
     extraHandlers: transfers.handlers,
+    statements,
   });
 
   function route(req: PeerRequest): PeerResponse {
@@ -54,6 +57,7 @@ export async function startAlipaySandbox(opts: AlipaySandboxOptions): Promise<Al
       if (req.body.length) parseForm(req.body.toString('utf8'), params);
       return send(200, 'text/html', gateway(params)); // Alipay's content type for gateway.do JSON
     }
+    if (req.path === '/downloadBillFile.resource' && req.method === 'GET') return statements.download(req.query);
     return handleCashier(state, req) ?? send(404, 'text/plain', 'not found');
   }
 
@@ -73,6 +77,7 @@ export async function startAlipaySandbox(opts: AlipaySandboxOptions): Promise<Al
     ...notifications.api,
     requests: state.requests,
     transfers,
+    statements: statements.tweaks,
     async close() {
       notifications.close();
       await server.close();

@@ -7,6 +7,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { generateRsaKeyPair, issueCertificate, type Issued } from '../pki';
 import { beijing, certSn, rootCertSn } from './crypto';
 import type { AlipayAuthorization } from './isv';
+import type { StatementTweaks } from '../statements';
 
 export interface AlipaySandboxApp {
   appId: string;
@@ -143,6 +144,8 @@ export interface AlipaySandbox {
   submitAppOrder(orderStr: string): Promise<{ trade_no: string; out_trade_no: string }>;
   /** every gateway call, in order (tests inspect what reached the gateway) */
   requests: AlipayGatewayRequest[];
+  /** make the next statements disagree with what the sandbox recorded (tests) */
+  statements: StatementTweaks;
   /**
    * What my.getAuthCode / the web authorisation redirect hands the client: a single-use auth code
    * for `alipay.system.oauth.token` (bound to `appId`, default the first app) and the ids it maps to.

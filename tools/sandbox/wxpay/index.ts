@@ -17,6 +17,8 @@
  *     GET  /v3/pay/partner/transactions/out-trade-no/{no}?sp_mchid=&sub_mchid=   (and /id/{transaction_id})
  *     POST /v3/pay/partner/transactions/out-trade-no/{no}/close  body {sp_mchid, sub_mchid} → 204
  *     refunds: body sub_mchid; refund query ?sub_mchid=. Notifications carry sp_/sub_ ids and payer.sp_openid|sub_openid.
+ *     GET  /v3/bill/tradebill|fundflowbill?bill_date=…         → 200 {hash_type, hash_value, download_url} | 400 NO_STATEMENT_EXIST
+ *     GET  /v3/billdownload/file?token=                        → the bill file (unsigned; statements.ts)
  *   v2 (XML, sign_type MD5 | HMAC-SHA256 with the apiV2Key)
  *     POST /pay/unifiedorder, /pay/orderquery, /pay/closeorder
  *   payer side (not part of WeChat; for people, browsers and scripts)
@@ -47,6 +49,7 @@ import { WxpaySandboxError, WxpayState, type WxpaySandbox, type WxpaySandboxOpti
 import { handleV2, V2_PATHS } from './v2';
 import { v3Handler } from './v3';
 import { wxpayTransfers } from './transfer';
+import { wxpayStatements } from './statements';
 
 export { v2Sign, toXml, parseXml, aesGcmEncrypt, aesGcmDecrypt, rfc3339Beijing, compactBeijing } from './protocol';
 export type { V2SignType, EncryptedResource } from './protocol';
@@ -73,8 +76,9 @@ export async function startWxpaySandbox(opts: WxpaySandboxOptions): Promise<Wxpa
   const notifications = wxpayNotifications(state, opts.retryDelaysMs);
   state.onPaid = notifications.startDelivery;
   const transfers = wxpayTransfers(state, notifications.deliverEvent);
+  const statements = wxpayStatements(state);
   state.onRefundFinal = notifications.refundDelivery;
-  const handleV3 = v3Handler(state, transfers.routes);
+  const handleV3 = v3Handler(state, statements, transfers.routes);
 
   function route(req: PeerRequest): PeerResponse {
     if (req.path.startsWith('/v3/')) return handleV3(req);
@@ -130,6 +134,7 @@ export async function startWxpaySandbox(opts: WxpaySandboxOptions): Promise<Wxpa
       state.cancelOrder(order);
     },
     transfers,
+    statements: statements.tweaks,
     order: (no, mchid) => state.findOrder(no, mchid),
     refund: (outRefundNo, mchid) => state.refund(outRefundNo, mchid),
     holdRefunds(hold) {

@@ -4,6 +4,7 @@
  */
 import { createPrivateKey, createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
 import { issueCertificate, generateRsaKeyPair, type Issued } from '../pki';
+import type { StatementTweaks } from '../statements';
 import { compactBeijing, digits, nonceStr, rsaSign, v3ResponseMessage, type V2SignType } from './protocol';
 
 // ---------------------------------------------------------------------------------------------
@@ -160,6 +161,8 @@ export interface WxpaySandbox {
   finishRefund(out_refund_no: string, status: 'SUCCESS' | 'ABNORMAL' | 'CLOSED', opts?: { mchid?: string }): void;
   /** notification delivery log (refund notifications are logged under their out_refund_no, `event` REFUND.*) */
   deliveries: WxpayDelivery[];
+  /** make the next statements disagree with what the sandbox recorded (tests) */
+  statements: StatementTweaks;
   /** resolves when a delivery for out_trade_no matching predicate (default: any attempt) is logged */
   waitForDelivery(out_trade_no: string, predicate?: (d: WxpayDelivery) => boolean, timeoutMs?: number): Promise<void>;
   /** sign an arbitrary notification body exactly as the gateway would (tests build tampered variants from it) */
@@ -309,7 +312,7 @@ export class WxpayState {
   private readonly fingerprints = new Map<SandboxOrder, string>();
   private readonly byTransactionId = new Map<string, SandboxOrder>();
   readonly byCashierId = new Map<string, SandboxOrder>();
-  private readonly refunds = new Map<string, SandboxRefund>(); // `${mchid}|${out_refund_no}`
+  readonly refunds = new Map<string, SandboxRefund>(); // `${mchid}|${out_refund_no}`
   /** set once listening (cashier URLs) */
   baseUrl = '';
   /** called after each payment (notification delivery) */

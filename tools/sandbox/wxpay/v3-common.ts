@@ -4,6 +4,8 @@ import { isObj, type Json, type MerchantRt } from './state';
 export interface V3Result {
   status: number;
   body?: unknown;
+  /** a file served as is, unsigned (statement downloads) */
+  raw?: Buffer;
 }
 
 export interface Ctx {

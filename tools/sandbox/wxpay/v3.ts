@@ -22,6 +22,7 @@ import {
   type WxpayState,
   type WxTradeType,
 } from './state';
+import type { WxpayStatements } from './statements';
 
 /** the transfer routes (transfer.ts) build on the same v3 helpers */
 export { err, invalid, missing };
@@ -56,7 +57,7 @@ export interface V3Route {
 }
 
 /** `extraRoutes`: routes kept in their own files (e.g. transfer.ts), served with the same signing rules. */
-export function v3Handler(state: WxpayState, extraRoutes: V3Route[] = []): (req: PeerRequest) => PeerResponse {
+export function v3Handler(state: WxpayState, statements: WxpayStatements, extraRoutes: V3Route[] = []): (req: PeerRequest) => PeerResponse {
   function checkBodyMchid(ctx: V3Ctx): V3Result | undefined {
     const mchid = get(ctx.body, 'mchid');
     if (mchid === undefined || mchid === '') return missing('mchid');
@@ -332,10 +333,19 @@ export function v3Handler(state: WxpayState, extraRoutes: V3Route[] = []): (req:
     { method: 'POST', re: /^\/v3\/refund\/domestic\/refunds$/, run: (c) => createRefund(c) },
     { method: 'GET', re: /^\/v3\/refund\/domestic\/refunds\/([^/]+)$/, run: (c, m) => queryRefund(c, m[1]) },
     { method: 'GET', re: /^\/v3\/certificates$/, run: (c) => certificates(c) },
+    { method: 'GET', re: /^\/v3\/bill\/tradebill$/, run: (c) => statements.apply('trade', c.rt.m.mchid, c.query) },
+    { method: 'GET', re: /^\/v3\/bill\/fundflowbill$/, run: (c) => statements.apply('fundflow', c.rt.m.mchid, c.query) },
+    { method: 'GET', re: /^\/v3\/billdownload\/file$/, run: (c) => statements.download(c.rt.m.mchid, c.query) },
     ...extraRoutes,
   ];
 
   function reply(rt: MerchantRt, requestSerial: string | undefined, result: V3Result): PeerResponse {
+    if (result.raw)
+      return {
+        status: result.status,
+        headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(result.raw.length) },
+        body: result.raw,
+      };
     const body = result.status === 204 || result.body === undefined ? '' : JSON.stringify(result.body);
     const headers: Record<string, string> = {
       'Request-ID': randomBytes(16).toString('hex').toUpperCase(),

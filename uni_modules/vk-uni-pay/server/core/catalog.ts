@@ -27,7 +27,9 @@ export type Capability =
   /** pays money out (transfer / queryTransfer / cancelTransfer hooks: providers/transfer-types.ts) */
   | 'transfer'
   /** reserved for the coming money flows; no adapter offers it yet */
-  | 'codepay';
+  | 'codepay'
+  /** the day's statement (对账单) is downloaded and compared with the orders (services/statements.ts) */
+  | 'statements';
 
 export interface SceneFacts {
   /** the pay type cannot work without the payer's openid */
@@ -86,7 +88,7 @@ const ROWS = [
       qrScene: 'h5',
     },
     configNode: 'per-scene',
-    capabilities: ['close', 'refund', 'queryRefund', 'login', 'transfer'],
+    capabilities: ['close', 'refund', 'queryRefund', 'login', 'transfer', 'statements'],
   },
   {
     name: 'alipay',
@@ -102,7 +104,7 @@ const ROWS = [
       appToQrSwitch: 'alipayAppPayToH5Pay',
     },
     configNode: 'per-scene',
-    capabilities: ['close', 'refund', 'queryRefund', 'login', 'transfer'],
+    capabilities: ['close', 'refund', 'queryRefund', 'login', 'transfer', 'statements'],
   },
   {
     name: 'appleiap',

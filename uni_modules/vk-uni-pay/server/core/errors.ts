@@ -221,6 +221,24 @@ export const ERRORS = {
   NOTIFY_HANDLER_MISSING: [4009, '未找到业务回调 pay-notify/{type}.js', 'The handler pay-notify/{type}.js was not found'],
   NOTIFY_ROUTE_INVALID: [4010, '异步通知地址无效', 'Invalid notification route'],
 
+  // ---- statements 对账单 (81xx)
+  STATEMENT_DATE_INVALID: [
+    8101,
+    '对账单日期 {bill_date} 无效：格式为 yyyy-MM-dd（北京时间），且不能晚于今天',
+    'Invalid statement date {bill_date}: use yyyy-MM-dd (Beijing time), not after today',
+  ],
+  STATEMENT_HASH_MISMATCH: [
+    8102,
+    '对账单文件校验失败：{hash_type} 摘要与网关应答不符，文件未保存，请稍后重新下载',
+    'The statement file failed its check: its {hash_type} digest differs from the gateway answer; nothing was stored, download it again later',
+  ],
+  STATEMENT_FORMAT_INVALID: [8103, '对账单文件格式无法识别：{reason}', 'The statement file cannot be read: {reason}'],
+  STATEMENT_NOT_CONFIGURED: [
+    8104,
+    '没有可下载对账单的支付配置（{provider}）：请在 uni-pay/config.js 中配置该渠道',
+    'No payment config to download statements from ({provider}); configure the provider in uni-pay/config.js',
+  ],
+
   // ---- access (50xx)
   FORBIDDEN: [5001, '无权调用 {method}：该方法只允许云端调用', '{method} may only be called from the cloud'],
   METHOD_NOT_FOUND: [5002, '方法 {method} 不存在', 'No method {method}'],

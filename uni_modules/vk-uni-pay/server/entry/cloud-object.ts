@@ -127,6 +127,11 @@ export const METHODS: readonly MethodRow[] = [
   { name: 'cancelTransfer', access: 'server', run: (pay, { params }) => pay.cancelTransfer(params) },
   /** transfer final-state notifications: `/http/vk-pay/transferNotify/<provider>/<out_bill_no>[/<pid>]` */
   { name: 'transferNotify', access: 'http', run: (pay, { http }) => pay.transferNotify(http) },
+  {
+    name: 'checkStatements',
+    access: 'server',
+    run: (pay, { params }) => pay.checkStatements(pick(params, ['bill_date', 'provider', 'pid'])),
+  },
 ];
 
 /** the methods that answer over URL化 (provider notifications): the `http` rows */

@@ -27,6 +27,7 @@ import {
   type TransferResult,
 } from '../services/transfer';
 import type { TransferState } from '../providers/transfer-types';
+import { checkStatements, type CheckStatementsInput } from '../services/statements';
 import type { HttpInfo, IntegratedResponse } from '../../../../types/unicloud-server';
 import type { RawHttpRequest } from '../providers/types';
 
@@ -141,6 +142,11 @@ const API = {
       );
       return ok(report, report.ok ? 'ok' : `${report.errors} error(s)`);
     },
+  /** the day's statements (对账单) checked against orders and refunds, kept in vk-pay-statements; server code only */
+  checkStatements:
+    (deps: PayDeps) =>
+    async (params: CheckStatementsInput = {}) =>
+      ok(await checkStatements(deps, params)),
 } satisfies Record<string, (deps: PayDeps) => (params: never) => Promise<object>>;
 
 type ApiRows = typeof API;

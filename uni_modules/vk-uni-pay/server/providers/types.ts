@@ -9,6 +9,7 @@ import type { IntegratedResponse } from '../../../../types/unicloud-server';
 import type { DoctorInput, Finding } from '../core/doctor';
 import type { PartnerIds } from '../core/order';
 import type { TransferHooks } from './transfer-types';
+import type { ProviderStatement } from '../core/statement';
 
 // the names live in the core catalog; re-exported so adapters keep one import
 export type { PayType, PlatformKey, ProviderName };
@@ -209,6 +210,7 @@ export const CAPABILITY_MEMBER = {
   provideGoods: 'provideGoods',
   transfer: 'transfer',
   codepay: 'codepay',
+  statements: 'downloadStatement',
 } as const satisfies Record<Capability, string>;
 
 /** Transfer hooks (payouts): providers/transfer-types.ts. */
@@ -244,4 +246,8 @@ export interface ProviderAdapter<C = Record<string, any>> extends TransferHooks<
   verifyPurchase?(proof: PurchaseProof, ctx: ProviderContext<C>, opts: { expectedProductIds?: string[] }): Promise<VerifiedPurchase>;
   /** capability `provideGoods`: asks the provider to push its delivery notification again */
   provideGoods?(q: { out_trade_no: string }, ctx: ProviderContext<C>): Promise<void>;
+  /** capability `statements`: the account (merchant) whose statement a config node downloads; undefined: this node cannot */
+  statementAccount?(config: C): string | undefined;
+  /** capability `statements`: the day's statement (`yyyy-MM-dd`, Beijing) of the node's account, downloaded, verified and parsed */
+  downloadStatement?(billDate: string, ctx: ProviderContext<C>): Promise<ProviderStatement>;
 }

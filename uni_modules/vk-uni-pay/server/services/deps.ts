@@ -11,6 +11,7 @@ import { RefundsRepo } from '../store/refunds';
 import { TransfersRepo } from '../store/transfers';
 import { SessionsRepo } from '../store/sessions';
 import { PurchasesRepo } from '../store/purchases';
+import { StatementsRepo } from '../store/statements';
 import type { ConfigSource } from '../store/config';
 import { configCenterSource, configNode, withMerchants } from '../store/config';
 import type { ProviderContext } from '../providers/types';
@@ -36,6 +37,8 @@ export interface PayDeps {
   sessions: SessionsRepo;
   /** in-app purchase transactions bound to orders (vk-pay-apple-transactions) */
   purchases: PurchasesRepo;
+  /** statement checks (vk-pay-statements) and the order / ledger reads they compare with */
+  statements: StatementsRepo;
   configs: ConfigSource;
   http: HttpTransport;
   clock: Clock;
@@ -115,6 +118,7 @@ export function createDeps(overrides: Partial<PayDeps> = {}): PayDeps {
     orders: overrides.orders ?? new OrdersRepo(db),
     refunds: overrides.refunds ?? new RefundsRepo(db),
     transfers: overrides.transfers ?? new TransfersRepo(db),
+    statements: overrides.statements ?? new StatementsRepo(db),
     sessions: overrides.sessions ?? new SessionsRepo(db),
     purchases: overrides.purchases ?? new PurchasesRepo(db),
     configs: overrides.configs ?? withMerchants(configCenterSource(), db, 60_000, () => clock.now()),

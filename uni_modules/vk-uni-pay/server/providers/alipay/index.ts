@@ -24,6 +24,7 @@ import { diagnoseAlipay } from './doctor';
 import { alipayPrepareCreate } from './partner';
 import { alipayTransferHooks } from './transfer';
 import { alipayLogin } from './oauth';
+import { alipayStatementAccount, downloadAlipayStatement } from './statement';
 
 export type { AlipayNodeConfig } from './config';
 export { alipayOauthToken, type AlipayOauthIds } from './oauth';
@@ -230,6 +231,8 @@ export const alipayAdapter: ProviderAdapter<AlipayNodeConfig> = {
   provider: 'alipay',
   diagnose: diagnoseAlipay,
   prepareCreate: alipayPrepareCreate,
+  statementAccount: alipayStatementAccount,
+  downloadStatement: (billDate, ctx) => downloadAlipayStatement(ctx, billDate),
   createOrder,
   queryOrder,
   closeOrder,

@@ -39,6 +39,7 @@ import {
 import { wxpayTransferHooks } from './transfer';
 import type { LoginIds, PlatformKey } from '../types';
 import { DEFAULT_API_BASE, code2Session, officialAccountOpenid } from '../wechat-api';
+import { downloadWxpayStatement, wxpayStatementAccount } from './statement';
 
 type Ctx = ProviderContext<WxpayNodeConfig>;
 
@@ -413,6 +414,8 @@ export const wxpayAdapter: ProviderAdapter<WxpayNodeConfig> = {
   provider: 'wxpay',
   diagnose: diagnoseWxpay,
   prepareCreate: wxpayPrepareCreate,
+  statementAccount: wxpayStatementAccount,
+  downloadStatement: (billDate, ctx) => downloadWxpayStatement(ctx, billDate),
   createOrder: (input, ctx) => (isV2(ctx.config) ? createV2(input, ctx) : createV3(input, ctx)),
   queryOrder,
   closeOrder,

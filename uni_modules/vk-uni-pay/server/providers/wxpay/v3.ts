@@ -195,7 +195,7 @@ export function safeJson(body: Buffer | string): any {
 const V3_RETRYABLE = new Set(['SYSTEM_ERROR', 'SYSTEMERROR', 'FREQUENCY_LIMITED', 'BANK_ERROR', 'RATELIMIT_EXCEEDED']);
 
 /** The refusal a verified v3 error answer carries: `{code, message}` with a 4xx/5xx status. */
-function v3Refusal(res: HttpResponse): GatewayRefusal | undefined {
+export function v3Refusal(res: HttpResponse): GatewayRefusal | undefined {
   if (res.status >= 200 && res.status < 300) return undefined;
   const err = jsonObject(res.body);
   const code = typeof err?.code === 'string' && err.code ? err.code : `HTTP ${res.status}`;
