@@ -384,6 +384,8 @@ declare namespace vkPay {
     /** WAIT_USER_CONFIRM: pass to the component's confirmTransfer / uni.requestMerchantTransfer */
     options?: { mchId: string; appId: string; package: string; openId?: string };
     result: Record<string, unknown>;
+  }
+
   /** one difference between a provider's statement and our records (amounts in fen) */
   export interface StatementDiscrepancy {
     /** missing_here: the provider has it, we do not; missing_there: we have it, the provider does not; amount_mismatch */
@@ -397,8 +399,11 @@ declare namespace vkPay {
     our_status?: string;
     /** ours lies within 5 minutes of midnight: the provider may have booked it on the neighbouring day */
     near_cutoff?: boolean;
+  }
+
   /** one statement checked: a provider account (WeChat mchId, Alipay appId) and a day */
   export interface StatementRun {
+    provider: 'wxpay' | 'alipay';
     account: string;
     bill_date: string;
     status: 'ok' | 'mismatch' | 'error';
@@ -412,12 +417,17 @@ declare namespace vkPay {
       our_refunds: number;
       our_refund_fee: number;
       matched: number;
+    };
     discrepancies: StatementDiscrepancy[];
     discrepancies_dropped?: number;
     summary?: Record<string, string>;
     extra?: Record<string, Record<string, string>>;
     error?: { code: number; msg: string; providerCode?: string };
+  }
+
   export interface CheckStatementsResult {
+    code: 0;
+    msg: string;
     bill_date: string;
     runs: StatementRun[];
     /** every run's discrepancies as CSV (UTF-8 with BOM, opens in Excel) */
@@ -490,9 +500,11 @@ declare namespace vkPay {
     verifyTransferNotify(
       options: TransferTarget & { headers: Record<string, string>; body: string },
     ): Result<{ code: 0; msg: string; data: Record<string, unknown> }>;
+    /**
      * Server code only: downloads the day's statements (对账单; default yesterday, Beijing time) of
      * every configured WeChat Pay / Alipay account, compares them with the orders and the refund
      * ledger, keeps the result in vk-pay-statements and returns it with a CSV.
+     */
     checkStatements(options?: { bill_date?: string; provider?: 'wxpay' | 'alipay'; pid?: string }): Result<CheckStatementsResult>;
     /** vk-uni-pay APIs not implemented in this version: each answers error 5010 */
     queryAccountBalance(options?: Record<string, unknown>): Promise<ErrorResult>;
