@@ -16,10 +16,10 @@ export interface Failure {
   sub_msg: string;
 }
 
-const fail = (code: string, msg: string, sub_code: string, sub_msg: string): Failure => ({ code, msg, sub_code, sub_msg });
+export const fail = (code: string, msg: string, sub_code: string, sub_msg: string): Failure => ({ code, msg, sub_code, sub_msg });
 const MISSING = (what: string) => fail('40001', 'Missing Required Arguments', `isv.missing-${what}`, `缺少必选参数 ${what}`);
-const BIZ = (sub_code: string, sub_msg: string) => fail('40004', 'Business Failed', sub_code, sub_msg);
-const INVALID_PARAM = (sub_msg: string) => BIZ('ACQ.INVALID_PARAMETER', sub_msg);
+export const BIZ = (sub_code: string, sub_msg: string) => fail('40004', 'Business Failed', sub_code, sub_msg);
+export const INVALID_PARAM = (sub_msg: string) => BIZ('ACQ.INVALID_PARAMETER', sub_msg);
 
 export function parseForm(text: string, into: Record<string, string>): void {
   for (const seg of text.split('&')) {
@@ -36,11 +36,32 @@ function alipayJson(obj: unknown): string {
   return JSON.stringify(obj).replace(/\//g, '\\/');
 }
 
-type Handler = (app: AlipaySandboxApp, biz: Record<string, any>, params: Record<string, string>) => Record<string, unknown> | Failure;
+export type Handler = (
+  app: AlipaySandboxApp,
+  biz: Record<string, any>,
+  params: Record<string, string>,
+) => Record<string, unknown> | Failure;
+
+/** What methods living in other files (codepay.ts) may use to make and find trades. */
+export interface GatewayKit {
+  newTrade(
+    app: AlipaySandboxApp,
+    biz: Record<string, any>,
+    params: Record<string, string>,
+    via: AlipaySandboxOrder['via'],
+  ): AlipaySandboxOrder | Failure;
+  lookup(app: AlipaySandboxApp, biz: Record<string, any>, needScanned: boolean): AlipaySandboxOrder | Failure;
+  isFailure(x: unknown): x is Failure;
+}
 
 export function alipayGateway(
   state: AlipayState,
-  opts: { refundNotify?: boolean; refundNotice: (o: AlipaySandboxOrder, fen: number, reqNo: string, at: number) => void },
+  opts: {
+    refundNotify?: boolean;
+    refundNotice: (o: AlipaySandboxOrder, fen: number, reqNo: string, at: number) => void;
+    /** more methods, from their own files */
+    extraMethods?: (kit: GatewayKit) => Record<string, Handler>;
+  },
 ) {
   function signedResponse(app: AlipaySandboxApp | undefined, responseKey: string, obj: Record<string, unknown>): string {
     const inner = alipayJson(obj);
@@ -243,6 +264,7 @@ export function alipayGateway(
       };
     },
   };
+  Object.assign(handlers, opts.extraMethods?.({ newTrade, lookup, isFailure }) ?? {});
   /** request signature and common-parameter checks shared by gateway.do and app order strings */
   function checkRequest(params: Record<string, string>): { app?: AlipaySandboxApp; failure?: Failure; biz?: Record<string, any> } {
     const app = state.apps.get(params.app_id);

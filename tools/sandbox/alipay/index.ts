@@ -11,6 +11,7 @@
  */
 import { startLoopbackServer, type PeerRequest, type PeerResponse } from '../loopback';
 import { handleCashier } from './cashier';
+import { codepayMethods } from './codepay';
 import { alipayGateway, parseForm } from './gateway';
 import { alipayNotifications } from './notify';
 import { AlipayState, type AlipaySandbox, type AlipaySandboxOptions } from './state';
@@ -33,7 +34,11 @@ export async function startAlipaySandbox(opts: AlipaySandboxOptions): Promise<Al
   const state = new AlipayState(opts.apps, opts.now ?? Date.now, log);
   const notifications = alipayNotifications(state, opts.retryDelaysMs);
   state.onPaid = notifications.paymentNotice;
-  const { gateway, submitAppOrder } = alipayGateway(state, { refundNotify: opts.refundNotify, refundNotice: notifications.refundNotice });
+  const { gateway, submitAppOrder } = alipayGateway(state, {
+    refundNotify: opts.refundNotify,
+    refundNotice: notifications.refundNotice,
+    extraMethods: (kit) => codepayMethods(state, kit),
+  });
 
   function route(req: PeerRequest): PeerResponse {
     const send = (status: number, type: string, body: string): PeerResponse => ({

@@ -11,6 +11,8 @@
  *     POST /v3/pay/transactions/out-trade-no/{no}/close        → 204
  *     POST /v3/refund/domestic/refunds                         → 200 Refund (status SUCCESS)
  *     GET  /v3/refund/domestic/refunds/{out_refund_no}         → 200 Refund | 404 RESOURCE_NOT_EXISTS
+ *     POST /v3/pay/transactions/codepay                        → 200 Transaction | 202 USERPAYING | 403 NOT_ENOUGH (codepay.ts)
+ *     POST /v3/pay/transactions/out-trade-no/{no}/reverse      → 200 (closes; a paid trade is refunded)
  *     GET  /v3/certificates                                    → 200 {data:[{serial_no, …, encrypt_certificate}]}
  *   v2 (XML, sign_type MD5 | HMAC-SHA256 with the apiV2Key)
  *     POST /pay/unifiedorder, /pay/orderquery, /pay/closeorder
@@ -35,6 +37,7 @@ import { handleCashier, handleScript, json } from './cashier';
 import { wxpayNotifications } from './notify';
 import { WxpaySandboxError, WxpayState, type WxpaySandbox, type WxpaySandboxOptions } from './state';
 import { handleV2, V2_PATHS } from './v2';
+import { codepayRoutes } from './codepay';
 import { v3Handler } from './v3';
 
 export { v2Sign, toXml, parseXml, aesGcmEncrypt, aesGcmDecrypt, rfc3339Beijing, compactBeijing } from './protocol';
@@ -58,8 +61,11 @@ export async function startWxpaySandbox(opts: WxpaySandboxOptions): Promise<Wxpa
   };
   const state = new WxpayState(opts.merchants, opts.now ?? (() => Date.now()), log);
   const notifications = wxpayNotifications(state, opts.retryDelaysMs);
-  state.onPaid = notifications.startDelivery;
-  const handleV3 = v3Handler(state);
+  // codepay trades carry no notify_url: WeChat sends no notification for them
+  state.onPaid = (o) => {
+    if (o.notify_url) notifications.startDelivery(o);
+  };
+  const handleV3 = v3Handler(state, codepayRoutes(state));
 
   function route(req: PeerRequest): PeerResponse {
     if (req.path.startsWith('/v3/')) return handleV3(req);

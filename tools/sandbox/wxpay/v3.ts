@@ -21,18 +21,18 @@ import {
   type WxTradeType,
 } from './state';
 
-interface V3Result {
+export interface V3Result {
   status: number;
   body?: unknown;
 }
 
-interface Ctx {
+export interface V3Ctx {
   rt: MerchantRt;
   query: URLSearchParams;
   body: unknown;
 }
 
-function get(obj: unknown, path: string): unknown {
+export function get(obj: unknown, path: string): unknown {
   let cur: unknown = obj;
   for (const k of path.split('.')) {
     if (!isObj(cur)) return undefined;
@@ -41,11 +41,11 @@ function get(obj: unknown, path: string): unknown {
   return cur;
 }
 
-function err(status: number, code: string, message: string, detail?: Json): V3Result {
+export function err(status: number, code: string, message: string, detail?: Json): V3Result {
   return { status, body: detail ? { code, message, detail } : { code, message } };
 }
 
-function missing(path: string): V3Result {
+export function missing(path: string): V3Result {
   return err(400, 'PARAM_ERROR', `输入源“/body/${path.replace(/\./g, '/')}”映射到值字段必填性规则校验失败，此字段为必填项`, {
     field: `/${path.replace(/\./g, '/')}`,
     location: 'body',
@@ -53,7 +53,7 @@ function missing(path: string): V3Result {
   });
 }
 
-function invalid(path: string, value: unknown, issue: string): V3Result {
+export function invalid(path: string, value: unknown, issue: string): V3Result {
   return err(400, 'PARAM_ERROR', `参数格式错误：${path} ${issue}`, {
     field: `/${path.replace(/\./g, '/')}`,
     value,
@@ -82,8 +82,15 @@ export function transactionJson(o: SandboxOrder): Json {
   return out;
 }
 
-export function v3Handler(state: WxpayState): (req: PeerRequest) => PeerResponse {
-  function checkBodyMchid(ctx: Ctx): V3Result | undefined {
+/** A v3 route: the request's signature is checked before `run` (extra routes live in their own files, e.g. codepay.ts). */
+export interface V3Route {
+  method: string;
+  re: RegExp;
+  run: (ctx: V3Ctx, m: string[]) => V3Result;
+}
+
+export function v3Handler(state: WxpayState, extraRoutes: V3Route[] = []): (req: PeerRequest) => PeerResponse {
+  function checkBodyMchid(ctx: V3Ctx): V3Result | undefined {
     const mchid = get(ctx.body, 'mchid');
     if (mchid === undefined || mchid === '') return missing('mchid');
     if (mchid !== ctx.rt.m.mchid)
@@ -91,7 +98,7 @@ export function v3Handler(state: WxpayState): (req: PeerRequest) => PeerResponse
     return undefined;
   }
 
-  function checkQueryMchid(ctx: Ctx): V3Result | undefined {
+  function checkQueryMchid(ctx: V3Ctx): V3Result | undefined {
     const mchid = ctx.query.get('mchid');
     if (!mchid)
       return err(400, 'PARAM_ERROR', '输入源“/query/mchid”映射到值字段必填性规则校验失败，此字段为必填项', {
@@ -103,7 +110,7 @@ export function v3Handler(state: WxpayState): (req: PeerRequest) => PeerResponse
     return undefined;
   }
 
-  function prepay(kind: 'jsapi' | 'app' | 'h5' | 'native', ctx: Ctx): V3Result {
+  function prepay(kind: 'jsapi' | 'app' | 'h5' | 'native', ctx: V3Ctx): V3Result {
     const b = ctx.body;
     if (!isObj(b)) return err(400, 'PARAM_ERROR', '请求体不是有效的JSON对象');
     const required = ['appid', 'mchid', 'description', 'out_trade_no', 'notify_url', 'amount', 'amount.total'];
@@ -182,7 +189,7 @@ export function v3Handler(state: WxpayState): (req: PeerRequest) => PeerResponse
     return { status: 200, body: { prepay_id: o.prepay_id } };
   }
 
-  function queryByOutTradeNo(ctx: Ctx, no: string): V3Result {
+  function queryByOutTradeNo(ctx: V3Ctx, no: string): V3Result {
     const e = checkQueryMchid(ctx);
     if (e) return e;
     const o = state.findOrder(no, ctx.rt.m.mchid);
@@ -190,7 +197,7 @@ export function v3Handler(state: WxpayState): (req: PeerRequest) => PeerResponse
     return { status: 200, body: transactionJson(o) };
   }
 
-  function queryByTransactionId(ctx: Ctx, id: string): V3Result {
+  function queryByTransactionId(ctx: V3Ctx, id: string): V3Result {
     const e = checkQueryMchid(ctx);
     if (e) return e;
     const o = state.byTransaction(id, ctx.rt.m.mchid);
@@ -198,7 +205,7 @@ export function v3Handler(state: WxpayState): (req: PeerRequest) => PeerResponse
     return { status: 200, body: transactionJson(state.refresh(o)) };
   }
 
-  function closeOrder(ctx: Ctx, no: string): V3Result {
+  function closeOrder(ctx: V3Ctx, no: string): V3Result {
     if (!isObj(ctx.body)) return err(400, 'PARAM_ERROR', '请求体不是有效的JSON对象');
     const e = checkBodyMchid(ctx);
     if (e) return e;
@@ -237,7 +244,7 @@ export function v3Handler(state: WxpayState): (req: PeerRequest) => PeerResponse
     };
   }
 
-  function createRefund(ctx: Ctx): V3Result {
+  function createRefund(ctx: V3Ctx): V3Result {
     const b = ctx.body;
     if (!isObj(b)) return err(400, 'PARAM_ERROR', '请求体不是有效的JSON对象');
     for (const p of ['out_refund_no', 'amount', 'amount.refund', 'amount.total', 'amount.currency']) {
@@ -296,13 +303,13 @@ export function v3Handler(state: WxpayState): (req: PeerRequest) => PeerResponse
     return { status: 200, body: refundJson(r) };
   }
 
-  function queryRefund(ctx: Ctx, outRefundNo: string): V3Result {
+  function queryRefund(ctx: V3Ctx, outRefundNo: string): V3Result {
     const r = state.refund(outRefundNo, ctx.rt.m.mchid);
     if (!r) return err(404, 'RESOURCE_NOT_EXISTS', '退款单不存在');
     return { status: 200, body: refundJson(r) };
   }
 
-  function certificates(ctx: Ctx): V3Result {
+  function certificates(ctx: V3Ctx): V3Result {
     const p = ctx.rt.m.platform;
     const enc = aesGcmEncrypt(ctx.rt.m.apiV3Key, p.certPem, 'certificate');
     return {
@@ -320,7 +327,8 @@ export function v3Handler(state: WxpayState): (req: PeerRequest) => PeerResponse
     };
   }
 
-  const v3Routes: Array<{ method: string; re: RegExp; run: (ctx: Ctx, m: string[]) => V3Result }> = [
+  const v3Routes: V3Route[] = [
+    ...extraRoutes,
     { method: 'POST', re: /^\/v3\/pay\/transactions\/(jsapi|app|h5|native)$/, run: (c, m) => prepay(m[1] as 'jsapi', c) },
     { method: 'GET', re: /^\/v3\/pay\/transactions\/out-trade-no\/([^/]+)$/, run: (c, m) => queryByOutTradeNo(c, m[1]) },
     { method: 'GET', re: /^\/v3\/pay\/transactions\/id\/([^/]+)$/, run: (c, m) => queryByTransactionId(c, m[1]) },

@@ -1,0 +1,155 @@
+/**
+ * WeChat virtual payment coin (代币) APIs, as vk-uni-pay's getWxpayVirtualManager() exposes them
+ * (docs/coins.md; https://developers.weixin.qq.com/miniprogram/dev/platform-capabilities/industry/virtual-payment.html):
+ * - /xpay/query_user_balance, /xpay/currency_pay, /xpay/cancel_currency_pay: `pay_sig` (AppKey over
+ *   uri + '&' + body) and the user-state `signature` (session_key over the body);
+ * - /xpay/present_currency: `pay_sig` only.
+ * 268490004 "repeated operation" means the same operation already succeeded: it is answered as a
+ * success (`duplicate: true`), with the balance read again where the session allows.
+ */
+import { PayError } from '../../core/errors';
+import { isGatewayFailure } from '../gateway';
+import type { ProviderContext } from '../types';
+import { envOf, xpayRequest, type WxpayVirtualConfig } from './api';
+
+type Ctx = ProviderContext<WxpayVirtualConfig>;
+
+/** xpay order numbers: 8–32 of [0-9A-Za-z_-|*@], not starting with `_` */
+const ORDER_ID = /^(?!_)[0-9A-Za-z_\-|*@]{8,32}$/;
+const IP = /^[0-9A-Fa-f:.]{2,45}$/;
+const DUPLICATE = '268490004';
+
+export interface UserBalance {
+  balance: number;
+  presentBalance: number;
+  sumSave: number;
+  sumPresent: number;
+  sumBalance: number;
+  sumCost: number;
+  firstSaveFlag: boolean;
+}
+
+export interface CoinUser {
+  openid: string;
+  userIp: string;
+  /** the user's live session_key (server-side only) */
+  sessionKey: string;
+}
+
+function field<T>(ok: boolean, value: T, name: string, reason: string): T {
+  if (!ok) throw new PayError('FIELD_INVALID', { field: name, reason });
+  return value;
+}
+
+export const coinAmount = (v: unknown, name = 'amount'): number =>
+  field(typeof v === 'number' && Number.isSafeInteger(v) && v > 0, v as number, name, 'a positive integer number of coins');
+export const coinOrderId = (v: unknown, name: string): string =>
+  field(typeof v === 'string' && ORDER_ID.test(v), v as string, name, '8–32 characters of 0-9 A-Z a-z _ - | * @, not starting with _');
+export const userIp = (v: unknown): string => field(typeof v === 'string' && IP.test(v), v as string, 'userIp', 'the user IP address');
+const deviceType = (v: unknown): number =>
+  v === undefined ? 1 : field(v === 1 || v === 2, v as number, 'deviceType', '1 (Android) or 2 (iOS)');
+
+/** The session expired (268490009) or the answer was a refusal to read as a coded error. */
+function mapRefusal(e: unknown): never {
+  if (isGatewayFailure(e) && e.verified && e.providerCode === '268490009') throw new PayError('SESSION_KEY_MISSING');
+  throw e;
+}
+
+async function isDuplicate<T>(run: () => Promise<T>): Promise<{ duplicate: true } | { duplicate: false; value: T }> {
+  try {
+    return { duplicate: false, value: await run() };
+  } catch (e) {
+    if (isGatewayFailure(e) && e.verified && e.providerCode === DUPLICATE) return { duplicate: true };
+    return mapRefusal(e);
+  }
+}
+
+const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+
+export async function queryUserBalance(user: CoinUser, ctx: Ctx): Promise<UserBalance> {
+  const d = await xpayRequest(
+    'query_user_balance',
+    { openid: user.openid, env: envOf(ctx.config), user_ip: user.userIp },
+    ctx,
+    user.sessionKey,
+  ).catch(mapRefusal);
+  if (typeof d.balance !== 'number') throw new PayError('GATEWAY_RESPONSE_INVALID');
+  return {
+    balance: d.balance,
+    presentBalance: num(d.present_balance),
+    sumSave: num(d.sum_save),
+    sumPresent: num(d.sum_present),
+    sumBalance: num(d.sum_balance),
+    sumCost: num(d.sum_cost),
+    firstSaveFlag: d.first_save_flag === true,
+  };
+}
+
+export interface CurrencyPayInput extends CoinUser {
+  amount: number;
+  outTradeNo: string;
+  /** JSON text of `[{productid, unit_price, quantity}]` as the merchant describes the spend */
+  payitem: string;
+  remark?: string;
+  deviceType?: number;
+}
+
+export async function currencyPay(p: CurrencyPayInput, ctx: Ctx) {
+  const body = {
+    openid: p.openid,
+    env: envOf(ctx.config),
+    user_ip: p.userIp,
+    amount: p.amount,
+    order_id: p.outTradeNo,
+    payitem: p.payitem,
+    remark: p.remark ?? '',
+    device_type: deviceType(p.deviceType),
+  };
+  const r = await isDuplicate(() => xpayRequest('currency_pay', body, ctx, p.sessionKey));
+  if (!r.duplicate) return { outTradeNo: p.outTradeNo, balance: num(r.value.balance), usedPresentAmount: num(r.value.used_present_amount) };
+  // spent before (a retry): the balance now
+  return { outTradeNo: p.outTradeNo, balance: (await queryUserBalance(p, ctx)).balance, duplicate: true as const };
+}
+
+export interface CancelCurrencyPayInput extends CoinUser {
+  amount: number;
+  /** the currencyPay order being refunded */
+  outTradeNo: string;
+  /** this refund's own number */
+  outRefundNo: string;
+  deviceType?: number;
+}
+
+export async function cancelCurrencyPay(p: CancelCurrencyPayInput, ctx: Ctx) {
+  const body = {
+    openid: p.openid,
+    env: envOf(ctx.config),
+    user_ip: p.userIp,
+    pay_order_id: p.outTradeNo,
+    order_id: p.outRefundNo,
+    amount: p.amount,
+    device_type: deviceType(p.deviceType),
+  };
+  const r = await isDuplicate(() => xpayRequest('cancel_currency_pay', body, ctx, p.sessionKey));
+  return { outTradeNo: p.outTradeNo, outRefundNo: p.outRefundNo, ...(r.duplicate ? { duplicate: true as const } : {}) };
+}
+
+export interface PresentCurrencyInput {
+  openid: string;
+  amount: number;
+  outTradeNo: string;
+  deviceType?: number;
+}
+
+export async function presentCurrency(p: PresentCurrencyInput, ctx: Ctx) {
+  const body = {
+    openid: p.openid,
+    env: envOf(ctx.config),
+    order_id: p.outTradeNo,
+    amount: p.amount,
+    device_type: deviceType(p.deviceType),
+  };
+  const r = await isDuplicate(() => xpayRequest('present_currency', body, ctx));
+  if (r.duplicate) return { outTradeNo: p.outTradeNo, duplicate: true as const };
+  return { outTradeNo: p.outTradeNo, balance: num(r.value.balance), presentBalance: num(r.value.present_balance) };
+}
