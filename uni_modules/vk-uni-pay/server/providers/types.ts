@@ -8,6 +8,7 @@ import type { Clock } from '../core/time';
 import type { KeyValueCache } from '../store/cache';
 import type { IntegratedResponse } from '../../../../types/unicloud-server';
 import type { DoctorInput, Finding } from '../core/doctor';
+import type { AccountBalance, CodepayAnswer, CodepayCancelResult, CodepayInput } from './hooks';
 
 export type ProviderName = 'wxpay' | 'alipay' | 'appleiap' | 'vkspay' | 'wxpay-virtual';
 
@@ -152,4 +153,12 @@ export interface ProviderAdapter<C = Record<string, any>> {
   diagnose?(input: DoctorInput): Finding[];
   /** `doctor --online`: one signed read-only call; absent: the service asks queryOrder about an unused order number */
   diagnoseOnline?(name: string, ctx: ProviderContext<C>): Promise<Finding[]>;
+
+  // ---- counter and balances (hooks.ts): optional, services never test a provider's name
+  /** capability `codepay`: charge the buyer's payment code (付款码) */
+  codepay?(input: CodepayInput, ctx: ProviderContext<C>): Promise<CodepayAnswer>;
+  /** capability `codepay`: cancel / reverse the codepay trade at the deadline so the buyer is not charged later */
+  cancelCodepay?(q: { out_trade_no: string }, ctx: ProviderContext<C>): Promise<CodepayCancelResult>;
+  /** capability `balance`: the merchant account balance (integer fen, vk-uni-pay field names) */
+  queryBalance?(ctx: ProviderContext<C>): Promise<AccountBalance>;
 }

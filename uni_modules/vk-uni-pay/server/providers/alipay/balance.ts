@@ -1,6 +1,6 @@
 /**
  * Merchant account balance: alipay.data.bill.balance.query
- * (https://opendocs.alipay.com/open/2acb3c34_alipay.data.bill.balance.query). The answer carries
+ * (docs/codepay.md §2). The answer carries
  * `total_amount`, `available_amount` and `freeze_amount` as yuan strings; they come back as fen.
  */
 import { yuanToFen } from '../../core/money';

@@ -1,8 +1,8 @@
 /**
  * Alipay codepay (当面付 条码支付) and its cancel, on the v2 gateway (docs/codepay.md):
- * - alipay.trade.pay with scene bar_code (https://opendocs.alipay.com/open/194/106039): code 10000 paid,
+ * - alipay.trade.pay with scene bar_code (https://opendocs.alipay.com/apis/api_1/alipay.trade.pay): code 10000 paid,
  *   10003 waiting for the buyer (password), 20000 unknown (query), 40004 refused (sub_code says why);
- * - alipay.trade.cancel (https://opendocs.alipay.com/open/02ekfi): closes an unpaid trade, refunds a
+ * - alipay.trade.cancel (https://opendocs.alipay.com/apis/api_1/alipay.trade.cancel): closes an unpaid trade, refunds a
  *   paid one (`action` close | refund), so the buyer is never charged after the deadline.
  */
 import { fenToYuan, yuanToFen } from '../../core/money';

@@ -1,6 +1,6 @@
 /**
  * WeChat virtual payment coin (代币) APIs, as vk-uni-pay's getWxpayVirtualManager() exposes them
- * (docs/coins.md; https://developers.weixin.qq.com/miniprogram/dev/platform-capabilities/industry/virtual-payment.html):
+ * (docs/codepay.md §3; https://developers.weixin.qq.com/miniprogram/dev/platform-capabilities/industry/virtual-payment.html):
  * - /xpay/query_user_balance, /xpay/currency_pay, /xpay/cancel_currency_pay: `pay_sig` (AppKey over
  *   uri + '&' + body) and the user-state `signature` (session_key over the body);
  * - /xpay/present_currency: `pay_sig` only.
@@ -49,9 +49,16 @@ export const userIp = (v: unknown): string => field(typeof v === 'string' && IP.
 const deviceType = (v: unknown): number =>
   v === undefined ? 1 : field(v === 1 || v === 2, v as number, 'deviceType', '1 (Android) or 2 (iOS)');
 
-/** The session expired (268490009) or the answer was a refusal to read as a coded error. */
+/** documented refusals the caller can act on, as coded errors (the rest keep the provider's errcode) */
+const REFUSALS: Record<string, 'SESSION_KEY_MISSING' | 'COIN_BALANCE_NOT_ENOUGH' | 'COIN_ALREADY_REFUNDED'> = {
+  '268490009': 'SESSION_KEY_MISSING',
+  '268490006': 'COIN_BALANCE_NOT_ENOUGH',
+  '268490005': 'COIN_ALREADY_REFUNDED',
+};
+
 function mapRefusal(e: unknown): never {
-  if (isGatewayFailure(e) && e.verified && e.providerCode === '268490009') throw new PayError('SESSION_KEY_MISSING');
+  const key = isGatewayFailure(e) && e.verified ? REFUSALS[e.providerCode ?? ''] : undefined;
+  if (key) throw new PayError(key, {}, { providerCode: (e as { providerCode?: string }).providerCode });
   throw e;
 }
 
