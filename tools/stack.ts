@@ -43,6 +43,8 @@ export interface StackOptions {
   wxSignType?: 'MD5' | 'HMAC-SHA256';
   /** merged over the generated uni-pay config (tests: extra notifyUrl entries, flags) */
   configOverrides?: Record<string, unknown>;
+  /** merged over the `codepay` nodes (tests: a short poll schedule, a gateway behind a fault proxy) */
+  codepayNodes?: { wxpay?: Record<string, unknown>; alipay?: Record<string, unknown> };
   alipayCertMode?: boolean;
   quiet?: boolean;
 }
@@ -117,6 +119,7 @@ export function sandboxConfig(opts: {
   ali: AlipaySandboxApp;
   aliGateway: string;
   pemDir: string;
+  codepayNodes?: { wxpay?: Record<string, unknown>; alipay?: Record<string, unknown> };
 }) {
   const { wx, ali } = opts;
   const wxPem = pemFiles(path.join(opts.pemDir, 'wxpay'), {
@@ -158,8 +161,10 @@ export function sandboxConfig(opts: {
       h5: wxNode(WX_APPIDS.oa),
       'h5-weixin': wxNode(WX_APPIDS.oa),
       mweb: { ...wxNode(WX_APPIDS.oa), sceneInfo: { h5_info: { type: 'Wap', wap_url: 'http://127.0.0.1', wap_name: 'vk-uni-pay 演示' } } },
+      // 付款码 (the merchant scans the buyer's code) runs on the App's app id
+      codepay: { ...wxNode(WX_APPIDS.app), ...opts.codepayNodes?.wxpay },
     },
-    alipay: { 'mp-alipay': aliNode, 'app-plus': aliNode, h5: aliNode },
+    alipay: { 'mp-alipay': aliNode, 'app-plus': aliNode, h5: aliNode, codepay: { ...aliNode, ...opts.codepayNodes?.alipay } },
   };
 }
 
@@ -232,6 +237,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     ali: alipayApp,
     aliGateway: alipay.gateway,
     pemDir: path.join(configDir, 'uni-pay'),
+    codepayNodes: opts.codepayNodes,
   });
   wxapi.setPushUrl(wxApp.appId, `${runtime.url}/http/vk-pay/wxpayVirtualNotify`);
   const config = {
