@@ -21,14 +21,15 @@ test('every documented function is exported', () => {
     'checkTokenReturnUserId',
     'getUserNickname',
     'initUniPayInstance',
+    'queryAccountBalance',
+    'getWxpayVirtualManager',
+    'virtualCoins',
     // documented by vk-uni-pay, answered with error 5010 (not implemented yet)
     'transfer',
     'cancelTransfer',
     'queryTransfer',
     'transferNotify',
     'verifyTransferNotify',
-    'queryAccountBalance',
-    'getWxpayVirtualManager',
   ];
   for (const name of fns) expect(typeof (vkPay as Record<string, unknown>)[name]).toBe('function');
   expect(typeof vkPay.appleiap.verifyReceipt).toBe('function');

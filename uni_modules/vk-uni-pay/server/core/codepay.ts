@@ -2,6 +2,7 @@
  * Codepay (付款码) rules that need no I/O: the shape of a buyer's code, the bounded poll schedule
  * and the outcome the cashier acts on (docs/codepay.md).
  */
+import { providerEntry, supports, type PayType, type PlatformKey, type ProviderName } from './catalog';
 import { PayError } from './errors';
 
 /** What the cashier is told: paid / cancelled at the deadline / refused / not known yet (query later). */
@@ -18,6 +19,20 @@ export interface AuthCodeRule {
 export function checkAuthCode(rule: AuthCodeRule, code: unknown): string {
   if (typeof code !== 'string' || !rule.pattern.test(code)) throw new PayError('AUTH_CODE_INVALID', { rule: rule.text });
   return code;
+}
+
+/**
+ * createPayment with `data.auth_code`: the codepay scene (`<provider>_codepay`, config node
+ * `<provider>.codepay`) of a provider with the capability, the code checked against its format.
+ * Any other provider is refused: an auth_code never turns into an order of another scene.
+ */
+export function codepayScene(provider: ProviderName, code: unknown): { payType: PayType; platformKey: PlatformKey; qr: false } {
+  const entry = providerEntry(provider);
+  const scene = Object.entries(entry?.scenes ?? {}).find(([, facts]) => facts.byInput === 'auth_code')?.[0] as PlatformKey | undefined;
+  if (!entry?.authCode || !scene || !supports(provider, 'codepay'))
+    throw new PayError('OPERATION_UNSUPPORTED', { provider, operation: 'codepay (data.auth_code)' });
+  checkAuthCode(entry.authCode, code);
+  return { payType: `${provider}_${scene}` as PayType, platformKey: scene, qr: false };
 }
 
 export interface CodepayTiming {

@@ -121,6 +121,8 @@ export const METHODS: readonly MethodRow[] = [
   { name: 'refund', access: 'server', run: (pay, { params }) => pay.refund(params as never) },
   { name: 'closeOrder', access: 'server', run: (pay, { params }) => pay.closeOrder(params) },
   { name: 'queryRefund', access: 'server', run: (pay, { params }) => pay.queryRefund(params as never) },
+  { name: 'queryAccountBalance', access: 'server', run: (pay, { params }) => pay.queryAccountBalance(params) },
+  { name: 'virtualCoins', access: 'server', run: (pay, { params }) => pay.virtualCoins(params) },
 ];
 
 /** the methods that answer over URL化 (provider notifications): the `http` rows */

@@ -7,6 +7,8 @@ import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:
 import { ERRORS, PayError } from '../core/errors';
 import type { HttpInfo, IntegratedResponse } from '../../../../types/unicloud-server';
 import { userNickname } from '../store/users';
+import { COIN_OPERATIONS, type CoinOperation } from '../providers/hooks';
+import { coinSessionKey } from '../services/coins';
 import { createVkPay, errorResult, type ErrorResult, type VkPay } from './common';
 
 /** refund / queryRefund answers with vk-uni-pay's names next to ours. */
@@ -196,6 +198,16 @@ export function vkCompatApi(instance: () => VkPay) {
       }),
     /** the nickname in uni-id-users (order statistics); undefined when the user is unknown */
     getUserNickname: (user_id: unknown): Promise<string | undefined> => userNickname(deps().db, user_id),
+    /**
+     * vk's coin manager: each method is the `virtualCoins` row with vk's parameters (server code only);
+     * the user's session_key is read from the sessions store, so `sessionKey` may be left out.
+     */
+    getWxpayVirtualManager: (options: { pid?: string } = {}) => ({
+      ...(Object.fromEntries(
+        COIN_OPERATIONS.map((op) => [op, (params: Record<string, unknown>) => instance().virtualCoins({ op, params, pid: options?.pid })]),
+      ) as Record<CoinOperation, (params: Record<string, unknown>) => ReturnType<VkPay['virtualCoins']>>),
+      getSessionKey: async (openid: string): Promise<string | undefined> => coinSessionKey(deps(), openid, options),
+    }),
     wxpay: {
       fetchCertificates: replaced(
         'wxpay.fetchCertificates',
@@ -204,28 +216,11 @@ export function vkCompatApi(instance: () => VkPay) {
     },
     // documented by vk-uni-pay, not implemented in this version: a coded answer instead of "is not a function"
     ...(Object.fromEntries(
-      [
-        'transfer',
-        'cancelTransfer',
-        'queryTransfer',
-        'transferNotify',
-        'verifyTransferNotify',
-        'queryAccountBalance',
-        'getWxpayVirtualManager',
-      ].map((api) => [
+      ['transfer', 'cancelTransfer', 'queryTransfer', 'transferNotify', 'verifyTransferNotify'].map((api) => [
         api,
         replaced(api, '本版本尚未实现（见 docs/migration.md）/ not implemented in this version (see docs/migration.md)'),
       ]),
-    ) as Record<
-      | 'transfer'
-      | 'cancelTransfer'
-      | 'queryTransfer'
-      | 'transferNotify'
-      | 'verifyTransferNotify'
-      | 'queryAccountBalance'
-      | 'getWxpayVirtualManager',
-      () => Promise<ErrorResult>
-    >),
+    ) as Record<'transfer' | 'cancelTransfer' | 'queryTransfer' | 'transferNotify' | 'verifyTransferNotify', () => Promise<ErrorResult>>),
     initUniPayInstance: replaced(
       'initUniPayInstance',
       '不提供原始渠道客户端；请使用 createPayment / refund / queryRefund / closeOrder / no raw provider client; use the plugin API',

@@ -61,3 +61,7 @@ export interface AccountBalance {
   onlineAmount?: number;
   withdrawableAmount?: number;
 }
+
+/** The coin (代币) operations of vk-uni-pay's getWxpayVirtualManager(). */
+export const COIN_OPERATIONS = ['queryUserBalance', 'currencyPay', 'cancelCurrencyPay', 'presentCurrency'] as const;
+export type CoinOperation = (typeof COIN_OPERATIONS)[number];

@@ -28,7 +28,18 @@ export function loadedProviders(): ProviderName[] {
   return [...loaded.keys()];
 }
 
-type Hook = 'closeOrder' | 'refund' | 'queryRefund' | 'login' | 'verifyPurchase' | 'provideGoods' | 'prepareCreate';
+type Hook =
+  | 'closeOrder'
+  | 'refund'
+  | 'queryRefund'
+  | 'login'
+  | 'verifyPurchase'
+  | 'provideGoods'
+  | 'prepareCreate'
+  | 'codepay'
+  | 'cancelCodepay'
+  | 'queryBalance'
+  | 'coins';
 
 /** The provider's adapter when it has this optional member; otherwise OPERATION_UNSUPPORTED (3005). */
 export function adapterWith<K extends Hook>(

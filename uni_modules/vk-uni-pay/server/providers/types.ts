@@ -7,7 +7,7 @@ import type { Clock, HttpTransport, KeyValueCache } from '../ports';
 import type { Capability, PayType, PlatformKey, ProviderName } from '../core/catalog';
 import type { IntegratedResponse } from '../../../../types/unicloud-server';
 import type { DoctorInput, Finding } from '../core/doctor';
-import type { AccountBalance, CodepayAnswer, CodepayCancelResult, CodepayInput } from './hooks';
+import type { AccountBalance, CodepayAnswer, CodepayCancelResult, CodepayInput, CoinOperation } from './hooks';
 
 // the names live in the core catalog; re-exported so adapters keep one import
 export type { PayType, PlatformKey, ProviderName };
@@ -195,6 +195,8 @@ export const CAPABILITY_MEMBER = {
   provideGoods: 'provideGoods',
   transfer: 'transfer',
   codepay: 'codepay',
+  balance: 'queryBalance',
+  coins: 'coins',
 } as const satisfies Record<Capability, string>;
 
 export interface ProviderAdapter<C = Record<string, any>> {
@@ -236,4 +238,14 @@ export interface ProviderAdapter<C = Record<string, any>> {
   cancelCodepay?(q: { out_trade_no: string }, ctx: ProviderContext<C>): Promise<CodepayCancelResult>;
   /** capability `balance`: the merchant account balance (integer fen, vk-uni-pay field names) */
   queryBalance?(ctx: ProviderContext<C>): Promise<AccountBalance>;
+  /**
+   * capability `coins`: one coin operation with vk-uni-pay's camelCase parameters and answer; the
+   * user's session_key comes from `lookups` (server-side store) unless server code passes it
+   */
+  coins?(
+    op: CoinOperation,
+    params: Record<string, unknown>,
+    ctx: ProviderContext<C>,
+    lookups: PrepareCreateLookups,
+  ): Promise<Record<string, unknown>>;
 }

@@ -21,6 +21,8 @@ import { getAlipayRuntime, type AlipayNodeConfig } from './config';
 import { callAlipay, signedParamString, type CommonParams } from './gateway';
 import { verifyAndParseNotify } from './notify';
 import { diagnoseAlipay } from './doctor';
+import { alipayCancelCodepay, alipayCodepay } from './codepay';
+import { alipayQueryBalance } from './balance';
 import { alipayLogin } from './oauth';
 
 export type { AlipayNodeConfig } from './config';
@@ -236,6 +238,9 @@ export const alipayAdapter: ProviderAdapter<AlipayNodeConfig> = {
   },
   notifyReply,
   login: (code, _platformKey, ctx) => alipayLogin(code, ctx),
+  codepay: alipayCodepay,
+  cancelCodepay: alipayCancelCodepay,
+  queryBalance: alipayQueryBalance,
 };
 
 export const adapter = alipayAdapter;

@@ -10,7 +10,8 @@
 import { PayError } from '../../core/errors';
 import { isGatewayFailure } from '../gateway';
 import type { ProviderContext } from '../types';
-import { envOf, xpayRequest, type WxpayVirtualConfig } from './api';
+import type { CoinOperation } from '../hooks';
+import { envOf, need, xpayRequest, type WxpayVirtualConfig } from './api';
 
 type Ctx = ProviderContext<WxpayVirtualConfig>;
 
@@ -159,4 +160,40 @@ export async function presentCurrency(p: PresentCurrencyInput, ctx: Ctx) {
   const r = await isDuplicate(() => xpayRequest('present_currency', body, ctx));
   if (r.duplicate) return { outTradeNo: p.outTradeNo, duplicate: true as const };
   return { outTradeNo: p.outTradeNo, balance: num(r.value.balance), presentBalance: num(r.value.present_balance) };
+}
+
+const text = (v: unknown, name: string): string =>
+  field(typeof v === 'string' && v.length > 0 && v.length <= 128, v as string, name, 'required');
+
+/**
+ * The adapter's `coins` hook: vk-uni-pay's parameters checked, the user's session_key from the
+ * server-side store (or from server code that passes `sessionKey`), then the API call.
+ */
+export async function coinsHook(
+  op: CoinOperation,
+  params: Record<string, unknown>,
+  ctx: Ctx,
+  lookups: { sessionKey(appid: string, openid: string): Promise<string | undefined> },
+): Promise<Record<string, unknown>> {
+  const p = params ?? {};
+  const openid = text(p.openid, 'openid');
+  const deviceType = p.deviceType as number | undefined;
+  if (op === 'presentCurrency')
+    return presentCurrency({ openid, amount: coinAmount(p.amount), outTradeNo: coinOrderId(p.outTradeNo, 'outTradeNo'), deviceType }, ctx);
+  const ip = userIp(p.userIp);
+  const stored =
+    typeof p.sessionKey === 'string' && p.sessionKey ? p.sessionKey : await lookups.sessionKey(need(ctx.config, 'appId'), openid);
+  if (!stored) throw new PayError('SESSION_KEY_MISSING');
+  const user: CoinUser = { openid, userIp: ip, sessionKey: stored };
+  if (op === 'queryUserBalance') return { ...(await queryUserBalance(user, ctx)) };
+  const amount = coinAmount(p.amount);
+  const outTradeNo = coinOrderId(p.outTradeNo, 'outTradeNo');
+  if (op === 'currencyPay') {
+    const payitem = typeof p.payitem === 'string' ? p.payitem : JSON.stringify(p.payitem ?? []);
+    return currencyPay(
+      { ...user, amount, outTradeNo, payitem, remark: typeof p.remark === 'string' ? p.remark : undefined, deviceType },
+      ctx,
+    );
+  }
+  return cancelCurrencyPay({ ...user, amount, outTradeNo, outRefundNo: coinOrderId(p.outRefundNo, 'outRefundNo'), deviceType }, ctx);
 }

@@ -24,6 +24,7 @@ import { isGatewayFailure } from '../gateway';
 import { WxpayV2Client, v2Key, v2SignType } from './v2';
 import { decryptRefundReqInfo, decryptResource, nonceStr, parseXml, signLines, signV2, verifyV2 } from './crypto';
 import { diagnoseWxpay } from './doctor';
+import { wxpayCancelCodepay, wxpayCodepay } from './codepay';
 import type { LoginIds, PlatformKey } from '../types';
 import { DEFAULT_API_BASE, code2Session, officialAccountOpenid } from '../wechat-api';
 
@@ -377,6 +378,8 @@ export const wxpayAdapter: ProviderAdapter<WxpayNodeConfig> = {
   verifyNotify: (req, ctx) => (isV2(ctx.config) ? verifyNotifyV2(req, ctx) : verifyNotifyV3(req, ctx)),
   notifyReply,
   login,
+  codepay: wxpayCodepay,
+  cancelCodepay: wxpayCancelCodepay,
 };
 
 export default wxpayAdapter;
