@@ -119,6 +119,23 @@ export function vkCompatApi(instance: () => VkPay) {
   const replaced = (api: string, replacement: string) => () =>
     guard(async () => Promise.reject(new PayError('VK_API_REPLACED', { api, replacement })));
 
+  /** The handlers are deployed with vk-pay only: from another cloud function, vk-pay runs them. */
+  const handlersInVkPay = (pay: VkPay) => !pay.deps.handlersConfigured && typeof uniCloud !== 'undefined' && !!uniCloud.importObject;
+  /** Hands a paid order whose handler has not succeeded yet to vk-pay (cloud-to-cloud), which runs it. */
+  const finishInVkPay = async <R extends Record<string, any>>(local: R, await_max_time?: unknown): Promise<R> => {
+    try {
+      const remote = await uniCloud.importObject!('vk-pay').queryPayment({
+        out_trade_no: local.out_trade_no,
+        await_notify: true,
+        ...(await_max_time !== undefined ? { await_max_time } : {}),
+      });
+      return { ...local, user_order_success: remote.user_order_success, status: remote.status ?? local.status };
+    } catch (e) {
+      deps().log.warn('query.vk_pay_unreachable', { out_trade_no: local.out_trade_no, error: e instanceof Error ? e.message : String(e) });
+      return local;
+    }
+  };
+
   return {
     /**
      * queryPayment from your own cloud function: settling works here, but the handlers are deployed
@@ -127,25 +144,20 @@ export function vkCompatApi(instance: () => VkPay) {
      */
     async queryPayment(params: any) {
       const pay = instance();
-      const viaVkPay =
-        params?.await_notify === true && !pay.deps.handlersConfigured && typeof uniCloud !== 'undefined' && !!uniCloud.importObject;
-      if (!viaVkPay) return pay.queryPayment(params);
+      if (!(params?.await_notify === true && handlersInVkPay(pay))) return pay.queryPayment(params);
       const local = (await pay.queryPayment({ ...params, await_notify: false })) as Record<string, any>;
       if (!local.orderPaid || local.user_order_success === true) return local;
-      try {
-        const remote = await uniCloud.importObject!('vk-pay').queryPayment({
-          out_trade_no: local.out_trade_no,
-          await_notify: true,
-          ...(params.await_max_time !== undefined ? { await_max_time: params.await_max_time } : {}),
-        });
-        return { ...local, user_order_success: remote.user_order_success, status: remote.status ?? local.status };
-      } catch (e) {
-        deps().log.warn('query.vk_pay_unreachable', {
-          out_trade_no: local.out_trade_no,
-          error: e instanceof Error ? e.message : String(e),
-        });
-        return local;
-      }
+      return finishInVkPay(local, params.await_max_time);
+    },
+    /**
+     * createPayment from your own cloud function: a codepay (付款码) paid on the spot has no later
+     * notification (WeChat sends none), so its handler is run by vk-pay right away, as queryPayment does.
+     */
+    async createPayment(options: unknown) {
+      const pay = instance();
+      const result = (await pay.createPayment(options)) as Record<string, any>;
+      if (result.codepay_state !== 'PAID' || result.user_order_success === true || !handlersInVkPay(pay)) return result;
+      return finishInVkPay(result);
     },
     async refund(params: any) {
       const result = await instance().refund(params);
