@@ -60,7 +60,8 @@ module.exports = {
     return { errCode: 0, result: await vkPay.queryAccountBalance(params) };
   },
   async coins(op, params, options) {
-    return { errCode: 0, result: await vkPay.getWxpayVirtualManager(options)[op](params) };
+    const manager = vkPay.getWxpayVirtualManager(options);
+    return { errCode: 0, result: manager[op] ? await manager[op](params) : await vkPay.virtualCoins({ op, params }) };
   },
   async handlerCalls(out_trade_no) {
     return { errCode: 0, calls: (await uniCloud.database().collection('test-handler-calls').where({ out_trade_no }).get()).data };
