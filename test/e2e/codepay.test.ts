@@ -3,10 +3,11 @@
  * Alipay sandboxes behind fault proxies (the codepay nodes only). A short poll schedule
  * (codepayWaitMs 1500, codepayPollMs 100) keeps the deadline paths fast.
  */
-import { startFaultProxy, type FaultProxy } from '../../tools/sandbox/fault-proxy';
+import { FAULTS, FORWARDED_FAULTS, startFaultProxy, type FaultProxy } from '../../tools/sandbox/fault-proxy';
 import { CLIENT, expectUntouched, startTestStack, tradeNo, until, type TestStack } from '../helpers/project';
 
-const TIMING = { codepayWaitMs: 1500, codepayPollMs: 100 };
+// a 1 s gateway timeout: the hang fault costs that much
+const TIMING = { codepayWaitMs: 1500, codepayPollMs: 100, timeout: 1000 };
 const WX_PAID = '134567890123450000';
 const WX_PASSWORD = '134567890123451111';
 const WX_POOR = '134567890123452222';
@@ -193,4 +194,55 @@ test('a codepay asked again with the same out_trade_no after the cancel is refus
     data: { out_trade_no: no, total_fee: 1234, subject: '收银台', type: 'counted', auth_code: ALI_PAID },
   });
   expect(again).toMatchObject({ errCode: 2006 });
+});
+
+test.each(FAULTS.map((f) => [f]))(
+  'fault on the WeChat charge request (%s): a coded outcome, charged ⇔ PAID once, otherwise reversed',
+  async (fault) => {
+    const { no, run } = codepay('wxpay', WX_PAID);
+    wxProxy.inject(fault, (req) => req.path.endsWith('/codepay'), 1);
+    const t0 = Date.now();
+    const r = await run();
+    expect(Date.now() - t0).toBeLessThan(8_000);
+    if (FORWARDED_FAULTS.includes(fault)) {
+      // the gateway charged: only a verified query can say so, and it settles once
+      expect(r).toMatchObject({ errCode: 0, codepay_state: 'PAID' });
+      await expectPaidOnce(no);
+    } else {
+      // nothing reached the gateway: nothing charged, nothing to reverse, the order closed
+      expect(r).toMatchObject({ errCode: 2101, codepay_state: 'CANCELLED' });
+      expect(s.wxpay.order(no)).toBeUndefined();
+      expect(await s.order(no)).toMatchObject({ status: -1 });
+      expect(await s.handlerCalls(no)).toHaveLength(0);
+    }
+  },
+);
+
+test('hostile: a forged or tampered Alipay notification on the codepay route is refused and writes nothing', async () => {
+  const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
+  const { no, run } = codepay('alipay', ALI_PASSWORD);
+  const pending = run();
+  await new Promise((r) => setTimeout(r, 200));
+  const fields = {
+    notify_time: '2026-12-01 12:00:00',
+    notify_type: 'trade_status_sync',
+    notify_id: 'n1',
+    app_id: s.alipayApp.appId,
+    charset: 'utf-8',
+    version: '1.0',
+    trade_no: s.alipay.order(no)!.trade_no,
+    out_trade_no: no,
+    trade_status: 'TRADE_SUCCESS',
+    total_amount: '12.34',
+    receipt_amount: '12.34',
+    gmt_payment: '2026-12-01 12:00:00',
+  };
+  const genuine = s.alipay.buildNotification(s.alipayApp.appId, fields);
+  const tampered = genuine.replace('total_amount=12.34', 'total_amount=0.01');
+  const forged = genuine.replace(/sign=[^&]+/, 'sign=' + encodeURIComponent(Buffer.alloc(256, 7).toString('base64')));
+  for (const body of [tampered, forged]) expect((await s.notify('alipay_codepay', no, body, FORM)).body).not.toBe('success');
+  expect(await s.order(no)).toMatchObject({ status: 0 });
+  expect(await s.handlerCalls(no)).toHaveLength(0);
+  // the trade was never paid: the deadline cancels it
+  expect(await pending).toMatchObject({ codepay_state: 'CANCELLED' });
 });
