@@ -56,6 +56,8 @@ export interface StackOptions {
   wxSignType?: 'MD5' | 'HMAC-SHA256';
   /** merged over the generated uni-pay config (tests: extra notifyUrl entries, flags) */
   configOverrides?: Record<string, unknown>;
+  /** merged over the `codepay` nodes (tests: a short poll schedule, a gateway behind a fault proxy) */
+  codepayNodes?: { wxpay?: Record<string, unknown>; alipay?: Record<string, unknown> };
   alipayCertMode?: boolean;
   /** the Alipay sandbox posts a refund notice to the payment's notify_url after each refund (as Alipay does) */
   alipayRefundNotify?: boolean;
@@ -134,6 +136,7 @@ export function sandboxConfig(opts: {
   ali: AlipaySandboxApp;
   aliGateway: string;
   pemDir: string;
+  codepayNodes?: { wxpay?: Record<string, unknown>; alipay?: Record<string, unknown> };
 }) {
   const { wx, ali } = opts;
   const wxPem = pemFiles(path.join(opts.pemDir, 'wxpay'), {
@@ -177,8 +180,16 @@ export function sandboxConfig(opts: {
       mweb: { ...wxNode(WX_APPIDS.oa), sceneInfo: { h5_info: { type: 'Wap', wap_url: 'http://127.0.0.1', wap_name: 'vk-uni-pay 演示' } } },
       // merchant transfers (vk-uni-pay's default node): payees are users of the mini program
       transfer: wxNode(WX_APPIDS.mp),
+      // 付款码 (the merchant scans the buyer's code) runs on the App's app id
+      codepay: { ...wxNode(WX_APPIDS.app), ...opts.codepayNodes?.wxpay },
     },
-    alipay: { 'mp-alipay': aliNode, 'app-plus': aliNode, h5: aliNode, transfer: aliNode },
+    alipay: {
+      'mp-alipay': aliNode,
+      'app-plus': aliNode,
+      h5: aliNode,
+      transfer: aliNode,
+      codepay: { ...aliNode, ...opts.codepayNodes?.alipay },
+    },
   };
 }
 
@@ -268,6 +279,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     ali: alipayApp,
     aliGateway: alipay.gateway,
     pemDir: path.join(configDir, 'uni-pay'),
+    codepayNodes: opts.codepayNodes,
   });
   wxapi.setPushUrl(wxApp.appId, `${runtime.url}/http/vk-pay/wxpayVirtualNotify`);
   const config = {

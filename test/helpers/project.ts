@@ -79,6 +79,14 @@ module.exports = {
   async createPaymentRaw(options) {
     return { errCode: 0, result: await vkPay.createPayment({ ...options, context: options.context || this.getClientInfo() }) };
   },
+  // server-only APIs of the counter and balances (a client of vk-pay gets the access error for them)
+  async queryAccountBalance(params) {
+    return { errCode: 0, result: await vkPay.queryAccountBalance(params) };
+  },
+  async coins(op, params, options) {
+    const manager = vkPay.getWxpayVirtualManager(options);
+    return { errCode: 0, result: manager[op] ? await manager[op](params) : await vkPay.virtualCoins({ op, params }) };
+  },
   async handlerCalls(out_trade_no) {
     return { errCode: 0, calls: (await uniCloud.database().collection('test-handler-calls').where({ out_trade_no }).get()).data };
   },

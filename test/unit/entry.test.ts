@@ -22,15 +22,15 @@ test('every documented function is exported', () => {
     'checkTokenReturnUserId',
     'getUserNickname',
     'initUniPayInstance',
+    'queryAccountBalance',
+    'getWxpayVirtualManager',
+    'virtualCoins',
     // transfers (vk-uni-pay ≥ 1.16)
     'transfer',
     'cancelTransfer',
     'queryTransfer',
     'transferNotify',
     'verifyTransferNotify',
-    // documented by vk-uni-pay, answered with error 5010 (not implemented yet)
-    'queryAccountBalance',
-    'getWxpayVirtualManager',
   ];
   for (const name of fns) expect(typeof (vkPay as Record<string, unknown>)[name]).toBe('function');
   expect(typeof vkPay.appleiap.verifyReceipt).toBe('function');

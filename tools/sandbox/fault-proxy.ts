@@ -65,19 +65,20 @@ function tamperSignature(res: PeerResponse & { headers: Record<string, string> }
   return { ...res, headers, body };
 }
 
-export async function startFaultProxy(target: string): Promise<FaultProxy> {
+/** `target`: the gateway base URL, or a function giving it (when the gateway starts after the proxy). */
+export async function startFaultProxy(target: string | (() => string)): Promise<FaultProxy> {
   const upstream = nodeTransport();
   const armed: Array<{ fault: Fault; match: (req: PeerRequest) => boolean; left: number }> = [];
   const injected: FaultProxy['injected'] = [];
   const hanging = new Set<() => void>();
-  const base = target.replace(/\/+$/, '');
+  const base = () => (typeof target === 'function' ? target() : target).replace(/\/+$/, '');
 
   const forward = async (req: PeerRequest) => {
     const headers = { ...req.headers };
     for (const k of ['host', 'connection', 'content-length', 'transfer-encoding']) delete headers[k];
     const res = await upstream.request({
       method: req.method as 'GET',
-      url: base + req.url,
+      url: base() + req.url,
       headers,
       body: req.method === 'GET' || req.method === 'HEAD' ? undefined : req.body,
       timeoutMs: 10_000,

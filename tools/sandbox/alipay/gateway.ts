@@ -21,7 +21,7 @@ export interface Failure {
 export const fail = (code: string, msg: string, sub_code: string, sub_msg: string): Failure => ({ code, msg, sub_code, sub_msg });
 export const MISSING = (what: string) => fail('40001', 'Missing Required Arguments', `isv.missing-${what}`, `缺少必选参数 ${what}`);
 export const BIZ = (sub_code: string, sub_msg: string) => fail('40004', 'Business Failed', sub_code, sub_msg);
-const INVALID_PARAM = (sub_msg: string) => BIZ('ACQ.INVALID_PARAMETER', sub_msg);
+export const INVALID_PARAM = (sub_msg: string) => BIZ('ACQ.INVALID_PARAMETER', sub_msg);
 
 export function parseForm(text: string, into: Record<string, string>): void {
   for (const seg of text.split('&')) {
@@ -44,6 +44,23 @@ export type Handler = (
   params: Record<string, string>,
 ) => Record<string, unknown> | Failure;
 
+/** What methods living in other files (codepay.ts) may use to make and find trades. */
+export interface GatewayKit {
+  newTrade(
+    app: AlipaySandboxApp,
+    biz: Record<string, any>,
+    params: Record<string, string>,
+    via: AlipaySandboxOrder['via'],
+  ): AlipaySandboxOrder | Failure;
+  lookup(
+    app: AlipaySandboxApp,
+    biz: Record<string, any>,
+    params: Record<string, string>,
+    needScanned: boolean,
+  ): AlipaySandboxOrder | Failure;
+  isFailure(x: unknown): x is Failure;
+}
+
 export function alipayGateway(
   state: AlipayState,
   opts: {
@@ -52,6 +69,8 @@ export function alipayGateway(
     /** methods kept in their own files (e.g. transfer.ts) */
     extraHandlers?: Record<string, Handler>;
     statements: AlipayStatements;
+    /** more methods, from their own files */
+    extraMethods?: (kit: GatewayKit) => Record<string, Handler>;
   },
 ) {
   function signedResponse(app: AlipaySandboxApp | undefined, responseKey: string, obj: Record<string, unknown>): string {
@@ -265,6 +284,7 @@ export function alipayGateway(
       };
     },
   };
+  Object.assign(handlers, opts.extraMethods?.({ newTrade, lookup, isFailure }) ?? {});
   /** request signature and common-parameter checks shared by gateway.do and app order strings */
   function checkRequest(params: Record<string, string>): { app?: AlipaySandboxApp; failure?: Failure; biz?: Record<string, any> } {
     const app = state.apps.get(params.app_id);

@@ -11,6 +11,7 @@
  */
 import { startLoopbackServer, type PeerRequest, type PeerResponse } from '../loopback';
 import { handleCashier } from './cashier';
+import { codepayMethods } from './codepay';
 import { alipayGateway, parseForm } from './gateway';
 import { alipayNotifications } from './notify';
 import { alipayTransfers } from './transfer';
@@ -42,6 +43,7 @@ export async function startAlipaySandbox(opts: AlipaySandboxOptions): Promise<Al
     refundNotice: notifications.refundNotice,
     extraHandlers: transfers.handlers,
     statements,
+    extraMethods: (kit) => codepayMethods(state, kit),
   });
 
   function route(req: PeerRequest): PeerResponse {

@@ -96,7 +96,8 @@ export interface AlipaySandboxOrder {
   app_id: string;
   out_trade_no: string;
   trade_no: string;
-  via: 'precreate' | 'create' | 'app';
+  /** pay: a bar-code trade (alipay.trade.pay, codepay.ts) */
+  via: 'precreate' | 'create' | 'app' | 'pay';
   total_fen: number;
   total_amount: string;
   subject: string;

@@ -1,7 +1,8 @@
 /**
  * WeChat sandbox peer for mini-program virtual payment: plays api.weixin.qq.com
  * (`/cgi-bin/stable_token`, `/sns/jscode2session`, `/sns/oauth2/access_token` for 公众号网页授权 codes,
- * `/xpay/query_order|refund_order|notify_provide_goods` with access_token and pay_sig checks) and the WeChat client (`wx.login`, `wx.requestVirtualPayment`
+ * `/xpay/query_order|refund_order|notify_provide_goods` with access_token and pay_sig checks, and the
+ * coin APIs of coins.ts) and the WeChat client (`wx.login`, `wx.requestVirtualPayment`
  * checking paySig and the user signature), then pushes the (safe-mode encrypted) delivery message
  * to the app's message-push URL until it answers `{"ErrCode":0}`.
  */
@@ -14,6 +15,7 @@ import {
   userSignature,
   virtualPaySig,
 } from '../../../uni_modules/vk-uni-pay/server/providers/wxpay-virtual/sign';
+import { coinLedger, COIN_PATHS } from './coins';
 import { startLoopbackServer, nodeTransport, deliveryLog, deliverWithRetries, PeerRequest, PeerResponse, Delivery } from '../loopback';
 
 export interface WxApp {
@@ -92,6 +94,8 @@ export interface WxApiSandbox {
   waitForDelivery(out_trade_no: string, timeoutMs?: number): Promise<Delivery>;
   /** API calls seen (path, errcode) */
   calls: Array<{ path: string; errcode: number }>;
+  /** coin accounts (coins.ts): a user's wallet, and coins given outside a payment */
+  coins: ReturnType<typeof coinLedger>;
 }
 
 const RE_OUT_TRADE_NO = /^(?!_)[0-9A-Za-z_\-|*@]{8,32}$/;
@@ -106,6 +110,7 @@ export async function startWxApiSandbox(opts: WxApiSandboxOptions): Promise<WxAp
   const sessions = new Map<string, string>(); // `${appId}|${openid}` → session_key
   const orders = new Map<string, XpayOrder>(); // `${appId}|${order_id}`
   const log = deliveryLog();
+  const coins = coinLedger();
   const calls: WxApiSandbox['calls'] = [];
   const transport = nodeTransport();
   const delays = opts.pushRetryDelaysMs ?? [20, 50, 100, 200, 400];
@@ -234,6 +239,11 @@ export async function startWxApiSandbox(opts: WxApiSandboxOptions): Promise<WxAp
       }
       const key = b.env === 1 ? app.sandboxAppKey : app.appKey;
       if (req.query.pay_sig !== apiPaySig(key, path, raw)) return err(path, 268490003, 'sign error');
+      if (COIN_PATHS.has(path)) {
+        const answer = coins.handle(app.appId, path, b, raw, req.query.signature, sessions.get(`${app.appId}|${b.openid}`));
+        calls.push({ path, errcode: answer.errcode });
+        return json(answer);
+      }
       const o =
         orders.get(`${app.appId}|${b.order_id}`) ??
         [...orders.values()].find((x) => x.appId === app.appId && b.wx_order_id && x.wx_order_id === b.wx_order_id);
@@ -324,6 +334,7 @@ export async function startWxApiSandbox(opts: WxApiSandboxOptions): Promise<WxAp
     orders,
     deliveries: log.deliveries,
     calls,
+    coins,
     waitForDelivery: (out_trade_no, timeoutMs) => log.waitFor(out_trade_no, timeoutMs),
     setPushUrl(appId, url) {
       apps.get(appId)!.pushUrl = url;
@@ -393,6 +404,7 @@ export async function startWxApiSandbox(opts: WxApiSandboxOptions): Promise<WxAp
         refunds: [],
       };
       orders.set(`${app.appId}|${o.order_id}`, o);
+      if (a.mode === 'short_series_coin') coins.credit(app.appId, env, a.openid, d.buyQuantity);
       deliver(o);
     },
   };

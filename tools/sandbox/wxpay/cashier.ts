@@ -7,7 +7,7 @@
 import { escapeHtml } from '../html';
 import type { PeerRequest, PeerResponse } from '../loopback';
 import { fenToYuan } from './protocol';
-import { isHttpUrl, isObj, WxpaySandboxError, type SandboxOrder, type WxpayState } from './state';
+import { isHttpUrl, isObj, WxpaySandboxError, type SandboxOrder, type WxpayState, type WxTradeState } from './state';
 
 export interface CashierView {
   id: string;
@@ -15,7 +15,7 @@ export interface CashierView {
   description: string;
   total: number;
   tradeType: string;
-  state: 'NOTPAY' | 'SUCCESS' | 'CLOSED' | 'REFUND' | 'PAYERROR' | 'EXPIRED';
+  state: WxTradeState | 'EXPIRED';
   /** carried through the forms (H5 only) */
   redirectUrl?: string;
   h5: boolean;
@@ -43,6 +43,8 @@ const STATE_TEXT: Record<CashierView['state'], [string, string]> = {
   REFUND: ['支付成功（已退款）', 'ok'],
   CLOSED: ['订单已关闭', 'bad'],
   PAYERROR: ['支付失败', 'bad'],
+  USERPAYING: ['用户支付中', ''],
+  REVOKED: ['已撤销', 'bad'],
   EXPIRED: ['订单已过期', 'bad'],
 };
 

@@ -11,6 +11,8 @@
  *     POST /v3/pay/transactions/out-trade-no/{no}/close        → 204
  *     POST /v3/refund/domestic/refunds                         → 200 Refund (SUCCESS; PROCESSING while holdRefunds)
  *     GET  /v3/refund/domestic/refunds/{out_refund_no}         → 200 Refund | 404 RESOURCE_NOT_EXISTS
+ *     POST /v3/pay/transactions/codepay                        → 200 Transaction | 202 USERPAYING | 403 NOT_ENOUGH (codepay.ts)
+ *     POST /v3/pay/transactions/out-trade-no/{no}/reverse      → 200 (closes; a paid trade is refunded)
  *     GET  /v3/certificates                                    → 200 {data:[{serial_no, …, encrypt_certificate}]}
  *   v3 service provider (服务商; partner.ts): the signer is the service provider (sp_mchid), each order a sub-merchant's
  *     POST /v3/pay/partner/transactions/jsapi|app|h5|native    body sp_appid, sp_mchid, sub_mchid, sub_appid?, payer.sp_openid|sub_openid
@@ -47,6 +49,7 @@ import { handleCashier, handleScript, json } from './cashier';
 import { wxpayNotifications } from './notify';
 import { WxpaySandboxError, WxpayState, type WxpaySandbox, type WxpaySandboxOptions } from './state';
 import { handleV2, V2_PATHS } from './v2';
+import { codepayRoutes } from './codepay';
 import { v3Handler } from './v3';
 import { wxpayTransfers } from './transfer';
 import { wxpayStatements } from './statements';
@@ -74,11 +77,14 @@ export async function startWxpaySandbox(opts: WxpaySandboxOptions): Promise<Wxpa
   };
   const state = new WxpayState(opts.merchants, opts.now ?? (() => Date.now()), log);
   const notifications = wxpayNotifications(state, opts.retryDelaysMs);
-  state.onPaid = notifications.startDelivery;
+  // codepay trades carry no notify_url: WeChat sends no notification for them
+  state.onPaid = (o) => {
+    if (o.notify_url) notifications.startDelivery(o);
+  };
   const transfers = wxpayTransfers(state, notifications.deliverEvent);
   const statements = wxpayStatements(state);
   state.onRefundFinal = notifications.refundDelivery;
-  const handleV3 = v3Handler(state, statements, transfers.routes);
+  const handleV3 = v3Handler(state, statements, [...transfers.routes, ...codepayRoutes(state)]);
 
   function route(req: PeerRequest): PeerResponse {
     if (req.path.startsWith('/v3/')) return handleV3(req);

@@ -46,8 +46,9 @@ export interface SandboxPartner {
   openid_kind: 'sp' | 'sub';
 }
 
-export type WxTradeState = 'NOTPAY' | 'SUCCESS' | 'CLOSED' | 'REFUND' | 'PAYERROR';
-export type WxTradeType = 'JSAPI' | 'APP' | 'MWEB' | 'NATIVE';
+export type WxTradeState = 'NOTPAY' | 'SUCCESS' | 'CLOSED' | 'REFUND' | 'PAYERROR' | 'USERPAYING' | 'REVOKED';
+/** MICROPAY: codepay (codepay.ts) */
+export type WxTradeType = 'JSAPI' | 'APP' | 'MWEB' | 'NATIVE' | 'MICROPAY';
 
 export interface SandboxOrder {
   /** protocol the order was created with; notifications follow it */
@@ -239,6 +240,8 @@ export const TRADE_STATE_DESC: Record<WxTradeState, string> = {
   CLOSED: '订单已关闭',
   REFUND: '转入退款',
   PAYERROR: '支付失败',
+  USERPAYING: '用户支付中（输入密码）',
+  REVOKED: '已撤销',
 };
 
 export function isObj(v: unknown): v is Json {
@@ -424,7 +427,8 @@ export class WxpayState {
     this.refresh(o);
     if (o.trade_state === 'SUCCESS' || o.trade_state === 'REFUND') throw new WxpaySandboxError('ORDERPAID', '该订单已支付');
     if (o.expired) throw new WxpaySandboxError('ORDER_EXPIRED', '订单已过期');
-    if (o.trade_state !== 'NOTPAY') throw new WxpaySandboxError('ORDER_CLOSED', '订单已关闭');
+    // a codepay trade waits in USERPAYING while the buyer types the password
+    if (o.trade_state !== 'NOTPAY' && o.trade_state !== 'USERPAYING') throw new WxpaySandboxError('ORDER_CLOSED', '订单已关闭');
     const t = this.now();
     o.trade_state = 'SUCCESS';
     o.success_time = t;

@@ -25,7 +25,7 @@ import {
 import type { WxpayStatements } from './statements';
 
 /** the transfer routes (transfer.ts) build on the same v3 helpers */
-export { err, invalid, missing };
+export { err, get, invalid, missing };
 export type { V3Result };
 export type V3Ctx = Ctx;
 

@@ -4,11 +4,24 @@
  * and the services all read it; nothing else names a provider. Adding a provider = its folder under
  * providers/ (exporting `adapter`) + one row here (see CONTRIBUTING.md "Adding a provider").
  */
+import type { AuthCodeRule } from './codepay';
 
-/** vk-uni-pay platform keys; also the config node names (`config[provider][platformKey]`). */
-export type PlatformKey = 'mp-weixin' | 'mp-alipay' | 'app-plus' | 'h5' | 'h5-weixin' | 'mweb' | 'mp-harmony';
+/**
+ * vk-uni-pay platform keys; also the config node names (`config[provider][platformKey]`). `codepay`
+ * (付款码) is chosen by `data.auth_code`, never by the client platform.
+ */
+export type PlatformKey = 'mp-weixin' | 'mp-alipay' | 'app-plus' | 'h5' | 'h5-weixin' | 'mweb' | 'mp-harmony' | 'codepay';
 
-export const PLATFORM_KEYS: readonly PlatformKey[] = ['mp-weixin', 'mp-alipay', 'app-plus', 'h5', 'h5-weixin', 'mweb', 'mp-harmony'];
+export const PLATFORM_KEYS: readonly PlatformKey[] = [
+  'mp-weixin',
+  'mp-alipay',
+  'app-plus',
+  'h5',
+  'h5-weixin',
+  'mweb',
+  'mp-harmony',
+  'codepay',
+];
 
 /**
  * What a provider supports beyond create / query / notify. Each capability is an optional member of
@@ -26,8 +39,12 @@ export type Capability =
   | 'provideGoods'
   /** pays money out (transfer / queryTransfer / cancelTransfer hooks: providers/transfer-types.ts) */
   | 'transfer'
-  /** reserved for the coming money flows; no adapter offers it yet */
+  /** the merchant scans the buyer's payment code (付款码): charge, query, cancel at the deadline */
   | 'codepay'
+  /** the merchant account balance (queryAccountBalance) */
+  | 'balance'
+  /** virtual coin accounts of the users (getWxpayVirtualManager) */
+  | 'coins'
   /** the day's statement (对账单) is downloaded and compared with the orders (services/statements.ts) */
   | 'statements';
 
@@ -38,6 +55,8 @@ export interface SceneFacts {
   openidFromOther?: string;
   /** minimum lead time of data.time_expire in ms; absent: the scene cannot honour time_expire */
   timeExpireMinMs?: number;
+  /** chosen by this createPayment input (`data.auth_code`: codepay), never by platform detection */
+  byInput?: 'auth_code';
 }
 
 /** Client platform (normalised uni platform) → scene. */
@@ -67,6 +86,8 @@ export interface ProviderEntry<Name extends string = ProviderName> {
   /** notifications arrive at one fixed URL per app (no order in the path): the cloud object method and its scene */
   push?: { method: string; platformKey: PlatformKey };
   capabilities: readonly Capability[];
+  /** capability `codepay`: the shape of the buyer's payment code, checked before anything is stored or sent */
+  authCode?: AuthCodeRule;
 }
 
 const WECHAT_PAY_MIN = 5 * 60_000;
@@ -80,6 +101,7 @@ const ROWS = [
       'app-plus': { timeExpireMinMs: WECHAT_PAY_MIN },
       mweb: { timeExpireMinMs: WECHAT_PAY_MIN },
       h5: { timeExpireMinMs: 60_000 },
+      codepay: { byInput: 'auth_code' },
     },
     // the WeChat desktop browser counts as PC (vk-uni-pay 1.12.2): isPC is checked first
     detect: {
@@ -88,7 +110,9 @@ const ROWS = [
       qrScene: 'h5',
     },
     configNode: 'per-scene',
-    capabilities: ['close', 'refund', 'queryRefund', 'login', 'transfer', 'statements'],
+    capabilities: ['close', 'refund', 'queryRefund', 'login', 'transfer', 'statements', 'codepay'],
+    // https://pay.weixin.qq.com/wiki/doc/api/wxpay/en/guide/pos/ImportantParameters.shtml
+    authCode: { pattern: /^1[0-5]\d{16}$/, text: '18 位数字，以 10–15 开头 / 18 digits starting 10–15' },
   },
   {
     name: 'alipay',
@@ -96,6 +120,7 @@ const ROWS = [
       'mp-alipay': { needsOpenid: true, openidFromOther: 'op_buyer_open_id', timeExpireMinMs: 1_000 },
       'app-plus': { timeExpireMinMs: 1_000 },
       h5: { timeExpireMinMs: 1_000 },
+      codepay: { byInput: 'auth_code' },
     },
     detect: {
       platforms: { 'mp-alipay': 'mp-alipay', app: 'app-plus' },
@@ -104,7 +129,9 @@ const ROWS = [
       appToQrSwitch: 'alipayAppPayToH5Pay',
     },
     configNode: 'per-scene',
-    capabilities: ['close', 'refund', 'queryRefund', 'login', 'transfer', 'statements'],
+    capabilities: ['close', 'refund', 'queryRefund', 'login', 'transfer', 'statements', 'codepay', 'balance'],
+    // https://opendocs.alipay.com/apis/api_1/alipay.trade.pay (auth_code)
+    authCode: { pattern: /^(2[5-9]|30)\d{14,22}$/, text: '16–24 位数字，以 25–30 开头 / 16–24 digits starting 25–30' },
   },
   {
     name: 'appleiap',
@@ -128,7 +155,7 @@ const ROWS = [
     detect: { platforms: { 'mp-weixin': 'mp-weixin' } },
     configNode: 'per-scene',
     push: { method: 'wxpayVirtualNotify', platformKey: 'mp-weixin' },
-    capabilities: ['refund', 'login', 'provideGoods'],
+    capabilities: ['refund', 'login', 'provideGoods', 'coins'],
   },
   {
     name: 'huawei',

@@ -120,6 +120,11 @@ export const ERRORS = {
     'The user is not in userWhitelist (data.user_id is required when userWhitelist is set)',
   ],
   FIELD_INVALID: [1021, '参数 {field} 无效：{reason}', 'Invalid parameter {field}: {reason}'],
+  AUTH_CODE_INVALID: [
+    1041,
+    '付款码 auth_code 格式无效（{rule}），请重新扫描用户的付款码',
+    "The payment code auth_code is not valid ({rule}); scan the buyer's code again",
+  ],
 
   // ---- order state (20xx)
   ORDER_NOT_FOUND: [2001, '支付订单不存在：{out_trade_no}', 'Payment order not found: {out_trade_no}'],
@@ -139,6 +144,19 @@ export const ERRORS = {
     'The amount of an out_trade_no cannot change (was {old}, now {new} fen); use a new out_trade_no',
   ],
   ORDER_BUSY: [2009, '订单正在处理中，请稍后重试', 'The order is being processed; retry shortly'],
+  CODEPAY_CANCELLED: [
+    2201,
+    '付款码支付在 {seconds} 秒内未完成，交易已撤销，用户不会被扣款；请用户重新出示付款码，并使用新的 out_trade_no',
+    'The codepay was not completed within {seconds} s and was cancelled; the buyer is not charged. Ask for a new code and use a new out_trade_no',
+  ],
+  CODEPAY_FAILED: [2202, '付款码支付失败：{reason}', 'The codepay failed: {reason}'],
+  CODEPAY_WAITING: [
+    2203,
+    '付款码支付结果未确定（撤销未得到确认），请稍后用 queryPayment 查询，不要让用户重复付款',
+    'The codepay outcome is not known yet (the cancel was not confirmed); ask queryPayment later and do not charge the buyer again',
+  ],
+  COIN_BALANCE_NOT_ENOUGH: [2111, '用户代币余额不足', "The user's coin balance is too low"],
+  COIN_ALREADY_REFUNDED: [2112, '该代币支付已经退款，不能再次退款', 'This coin payment has already been refunded'],
   ORDER_CLOSE_LATER: [
     2010,
     '支付平台暂时无法关闭该订单（例如二维码尚未被扫描），请稍后重试或等待订单过期',

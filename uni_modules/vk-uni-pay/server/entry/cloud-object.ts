@@ -132,6 +132,8 @@ export const METHODS: readonly MethodRow[] = [
     access: 'server',
     run: (pay, { params }) => pay.checkStatements(pick(params, ['bill_date', 'provider', 'pid'])),
   },
+  { name: 'queryAccountBalance', access: 'server', run: (pay, { params }) => pay.queryAccountBalance(params) },
+  { name: 'virtualCoins', access: 'server', run: (pay, { params }) => pay.virtualCoins(params) },
 ];
 
 /** the methods that answer over URL化 (provider notifications): the `http` rows */

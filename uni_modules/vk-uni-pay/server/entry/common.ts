@@ -28,6 +28,10 @@ import {
 } from '../services/transfer';
 import type { TransferState } from '../providers/transfer-types';
 import { checkStatements, type CheckStatementsInput } from '../services/statements';
+import { queryAccountBalance, type BalanceParams } from '../services/balance';
+import { coinOperation } from '../services/coins';
+import { fenToYuan } from '../core/money';
+import type { AccountBalance } from '../providers/hooks';
 import type { HttpInfo, IntegratedResponse } from '../../../../types/unicloud-server';
 import type { RawHttpRequest } from '../providers/types';
 
@@ -96,6 +100,11 @@ function paymentAnswer(r: QueryPaymentResult): { code: 0 | -1; msg: string; msg_
   return { code: -1, msg: zh, msg_en: en, ...r };
 }
 
+/** queryAccountBalance answers yuan as vk-uni-pay documents (numbers, camelCase since 1.13). */
+function balanceInYuan(b: AccountBalance): Record<string, number> {
+  return Object.fromEntries(Object.entries(b).map(([k, fen]) => [k, Number(fenToYuan(fen as number))]));
+}
+
 /**
  * The common module's API: one row per method, from the dependencies to the method. Registering a
  * method is one row here (plus a row in cloud-object's METHODS when vk-pay should answer it); the
@@ -130,6 +139,11 @@ const API = {
   cancelTransfer: (deps: PayDeps) => async (params: unknown) => transferAnswer(await cancelTransfer(deps, params)),
   /** checks a transfer notification you received yourself; writes nothing */
   verifyTransferNotify: (deps: PayDeps) => async (params: unknown) => ok(await verifyTransferNotification(deps, params)),
+  /** the merchant account balance (capability `balance`), in yuan; server code only */
+  queryAccountBalance: (deps: PayDeps) => async (params: BalanceParams) => ok(balanceInYuan(await queryAccountBalance(deps, params))),
+  /** one virtual coin operation (getWxpayVirtualManager's methods: `op` and vk's `params`); server code only */
+  virtualCoins: (deps: PayDeps) => async (p: { op?: unknown; params?: unknown; pid?: string }) =>
+    ok(await coinOperation(deps, p?.op, p?.params, { pid: p?.pid })),
   /** checks the merchant config (the `pid` merchant's, or config.js); server code only, never a client */
   doctor:
     (deps: PayDeps) =>

@@ -7,6 +7,8 @@ import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:
 import { ERRORS, PayError } from '../core/errors';
 import type { HttpInfo, IntegratedResponse } from '../../../../types/unicloud-server';
 import { userNickname } from '../store/users';
+import { COIN_OPERATIONS, type CoinOperation } from '../providers/hooks';
+import { coinSessionKey } from '../services/coins';
 import { createVkPay, errorResult, type ErrorResult, type VkPay } from './common';
 
 /** refund / queryRefund answers with vk-uni-pay's names next to ours. */
@@ -117,6 +119,23 @@ export function vkCompatApi(instance: () => VkPay) {
   const replaced = (api: string, replacement: string) => () =>
     guard(async () => Promise.reject(new PayError('VK_API_REPLACED', { api, replacement })));
 
+  /** The handlers are deployed with vk-pay only: from another cloud function, vk-pay runs them. */
+  const handlersInVkPay = (pay: VkPay) => !pay.deps.handlersConfigured && typeof uniCloud !== 'undefined' && !!uniCloud.importObject;
+  /** Hands a paid order whose handler has not succeeded yet to vk-pay (cloud-to-cloud), which runs it. */
+  const finishInVkPay = async <R extends Record<string, any>>(local: R, await_max_time?: unknown): Promise<R> => {
+    try {
+      const remote = await uniCloud.importObject!('vk-pay').queryPayment({
+        out_trade_no: local.out_trade_no,
+        await_notify: true,
+        ...(await_max_time !== undefined ? { await_max_time } : {}),
+      });
+      return { ...local, user_order_success: remote.user_order_success, status: remote.status ?? local.status };
+    } catch (e) {
+      deps().log.warn('query.vk_pay_unreachable', { out_trade_no: local.out_trade_no, error: e instanceof Error ? e.message : String(e) });
+      return local;
+    }
+  };
+
   return {
     /**
      * queryPayment from your own cloud function: settling works here, but the handlers are deployed
@@ -125,25 +144,20 @@ export function vkCompatApi(instance: () => VkPay) {
      */
     async queryPayment(params: any) {
       const pay = instance();
-      const viaVkPay =
-        params?.await_notify === true && !pay.deps.handlersConfigured && typeof uniCloud !== 'undefined' && !!uniCloud.importObject;
-      if (!viaVkPay) return pay.queryPayment(params);
+      if (!(params?.await_notify === true && handlersInVkPay(pay))) return pay.queryPayment(params);
       const local = (await pay.queryPayment({ ...params, await_notify: false })) as Record<string, any>;
       if (!local.orderPaid || local.user_order_success === true) return local;
-      try {
-        const remote = await uniCloud.importObject!('vk-pay').queryPayment({
-          out_trade_no: local.out_trade_no,
-          await_notify: true,
-          ...(params.await_max_time !== undefined ? { await_max_time: params.await_max_time } : {}),
-        });
-        return { ...local, user_order_success: remote.user_order_success, status: remote.status ?? local.status };
-      } catch (e) {
-        deps().log.warn('query.vk_pay_unreachable', {
-          out_trade_no: local.out_trade_no,
-          error: e instanceof Error ? e.message : String(e),
-        });
-        return local;
-      }
+      return finishInVkPay(local, params.await_max_time);
+    },
+    /**
+     * createPayment from your own cloud function: a codepay (付款码) paid on the spot has no later
+     * notification (WeChat sends none), so its handler is run by vk-pay right away, as queryPayment does.
+     */
+    async createPayment(options: unknown) {
+      const pay = instance();
+      const result = (await pay.createPayment(options)) as Record<string, any>;
+      if (result.codepay_state !== 'PAID' || result.user_order_success === true || !handlersInVkPay(pay)) return result;
+      return finishInVkPay(result);
     },
     async refund(params: any) {
       const result = await instance().refund(params);
@@ -196,6 +210,16 @@ export function vkCompatApi(instance: () => VkPay) {
       }),
     /** the nickname in uni-id-users (order statistics); undefined when the user is unknown */
     getUserNickname: (user_id: unknown): Promise<string | undefined> => userNickname(deps().db, user_id),
+    /**
+     * vk's coin manager: each method is the `virtualCoins` row with vk's parameters (server code only);
+     * the user's session_key is read from the sessions store, so `sessionKey` may be left out.
+     */
+    getWxpayVirtualManager: (options: { pid?: string } = {}) => ({
+      ...(Object.fromEntries(
+        COIN_OPERATIONS.map((op) => [op, (params: Record<string, unknown>) => instance().virtualCoins({ op, params, pid: options?.pid })]),
+      ) as Record<CoinOperation, (params: Record<string, unknown>) => ReturnType<VkPay['virtualCoins']>>),
+      getSessionKey: async (openid: string): Promise<string | undefined> => coinSessionKey(deps(), openid, options),
+    }),
     wxpay: {
       fetchCertificates: replaced(
         'wxpay.fetchCertificates',
@@ -214,13 +238,6 @@ export function vkCompatApi(instance: () => VkPay) {
       const pay = params?.callback ? createVkPay({ handlers: () => params.callback }) : instance();
       return pay.transferNotify(eventToHttpInfo(params?.event ?? {}));
     },
-    // documented by vk-uni-pay, not implemented in this version: a coded answer instead of "is not a function"
-    ...(Object.fromEntries(
-      ['queryAccountBalance', 'getWxpayVirtualManager'].map((api) => [
-        api,
-        replaced(api, '本版本尚未实现（见 docs/migration.md）/ not implemented in this version (see docs/migration.md)'),
-      ]),
-    ) as Record<'queryAccountBalance' | 'getWxpayVirtualManager', () => Promise<ErrorResult>>),
     initUniPayInstance: replaced(
       'initUniPayInstance',
       '不提供原始渠道客户端；请使用 createPayment / refund / queryRefund / closeOrder / no raw provider client; use the plugin API',

@@ -39,7 +39,11 @@ type Hook =
   | 'transfer'
   | 'queryTransfer'
   | 'cancelTransfer'
-  | 'verifyTransferNotify';
+  | 'verifyTransferNotify'
+  | 'codepay'
+  | 'cancelCodepay'
+  | 'queryBalance'
+  | 'coins';
 
 /** The provider's adapter when it has this optional member; otherwise OPERATION_UNSUPPORTED (3005). */
 export function adapterWith<K extends Hook>(

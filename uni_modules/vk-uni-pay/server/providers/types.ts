@@ -10,6 +10,7 @@ import type { DoctorInput, Finding } from '../core/doctor';
 import type { PartnerIds } from '../core/order';
 import type { TransferHooks } from './transfer-types';
 import type { ProviderStatement } from '../core/statement';
+import type { AccountBalance, CodepayAnswer, CodepayCancelResult, CodepayInput, CoinOperation } from './hooks';
 
 // the names live in the core catalog; re-exported so adapters keep one import
 export type { PayType, PlatformKey, ProviderName };
@@ -211,6 +212,8 @@ export const CAPABILITY_MEMBER = {
   transfer: 'transfer',
   codepay: 'codepay',
   statements: 'downloadStatement',
+  balance: 'queryBalance',
+  coins: 'coins',
 } as const satisfies Record<Capability, string>;
 
 /** Transfer hooks (payouts): providers/transfer-types.ts. */
@@ -250,4 +253,21 @@ export interface ProviderAdapter<C = Record<string, any>> extends TransferHooks<
   statementAccount?(config: C): string | undefined;
   /** capability `statements`: the day's statement (`yyyy-MM-dd`, Beijing) of the node's account, downloaded, verified and parsed */
   downloadStatement?(billDate: string, ctx: ProviderContext<C>): Promise<ProviderStatement>;
+  // counter and balances (hooks.ts)
+  /** capability `codepay`: charge the buyer's payment code (付款码) */
+  codepay?(input: CodepayInput, ctx: ProviderContext<C>): Promise<CodepayAnswer>;
+  /** capability `codepay`: cancel / reverse the codepay trade at the deadline so the buyer is not charged later */
+  cancelCodepay?(q: { out_trade_no: string }, ctx: ProviderContext<C>): Promise<CodepayCancelResult>;
+  /** capability `balance`: the merchant account balance (integer fen, vk-uni-pay field names) */
+  queryBalance?(ctx: ProviderContext<C>): Promise<AccountBalance>;
+  /**
+   * capability `coins`: one coin operation with vk-uni-pay's camelCase parameters and answer; the
+   * user's session_key comes from `lookups` (server-side store) unless server code passes it
+   */
+  coins?(
+    op: CoinOperation,
+    params: Record<string, unknown>,
+    ctx: ProviderContext<C>,
+    lookups: PrepareCreateLookups,
+  ): Promise<Record<string, unknown>>;
 }

@@ -7,11 +7,13 @@ import { ORDER_STATUS, PARTNER_FIELDS, partnerIds, type PayOrder } from '../core
 import { configNodePath, sceneFacts } from '../core/catalog';
 import { detectPayType, legacyPlatform, normalizeContext } from '../core/platform';
 import { checkTimeExpire, validateCreatePayment } from '../core/validate';
+import { codepayScene, codepayTiming } from '../core/codepay';
 import { loadAdapter } from '../providers/registry';
 import type { CreateOrderInput, PrepareCreateLookups } from '../providers/types';
 import { configNode, notifyBaseUrl } from '../store/config';
 import { providerContext, type PayDeps } from './deps';
 import { checkVkConfig } from './vk-config';
+import { runCodepay, type CodepayOutcome } from './codepay';
 
 export interface CreatePaymentResult {
   orderInfo: Record<string, unknown> | string;
@@ -22,6 +24,11 @@ export interface CreatePaymentResult {
   qrcodeImage?: string;
   total_fee: number;
   platform: string;
+  /** codepay (data.auth_code) only: the cashier's outcome; other outcomes are coded errors (docs/codepay.md) */
+  codepay_state?: CodepayOutcome['codepay_state'];
+  orderPaid?: boolean;
+  transaction_id?: string;
+  user_order_success?: boolean;
 }
 
 /** Provider inputs that are not order fields but the adapters need (vk-uni-pay `data.*` extras). */
@@ -29,6 +36,7 @@ const EXTRA_KEYS = [
   'wxpay_virtual',
   'return_url',
   'auth_code',
+  'store_id',
   'productid',
   'product_id',
   'biz_type',
@@ -43,14 +51,18 @@ export async function createPayment(deps: PayDeps, raw: unknown): Promise<Create
   const client = normalizeContext(opts.context);
   const config = await deps.configs.load(data.pid);
   checkVkConfig(config, data);
-  const decision = detectPayType({
-    provider,
-    uniPlatform: client.uniPlatform,
-    userAgent: client.userAgent,
-    isPC: opts.isPC,
-    needQRcode: opts.needQRcode,
-    alipayAppPayToH5Pay: opts.alipayAppPayToH5Pay || config.alipayAppPayToH5Pay === true,
-  });
+  // the buyer's payment code selects codepay whatever the client platform (never another scene)
+  const codepay = data.auth_code !== undefined;
+  const decision = codepay
+    ? codepayScene(provider, data.auth_code)
+    : detectPayType({
+        provider,
+        uniPlatform: client.uniPlatform,
+        userAgent: client.userAgent,
+        isPC: opts.isPC,
+        needQRcode: opts.needQRcode,
+        alipayAppPayToH5Pay: opts.alipayAppPayToH5Pay || config.alipayAppPayToH5Pay === true,
+      });
   const { payType, platformKey } = decision;
   const now = deps.clock.now();
   checkTimeExpire(provider, payType, data.time_expire, now);
@@ -122,17 +134,34 @@ export async function createPayment(deps: PayDeps, raw: unknown): Promise<Create
     extra,
   };
   // service-provider mode: the adapter acts for the sub-merchant the order was stored with
-  const result = await adapter.createOrder(input, { ...ctx, partner: partnerIds(order) });
+  const orderCtx = { ...ctx, partner: partnerIds(order) };
+  if (codepay) {
+    const paid = await runCodepay(deps, {
+      order,
+      adapter,
+      ctx: orderCtx,
+      input: { ...input, auth_code: String(data.auth_code) },
+      timing: codepayTiming(node),
+    });
+    return { ...summary(order, provider, {}), needQRcode: false, orderPaid: true, ...paid };
+  }
+  const result = await adapter.createOrder(input, orderCtx);
   const patch = changedFields(result.orderPatch, order);
   if (patch) await deps.orders.updateUnpaid(order.out_trade_no, order.total_fee, patch);
   const codeUrl = result.codeUrl ?? (typeof result.orderInfo === 'object' ? (result.orderInfo.codeUrl as string | undefined) : undefined);
   return {
-    orderInfo: result.orderInfo,
-    out_trade_no: order.out_trade_no,
-    provider,
-    pay_type: payType,
+    ...summary(order, provider, result.orderInfo),
     needQRcode: decision.qr,
     ...(opts.needQRcode === 'image' && codeUrl ? { qrcodeImage: await qrcodeDataUrl(codeUrl) } : {}),
+  };
+}
+
+function summary(order: PayOrder, provider: string, orderInfo: CreatePaymentResult['orderInfo']) {
+  return {
+    orderInfo,
+    out_trade_no: order.out_trade_no,
+    provider,
+    pay_type: order.pay_type,
     total_fee: order.total_fee,
     platform: order.platform,
   };

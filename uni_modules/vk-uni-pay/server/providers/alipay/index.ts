@@ -23,6 +23,8 @@ import { verifyAndParseNotify } from './notify';
 import { diagnoseAlipay } from './doctor';
 import { alipayPrepareCreate } from './partner';
 import { alipayTransferHooks } from './transfer';
+import { alipayCancelCodepay, alipayCodepay } from './codepay';
+import { alipayQueryBalance } from './balance';
 import { alipayLogin } from './oauth';
 import { alipayStatementAccount, downloadAlipayStatement } from './statement';
 
@@ -244,6 +246,9 @@ export const alipayAdapter: ProviderAdapter<AlipayNodeConfig> = {
   notifyReply,
   login: (code, _platformKey, ctx) => alipayLogin(code, ctx),
   ...alipayTransferHooks,
+  codepay: alipayCodepay,
+  cancelCodepay: alipayCancelCodepay,
+  queryBalance: alipayQueryBalance,
 };
 
 export const adapter = alipayAdapter;

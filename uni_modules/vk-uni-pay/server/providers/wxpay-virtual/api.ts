@@ -7,7 +7,7 @@ import { PayError } from '../../core/errors';
 import { isGatewayFailure } from '../gateway';
 import type { ProviderContext } from '../types';
 import { DEFAULT_API_BASE, code2Session as wechatCode2Session, send, type Code2SessionResult } from '../wechat-api';
-import { apiPaySig } from './sign';
+import { apiPaySig, userSignature } from './sign';
 
 export { DEFAULT_API_BASE };
 export type { Code2SessionResult };
@@ -84,14 +84,19 @@ export async function xpayRequest(
   api: string,
   payload: Record<string, unknown>,
   ctx: ProviderContext<WxpayVirtualConfig>,
+  /** user-state APIs (coin balance, spend, cancel) also carry `signature` with the user's session_key */
+  sessionKey?: string,
 ): Promise<Record<string, any>> {
   const uri = `/xpay/${api}`;
   const body = JSON.stringify(payload);
-  const paySig = apiPaySig(appKeyOf(ctx.config), uri, body);
+  const sigs = {
+    pay_sig: apiPaySig(appKeyOf(ctx.config), uri, body),
+    ...(sessionKey ? { signature: userSignature(sessionKey, body) } : {}),
+  };
   for (const force of [false, true]) {
     const token = await getAccessToken(ctx, force);
     try {
-      return await send(ctx, 'POST', `${baseOf(ctx.config)}${uri}?${new URLSearchParams({ access_token: token, pay_sig: paySig })}`, body);
+      return await send(ctx, 'POST', `${baseOf(ctx.config)}${uri}?${new URLSearchParams({ access_token: token, ...sigs })}`, body);
     } catch (e) {
       const tokenRefused = isGatewayFailure(e) && e.verified && (e.providerCode === '40001' || e.providerCode === '42001');
       if (force || !tokenRefused) throw e;

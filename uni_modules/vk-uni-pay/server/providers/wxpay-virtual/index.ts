@@ -20,6 +20,7 @@ import type {
   RefundResult,
   TradeState,
 } from '../types';
+import { coinsHook } from './coins';
 import { WxpayVirtualConfig, WXPAY_VIRTUAL_NODE, appKeyOf, code2Session, envOf, need, xpayRequest } from './api';
 import { decryptPushMessage, hexEqual, pushMsgSignature, pushSignature, userSignature, virtualPaySig } from './sign';
 import { diagnoseWxpayVirtual, probeWxpayVirtual } from './doctor';
@@ -370,6 +371,7 @@ export const wxpayVirtualAdapter: ProviderAdapter<WxpayVirtualConfig> = {
   verifyNotify: verifyVirtualPush,
   provideGoods: notifyProvideGoods,
   login: (code, _platformKey, ctx) => code2Session(code, ctx),
+  coins: coinsHook,
 
   /** the payment is signed with the user's session_key, which only the server holds (stored at login) */
   async prepareCreate(input, ctx, lookups) {

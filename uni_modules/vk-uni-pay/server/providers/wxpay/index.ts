@@ -37,6 +37,7 @@ import {
   wxpayPrepareCreate,
 } from './partner';
 import { wxpayTransferHooks } from './transfer';
+import { wxpayCancelCodepay, wxpayCodepay } from './codepay';
 import type { LoginIds, PlatformKey } from '../types';
 import { DEFAULT_API_BASE, code2Session, officialAccountOpenid } from '../wechat-api';
 import { downloadWxpayStatement, wxpayStatementAccount } from './statement';
@@ -425,6 +426,8 @@ export const wxpayAdapter: ProviderAdapter<WxpayNodeConfig> = {
   notifyReply,
   login,
   ...wxpayTransferHooks,
+  codepay: wxpayCodepay,
+  cancelCodepay: wxpayCancelCodepay,
 };
 
 export default wxpayAdapter;

@@ -83,6 +83,13 @@ declare namespace vkPay {
     sub_appid?: string;
     /** Alipay service-provider (third-party app) mode: the merchant's authorisation token; default: the node's `appAuthToken` */
     app_auth_token?: string;
+    /**
+     * 付款码 / codepay: the buyer's payment code scanned at the counter (WeChat: 18 digits 10–15…,
+     * Alipay: 16–24 digits 25–30…); selects the `<provider>.codepay` config node (docs/codepay.md)
+     */
+    auth_code?: string;
+    /** codepay: the store id (WeChat `scene_info.store_info.id`) */
+    store_id?: string;
     [extra: string]: unknown;
   }
 
@@ -110,6 +117,75 @@ declare namespace vkPay {
     qrcodeImage?: string;
     total_fee: number;
     platform: string;
+    /** codepay only, on success; CANCELLED (2201), FAILED (2202) and WAITING (2203) come as error results with `codepay_state` */
+    codepay_state?: 'PAID';
+    orderPaid?: boolean;
+    transaction_id?: string;
+    user_order_success?: boolean;
+  }
+
+  /** A codepay outcome other than PAID, as an error result (codes 2201–2203). */
+  export interface CodepayErrorResult extends ErrorResult {
+    codepay_state: 'CANCELLED' | 'FAILED' | 'WAITING';
+    out_trade_no: string;
+    /** FAILED: the provider's refusal */
+    reason?: { code: string; message?: string };
+    /** CANCELLED: the provider had taken the money and gave it back */
+    refunded?: boolean;
+  }
+
+  /** queryAccountBalance: yuan (numbers), vk-uni-pay ≥ 1.13 field names */
+  export interface AccountBalanceResult {
+    code: 0;
+    msg: string;
+    availableAmount: number;
+    freezeAmount: number;
+    totalAmount?: number;
+    onlineAmount?: number;
+    withdrawableAmount?: number;
+  }
+
+  /** getWxpayVirtualManager(): the coin APIs (server code only; the session_key is read from the server-side store) */
+  export interface WxpayVirtualManager {
+    queryUserBalance(options: { openid: string; userIp: string }): Result<{
+      code: 0;
+      msg: string;
+      balance: number;
+      presentBalance: number;
+      sumSave: number;
+      sumPresent: number;
+      sumBalance: number;
+      sumCost: number;
+      firstSaveFlag: boolean;
+    }>;
+    currencyPay(options: {
+      openid: string;
+      userIp: string;
+      amount: number;
+      outTradeNo: string;
+      /** JSON text of `[{productid, unit_price, quantity}]` */
+      payitem: string;
+      remark?: string;
+      deviceType?: 1 | 2;
+      sessionKey?: string;
+    }): Result<{ code: 0; msg: string; outTradeNo: string; balance: number; usedPresentAmount?: number; duplicate?: true }>;
+    cancelCurrencyPay(options: {
+      openid: string;
+      userIp: string;
+      amount: number;
+      outTradeNo: string;
+      outRefundNo: string;
+      deviceType?: 1 | 2;
+      sessionKey?: string;
+    }): Result<{ code: 0; msg: string; outTradeNo: string; outRefundNo: string; duplicate?: true }>;
+    presentCurrency(options: {
+      openid: string;
+      amount: number;
+      outTradeNo: string;
+      deviceType?: 1 | 2;
+    }): Result<{ code: 0; msg: string; outTradeNo: string; balance?: number; presentBalance?: number; duplicate?: true }>;
+    /** the stored session_key (server code only; never return it to a client) */
+    getSessionKey(openid: string): Promise<string | undefined>;
   }
 
   export interface QueryPaymentOptions {
@@ -506,9 +582,16 @@ declare namespace vkPay {
      * ledger, keeps the result in vk-pay-statements and returns it with a CSV.
      */
     checkStatements(options?: { bill_date?: string; provider?: 'wxpay' | 'alipay'; pid?: string }): Result<CheckStatementsResult>;
-    /** vk-uni-pay APIs not implemented in this version: each answers error 5010 */
-    queryAccountBalance(options?: Record<string, unknown>): Promise<ErrorResult>;
-    getWxpayVirtualManager(): Promise<ErrorResult>;
+    /** server code only: the merchant account balance in yuan (`platform`: the config node, e.g. `h5`) */
+    queryAccountBalance(options: { provider: Provider; platform: string; pid?: string }): Result<AccountBalanceResult>;
+    /** server code only: WeChat virtual-payment coin APIs */
+    getWxpayVirtualManager(options?: { pid?: string }): WxpayVirtualManager;
+    /** server code only: one coin operation (what getWxpayVirtualManager's methods call) */
+    virtualCoins(options: {
+      op: keyof Omit<WxpayVirtualManager, 'getSessionKey'>;
+      params: Record<string, unknown>;
+      pid?: string;
+    }): Result<Record<string, unknown>>;
     /** another instance (own handler folder, tests) */
     createVkPay(options?: {
       handlersDir?: string | string[];
