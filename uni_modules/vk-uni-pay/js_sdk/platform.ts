@@ -16,6 +16,8 @@ export function normalizePlatform(name: string | undefined | null): ClientPlatfo
       return 'mp-weixin';
     case 'mp-alipay':
       return 'mp-alipay';
+    case 'mp-toutiao':
+      return 'mp-toutiao';
     default:
       return 'other';
   }
