@@ -12,6 +12,7 @@ import { createAlipayApp, startAlipaySandbox, type AlipaySandbox, type AlipaySan
 import { startAppleSandbox, type AppleSandbox } from './sandbox/apple';
 import { startWxApiSandbox, type WxApiSandbox, type WxApp } from './sandbox/wxapi';
 import { startVksPaySandbox, type VksPaySandbox, type VksMerchant } from './sandbox/vkspay';
+import { startDouyinSandbox, type DouyinSandbox, type DouyinApp } from './sandbox/douyin';
 import { randomBytes } from 'node:crypto';
 
 export const ROOT = path.resolve(__dirname, '..');
@@ -60,6 +61,9 @@ export interface Stack {
   wxApp: WxApp;
   vkspay: VksPaySandbox;
   vksMerchant: VksMerchant;
+  /** Douyin guaranteed payment (担保支付) stand-in, and the mini program it knows (salt, token) */
+  douyin: DouyinSandbox;
+  douyinApp: DouyinApp;
   configDir: string;
   /** the generated config object (what config.js exports) */
   config: Record<string, any>;
@@ -202,12 +206,19 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   ]);
   const wxApp = sandboxWxApp();
   const vksMerchant: VksMerchant = { mchId: 'VKS10001', key: randomBytes(16).toString('hex') };
-  const [wxpay, alipay, apple, wxapi, vkspay] = await Promise.all([
+  const douyinApp: DouyinApp = {
+    appId: `tt${randomBytes(8).toString('hex')}`,
+    salt: randomBytes(20).toString('base64url'),
+    token: randomBytes(12).toString('hex'),
+    mchId: 'M7000000000000000001',
+  };
+  const [wxpay, alipay, apple, wxapi, vkspay, douyin] = await Promise.all([
     startWxpaySandbox({ merchants: [wxMerchant], port: 0, retryDelaysMs: opts.retryDelaysMs, quiet }),
     startAlipaySandbox({ apps: [alipayApp], port: 0, retryDelaysMs: opts.retryDelaysMs, quiet }),
     startAppleSandbox({ port: 0, bundleId: APPLE_BUNDLE_ID, sharedSecret: 'apple-shared-secret' }),
     startWxApiSandbox({ port: 0, apps: [wxApp, officialAccountApp()], pushRetryDelaysMs: opts.retryDelaysMs }),
     startVksPaySandbox({ port: 0, merchants: [vksMerchant], notifyRetryDelaysMs: opts.retryDelaysMs }),
+    startDouyinSandbox({ port: 0, apps: [douyinApp], notifyRetryDelaysMs: opts.retryDelaysMs }),
   ]);
   const spaceId = 'local-space';
   const runtime = await startRuntime({
@@ -252,6 +263,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       'mp-weixin': { ...wxApp, mchId: wxMerchant.mchid, sandbox: false, apiBase: wxapi.url },
     },
     vkspay: { mchId: vksMerchant.mchId, key: vksMerchant.key, gateway: vkspay.url },
+    douyin: { 'mp-toutiao': { ...douyinApp, secret: randomBytes(16).toString('hex'), sandbox: false, gateway: douyin.url } },
     ...(opts.configOverrides ?? {}),
   };
   writeFileSync(
@@ -270,10 +282,20 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     wxApp,
     vkspay,
     vksMerchant,
+    douyin,
+    douyinApp,
     configDir,
     config,
     async close() {
-      await Promise.allSettled([runtime.close(), wxpay.close(), alipay.close(), apple.close(), wxapi.close(), vkspay.close()]);
+      await Promise.allSettled([
+        runtime.close(),
+        wxpay.close(),
+        alipay.close(),
+        apple.close(),
+        wxapi.close(),
+        vkspay.close(),
+        douyin.close(),
+      ]);
     },
   };
 }
