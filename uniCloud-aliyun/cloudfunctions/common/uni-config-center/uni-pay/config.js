@@ -106,4 +106,8 @@ module.exports = {
     },
   },
   vkspay: { mchId: '', key: '' },
+  // 抖音小程序担保支付：SALT 签名请求，Token 校验异步通知（抖音开放平台 → 支付设置）
+  douyin: {
+    'mp-toutiao': { appId: '', secret: '', mchId: '', salt: '', token: '', sandbox: false },
+  },
 };
