@@ -276,10 +276,24 @@ function callbackFields(req: RawHttpRequest): Record<string, string | number> {
 }
 
 const OUT_NO = /^[0-9A-Za-z_\-|*@]{1,64}$/;
+/**
+ * Replay bound (our rule, docs/douyin.md): Douyin's retries end about 25 h after the first attempt,
+ * so an older notification is a replay; a small allowance for clocks running ahead.
+ */
+const NOTIFY_MAX_AGE_S = 48 * 3600;
+const NOTIFY_MAX_AHEAD_S = 5 * 60;
+
+function checkTimestamp(timestamp: string | number, nowMs: number): void {
+  const ts = Number(timestamp);
+  const now = Math.floor(nowMs / 1000);
+  if (!Number.isSafeInteger(ts) || ts < now - NOTIFY_MAX_AGE_S || ts > now + NOTIFY_MAX_AHEAD_S)
+    throw new PayError('NOTIFY_STALE', { window: '48 h' });
+}
 
 async function verifyNotify(req: RawHttpRequest, ctx: ProviderContext<DouyinConfig>): Promise<NotifyEvent> {
   const fields = callbackFields(req);
   if (!douyinCallbackSignatureValid(fields, need(ctx.config, 'token'))) throw new PayError('NOTIFY_SIGNATURE_INVALID');
+  checkTimestamp(fields.timestamp, ctx.clock.now());
   const msg = jsonObject(String(fields.msg));
   if (!msg) throw new PayError('NOTIFY_MALFORMED');
   // the Token is per app, but the app id is still checked (a Token shared between apps)
