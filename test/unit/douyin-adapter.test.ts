@@ -269,6 +269,8 @@ describe('notifications', () => {
       out_trade_no: 'D1',
       out_refund_no: 'D1-1',
       refund_fee: 100,
+      state: 'SUCCESS',
+      refund_id: 'R77',
     });
   });
 

@@ -301,11 +301,16 @@ async function verifyNotify(req: RawHttpRequest, ctx: ProviderContext<DouyinConf
   if (fields.type === 'refund') {
     const out_refund_no = msg.cp_refundno;
     if (typeof out_refund_no !== 'string' || !OUT_NO.test(out_refund_no)) throw new PayError('NOTIFY_MALFORMED');
+    // Token-signed, so its final state counts (SUCCESS / FAIL); anything else only prompts a query
+    const state = msg.status === 'SUCCESS' || msg.status === 'FAIL' ? msg.status : undefined;
     return {
       kind: 'refund',
       out_trade_no: typeof msg.cp_extra === 'string' ? msg.cp_extra : '',
       out_refund_no,
       ...(typeof msg.refund_amount === 'number' ? { refund_fee: msg.refund_amount } : {}),
+      ...(state ? { state } : {}),
+      ...(typeof msg.refund_no === 'string' && msg.refund_no ? { refund_id: msg.refund_no } : {}),
+      ...(typeof msg.order_id === 'string' && msg.order_id ? { transaction_id: msg.order_id } : {}),
       info: pick(msg, ['appid', 'cp_refundno', 'cp_extra', 'status', 'refund_amount', 'refund_no', 'order_id', 'refunded_at', 'message']),
     };
   }
