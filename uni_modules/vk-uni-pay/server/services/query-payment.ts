@@ -3,7 +3,7 @@
  * provider says paid before its notification arrived, the same gate as the notification settles
  * it (active callback, notify_mode 0), so the handler still runs exactly once.
  */
-import { ERRORS, PayError } from '../core/errors';
+import { PayError } from '../core/errors';
 import { ORDER_STATUS, PAID_STATUSES, publicOrder, type PayOrder } from '../core/order';
 import { loadAdapter } from '../providers/registry';
 import { orderProviderContext, type PayDeps } from './deps';
@@ -26,9 +26,6 @@ export interface QueryPaymentParams {
 }
 
 export interface QueryPaymentResult {
-  code: number;
-  msg: string;
-  msg_en: string;
   orderPaid: boolean;
   user_order_success?: boolean;
   status: number;
@@ -56,8 +53,6 @@ export async function queryPayment(deps: PayDeps, params: QueryPaymentParams): P
   const caller = params.caller;
   const full = !caller || (!!caller.uid && caller.uid === order.user_id);
   return {
-    code: paid ? 0 : -1,
-    ...notPaidMessage(paid, order.status),
     orderPaid: paid,
     user_order_success: order.user_order_success,
     status: order.status,
@@ -65,13 +60,6 @@ export async function queryPayment(deps: PayDeps, params: QueryPaymentParams): P
     ...(full && paid && order.transaction_id ? { transaction_id: order.transaction_id } : {}),
     ...(full && params.pay_order_info ? { payOrder: publicOrder(order) } : {}),
   };
-}
-
-/** vk-uni-pay's not-paid answer (code -1), in both languages */
-function notPaidMessage(paid: boolean, status: number): { msg: string; msg_en: string } {
-  if (paid) return { msg: 'ok', msg_en: 'ok' };
-  const [, zh, en] = status === ORDER_STATUS.CLOSED ? ERRORS.ORDER_CLOSED : ERRORS.ORDER_NOT_PAID;
-  return { msg: zh, msg_en: en };
 }
 
 async function findOrder(deps: PayDeps, params: QueryPaymentParams): Promise<PayOrder> {
