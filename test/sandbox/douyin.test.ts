@@ -5,7 +5,7 @@
  */
 import { startDouyinSandbox, type DouyinSandbox, type DouyinApp } from '../../tools/sandbox/douyin';
 import { startLoopbackServer, nodeTransport, type LoopbackServer } from '../../tools/sandbox/loopback';
-import { adapter, queryMerchantBalance, type DouyinConfig } from '../../uni_modules/vk-uni-pay/server/providers/douyin';
+import { adapter, type DouyinConfig } from '../../uni_modules/vk-uni-pay/server/providers/douyin';
 import type { CreateOrderInput, NotifyEvent, ProviderContext } from '../../uni_modules/vk-uni-pay/server/providers/types';
 import { memoryCache } from '../../uni_modules/vk-uni-pay/server/store/cache';
 import { isGatewayFailure } from '../../uni_modules/vk-uni-pay/server/core/gateway-failure';
@@ -101,12 +101,12 @@ test('an unknown order is NOT_FOUND; a wrong salt is a verified final refusal (e
   expect(e).toMatchObject({ key: 'GATEWAY_ERROR', providerCode: '2008', verified: true, retryable: false });
 });
 
-test('the balance query turns Douyin fen into vk-uni-pay yuan fields', async () => {
+test('the balance query reads the alipay channel account in fen, under vk-uni-pay names', async () => {
   dy.balance.withdrawable = 12345;
   dy.balance.freeze = 7;
-  const b = await queryMerchantBalance(ctx);
-  expect(b).toMatchObject({ withdrawableAmount: 123.45, freezeAmount: 0.07, channelType: 'alipay' });
-  expect(typeof b.onlineAmount).toBe('number');
+  const b = await adapter.queryBalance!(ctx);
+  expect(b).toMatchObject({ withdrawableAmount: 12345, availableAmount: 12345, freezeAmount: 7 });
+  expect(Number.isSafeInteger(b.onlineAmount)).toBe(true);
 });
 
 test('notifications: forged token, tampered msg and another app are refused with err_no 1', async () => {

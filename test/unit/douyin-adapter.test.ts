@@ -4,7 +4,7 @@
  * how it verifies notifications. The sandbox and e2e tests cover the same paths against the peer.
  */
 import { createHash } from 'node:crypto';
-import { adapter, queryMerchantBalance, type DouyinConfig } from '../../uni_modules/vk-uni-pay/server/providers/douyin';
+import { adapter, type DouyinConfig } from '../../uni_modules/vk-uni-pay/server/providers/douyin';
 import { douyinCallbackSign } from '../../uni_modules/vk-uni-pay/server/providers/douyin/sign';
 import type { CreateOrderInput, ProviderContext, RawHttpRequest } from '../../uni_modules/vk-uni-pay/server/providers/types';
 import type { HttpRequest, HttpResponse } from '../../uni_modules/vk-uni-pay/server/transport/http';
@@ -204,16 +204,12 @@ describe('query_order, refunds, balance', () => {
     expect(t.body()).toMatchObject({ out_refund_no: 'D1-1' });
   });
 
-  test('balance: fen → yuan, vk-uni-pay names; merchant_uid and channel_type are signed', async () => {
+  test('balance: integer fen under vk-uni-pay names; merchant_uid and channel_type are signed', async () => {
     const t = scripted(() => ({
       json: { err_no: 0, account_info: { online_balance: 1001, withdrawable_balacne: 20, freeze_balance: 0 } },
     }));
-    expect(await queryMerchantBalance(t.ctx, 'wx')).toEqual({
-      onlineAmount: 10.01,
-      withdrawableAmount: 0.2,
-      freezeAmount: 0,
-      channelType: 'wx',
-    });
+    const ctx = { ...t.ctx, config: { ...CONFIG, balanceChannelType: 'wx' } };
+    expect(await adapter.queryBalance!(ctx)).toEqual({ onlineAmount: 1001, withdrawableAmount: 20, availableAmount: 20, freezeAmount: 0 });
     const b = t.body();
     expect(t.sent[0].url).toBe('http://dy.test/api/apps/ecpay/saas/query_merchant_balance');
     expect(b).toMatchObject({
@@ -221,7 +217,13 @@ describe('query_order, refunds, balance', () => {
       channel_type: 'wx',
       sign: expectedSign({ merchant_uid: 'M7001', channel_type: 'wx' }, 'SALT-1'),
     });
-    await expect(queryMerchantBalance(t.ctx, 'wx;drop')).rejects.toMatchObject({ code: 1021 });
+    await expect(adapter.queryBalance!({ ...ctx, config: { ...CONFIG, balanceChannelType: 'wx;drop' } })).rejects.toMatchObject({
+      code: 1021,
+    });
+    await expect(adapter.queryBalance!({ ...ctx, config: { ...CONFIG, mchId: '' } })).rejects.toMatchObject({
+      key: 'CONFIG_FIELD_MISSING',
+    });
+    expect(t.sent).toHaveLength(1);
   });
 });
 

@@ -6,9 +6,9 @@
  */
 
 /** vk-uni-pay platform keys; also the config node names (`config[provider][platformKey]`). */
-export type PlatformKey = 'mp-weixin' | 'mp-alipay' | 'app-plus' | 'h5' | 'h5-weixin' | 'mweb';
+export type PlatformKey = 'mp-weixin' | 'mp-alipay' | 'app-plus' | 'h5' | 'h5-weixin' | 'mweb' | 'mp-toutiao';
 
-export const PLATFORM_KEYS: readonly PlatformKey[] = ['mp-weixin', 'mp-alipay', 'app-plus', 'h5', 'h5-weixin', 'mweb'];
+export const PLATFORM_KEYS: readonly PlatformKey[] = ['mp-weixin', 'mp-alipay', 'app-plus', 'h5', 'h5-weixin', 'mweb', 'mp-toutiao'];
 
 /**
  * What a provider supports beyond create / query / notify. Each capability is an optional member of
@@ -26,7 +26,9 @@ export type Capability =
   | 'provideGoods'
   /** reserved for the coming money flows; no adapter offers them yet */
   | 'transfer'
-  | 'codepay';
+  | 'codepay'
+  /** the merchant account balance (queryAccountBalance) */
+  | 'balance';
 
 export interface SceneFacts {
   /** the pay type cannot work without the payer's openid */
@@ -124,6 +126,14 @@ const ROWS = [
     configNode: 'per-scene',
     push: { method: 'wxpayVirtualNotify', platformKey: 'mp-weixin' },
     capabilities: ['refund', 'login', 'provideGoods'],
+  },
+  {
+    // 抖音小程序担保支付 (docs/douyin.md); valid_time is 5 minutes to 2 days
+    name: 'douyin',
+    scenes: { 'mp-toutiao': { timeExpireMinMs: 5 * 60_000 } },
+    detect: { platforms: { 'mp-toutiao': 'mp-toutiao' } },
+    configNode: 'per-scene',
+    capabilities: ['refund', 'queryRefund', 'balance'],
   },
 ] as const satisfies readonly ProviderEntry<string>[];
 

@@ -7,6 +7,7 @@ import type { Clock, HttpTransport, KeyValueCache } from '../ports';
 import type { Capability, PayType, PlatformKey, ProviderName } from '../core/catalog';
 import type { IntegratedResponse } from '../../../../types/unicloud-server';
 import type { DoctorInput, Finding } from '../core/doctor';
+import type { AccountBalance } from './hooks';
 
 // the names live in the core catalog; re-exported so adapters keep one import
 export type { PayType, PlatformKey, ProviderName };
@@ -77,6 +78,8 @@ export interface QueryOrderResult {
   /** ms timestamp of payment, when known */
   pay_date?: number;
   openid?: string;
+  /** the channel the payer chose in an aggregating cashier (Douyin: wxpay / alipay / douyin), recorded on the order */
+  provider_pay_method?: string;
   raw: unknown;
 }
 
@@ -113,6 +116,8 @@ export type NotifyEvent =
       mchid?: string;
       openid?: string;
       pay_date?: number;
+      /** the channel the payer chose in an aggregating cashier (QueryOrderResult.provider_pay_method) */
+      provider_pay_method?: string;
       /** normalised provider fields kept on the order as notify_info */
       info: Record<string, unknown>;
     }
@@ -194,6 +199,7 @@ export const CAPABILITY_MEMBER = {
   provideGoods: 'provideGoods',
   transfer: 'transfer',
   codepay: 'codepay',
+  balance: 'queryBalance',
 } as const satisfies Record<Capability, string>;
 
 export interface ProviderAdapter<C = Record<string, any>> {
@@ -228,4 +234,6 @@ export interface ProviderAdapter<C = Record<string, any>> {
   verifyPurchase?(proof: PurchaseProof, ctx: ProviderContext<C>, opts: { expectedProductIds?: string[] }): Promise<VerifiedPurchase>;
   /** capability `provideGoods`: asks the provider to push its delivery notification again */
   provideGoods?(q: { out_trade_no: string }, ctx: ProviderContext<C>): Promise<void>;
+  /** capability `balance`: the merchant account balance (integer fen, vk-uni-pay field names) */
+  queryBalance?(ctx: ProviderContext<C>): Promise<AccountBalance>;
 }

@@ -6,9 +6,10 @@
  */
 import { failureFinding, finding, Findings, probeOrderNo, type Finding } from '../core/doctor';
 import { PROVIDERS, configNodePath } from '../core/platform';
+import { PLATFORM_KEYS } from '../core/catalog';
 import { toDateTimeShanghai, type Clock } from '../core/time';
 import { loadAdapter } from '../providers/registry';
-import type { PlatformKey, ProviderContext, ProviderName } from '../providers/types';
+import type { ProviderContext, ProviderName } from '../providers/types';
 import { readNodeFiles, type PayConfig } from '../store/config';
 import { fetchTransport } from '../transport/http';
 import type { HttpTransport, KeyValueCache } from '../ports';
@@ -34,7 +35,6 @@ export interface DoctorEnv {
   pid?: string;
 }
 
-const PLATFORM_KEYS: readonly PlatformKey[] = ['mp-weixin', 'mp-alipay', 'app-plus', 'h5', 'h5-weixin', 'mweb'];
 const NOTIFY_PATH = '/http/vk-pay';
 const SHANGHAI_OFFSET_MIN = 480;
 /** a clock this far from the gateways' Date headers makes signatures and notification windows fail */

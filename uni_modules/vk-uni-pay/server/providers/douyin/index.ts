@@ -10,7 +10,6 @@
  * Token over the fields exactly as received, and answered `{"err_no":0,"err_tips":"success"}`.
  */
 import { PayError } from '../../core/errors';
-import { fenToYuan } from '../../core/money';
 import { parseProviderTime } from '../../core/time';
 import { callGateway, gatewayUrl, jsonObject, verifyJsonAnswer } from '../gateway';
 import type { IntegratedResponse } from '../../../../../types/unicloud-server';
@@ -26,6 +25,7 @@ import type {
   RefundResult,
   TradeState,
 } from '../types';
+import type { AccountBalance } from '../hooks';
 import { douyinCallbackSignatureValid, douyinRequestSign, type DouyinParam } from './sign';
 
 export const DOUYIN_NODE = 'douyin.mp-toutiao';
@@ -58,6 +58,8 @@ export interface DouyinConfig {
   gateway?: string;
   /** ms, default 10000 */
   timeout?: number;
+  /** the channel account queryAccountBalance reads (`channel_type`: alipay, wx, hz …), default alipay */
+  balanceChannelType?: string;
 }
 
 /** err_no values meaning "busy / may or may not have happened, ask again with the same numbers" (docs/douyin.md) */
@@ -236,32 +238,29 @@ async function queryRefund(q: { out_trade_no: string; out_refund_no: string }, c
   return { state, refund_id: typeof info.refund_no === 'string' ? info.refund_no : undefined, refund_fee: info.refund_amount, raw: r };
 }
 
-/** vk-uni-pay's queryAccountBalance fields for douyin, in yuan (vk's unit) from Douyin's fen. */
-export interface DouyinBalance {
-  onlineAmount: number;
-  withdrawableAmount: number;
-  freezeAmount: number;
-  /** which channel account was asked (`channel_type`: alipay, wx, hz …) */
-  channelType: string;
-}
-
-const yuan = (fen: unknown): number => {
-  if (typeof fen !== 'number' || !Number.isSafeInteger(fen) || fen < 0) throw new PayError('GATEWAY_RESPONSE_INVALID');
-  return Number(fenToYuan(fen));
+const fen = (v: unknown): number => {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new PayError('GATEWAY_RESPONSE_INVALID');
+  return v;
 };
 
-/** 商户余额查询 for the configured merchant (mchId) and one channel account (default alipay). */
-export async function queryMerchantBalance(ctx: ProviderContext<DouyinConfig>, channelType = 'alipay'): Promise<DouyinBalance> {
-  if (!/^[a-z]{1,32}$/.test(channelType)) throw new PayError('FIELD_INVALID', { field: 'channel_type', reason: 'alipay, wx, hz, …' });
-  const r = await douyinRequest(DOUYIN_PATHS.queryBalance, { merchant_uid: need(ctx.config, 'mchId'), channel_type: channelType }, ctx);
+/**
+ * 商户余额查询 for the configured merchant (mchId) and one channel account (`balanceChannelType`,
+ * default alipay), in fen under vk-uni-pay's names; the service answers them in yuan.
+ * availableAmount (vk documents it for Alipay only) is the withdrawable amount here.
+ */
+export async function queryBalance(ctx: ProviderContext<DouyinConfig>): Promise<AccountBalance> {
+  const channel = ctx.config.balanceChannelType ?? 'alipay';
+  if (!/^[a-z]{1,32}$/.test(channel)) throw new PayError('FIELD_INVALID', { field: 'balanceChannelType', reason: 'alipay, wx, hz, …' });
+  const r = await douyinRequest(DOUYIN_PATHS.queryBalance, { merchant_uid: need(ctx.config, 'mchId'), channel_type: channel }, ctx);
   const a = r.account_info as Record<string, unknown> | undefined;
   if (!a) throw new PayError('GATEWAY_RESPONSE_INVALID');
   // the field name's misspelling is Douyin's own
+  const withdrawable = fen(a.withdrawable_balacne ?? a.withdrawable_balance);
   return {
-    onlineAmount: yuan(a.online_balance),
-    withdrawableAmount: yuan(a.withdrawable_balacne ?? a.withdrawable_balance),
-    freezeAmount: yuan(a.freeze_balance ?? 0),
-    channelType,
+    availableAmount: withdrawable,
+    withdrawableAmount: withdrawable,
+    onlineAmount: fen(a.online_balance),
+    freezeAmount: fen(a.freeze_balance ?? 0),
   };
 }
 
@@ -368,6 +367,7 @@ export const adapter: ProviderAdapter<DouyinConfig> = {
   refund,
   queryRefund,
   verifyNotify,
+  queryBalance,
   /** `{"err_no":0,"err_tips":"success"}` acknowledges; anything else makes Douyin retry */
   notifyReply: (ok, message) => reply(ok, message),
 };
