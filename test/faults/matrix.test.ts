@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { FAULTS, FORWARDED_FAULTS, startFaultProxy, type FaultProxy } from '../../tools/sandbox/fault-proxy';
 import { createWxpayMerchant, startWxpaySandbox, type WxpaySandbox, type WxpaySandboxMerchant } from '../../tools/sandbox/wxpay';
 import { startVksPaySandbox, type VksPaySandbox } from '../../tools/sandbox/vkspay';
+import { startDouyinSandbox, type DouyinSandbox, type DouyinApp } from '../../tools/sandbox/douyin';
 import { startWxApiSandbox, type WxApiSandbox, type WxApp } from '../../tools/sandbox/wxapi';
 import { startAppleSandbox, type AppleSandbox } from '../../tools/sandbox/apple';
 import { createAlipayApp, startAlipaySandbox, type AlipaySandbox, type AlipaySandboxApp } from '../../tools/sandbox/alipay';
@@ -49,6 +50,13 @@ let ali: AlipaySandbox;
 let aliApp: AlipaySandboxApp;
 const xApp: WxApp = sandboxWxApp();
 const vksMerchant = { mchId: 'vks-faults', key: randomBytes(16).toString('hex') };
+let dy: DouyinSandbox;
+const dyApp: DouyinApp = {
+  appId: 'tt00000000faults01',
+  salt: randomBytes(16).toString('hex'),
+  token: randomBytes(8).toString('hex'),
+  mchId: 'M-faults',
+};
 const proxies: Record<string, FaultProxy> = {};
 const xOrder = (no: string) => wxapi.orders.get(`${xApp.appId}|${no}`);
 const vksOrder = (no: string) => vks.orders.get(`${vksMerchant.mchId}|${no}`);
@@ -64,6 +72,7 @@ function config(wxVersion: 2 | 3) {
     notifyUrl: { 'local-space': 'http://127.0.0.1:9/http/vk-pay' },
     wxpay: { h5: { ...wxpayNode(wxMerchant, wxVersion, proxies[`wxpay v${wxVersion}`].url), timeout: timing.gatewayTimeoutMs } },
     vkspay: { mchId: vksMerchant.mchId, key: vksMerchant.key, gateway: proxies.vkspay.url, timeout: timing.gatewayTimeoutMs },
+    douyin: { 'mp-toutiao': { ...dyApp, gateway: proxies.douyin.url, timeout: timing.gatewayTimeoutMs } },
     'wxpay-virtual': {
       'mp-weixin': {
         appId: xApp.appId,
@@ -227,6 +236,65 @@ function vkspayRows(): ProviderRows {
           const b = await refundBook(e, no);
           expect(b.order).toBe(b.succeeded);
           expect(vksOrder(no)!.refunded).toBe(b.succeeded);
+        },
+      },
+    },
+  };
+}
+
+/** Douyin: answers are not signed (TLS only); a refund is only accepted, settled by query_refund. */
+function douyinRows(): ProviderRows {
+  const is = (path: string) => (r: { path: string }) => r.path.endsWith(path);
+  const createDy = (e: Env, no: string) =>
+    createPayment(e.deps, {
+      provider: 'douyin',
+      context: { uniPlatform: 'mp-toutiao', clientIP: '127.0.0.1' },
+      data: { out_trade_no: no, total_fee: 1000, subject: '故障矩阵', type: 'goods' },
+    });
+  const paid = async (e: Env) => {
+    const no = tradeNo('D');
+    await createDy(e, no);
+    await dy.pay(no);
+    return no;
+  };
+  const refunded = (no: string) => [...dy.order(no)!.refunds.values()].filter((r) => r.status !== 'FAIL').reduce((n, r) => n + r.amount, 0);
+  return {
+    label: 'douyin',
+    target: dy.url,
+    passThrough: ['unsigned', 'mis-signed'],
+    cells: {
+      create: {
+        match: is('/create_order'),
+        prepare: async () => tradeNo('D'),
+        run: (e, no) => createDy(e, no),
+        retry: (e, no) => createDy(e, no),
+        converged: async (e, no) => {
+          expect(await order(e, no)).toMatchObject({ status: ORDER_STATUS.UNPAID });
+          expect(dy.order(no)).toMatchObject({ status: 'PROCESSING', total_amount: 1000 });
+        },
+      },
+      query: {
+        match: is('/query_order'),
+        prepare: paid,
+        run: (e, no) => queryPayment(e.deps, { out_trade_no: no }),
+        sound: async (e, no) => expect([ORDER_STATUS.UNPAID, ORDER_STATUS.PAID]).toContain((await order(e, no)).status),
+        retry: (e, no) => queryPayment(e.deps, { out_trade_no: no }),
+        converged: async (e, no) => expect((await order(e, no)).status).toBe(ORDER_STATUS.PAID),
+      },
+      refund: {
+        match: is('/create_refund'),
+        prepare: async (e) => {
+          const no = await paid(e);
+          await queryPayment(e.deps, { out_trade_no: no });
+          return no;
+        },
+        run: (e, no) => refund(e.deps, { out_trade_no: no, out_refund_no: `${no}-1`, refund_fee: 400 }),
+        sound: (e, no) => refundSound(e, no, refunded(no)),
+        retry: (e, no) => settleRefund(e, no, `${no}-1`, (n) => refund(e.deps, { out_trade_no: no, out_refund_no: n, refund_fee: 400 })),
+        converged: async (e, no) => {
+          const b = await refundBook(e, no);
+          expect(b.order).toBe(b.succeeded);
+          expect(refunded(no)).toBe(b.succeeded);
         },
       },
     },
@@ -428,14 +496,15 @@ beforeAll(async () => {
   env = await startEnv();
   wxMerchant = await createWxpayMerchant({ appids: Object.values(WX_APPIDS), signMode: 'public-key' });
   aliApp = await createAlipayApp();
-  [wx, vks, wxapi, apple, ali] = await Promise.all([
+  [wx, vks, wxapi, apple, ali, dy] = await Promise.all([
     startWxpaySandbox({ merchants: [wxMerchant], port: 0, retryDelaysMs: [], quiet: true }),
     startVksPaySandbox({ port: 0, merchants: [vksMerchant], notifyRetryDelaysMs: [] }),
     startWxApiSandbox({ apps: [xApp], pushRetryDelaysMs: [] }),
     startAppleSandbox({ bundleId: APPLE_BUNDLE_ID }),
     startAlipaySandbox({ apps: [aliApp], port: 0, retryDelaysMs: [], quiet: true }),
+    startDouyinSandbox({ apps: [dyApp], notifyRetryDelaysMs: [], refundDelayMs: 0 }),
   ]);
-  ROWS = [wxpayRows(3), wxpayRows(2), vkspayRows(), virtualRows(), appleRows(), alipayRows()];
+  ROWS = [wxpayRows(3), wxpayRows(2), vkspayRows(), virtualRows(), appleRows(), alipayRows(), douyinRows()];
   for (const r of ROWS) proxies[r.label] = await startFaultProxy(r.target);
 }, 60_000);
 
@@ -447,6 +516,7 @@ afterAll(async () => {
     wxapi?.close(),
     apple?.close(),
     ali?.close(),
+    dy?.close(),
   ]);
   await env?.close();
   if (results.length) {
@@ -461,7 +531,7 @@ afterAll(async () => {
 });
 
 const OPERATIONS: Operation[] = ['create', 'query', 'refund', 'close'];
-const PROVIDERS = ['wxpay v3', 'wxpay v2', 'vkspay', 'wxpay-virtual', 'appleiap', 'alipay'];
+const PROVIDERS = ['wxpay v3', 'wxpay v2', 'vkspay', 'wxpay-virtual', 'appleiap', 'alipay', 'douyin'];
 
 describe.each(PROVIDERS)('%s', (label) => {
   test.each(OPERATIONS)('%s through every fault: coded, bounded, sound, converges', async (operation) => {

@@ -204,6 +204,16 @@ describe('query_order, refunds, balance', () => {
     expect(t.body()).toMatchObject({ out_refund_no: 'D1-1' });
   });
 
+  test('query_refund err_no 2000 (no such refund) → FAIL with nothing refunded; other refusals stay errors', async () => {
+    const none = scripted(() => ({ json: { err_no: 2000, err_tips: '退款记录不存在' } }));
+    expect(await adapter.queryRefund!({ out_trade_no: 'D1', out_refund_no: 'D1-9' }, none.ctx)).toMatchObject({
+      state: 'FAIL',
+      refund_fee: 0,
+    });
+    const busy = scripted(() => ({ json: { err_no: 1001, err_tips: '业务繁忙' } }));
+    await expect(adapter.queryRefund!({ out_trade_no: 'D1', out_refund_no: 'D1-9' }, busy.ctx)).rejects.toMatchObject({ retryable: true });
+  });
+
   test('balance: integer fen under vk-uni-pay names; merchant_uid and channel_type are signed', async () => {
     const t = scripted(() => ({
       json: { err_no: 0, account_info: { online_balance: 1001, withdrawable_balacne: 20, freeze_balance: 0 } },

@@ -231,7 +231,9 @@ async function refund(input: RefundInput, ctx: ProviderContext<DouyinConfig>): P
 const REFUND_STATE: Record<string, RefundResult['state']> = { SUCCESS: 'SUCCESS', PROCESSING: 'PROCESSING', FAIL: 'FAIL' };
 
 async function queryRefund(q: { out_trade_no: string; out_refund_no: string }, ctx: ProviderContext<DouyinConfig>): Promise<RefundResult> {
-  const r = await douyinRequest(DOUYIN_PATHS.queryRefund, { out_refund_no: q.out_refund_no }, ctx);
+  const r = await douyinRequest(DOUYIN_PATHS.queryRefund, { out_refund_no: q.out_refund_no }, ctx, [DOUYIN_NOT_FOUND]);
+  // no such refund at Douyin: the service releases it as failed only once its grace period is over
+  if (r.err_no === DOUYIN_NOT_FOUND) return { state: 'FAIL', refund_fee: 0, raw: r };
   const info = r.refundInfo as Record<string, unknown> | undefined;
   const state = REFUND_STATE[String(info?.refund_status)];
   if (!info || !state || typeof info.refund_amount !== 'number') throw new PayError('GATEWAY_RESPONSE_INVALID');
