@@ -309,3 +309,46 @@ describe('notifications', () => {
     expect(JSON.parse(adapter.notifyReply(false, 'FAIL').body as string)).toEqual({ err_no: 1, err_tips: 'FAIL' });
   });
 });
+
+describe('catalog wiring', () => {
+  test('mp-toutiao detects douyin_mp-toutiao; other platforms are refused; the notify route parses', async () => {
+    const { detectPayType } = await import('../../uni_modules/vk-uni-pay/server/core/platform');
+    const { parseNotifyRoute } = await import('../../uni_modules/vk-uni-pay/server/services/notify');
+    expect(detectPayType({ provider: 'douyin', uniPlatform: 'mp-toutiao', userAgent: '' })).toEqual({
+      payType: 'douyin_mp-toutiao',
+      platformKey: 'mp-toutiao',
+      qr: false,
+    });
+    expect(() => detectPayType({ provider: 'douyin', uniPlatform: 'mp-weixin', userAgent: '' })).toThrow(
+      expect.objectContaining({ code: 1007 }),
+    );
+    expect(parseNotifyRoute('/paymentNotify/douyin_mp-toutiao/D20261201000001')).toMatchObject({
+      provider: 'douyin',
+      platformKey: 'mp-toutiao',
+    });
+    expect(parseNotifyRoute('/vk-pay-notify/douyin_mp-toutiao/D20261201000001')).toMatchObject({ provider: 'douyin' });
+  });
+
+  test('doctor reads the douyin.mp-toutiao node: missing salt/token are errors, no unknown-node warning', async () => {
+    const { runDoctor } = await import('../../uni_modules/vk-uni-pay/server/services/doctor');
+    const env = { clock: { now: () => NOW } };
+    const good = await runDoctor(
+      { notifyUrl: { s1: 'https://fc.example/http/vk-pay' }, douyin: { 'mp-toutiao': { ...CONFIG, gateway: undefined } } },
+      env,
+      {
+        spaceIds: ['s1'],
+      },
+    );
+    expect(good.findings.filter((f) => f.severity !== 'info' && f.node.startsWith('douyin'))).toEqual([]);
+    const bad = await runDoctor(
+      { notifyUrl: { s1: 'https://fc.example/http/vk-pay' }, douyin: { 'mp-toutiao': { appId: 'tt1', salt: '', token: '' } } },
+      env,
+      {
+        spaceIds: ['s1'],
+      },
+    );
+    const checks = bad.findings.filter((f) => f.node === 'douyin.mp-toutiao').map((f) => `${f.severity} ${f.check}`);
+    expect(checks).toEqual(expect.arrayContaining(['error salt', 'error token', 'info mchId']));
+    expect(bad.findings.some((f) => f.check === 'unknown-node')).toBe(false);
+  });
+});

@@ -27,6 +27,7 @@ import type {
 } from '../types';
 import type { AccountBalance } from '../hooks';
 import { douyinCallbackSignatureValid, douyinRequestSign, type DouyinParam } from './sign';
+import { diagnoseDouyin } from './doctor';
 
 export const DOUYIN_NODE = 'douyin.mp-toutiao';
 /** production host of the ecpay APIs */
@@ -364,6 +365,7 @@ function reply(ok: boolean, message?: string): IntegratedResponse {
 
 export const adapter: ProviderAdapter<DouyinConfig> = {
   provider: 'douyin',
+  diagnose: diagnoseDouyin,
   createOrder,
   queryOrder,
   refund,
