@@ -190,32 +190,45 @@ function wxpayRows(version: 2 | 3): ProviderRows {
   return { label, target: wx.url, cells };
 }
 
-function vkspayRows(): ProviderRows {
-  const is = (m: string) => (r: { body: Buffer }) => r.body.toString().includes(`"method":"${m}"`);
+/**
+ * A protocol whose answers are not signed (TLS only: VksPay, Douyin): no signature to strip or
+ * forge, so those faults pass through; create, query of a paid order and a 400 refund of 1000.
+ */
+function tlsOnlyRows(p: {
+  label: string;
+  target: string;
+  match: Record<'create' | 'query' | 'refund', (r: { body: Buffer; path: string }) => boolean>;
+  create(e: Env, no: string): Promise<unknown>;
+  pay(no: string): Promise<void>;
+  /** the peer has the order, unpaid */
+  peerUnpaid(no: string): void;
+  /** fen the peer has refunded for the order */
+  refunded(no: string): number;
+}): ProviderRows {
   const paid = async (e: Env) => {
-    const no = tradeNo('V');
-    await create(e, 'vkspay', no);
-    await vks.pay(no);
+    const no = tradeNo(p.label.slice(0, 1).toUpperCase());
+    await p.create(e, no);
+    await p.pay(no);
     return no;
   };
+  const refund400 = (e: Env, no: string, n = `${no}-1`) => refund(e.deps, { out_trade_no: no, out_refund_no: n, refund_fee: 400 });
   return {
-    label: 'vkspay',
-    target: vks.url,
-    // answers are not signed (TLS only): there is no signature to strip or forge
+    label: p.label,
+    target: p.target,
     passThrough: ['unsigned', 'mis-signed'],
     cells: {
       create: {
-        match: is('webpay'),
-        prepare: async () => tradeNo('V'),
-        run: (e, no) => create(e, 'vkspay', no),
-        retry: (e, no) => create(e, 'vkspay', no),
+        match: p.match.create,
+        prepare: async () => tradeNo(p.label.slice(0, 1).toUpperCase()),
+        run: (e, no) => p.create(e, no),
+        retry: (e, no) => p.create(e, no),
         converged: async (e, no) => {
           expect(await order(e, no)).toMatchObject({ status: ORDER_STATUS.UNPAID });
-          expect(vksOrder(no)).toMatchObject({ status: 'NOTPAY' });
+          p.peerUnpaid(no);
         },
       },
       query: {
-        match: is('orderquery'),
+        match: p.match.query,
         prepare: paid,
         run: (e, no) => queryPayment(e.deps, { out_trade_no: no }),
         sound: async (e, no) => expect([ORDER_STATUS.UNPAID, ORDER_STATUS.PAID]).toContain((await order(e, no)).status),
@@ -223,82 +236,55 @@ function vkspayRows(): ProviderRows {
         converged: async (e, no) => expect((await order(e, no)).status).toBe(ORDER_STATUS.PAID),
       },
       refund: {
-        match: is('orderrefund'),
+        match: p.match.refund,
         prepare: async (e) => {
           const no = await paid(e);
           await queryPayment(e.deps, { out_trade_no: no });
           return no;
         },
-        run: (e, no) => refund(e.deps, { out_trade_no: no, out_refund_no: `${no}-1`, refund_fee: 400 }),
-        sound: (e, no) => refundSound(e, no, vksOrder(no)!.refunded),
-        retry: (e, no) => settleRefund(e, no, `${no}-1`, (n) => refund(e.deps, { out_trade_no: no, out_refund_no: n, refund_fee: 400 })),
+        run: (e, no) => refund400(e, no),
+        sound: (e, no) => refundSound(e, no, p.refunded(no)),
+        retry: (e, no) => settleRefund(e, no, `${no}-1`, (n) => refund400(e, no, n)),
         converged: async (e, no) => {
           const b = await refundBook(e, no);
           expect(b.order).toBe(b.succeeded);
-          expect(vksOrder(no)!.refunded).toBe(b.succeeded);
+          expect(p.refunded(no)).toBe(b.succeeded);
         },
       },
     },
   };
 }
 
-/** Douyin: answers are not signed (TLS only); a refund is only accepted, settled by query_refund. */
+function vkspayRows(): ProviderRows {
+  const is = (m: string) => (r: { body: Buffer }) => r.body.toString().includes(`"method":"${m}"`);
+  return tlsOnlyRows({
+    label: 'vkspay',
+    target: vks.url,
+    match: { create: is('webpay'), query: is('orderquery'), refund: is('orderrefund') },
+    create: (e, no) => create(e, 'vkspay', no),
+    pay: (no) => vks.pay(no),
+    peerUnpaid: (no) => expect(vksOrder(no)).toMatchObject({ status: 'NOTPAY' }),
+    refunded: (no) => vksOrder(no)!.refunded,
+  });
+}
+
+/** Douyin: a refund is only accepted, then settled by query_refund (the peer settles at once here). */
 function douyinRows(): ProviderRows {
   const is = (path: string) => (r: { path: string }) => r.path.endsWith(path);
-  const createDy = (e: Env, no: string) =>
-    createPayment(e.deps, {
-      provider: 'douyin',
-      context: { uniPlatform: 'mp-toutiao', clientIP: '127.0.0.1' },
-      data: { out_trade_no: no, total_fee: 1000, subject: '故障矩阵', type: 'goods' },
-    });
-  const paid = async (e: Env) => {
-    const no = tradeNo('D');
-    await createDy(e, no);
-    await dy.pay(no);
-    return no;
-  };
-  const refunded = (no: string) => [...dy.order(no)!.refunds.values()].filter((r) => r.status !== 'FAIL').reduce((n, r) => n + r.amount, 0);
-  return {
+  return tlsOnlyRows({
     label: 'douyin',
     target: dy.url,
-    passThrough: ['unsigned', 'mis-signed'],
-    cells: {
-      create: {
-        match: is('/create_order'),
-        prepare: async () => tradeNo('D'),
-        run: (e, no) => createDy(e, no),
-        retry: (e, no) => createDy(e, no),
-        converged: async (e, no) => {
-          expect(await order(e, no)).toMatchObject({ status: ORDER_STATUS.UNPAID });
-          expect(dy.order(no)).toMatchObject({ status: 'PROCESSING', total_amount: 1000 });
-        },
-      },
-      query: {
-        match: is('/query_order'),
-        prepare: paid,
-        run: (e, no) => queryPayment(e.deps, { out_trade_no: no }),
-        sound: async (e, no) => expect([ORDER_STATUS.UNPAID, ORDER_STATUS.PAID]).toContain((await order(e, no)).status),
-        retry: (e, no) => queryPayment(e.deps, { out_trade_no: no }),
-        converged: async (e, no) => expect((await order(e, no)).status).toBe(ORDER_STATUS.PAID),
-      },
-      refund: {
-        match: is('/create_refund'),
-        prepare: async (e) => {
-          const no = await paid(e);
-          await queryPayment(e.deps, { out_trade_no: no });
-          return no;
-        },
-        run: (e, no) => refund(e.deps, { out_trade_no: no, out_refund_no: `${no}-1`, refund_fee: 400 }),
-        sound: (e, no) => refundSound(e, no, refunded(no)),
-        retry: (e, no) => settleRefund(e, no, `${no}-1`, (n) => refund(e.deps, { out_trade_no: no, out_refund_no: n, refund_fee: 400 })),
-        converged: async (e, no) => {
-          const b = await refundBook(e, no);
-          expect(b.order).toBe(b.succeeded);
-          expect(refunded(no)).toBe(b.succeeded);
-        },
-      },
-    },
-  };
+    match: { create: is('/create_order'), query: is('/query_order'), refund: is('/create_refund') },
+    create: (e, no) =>
+      createPayment(e.deps, {
+        provider: 'douyin',
+        context: { uniPlatform: 'mp-toutiao', clientIP: '127.0.0.1' },
+        data: { out_trade_no: no, total_fee: 1000, subject: '故障矩阵', type: 'goods' },
+      }),
+    pay: (no) => dy.pay(no),
+    peerUnpaid: (no) => expect(dy.order(no)).toMatchObject({ status: 'PROCESSING', total_amount: 1000 }),
+    refunded: (no) => [...dy.order(no)!.refunds.values()].filter((r) => r.status !== 'FAIL').reduce((n, r) => n + r.amount, 0),
+  });
 }
 
 function virtualRows(): ProviderRows {
