@@ -76,6 +76,7 @@ function firstCalls(stack: Stack): Record<string, { provider: string; options: R
     alipay: { provider: 'alipay', options: { context: web, provider: 'alipay', isPC: true, data: {} } },
     vkspay: { provider: 'vkspay', options: { context: web, provider: 'vkspay', data: {} } },
     huawei: { provider: 'huawei', options: { context: { uniPlatform: 'app-harmony' }, provider: 'huawei', data: {} } },
+    douyin: { provider: 'douyin', options: { context: { uniPlatform: 'mp-toutiao' }, provider: 'douyin', data: {} } },
     appleiap: {
       provider: 'appleiap',
       options: { context: { uniPlatform: 'app' }, provider: 'appleiap', data: { productid: 'coins_600' } },

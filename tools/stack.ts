@@ -13,6 +13,7 @@ import { startAppleSandbox, type AppleSandbox } from './sandbox/apple';
 import { startWxApiSandbox, type WxApiSandbox, type WxApp } from './sandbox/wxapi';
 import { startVksPaySandbox, type VksPaySandbox, type VksMerchant } from './sandbox/vkspay';
 import { createHuaweiMerchant, startHuaweiSandbox, type HuaweiMerchant, type HuaweiSandbox } from './sandbox/huawei';
+import { startDouyinSandbox, type DouyinSandbox, type DouyinApp } from './sandbox/douyin';
 import { randomBytes } from 'node:crypto';
 
 export const ROOT = path.resolve(__dirname, '..');
@@ -79,6 +80,9 @@ export interface Stack {
   vksMerchant: VksMerchant;
   huawei: HuaweiSandbox;
   huaweiMerchant: HuaweiMerchant;
+  /** Douyin guaranteed payment (担保支付) stand-in, and the mini program it knows (salt, token) */
+  douyin: DouyinSandbox;
+  douyinApp: DouyinApp;
   configDir: string;
   /** the generated config object (what config.js exports) */
   config: Record<string, any>;
@@ -248,13 +252,20 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   alipayApp.authorizations = ALIPAY_AUTHORIZATIONS;
   const wxApp = sandboxWxApp();
   const vksMerchant: VksMerchant = { mchId: 'VKS10001', key: randomBytes(16).toString('hex') };
-  const [wxpay, alipay, apple, wxapi, vkspay, huawei] = await Promise.all([
+  const douyinApp: DouyinApp = {
+    appId: `tt${randomBytes(8).toString('hex')}`,
+    salt: randomBytes(20).toString('base64url'),
+    token: randomBytes(12).toString('hex'),
+    mchId: 'M7000000000000000001',
+  };
+  const [wxpay, alipay, apple, wxapi, vkspay, huawei, douyin] = await Promise.all([
     startWxpaySandbox({ merchants: [wxMerchant], port: 0, retryDelaysMs: opts.retryDelaysMs, quiet }),
     startAlipaySandbox({ apps: [alipayApp], port: 0, retryDelaysMs: opts.retryDelaysMs, quiet, refundNotify: opts.alipayRefundNotify }),
     startAppleSandbox({ port: 0, bundleId: APPLE_BUNDLE_ID, sharedSecret: 'apple-shared-secret' }),
     startWxApiSandbox({ port: 0, apps: [wxApp, officialAccountApp()], pushRetryDelaysMs: opts.retryDelaysMs }),
     startVksPaySandbox({ port: 0, merchants: [vksMerchant], notifyRetryDelaysMs: opts.retryDelaysMs }),
     startHuaweiSandbox({ port: 0, merchants: [huaweiMerchant], notifyRetryDelaysMs: opts.retryDelaysMs }),
+    startDouyinSandbox({ port: 0, apps: [douyinApp], notifyRetryDelaysMs: opts.retryDelaysMs }),
   ]);
   const spaceId = 'local-space';
   const runtime = await startRuntime({
@@ -301,6 +312,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     },
     vkspay: { mchId: vksMerchant.mchId, key: vksMerchant.key, gateway: vkspay.url },
     huawei: huaweiNodes(huaweiMerchant, huawei),
+    douyin: { 'mp-toutiao': { ...douyinApp, secret: randomBytes(16).toString('hex'), sandbox: false, gateway: douyin.url } },
     ...(opts.configOverrides ?? {}),
   };
   writeFileSync(
@@ -321,6 +333,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     vksMerchant,
     huawei,
     huaweiMerchant,
+    douyin,
+    douyinApp,
     configDir,
     config,
     async close() {
@@ -332,6 +346,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         wxapi.close(),
         vkspay.close(),
         huawei.close(),
+        douyin.close(),
       ]);
     },
   };

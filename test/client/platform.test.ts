@@ -12,7 +12,8 @@ describe('platform detection', () => {
     expect(normalizePlatform('app')).toBe('app');
     expect(normalizePlatform('mp-weixin')).toBe('mp-weixin');
     expect(normalizePlatform('mp-alipay')).toBe('mp-alipay');
-    expect(normalizePlatform('mp-toutiao')).toBe('other');
+    expect(normalizePlatform('mp-toutiao')).toBe('mp-toutiao');
+    expect(normalizePlatform('mp-baidu')).toBe('other');
     expect(normalizePlatform(undefined)).toBe('other');
   });
 

@@ -60,7 +60,7 @@ async function post(pathname: string, body: string, headers: Record<string, stri
 /** every secret of the generated config, as the fragments a leak would show */
 function secrets(): string[] {
   const out = new Set<string>();
-  const SECRET = /key|secret|token|password|encodingAESKey/i;
+  const SECRET = /key|secret|token|salt|password|encodingAESKey/i;
   const walk = (v: unknown, key = '') => {
     if (typeof v === 'string') {
       if (/Path$/.test(key)) v = readFileSync(v as string, 'utf8');
@@ -107,6 +107,26 @@ test('payments, forgeries and errors print no secret and answer none', async () 
       })
     ).text,
   ).toBe('fail');
+  // a Douyin order, and a notification signed with a wrong token to its route
+  const dy = await call(
+    'demo-shop',
+    'createRechargeOrder',
+    { item_id: 'r1', provider: 'douyin', user_id: 'u-secret' },
+    { uniPlatform: 'mp-toutiao' },
+  );
+  expect(dy.errCode).toBe(0);
+  const forged = {
+    timestamp: String(Math.floor(Date.now() / 1000)),
+    nonce: '1',
+    msg: '{}',
+    type: 'payment',
+    msg_signature: 'a'.repeat(40),
+  };
+  expect(
+    JSON.parse((await post(`/http/vk-pay/paymentNotify/douyin_mp-toutiao/${dy.out_trade_no}`, JSON.stringify(forged))).text),
+  ).toMatchObject({
+    err_no: 1,
+  });
   expect((await call('vk-pay', 'refund', { out_trade_no: r.out_trade_no })).errCode).toBe(5001);
   expect((await call('vk-pay', 'code2SessionWeixinMP', { code: 'no-such-code' }, { uniPlatform: 'mp-weixin' })).errCode).toBe(3001);
   expect(

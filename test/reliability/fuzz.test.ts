@@ -76,6 +76,7 @@ const PAY_TYPES = [
   'vkspay_h5',
   'appleiap_app-plus',
   'wxpay-virtual_mp-weixin',
+  'douyin_mp-toutiao',
 ];
 const ODD_STRINGS = [
   '',

@@ -21,7 +21,7 @@ const CATALOGUE = {
 
 const USER_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const OUT_TRADE_NO = /^[A-Za-z0-9_-]{1,64}$/;
-const PROVIDERS = ['wxpay', 'alipay', 'vkspay', 'wxpay-virtual', 'appleiap'];
+const PROVIDERS = ['wxpay', 'alipay', 'vkspay', 'wxpay-virtual', 'appleiap', 'douyin'];
 
 /**
  * Order validity (time_expire) the payer may choose, per kind of payment. Providers refuse an

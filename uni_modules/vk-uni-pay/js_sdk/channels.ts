@@ -27,6 +27,8 @@ export function route(ctx: FlowContext, flow: Flow, res: CreatePaymentResult, pa
     void h5Pay(ctx, flow, res);
   } else if (res.provider === 'wxpay-virtual' || payType.startsWith('wxpay-virtual_')) {
     virtualPay(ctx, flow, res);
+  } else if (res.provider === 'douyin' && env.platform === 'mp-toutiao') {
+    douyinPay(ctx, flow, res);
   } else if (env.platform === 'app' || env.platform === 'mp-weixin' || env.platform === 'mp-alipay' || env.platform === 'mp-harmony') {
     requestPayment(ctx, flow, res);
   } else {
@@ -158,6 +160,29 @@ export function onRequestFail(ctx: FlowContext, flow: Flow, err: UniFailResult, 
   } else {
     ctx.finishFail(flow, { failType: 'request', errMsg: String(err?.errMsg || 'requestPayment:fail'), errCode: err?.errCode });
   }
+}
+
+/**
+ * Douyin mini program guaranteed payment: `uni.requestPayment` → `tt.pay({ orderInfo, service: 5 })`.
+ * Its success callback fires whenever the cashier opened, with `code` 0 paid, 1 timeout, 2 failed,
+ * 3 closed, 4 cancelled, 9 unknown (docs/douyin.md): 0 takes the usual path, 9 always asks the
+ * server, 4 is a cancel, the rest a failure.
+ */
+function douyinPay(ctx: FlowContext, flow: Flow, res: CreatePaymentResult): void {
+  const otn = res.out_trade_no;
+  ctx.deps.uni.requestPayment({
+    provider: 'toutiao',
+    orderInfo: res.orderInfo,
+    service: 5,
+    success: (r) => {
+      const code = isRecord(r) ? String(r.code ?? '') : '';
+      if (code === '0') afterRequestSuccess(ctx, flow, otn);
+      else if (code === '9') pollUntilPaid(ctx, flow, otn);
+      else if (code === '4') ctx.finishCancel(flow, { errMsg: 'requestPayment:fail cancel' });
+      else ctx.finishFail(flow, { failType: 'request', errMsg: `requestPayment:fail ${code}`, errCode: code });
+    },
+    fail: (err) => onRequestFail(ctx, flow, err),
+  });
 }
 
 /** WeChat mini program virtual payment: `uni.requestVirtualPayment`. */

@@ -19,6 +19,8 @@ export function normalizePlatform(name: string | undefined | null): ClientPlatfo
       return 'mp-alipay';
     case 'mp-harmony':
       return 'mp-harmony';
+    case 'mp-toutiao':
+      return 'mp-toutiao';
     default:
       return 'other';
   }

@@ -7,9 +7,9 @@
  */
 
 /** Compile-time platform (uni-app `process.env.UNI_PLATFORM` / `#ifdef` value), normalised. */
-export type ClientPlatform = 'h5' | 'app' | 'mp-weixin' | 'mp-alipay' | 'mp-harmony' | 'other';
+export type ClientPlatform = 'h5' | 'app' | 'mp-weixin' | 'mp-alipay' | 'mp-harmony' | 'mp-toutiao' | 'other';
 
-export type PayProvider = 'wxpay' | 'alipay' | 'appleiap' | 'vkspay' | 'wxpay-virtual' | (string & {});
+export type PayProvider = 'wxpay' | 'alipay' | 'appleiap' | 'vkspay' | 'wxpay-virtual' | 'douyin' | (string & {});
 
 /** What the client knows about where it runs. */
 export interface PayEnv {

@@ -10,7 +10,7 @@ import type { AuthCodeRule } from './codepay';
  * vk-uni-pay platform keys; also the config node names (`config[provider][platformKey]`). `codepay`
  * (付款码) is chosen by `data.auth_code`, never by the client platform.
  */
-export type PlatformKey = 'mp-weixin' | 'mp-alipay' | 'app-plus' | 'h5' | 'h5-weixin' | 'mweb' | 'mp-harmony' | 'codepay';
+export type PlatformKey = 'mp-weixin' | 'mp-alipay' | 'app-plus' | 'h5' | 'h5-weixin' | 'mweb' | 'mp-harmony' | 'mp-toutiao' | 'codepay';
 
 export const PLATFORM_KEYS: readonly PlatformKey[] = [
   'mp-weixin',
@@ -20,6 +20,7 @@ export const PLATFORM_KEYS: readonly PlatformKey[] = [
   'h5-weixin',
   'mweb',
   'mp-harmony',
+  'mp-toutiao',
   'codepay',
 ];
 
@@ -165,6 +166,14 @@ const ROWS = [
     configNode: 'per-scene',
     nodeNames: { 'app-plus': 'app-harmony' },
     capabilities: ['refund', 'queryRefund'],
+  },
+  {
+    // 抖音小程序担保支付 (docs/douyin.md); valid_time is 5 minutes to 2 days
+    name: 'douyin',
+    scenes: { 'mp-toutiao': { timeExpireMinMs: 5 * 60_000 } },
+    detect: { platforms: { 'mp-toutiao': 'mp-toutiao' } },
+    configNode: 'per-scene',
+    capabilities: ['refund', 'queryRefund', 'balance'],
   },
 ] as const satisfies readonly ProviderEntry<string>[];
 

@@ -238,6 +238,11 @@ export const ERRORS = {
   ],
   NOTIFY_HANDLER_MISSING: [4009, '未找到业务回调 pay-notify/{type}.js', 'The handler pay-notify/{type}.js was not found'],
   NOTIFY_ROUTE_INVALID: [4010, '异步通知地址无效', 'Invalid notification route'],
+  NOTIFY_STALE: [
+    4021,
+    '异步通知时间戳超出有效期（{window}），按重放处理',
+    'The notification timestamp is outside its validity window ({window}); treated as a replay',
+  ],
 
   // ---- statements 对账单 (81xx)
   STATEMENT_DATE_INVALID: [

@@ -111,6 +111,8 @@ export interface PayOrder extends PartnerIds {
   expand_data?: Record<string, unknown>;
   provider_appid?: string;
   mch_id?: string;
+  /** the channel the payer chose in an aggregating cashier (vk-uni-pay field; Douyin: wxpay / alipay / douyin) */
+  provider_pay_method?: string;
   /** lease on the handler run (ms timestamp); 0 when free */
   handler_lock_until: number;
   /** token of the run holding the lease */
@@ -168,6 +170,7 @@ export const ORDER_FIELDS: ReadonlySet<string> = new Set([
   'expand_data',
   'provider_appid',
   'mch_id',
+  'provider_pay_method',
   'handler_lock_until',
   'handler_lease',
   'handler_attempts',

@@ -83,6 +83,8 @@ export interface QueryOrderResult {
   /** ms timestamp of payment, when known */
   pay_date?: number;
   openid?: string;
+  /** the channel the payer chose in an aggregating cashier (Douyin: wxpay / alipay / douyin), recorded on the order */
+  provider_pay_method?: string;
   raw: unknown;
 }
 
@@ -119,6 +121,8 @@ export type NotifyEvent =
       mchid?: string;
       openid?: string;
       pay_date?: number;
+      /** the channel the payer chose in an aggregating cashier (QueryOrderResult.provider_pay_method) */
+      provider_pay_method?: string;
       /** normalised provider fields kept on the order as notify_info */
       info: Record<string, unknown>;
       /** service-provider ids the notification carries (e.g. sub_mchid), each matched with the order's field of that name */

@@ -6,7 +6,7 @@ import type { Logger } from '../ports';
 
 export type { Logger };
 
-const SECRET_KEY = /key|secret|sign|cert|token|password|authorization|session|body|raw|pem|private/i;
+const SECRET_KEY = /key|secret|sign|cert|token|salt|password|authorization|session|body|raw|pem|private/i;
 
 export function maskFields(fields: Record<string, unknown> = {}): Record<string, unknown> {
   const out: Record<string, unknown> = {};

@@ -139,6 +139,7 @@ async function handleEvent(
         openid: q.openid,
         notify_mode: 1,
         pay_type: payType,
+        provider_pay_method: q.provider_pay_method,
       });
       return adapter.notifyReply(outcome === 'done');
     }
@@ -155,6 +156,7 @@ async function handleEvent(
         notify_mode: 1,
         pay_type: payType,
         original_data,
+        provider_pay_method: event.provider_pay_method,
       });
       return adapter.notifyReply(outcome === 'done');
     }

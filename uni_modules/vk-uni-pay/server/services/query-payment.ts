@@ -82,7 +82,13 @@ export async function reconcile(deps: PayDeps, order: PayOrder): Promise<PayOrde
       deps.log.error('query.amount_mismatch', { out_trade_no: order.out_trade_no, provider_total: q.total_fee });
       return order;
     }
-    await settlePaid(deps, order, { transaction_id: q.transaction_id ?? '', pay_date: q.pay_date, openid: q.openid, notify_mode: 0 });
+    await settlePaid(deps, order, {
+      transaction_id: q.transaction_id ?? '',
+      pay_date: q.pay_date,
+      openid: q.openid,
+      notify_mode: 0,
+      provider_pay_method: q.provider_pay_method,
+    });
   } else if (q.state === 'CLOSED' || (expired && (q.state === 'NOTPAY' || q.state === 'NOT_FOUND'))) {
     await deps.orders.markClosed(order.out_trade_no, deps.clock.now());
   } else {

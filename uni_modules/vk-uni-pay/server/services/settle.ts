@@ -19,6 +19,8 @@ export interface PaidFacts {
   pay_type?: string;
   /** the raw notification body (vk-uni-pay's `original_data`) */
   original_data?: string;
+  /** the channel the payer chose in an aggregating cashier (recorded as vk-uni-pay does) */
+  provider_pay_method?: string;
 }
 
 export type HandlerOutcome = 'done' | 'failed' | 'busy';
@@ -43,6 +45,7 @@ export async function settlePaid(deps: PayDeps, order: PayOrder, facts: PaidFact
       ...(facts.notify_info ? { notify_info: facts.notify_info } : {}),
       ...(facts.original_data ? { original_data: facts.original_data } : {}),
       ...(facts.pay_type ? { pay_type: facts.pay_type as PayOrder['pay_type'] } : {}),
+      ...(facts.provider_pay_method ? { provider_pay_method: facts.provider_pay_method } : {}),
     },
     lease,
   );

@@ -130,4 +130,8 @@ module.exports = {
     'app-harmony': { appId: '', mchId: '', mchAuthId: '', mchPrivateKey: '', platformPublicKey: '', clientType: 'app-harmony' },
     'mp-harmony': { appId: '', mchId: '', mchAuthId: '', mchPrivateKey: '', platformPublicKey: '', clientType: 'mp-harmony' },
   },
+  // 抖音小程序担保支付：SALT 签名请求，Token 校验异步通知（抖音开放平台 → 支付设置）
+  douyin: {
+    'mp-toutiao': { appId: '', secret: '', mchId: '', salt: '', token: '', sandbox: false },
+  },
 };

@@ -12,7 +12,7 @@ declare namespace vkPay {
   export type ErrorCode = Errors.ErrorCode;
   export type ErrorKey = Errors.ErrorKey;
 
-  export type Provider = 'wxpay' | 'alipay' | 'appleiap' | 'vkspay' | 'wxpay-virtual' | 'huawei';
+  export type Provider = 'wxpay' | 'alipay' | 'appleiap' | 'vkspay' | 'wxpay-virtual' | 'huawei' | 'douyin';
 
   /** `<provider>_<config node>`, e.g. `wxpay_mp-weixin`, `alipay_h5`. */
   export type PayType = `${Provider}_${string}`;
