@@ -14,6 +14,7 @@ import { notifyProvideGoods } from '../services/virtual-payment';
 import { code2SessionAlipay, code2SessionWeixinH5, code2SessionWeixinMP, type LoginParams } from '../services/sessions';
 import { queryPayment, type QueryPaymentParams } from '../services/query-payment';
 import { runDoctor } from '../services/doctor';
+import { runTimer } from '../services/reconcile';
 import type { HttpInfo, IntegratedResponse } from '../../../../types/unicloud-server';
 import type { RawHttpRequest } from '../providers/types';
 
@@ -89,6 +90,8 @@ export function createVkPay(options: VkPayOptions = {}) {
     code2SessionWeixinH5: safe((params: LoginParams) => code2SessionWeixinH5(deps, params)),
     /** Alipay mini-program auth code → buyer id */
     code2SessionAlipay: safe((params: LoginParams) => code2SessionAlipay(deps, params)),
+    /** one reconciliation timer run (vk-pay's `_timing`); throws a coded error for a bad `timer` config */
+    runTimer: () => runTimer(deps),
     /** checks the merchant config (the `pid` merchant's, or config.js); server code only, never a client */
     doctor: safe(async (params: DoctorParams = {}) => {
       const spaceId = deps.spaceId();

@@ -95,7 +95,8 @@ export async function reconcile(deps: PayDeps, order: PayOrder): Promise<PayOrde
       return order;
     }
     await settlePaid(deps, order, { transaction_id: q.transaction_id ?? '', pay_date: q.pay_date, openid: q.openid, notify_mode: 0 });
-  } else if (q.state === 'CLOSED' || (expired && (q.state === 'NOTPAY' || q.state === 'NOT_FOUND'))) {
+  } else if (q.state === 'CLOSED' || (expired && (q.state === 'NOT_FOUND' || (q.state === 'NOTPAY' && !adapter.closeOrder)))) {
+    // an expired trade the provider can close is closed there first (closeOrder, the timer): never closed here while payable
     await deps.orders.markClosed(order.out_trade_no, deps.clock.now());
   } else {
     return order;

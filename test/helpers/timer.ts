@@ -1,0 +1,43 @@
+/**
+ * Fires vk-pay's `_timing` through the in-process runtime (as uniCloud's scheduler would) and reads
+ * each run's summary line (`timer.run`) from the plugin's log.
+ */
+import nodeConsole from 'node:console';
+import type { Stack } from '../../tools/stack';
+
+export type TimerRun = { run_id: string; ms: number; items: number; stopped?: string; error?: number } & Record<string, any>;
+
+/** Collects every `timer.run` line the plugin prints while installed (other lines are swallowed). */
+export function captureTimerRuns(): { runs: TimerRun[]; restore(): void } {
+  const previous = process.env.VK_PAY_LOG_LEVEL;
+  process.env.VK_PAY_LOG_LEVEL = 'info';
+  const runs: TimerRun[] = [];
+  // the runtime loads the plugin outside jest's sandbox: its `console` is Node's own
+  const spy = jest.spyOn(nodeConsole as Console, 'log').mockImplementation((line?: unknown) => {
+    if (typeof line !== 'string' || !line.includes('"timer.run"')) return;
+    const parsed = JSON.parse(line);
+    if (parsed.event === 'timer.run') runs.push(parsed);
+  });
+  return {
+    runs,
+    restore() {
+      spy.mockRestore();
+      process.env.VK_PAY_LOG_LEVEL = previous;
+    },
+  };
+}
+
+/**
+ * Fires `n` timer runs at once and returns their summaries. Rejects when a run failed (the
+ * runtime's code and message, e.g. a coded config error).
+ */
+export async function fireTimer(s: Stack, runs: TimerRun[], n = 1): Promise<TimerRun[]> {
+  const before = runs.length;
+  await Promise.all(Array.from({ length: n }, () => s.runtime.fireTiming('vk-pay')));
+  return runs.slice(before);
+}
+
+/** Sum of one count (`<step>.<outcome>`) over runs. */
+export function total(runs: TimerRun[], key: string): number {
+  return runs.reduce((sum, r) => sum + (Number(r[key]) || 0), 0);
+}
