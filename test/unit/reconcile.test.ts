@@ -199,6 +199,19 @@ describe('runs against the sandbox', () => {
         `timer cost, ${n} pending unpaid orders: ${gateway} gateway calls, ${roundTrips} DB round trips, ${run.ms} ms\n`,
       );
     }
+    for (const n of [1, 10]) {
+      for (let i = 0; i < n; i++) await lostOrder(deps, true);
+      counted.db.reset();
+      const calls = http.calls.length;
+      const run = await runTimer(deps);
+      const gateway = http.calls.length - calls;
+      const roundTrips = counted.db.count();
+      expect(run.counts).toEqual({ 'pending.paid': n });
+      expect(gateway).toBe(n);
+      process.stdout.write(
+        `timer cost, ${n} lost-notification paid orders: ${gateway} gateway calls, ${roundTrips} DB round trips, ${run.ms} ms\n`,
+      );
+    }
   });
 
   test('the wall-time budget: no new item after maxSeconds; the summary says so', async () => {
