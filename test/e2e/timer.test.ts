@@ -117,6 +117,34 @@ test('an order paid just before it expired is not closed: it is settled paid, it
   expect(await s.handlerCalls(no)).toHaveLength(1);
 });
 
+test('an expired Alipay QR never scanned (the provider has no such trade, verified) is closed; one still valid is left alone', async () => {
+  const open = tradeNo('TA');
+  const expired = tradeNo('TA');
+  for (const no of [open, expired]) {
+    const r = await s.createPayment({
+      provider: 'alipay',
+      isPC: true,
+      data: { out_trade_no: no, total_fee: 100, subject: '对账测试', type: 'counted', time_expire: Date.now() + 10 * 60_000 },
+    });
+    expect(r.errCode).toBe(0);
+  }
+  expect(await s.updateOrder(expired, { time_expire: Date.now() - 1000 })).toBe(1);
+  await fire();
+  expect(await s.order(expired)).toMatchObject({ status: -1 });
+  expect(await s.order(open)).toMatchObject({ status: 0, reconcile_attempts: 1 });
+});
+
+test('a payment settled by business code outside vk-pay (no handlers there) gets its handler run by the timer', async () => {
+  const no = await paidNotificationLost();
+  // closeOrder from the business object: the order turns out paid, the handler is left to vk-pay
+  expect((await s.call('test-shop', 'closeOrder', [{ out_trade_no: no }])).result).toMatchObject({ code: 2005 });
+  expect((await s.order(no))!.user_order_success).toBeUndefined();
+  const [run] = await fire();
+  expect(run['handlers.done']).toBeGreaterThanOrEqual(1);
+  expect(await s.order(no)).toMatchObject({ status: 1, user_order_success: true });
+  expect(await s.handlerCalls(no)).toHaveLength(1);
+});
+
 test('a handler that failed is re-run by the timer (lease rules kept); one that keeps failing waits with backoff', async () => {
   const flaky = await paidNotificationLost('flaky');
   const missing = await paidNotificationLost('no_such_handler');
