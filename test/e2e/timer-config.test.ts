@@ -2,8 +2,8 @@
  * The timer's settings through the runtime: the per-step item budget, and a bad value (a coded
  * error in the summary line and the run's failure, payments unaffected).
  */
-import { startTestStack, tradeNo, type TestStack } from '../helpers/project';
-import { captureTimerRuns, fireTimer } from '../helpers/timer';
+import { startTestStack, type TestStack } from '../helpers/project';
+import { captureTimerRuns, fireTimer, lostNotificationOrder } from '../helpers/timer';
 
 let log: ReturnType<typeof captureTimerRuns>;
 beforeAll(() => {
@@ -11,18 +11,7 @@ beforeAll(() => {
 });
 afterAll(() => log.restore());
 
-async function paidNotificationLost(s: TestStack): Promise<string> {
-  const no = tradeNo('TB');
-  const r = await s.createPayment({
-    provider: 'wxpay',
-    isPC: true,
-    data: { out_trade_no: no, total_fee: 100, subject: '预算', type: 'counted' },
-  });
-  expect(r.errCode).toBe(0);
-  s.wxpay.order(no)!.notify_url = 'http://127.0.0.1:9/lost';
-  await s.wxpay.pay(no);
-  return no;
-}
+const paidNotificationLost = (s: TestStack) => lostNotificationOrder(s);
 
 describe('timer.maxItems 2', () => {
   let s: TestStack;

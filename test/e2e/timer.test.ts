@@ -3,8 +3,8 @@
  * uniCloud's scheduler does), the sandbox gateways, the built plugin. Each run's summary line is
  * read from the log.
  */
-import { startTestStack, tradeNo, type TestStack } from '../helpers/project';
-import { captureTimerRuns, fireTimer, total, type TimerRun } from '../helpers/timer';
+import { startTestStack, type TestStack } from '../helpers/project';
+import { captureTimerRuns, fireTimer, lostNotificationOrder, total, type TimerRun } from '../helpers/timer';
 
 let s: TestStack;
 let log: ReturnType<typeof captureTimerRuns>;
@@ -24,24 +24,9 @@ afterAll(async () => {
   log?.restore();
 });
 
-async function newOrder(type = 'counted', extra: Record<string, unknown> = {}): Promise<string> {
-  const no = tradeNo('TM');
-  const r = await s.createPayment({
-    provider: 'wxpay',
-    isPC: true,
-    data: { out_trade_no: no, total_fee: 100, subject: '对账测试', type, ...extra },
-  });
-  expect(r.errCode).toBe(0);
-  return no;
-}
-
+const newOrder = (type = 'counted', data: Record<string, unknown> = {}) => lostNotificationOrder(s, { paid: false, type, data });
 /** paid at the provider, its notification lost on the way */
-async function paidNotificationLost(type = 'counted', extra: Record<string, unknown> = {}): Promise<string> {
-  const no = await newOrder(type, extra);
-  s.wxpay.order(no)!.notify_url = 'http://127.0.0.1:9/lost';
-  await s.wxpay.pay(no);
-  return no;
-}
+const paidNotificationLost = (type = 'counted', data: Record<string, unknown> = {}) => lostNotificationOrder(s, { type, data });
 
 /** every count of the runs that concerns one step */
 function stepCounts(runs: TimerRun[], step: string): Record<string, number> {
@@ -118,16 +103,11 @@ test('an order paid just before it expired is not closed: it is settled paid, it
 });
 
 test('an expired Alipay QR never scanned (the provider has no such trade, verified) is closed; one still valid is left alone', async () => {
-  const open = tradeNo('TA');
-  const expired = tradeNo('TA');
-  for (const no of [open, expired]) {
-    const r = await s.createPayment({
-      provider: 'alipay',
-      isPC: true,
-      data: { out_trade_no: no, total_fee: 100, subject: '对账测试', type: 'counted', time_expire: Date.now() + 10 * 60_000 },
-    });
-    expect(r.errCode).toBe(0);
-  }
+  const data = { time_expire: Date.now() + 10 * 60_000 };
+  const [open, expired] = [
+    await lostNotificationOrder(s, { provider: 'alipay', data }),
+    await lostNotificationOrder(s, { provider: 'alipay', data }),
+  ];
   expect(await s.updateOrder(expired, { time_expire: Date.now() - 1000 })).toBe(1);
   await fire();
   expect(await s.order(expired)).toMatchObject({ status: -1 });

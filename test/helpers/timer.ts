@@ -4,6 +4,7 @@
  */
 import nodeConsole from 'node:console';
 import type { Stack } from '../../tools/stack';
+import { tradeNo, type TestStack } from './project';
 
 export type TimerRun = { run_id: string; ms: number; items: number; stopped?: string; error?: number } & Record<string, any>;
 
@@ -40,4 +41,23 @@ export async function fireTimer(s: Stack, runs: TimerRun[], n = 1): Promise<Time
 /** Sum of one count (`<step>.<outcome>`) over runs. */
 export function total(runs: TimerRun[], key: string): number {
   return runs.reduce((sum, r) => sum + (Number(r[key]) || 0), 0);
+}
+
+/** A WeChat Pay QR order of `s`'s test shop whose notifications never arrive; `paid`: the payer paid it. */
+export async function lostNotificationOrder(
+  s: TestStack,
+  opts: { paid?: boolean; type?: string; data?: Record<string, unknown>; provider?: string } = {},
+): Promise<string> {
+  const no = tradeNo('TM');
+  const { paid = true, type = 'counted', provider = 'wxpay' } = opts;
+  const r = await s.createPayment({
+    provider,
+    isPC: true,
+    data: { out_trade_no: no, total_fee: 100, subject: '对账测试', type, ...opts.data },
+  });
+  expect(r.errCode).toBe(0);
+  if (provider !== 'wxpay') return no;
+  s.wxpay.order(no)!.notify_url = 'http://127.0.0.1:9/lost';
+  if (paid) await s.wxpay.pay(no);
+  return no;
 }

@@ -3,9 +3,9 @@
  * instances would): 20 paid orders whose notifications were lost and 10 still unpaid. Each order
  * is claimed (and asked about) once, each handler runs once, and the two summary lines add up.
  */
-import { startTestStack, tradeNo, type TestStack } from '../helpers/project';
+import { startTestStack, type TestStack } from '../helpers/project';
 import { startChildRuntime, type ChildRuntime } from './child-runtime';
-import { total, type TimerRun } from '../helpers/timer';
+import { lostNotificationOrder, total, type TimerRun } from '../helpers/timer';
 
 let s: TestStack;
 let runtimes: ChildRuntime[] = [];
@@ -20,18 +20,7 @@ afterAll(async () => {
   await s?.close();
 });
 
-async function order(paid: boolean): Promise<string> {
-  const no = tradeNo('RT');
-  const r = await s.createPayment({
-    provider: 'wxpay',
-    isPC: true,
-    data: { out_trade_no: no, total_fee: 100, subject: '并行对账', type: 'counted' },
-  });
-  expect(r.errCode).toBe(0);
-  s.wxpay.order(no)!.notify_url = 'http://127.0.0.1:9/lost';
-  if (paid) await s.wxpay.pay(no);
-  return no;
-}
+const order = (paid: boolean) => lostNotificationOrder(s, { paid });
 
 const summaries = (text: string): TimerRun[] =>
   text
