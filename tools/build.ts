@@ -16,25 +16,22 @@
 import * as esbuild from 'esbuild';
 import * as path from 'node:path';
 import { existsSync } from 'node:fs';
+import { PROVIDERS } from '../uni_modules/vk-uni-pay/server/core/catalog';
 
 const root = path.resolve(__dirname, '..');
 const plugin = path.join(root, 'uni_modules/vk-uni-pay');
 const server = path.join(plugin, 'server');
 const commonDist = path.join(plugin, 'uniCloud/cloudfunctions/common/vk-uni-pay/dist');
 const objectDist = path.join(plugin, 'uniCloud/cloudfunctions/vk-pay/dist');
-export const PROVIDERS = ['wxpay', 'alipay', 'appleiap', 'vkspay', 'wxpay-virtual'];
+export { PROVIDERS };
 
 /** Keeps lazy boundaries as runtime requires between the built files. */
 const boundaries: esbuild.Plugin = {
   name: 'vk-pay-boundaries',
   setup(b) {
-    b.onResolve({ filter: /^\.\/([a-z-]+)$/ }, (args) => {
-      const name = args.path.slice(2);
-      if (args.importer === path.join(server, 'providers/registry.ts') && PROVIDERS.includes(name))
-        return { path: `./providers/${name}.js`, external: true };
-      if (args.importer === path.join(server, 'entry/cloud-object.ts') && name === 'common') return { path: 'vk-uni-pay', external: true };
-      return undefined;
-    });
+    b.onResolve({ filter: /^\.\/common$/ }, (args) =>
+      args.importer === path.join(server, 'entry/cloud-object.ts') ? { path: 'vk-uni-pay', external: true } : undefined,
+    );
     b.onResolve({ filter: /^qrcode$/ }, (args) =>
       args.importer.startsWith(server) ? { path: './vendor/qrcode.js', external: true } : undefined,
     );
@@ -69,6 +66,8 @@ const common: esbuild.BuildOptions = {
   logLevel: 'warning',
   logOverride: { 'unsupported-require-call': 'silent' },
   plugins: [boundaries],
+  // providers/registry.ts requires `${dir}/<name>`: in the bundle each adapter is dist/providers/<name>.js
+  define: { VK_PAY_PROVIDERS_DIR: '"./providers"' },
 };
 
 export async function build(): Promise<void> {

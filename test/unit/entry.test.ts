@@ -14,6 +14,8 @@ test('every documented function is exported', () => {
     'createVkPay',
     'isPayError',
     'doctor',
+    'verifyApplePurchase',
+    'notifyProvideGoods',
     // vk-uni-pay's own entry points (drop-in)
     'paymentNotify',
     'checkTokenReturnUserId',
@@ -42,4 +44,13 @@ test('bad input to a module function is a {code, msg} result, never a throw', as
     msg: expect.stringContaining('provider'),
   });
   await expect(vkPay.closeOrder({})).resolves.toMatchObject({ code: 1021 });
+});
+
+test('the vk-uni-pay namespaces call the same rows of the API table', async () => {
+  // an instance without config answers a coded error: the namespace and the row give the same answer
+  const viaRow = await vkPay.notifyProvideGoods({ out_trade_no: 42 as never });
+  const viaNamespace = await vkPay.wxpayVirtual.notifyProvideGoods({ out_trade_no: 42 as never });
+  expect(viaNamespace).toEqual(viaRow);
+  expect(typeof (viaRow as { code: unknown }).code).toBe('number');
+  expect((viaRow as { code: number }).code).not.toBe(0);
 });

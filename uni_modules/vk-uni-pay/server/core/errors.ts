@@ -4,6 +4,8 @@
  * object maps it to uniCloud's `{errCode, errMsg, errSubject}` in the caller's locale.
  * `{name}` placeholders are filled from PayError vars; never put a secret in vars.
  */
+import { PROVIDERS } from './catalog';
+
 export const ERRORS = {
   // ---- configuration (1xx)
   NOTIFY_URL_MISSING: [
@@ -44,10 +46,11 @@ export const ERRORS = {
   ],
 
   // ---- createPayment input (10xx)
+  // the choices are the catalog's rows
   PROVIDER_INVALID: [
     1001,
-    'provider 无效，可选值：wxpay、alipay、appleiap、vkspay、wxpay-virtual',
-    'Invalid provider; use wxpay, alipay, appleiap, vkspay or wxpay-virtual',
+    `provider 无效，可选值：${PROVIDERS.join('、')}`,
+    `Invalid provider; use ${PROVIDERS.slice(0, -1).join(', ')} or ${PROVIDERS[PROVIDERS.length - 1]}`,
   ],
   TYPE_REQUIRED: [
     1002,

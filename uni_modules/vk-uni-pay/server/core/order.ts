@@ -1,5 +1,5 @@
 /** The payment order (`vk-pay-orders`) and its state machine. */
-import type { PayType, PlatformKey, ProviderName } from '../providers/types';
+import type { PayType, PlatformKey, ProviderName } from './catalog';
 
 export const ORDER_STATUS = {
   CLOSED: -1,

@@ -4,9 +4,9 @@
  * platform table (https://vkdoc.fsq.pub/vk-uni-pay/).
  */
 import { PayError } from './errors';
-import type { PayType, PlatformKey, ProviderName } from '../providers/types';
+import { configNodePath, PROVIDERS, providerEntry, sceneFacts, type PayType, type PlatformKey, type ProviderName } from './catalog';
 
-export const PROVIDERS: readonly ProviderName[] = ['wxpay', 'alipay', 'appleiap', 'vkspay', 'wxpay-virtual'];
+export { PROVIDERS, configNodePath };
 
 /** uni platform after folding synonyms: app | web | mp-weixin | mp-alipay | mp-* ... */
 export type UniPlatform = string;
@@ -92,56 +92,30 @@ export interface PayTypeDecision {
 
 const WECHAT_UA = /MicroMessenger/i;
 
-function decide(provider: ProviderName, platformKey: PlatformKey, qr = false): PayTypeDecision {
-  return { payType: `${provider}_${platformKey}` as PayType, platformKey, qr };
-}
-
+/** The scene for a provider on a client, from the provider's `detect` row in the catalog. */
 export function detectPayType(input: PayTypeInput): PayTypeDecision {
   const { provider, uniPlatform: p } = input;
-  const unsupported = () => new PayError('PLATFORM_UNSUPPORTED', { platform: p, provider });
-  switch (provider) {
-    case 'appleiap':
-      if (p !== 'app') throw unsupported();
-      return decide(provider, 'app-plus');
-    case 'wxpay-virtual':
-      if (p !== 'mp-weixin') throw unsupported();
-      return decide(provider, 'mp-weixin');
-    case 'vkspay': {
-      const key: Record<string, PlatformKey> = { web: 'h5', app: 'app-plus', 'mp-weixin': 'mp-weixin', 'mp-alipay': 'mp-alipay' };
-      if (!key[p]) throw unsupported();
-      return decide(provider, key[p], true);
-    }
-    case 'wxpay':
-    case 'alipay':
-      break;
-    default:
-      throw new PayError('PROVIDER_INVALID');
+  const entry = providerEntry(provider);
+  if (!entry) throw new PayError('PROVIDER_INVALID');
+  const d = entry.detect;
+  const decide = (platformKey: PlatformKey, qr = false): PayTypeDecision => ({
+    payType: `${provider}_${platformKey}` as PayType,
+    platformKey,
+    qr: qr || !!d.alwaysQr,
+  });
+  if (d.qrScene && input.needQRcode) return decide(d.qrScene, true);
+  if (p === 'web' && d.web) {
+    if (input.isPC) return decide(d.web.pc, true);
+    if (d.web.wechat && WECHAT_UA.test(input.userAgent)) return decide(d.web.wechat);
+    return decide(d.web.mobile);
   }
-  if (input.needQRcode) return decide(provider, 'h5', true);
-  if (provider === 'wxpay') {
-    if (p === 'mp-weixin') return decide(provider, 'mp-weixin');
-    if (p === 'app') return decide(provider, 'app-plus');
-    if (p === 'web') {
-      // the WeChat desktop browser counts as PC (vk-uni-pay 1.12.2): check isPC first
-      if (input.isPC) return decide(provider, 'h5', true);
-      if (WECHAT_UA.test(input.userAgent)) return decide(provider, 'h5-weixin');
-      return decide(provider, 'mweb');
-    }
-    throw unsupported();
-  }
-  // alipay
-  if (p === 'mp-alipay') return decide(provider, 'mp-alipay');
-  if (p === 'app') return input.alipayAppPayToH5Pay ? decide(provider, 'h5', true) : decide(provider, 'app-plus');
-  if (p === 'web') return decide(provider, 'h5', !!input.isPC);
-  throw unsupported();
+  const key = d.platforms[p];
+  if (!key) throw new PayError('PLATFORM_UNSUPPORTED', { platform: p, provider });
+  if (p === 'app' && d.qrScene && d.appToQrSwitch && input[d.appToQrSwitch]) return decide(d.qrScene, true);
+  return decide(key);
 }
 
 /** Pay types that cannot work without the payer's openid. */
 export function needsOpenid(payType: PayType): boolean {
-  return payType === 'wxpay_mp-weixin' || payType === 'wxpay_h5-weixin' || payType === 'alipay_mp-alipay';
-}
-
-/** The config node path for a pay type: config[provider][platformKey] (vkspay has one flat node). */
-export function configNodePath(provider: ProviderName, platformKey: PlatformKey): string[] {
-  return provider === 'vkspay' ? ['vkspay'] : [provider, platformKey];
+  return sceneFacts(payType)?.needsOpenid === true;
 }

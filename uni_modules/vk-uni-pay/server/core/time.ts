@@ -2,10 +2,9 @@
  * Provider timestamps are Beijing time (Asia/Shanghai, UTC+8, no DST since 1991) whatever the
  * host's TZ says; cloud functions run in UTC. Everything is computed from epoch ms explicitly.
  */
-export interface Clock {
-  /** epoch milliseconds */
-  now(): number;
-}
+import type { Clock } from '../ports';
+
+export type { Clock };
 
 export const systemClock: Clock = { now: () => Date.now() };
 

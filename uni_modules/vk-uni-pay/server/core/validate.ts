@@ -2,8 +2,7 @@
 import { PayError } from './errors';
 import { assertFen } from './money';
 import { ORDER_FIELDS } from './order';
-import { PROVIDERS } from './platform';
-import type { PayType, ProviderName } from '../providers/types';
+import { isProviderName, sceneFacts, type PayType, type ProviderName } from './catalog';
 
 export interface CreatePaymentData {
   out_trade_no: string;
@@ -73,8 +72,8 @@ function optionalString(field: string, v: unknown, max = 256): string | undefine
 /** Validates and normalises; returns a copy (the caller's object is not modified). */
 export function validateCreatePayment(options: unknown): CreatePaymentOptions {
   if (!isPlainObject(options)) throw new PayError('FIELD_INVALID', { field: 'options', reason: 'object' });
-  const provider = options.provider as ProviderName;
-  if (!PROVIDERS.includes(provider)) throw new PayError('PROVIDER_INVALID');
+  const provider = options.provider;
+  if (!isProviderName(provider)) throw new PayError('PROVIDER_INVALID');
   const d = options.data;
   if (!isPlainObject(d)) throw new PayError('FIELD_INVALID', { field: 'data', reason: 'object' });
   if (typeof d.out_trade_no !== 'string' || !OUT_TRADE_NO.test(d.out_trade_no)) throw new PayError('OUT_TRADE_NO_INVALID');
@@ -127,12 +126,9 @@ export function validateCreatePayment(options: unknown): CreatePaymentOptions {
   };
 }
 
-/** Minimum lead time of time_expire per pay type (seed: WeChat QR 1 min, other WeChat 5 min, Alipay 1 s). */
+/** Minimum lead time of time_expire per pay type (catalog; undefined: the scene cannot honour it). */
 export function timeExpireMinimumMs(payType: PayType): number | undefined {
-  if (payType.startsWith('wxpay-virtual') || payType.startsWith('appleiap') || payType.startsWith('vkspay')) return undefined;
-  if (payType === 'wxpay_h5') return 60_000;
-  if (payType.startsWith('wxpay_')) return 5 * 60_000;
-  return 1_000;
+  return sceneFacts(payType)?.timeExpireMinMs;
 }
 
 /** Refuses time_expire for providers that cannot honour it, or one that is too close. */

@@ -1,11 +1,12 @@
 /**
- * The `vk-pay` cloud object (URL化 at /http/vk-pay). Client-callable: queryPayment (the whole answer
- * only for the order's owner by uni-id token, or for server code). HTTP only:
- * paymentNotify, wxpayVirtualNotify, appleNotify. Cloud-to-cloud only: createPayment, closeOrder, refund, queryRefund (the amount must come
- * from server code). Results follow uniCloud's response spec: `errCode`, `errMsg`, `errSubject`.
+ * The `vk-pay` cloud object (URL化 at /http/vk-pay): the METHODS table lists every public method with
+ * its access rule (client / server-only / HTTP-only). queryPayment gives a client the whole answer
+ * only for the order's owner by uni-id token. Results follow uniCloud's response spec:
+ * `errCode`, `errMsg`, `errSubject`; only this layer shapes them.
  */
 import { PayError, isPayError } from '../core/errors';
 import type { CloudObjectThis, HttpInfo } from '../../../../types/unicloud-server';
+import { PUSH_ROUTES } from '../core/catalog';
 import { uniIdTokenUid } from '../core/uni-id';
 import { createVkPay, type VkPay } from './common';
 
@@ -25,9 +26,6 @@ const CLIENT_ORDER_FIELDS = [
 ];
 
 type Ctx = CloudObjectThis & { locale?: string };
-
-/** the methods that answer over URL化 (provider notifications) */
-const NOTIFY_METHODS = new Set(['paymentNotify', 'vk-pay-notify', 'wxpayVirtualNotify', 'appleNotify']);
 
 /** uni-id's tokenSecret (uni-config-center/uni-id/config.json), read once; undefined without uni-id */
 let tokenSecret: string | undefined | null = null;
@@ -55,22 +53,96 @@ function toResponse(ctx: Ctx, result: Record<string, any>): Record<string, unkno
   return { errCode: code, errMsg: en && msg_en ? msg_en : msg, ...(code ? { errSubject: SUBJECT } : {}), ...rest };
 }
 
-/** Money-moving methods: only your own cloud code may call them (5001 for a client). */
-async function serverOnly(ctx: Ctx, method: string, run: () => Promise<unknown>): Promise<Record<string, unknown>> {
-  if (!isServerCall(ctx)) throw new PayError('FORBIDDEN', { method });
-  return toResponse(ctx, (await run()) as Record<string, unknown>);
+/** Who may call a method: any client, only your own cloud code (5001 for a client), or only URL化 HTTP. */
+export type Access = 'client' | 'server' | 'http';
+
+interface Call {
+  ctx: Ctx;
+  params: Record<string, unknown>;
+  /** the request, for `http` methods */
+  http: HttpInfo;
+  /** called by cloud code (cloud function / object, timer) */
+  server: boolean;
 }
 
-/** Provider notifications arrive over URL化 only. */
-function httpOnly(ctx: Ctx, method: string): HttpInfo {
-  const http = ctx.getHttpInfo();
-  if (!http) throw new PayError('FORBIDDEN', { method });
-  return http;
+/** One row per public method of the cloud object: its name, who may call it, and what it runs. */
+export interface MethodRow {
+  name: string;
+  access: Access;
+  run(pay: VkPay, call: Call): Promise<unknown>;
 }
+
+const pick = (p: Record<string, unknown>, keys: string[]) => Object.fromEntries(keys.map((k) => [k, p[k]]));
+
+/** Not paid is not an error here: errCode 0 with orderPaid false (clients poll this); a client sees a few order fields only. */
+async function queryPaymentForCaller(pay: VkPay, { ctx, params, server }: Call): Promise<Record<string, any>> {
+  const result = (await pay.queryPayment({
+    out_trade_no: typeof params.out_trade_no === 'string' ? params.out_trade_no : undefined,
+    transaction_id: typeof params.transaction_id === 'string' ? params.transaction_id : undefined,
+    ...(server ? {} : { caller: { uid: uniIdTokenUid(ctx.getUniIdToken(), uniIdSecret(), Date.now()) } }),
+    await_notify: params.await_notify === true,
+    await_max_time: typeof params.await_max_time === 'number' ? params.await_max_time : undefined,
+    pay_order_info: params.pay_order_info === true,
+  })) as Record<string, any>;
+  if (result.code === -1) result.code = 0;
+  if (result.payOrder && !server) {
+    result.payOrder = Object.fromEntries(CLIENT_ORDER_FIELDS.filter((k) => k in result.payOrder).map((k) => [k, result.payOrder[k]]));
+  }
+  return result;
+}
+
+/** The cloud object's public methods. Registering a method is one row here. */
+export const METHODS: readonly MethodRow[] = [
+  /** provider notifications: `/http/vk-pay/paymentNotify/<pay_type>/<out_trade_no>` */
+  { name: 'paymentNotify', access: 'http', run: (pay, { http }) => pay.paymentNotify(http) },
+  /** vk-uni-pay's notify route `/http/vk-pay/vk-pay-notify/<pay_type>/<out_trade_no>`: orders created before the switch */
+  { name: 'vk-pay-notify', access: 'http', run: (pay, { http }) => pay.paymentNotify(http) },
+  /** fixed-URL notifications (catalog push routes): `/http/vk-pay/wxpayVirtualNotify`, `/http/vk-pay/appleNotify` */
+  ...PUSH_ROUTES.map((r): MethodRow => ({ name: r.method, access: 'http', run: (pay, { http }) => pay.pushNotify(r.provider, http) })),
+  { name: 'queryPayment', access: 'client', run: queryPaymentForCaller },
+  /** after an App Store purchase: the legacy receipt (vk-uni-pay's verifyReceipt) ... */
+  {
+    name: 'verifyAppleReceipt',
+    access: 'client',
+    run: (pay, { params }) => pay.verifyApplePurchase(pick(params, ['out_trade_no', 'transaction_receipt', 'transaction_identifier'])),
+  },
+  /** ... or a StoreKit 2 signed transaction (JWS) */
+  {
+    name: 'verifyAppleTransaction',
+    access: 'client',
+    run: (pay, { params }) => pay.verifyApplePurchase(pick(params, ['out_trade_no', 'signedTransaction'])),
+  },
+  /** logins: the openid back; a session_key never leaves the server */
+  { name: 'code2SessionWeixinMP', access: 'client', run: (pay, { params }) => pay.code2SessionWeixinMP({ code: params.code }) },
+  { name: 'code2SessionWeixinH5', access: 'client', run: (pay, { params }) => pay.code2SessionWeixinH5({ code: params.code }) },
+  { name: 'code2SessionAlipay', access: 'client', run: (pay, { params }) => pay.code2SessionAlipay({ code: params.code }) },
+  /** money-moving methods: the amount must come from server code */
+  { name: 'createPayment', access: 'server', run: (pay, { params }) => pay.createPayment(params) },
+  { name: 'refund', access: 'server', run: (pay, { params }) => pay.refund(params as never) },
+  { name: 'closeOrder', access: 'server', run: (pay, { params }) => pay.closeOrder(params) },
+  { name: 'queryRefund', access: 'server', run: (pay, { params }) => pay.queryRefund(params as never) },
+];
+
+/** the methods that answer over URL化 (provider notifications): the `http` rows */
+const NOTIFY_METHODS = new Set(METHODS.filter((row) => row.access === 'http').map((row) => row.name));
 
 export function createCloudObject(options: { handlersDir: string | string[] }) {
   let pay: VkPay | undefined;
   const vkPay = () => (pay ??= createVkPay({ handlersDir: options.handlersDir }));
+
+  const methods = Object.fromEntries(
+    METHODS.map((row) => [
+      row.name,
+      async function (this: Ctx, params: Record<string, unknown> = {}) {
+        // provider notifications arrive over URL化 only; money-moving methods only from your own cloud code
+        const http = row.access === 'http' ? this.getHttpInfo() : undefined;
+        if ((row.access === 'http' && !http) || (row.access === 'server' && !isServerCall(this)))
+          throw new PayError('FORBIDDEN', { method: row.name });
+        const result = await row.run(vkPay(), { ctx: this, params, http: http as HttpInfo, server: isServerCall(this) });
+        return row.access === 'http' ? result : toResponse(this, result as Record<string, unknown>);
+      },
+    ]),
+  );
 
   return {
     _before(this: Ctx) {
@@ -85,93 +157,7 @@ export function createCloudObject(options: { handlersDir: string | string[] }) {
       if (this.getHttpInfo() && !NOTIFY_METHODS.has(method)) throw new PayError('FORBIDDEN', { method });
     },
 
-    /** Provider notifications: `/http/vk-pay/paymentNotify/<pay_type>/<out_trade_no>` */
-    async paymentNotify(this: Ctx) {
-      const http = httpOnly(this, 'paymentNotify');
-      return vkPay().paymentNotify(http);
-    },
-
-    /** vk-uni-pay's notify route `/http/vk-pay/vk-pay-notify/<pay_type>/<out_trade_no>`: orders created before the switch */
-    async 'vk-pay-notify'(this: Ctx) {
-      return vkPay().paymentNotify(httpOnly(this, 'vk-pay-notify'));
-    },
-
-    /** Not paid is not an error here: errCode 0 with orderPaid false (clients poll this). */
-    async queryPayment(this: Ctx, params: Record<string, unknown> = {}) {
-      const server = isServerCall(this);
-      const result = (await vkPay().queryPayment({
-        out_trade_no: typeof params.out_trade_no === 'string' ? params.out_trade_no : undefined,
-        transaction_id: typeof params.transaction_id === 'string' ? params.transaction_id : undefined,
-        ...(server ? {} : { caller: { uid: uniIdTokenUid(this.getUniIdToken(), uniIdSecret(), Date.now()) } }),
-        await_notify: params.await_notify === true,
-        await_max_time: typeof params.await_max_time === 'number' ? params.await_max_time : undefined,
-        pay_order_info: params.pay_order_info === true,
-      })) as Record<string, any>;
-      if (result.code === -1) result.code = 0;
-      if (result.payOrder && !server) {
-        result.payOrder = Object.fromEntries(CLIENT_ORDER_FIELDS.filter((k) => k in result.payOrder).map((k) => [k, result.payOrder[k]]));
-      }
-      return toResponse(this, result);
-    },
-
-    /** WeChat mini-program message push (virtual payment): `/http/vk-pay/wxpayVirtualNotify` */
-    async wxpayVirtualNotify(this: Ctx) {
-      const http = httpOnly(this, 'wxpayVirtualNotify');
-      return vkPay().pushNotify('wxpay-virtual', http);
-    },
-
-    /** App Store Server Notifications V2: `/http/vk-pay/appleNotify` */
-    async appleNotify(this: Ctx) {
-      const http = httpOnly(this, 'appleNotify');
-      return vkPay().pushNotify('appleiap', http);
-    },
-
-    /** After an App Store purchase: the legacy receipt (vk-uni-pay's verifyReceipt) ... */
-    async verifyAppleReceipt(this: Ctx, params: Record<string, unknown> = {}) {
-      const { out_trade_no, transaction_receipt, transaction_identifier } = params;
-      return toResponse(
-        this,
-        (await vkPay().verifyApplePurchase({ out_trade_no, transaction_receipt, transaction_identifier })) as Record<string, unknown>,
-      );
-    },
-
-    /** ... or a StoreKit 2 signed transaction (JWS). */
-    async verifyAppleTransaction(this: Ctx, params: Record<string, unknown> = {}) {
-      const { out_trade_no, signedTransaction } = params;
-      return toResponse(this, (await vkPay().verifyApplePurchase({ out_trade_no, signedTransaction })) as Record<string, unknown>);
-    },
-
-    /** Mini-program login: returns the openid; the session_key never leaves the server. */
-    async code2SessionWeixinMP(this: Ctx, params: Record<string, unknown> = {}) {
-      return toResponse(this, (await vkPay().code2SessionWeixinMP({ code: params.code })) as Record<string, unknown>);
-    },
-
-    /** Official-account OAuth code (snsapi_base) → openid. */
-    async code2SessionWeixinH5(this: Ctx, params: Record<string, unknown> = {}) {
-      return toResponse(this, (await vkPay().code2SessionWeixinH5({ code: params.code })) as Record<string, unknown>);
-    },
-
-    /** Alipay mini-program auth code → buyer id (returned as openid). */
-    async code2SessionAlipay(this: Ctx, params: Record<string, unknown> = {}) {
-      return toResponse(this, (await vkPay().code2SessionAlipay({ code: params.code })) as Record<string, unknown>);
-    },
-
-    async createPayment(this: Ctx, options: Record<string, unknown> = {}) {
-      return serverOnly(this, 'createPayment', () => vkPay().createPayment(options));
-    },
-
-    /** Refunds move money out: never callable by a client, only by your own cloud code. */
-    async refund(this: Ctx, params: Record<string, any> = {}) {
-      return serverOnly(this, 'refund', () => vkPay().refund(params as never));
-    },
-
-    async closeOrder(this: Ctx, params: Record<string, any> = {}) {
-      return serverOnly(this, 'closeOrder', () => vkPay().closeOrder(params));
-    },
-
-    async queryRefund(this: Ctx, params: Record<string, any> = {}) {
-      return serverOnly(this, 'queryRefund', () => vkPay().queryRefund(params as never));
-    },
+    ...methods,
 
     /**
      * The reconciliation timer (`cloudfunction-config.triggers` in vk-pay's package.json). uniCloud

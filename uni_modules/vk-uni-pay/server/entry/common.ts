@@ -11,8 +11,11 @@ import { verifyApplePurchase, type ApplePurchaseParams } from '../services/apple
 import { queryRefund, refund, type QueryRefundParams, type RefundParams } from '../services/refund';
 import { closeOrder } from '../services/close-order';
 import { notifyProvideGoods } from '../services/virtual-payment';
-import { code2SessionAlipay, code2SessionWeixinH5, code2SessionWeixinMP, type LoginParams } from '../services/sessions';
-import { queryPayment, type QueryPaymentParams } from '../services/query-payment';
+import { login, type LoginParams } from '../services/sessions';
+import { queryPayment, type QueryPaymentParams, type QueryPaymentResult } from '../services/query-payment';
+import type { RefundLedgerState } from '../store/refunds';
+import { ORDER_STATUS } from '../core/order';
+import type { ProviderName } from '../core/catalog';
 import { runDoctor } from '../services/doctor';
 import { runTimer } from '../services/reconcile';
 import type { HttpInfo, IntegratedResponse } from '../../../../types/unicloud-server';
@@ -46,6 +49,75 @@ export function httpInfoToRequest(http: HttpInfo): RawHttpRequest {
   };
 }
 
+/** vk-uni-pay's `{code: 0, msg}` around a service's typed result (only this layer shapes answers). */
+function ok<T extends object>(result: T, msg = 'ok'): { code: 0; msg: string } & T {
+  return { code: 0, msg, ...result };
+}
+
+const REFUND_MESSAGES: Record<RefundLedgerState, string> = {
+  SUCCESS: '退款成功',
+  PROCESSING: '退款处理中，请稍后调用 queryRefund 查询结果',
+  PENDING: '退款请求正在处理，请稍后调用 queryRefund 查询结果',
+  UNKNOWN: '退款结果未知（已保留退款额度），请稍后调用 queryRefund 确认',
+  FAIL: '退款失败',
+};
+
+const refundAnswer = <T extends { state: RefundLedgerState }>(r: T) => ok(r, REFUND_MESSAGES[r.state]);
+
+/** queryPayment: vk-uni-pay answers an unpaid order with code -1 and the reason in both languages. */
+function paymentAnswer(r: QueryPaymentResult): { code: 0 | -1; msg: string; msg_en: string } & QueryPaymentResult {
+  if (r.orderPaid) return { code: 0, msg: 'ok', msg_en: 'ok', ...r };
+  const [, zh, en] = r.status === ORDER_STATUS.CLOSED ? ERRORS.ORDER_CLOSED : ERRORS.ORDER_NOT_PAID;
+  return { code: -1, msg: zh, msg_en: en, ...r };
+}
+
+/**
+ * The common module's API: one row per method, from the dependencies to the method. Registering a
+ * method is one row here (plus a row in cloud-object's METHODS when vk-pay should answer it); the
+ * module exports every row (entry/index.ts) and each answer is wrapped in `{code, msg}` here only.
+ */
+const API = {
+  /** vk-uni-pay createPayment (seed contract) */
+  createPayment: (deps: PayDeps) => async (options: unknown) => ok(await createPayment(deps, options)),
+  /** vk-uni-pay queryPayment */
+  queryPayment: (deps: PayDeps) => async (params: QueryPaymentParams) => paymentAnswer(await queryPayment(deps, params)),
+  /** WeChat virtual payment: have WeChat push the delivery notification again; server code only */
+  notifyProvideGoods: (deps: PayDeps) => async (params: { out_trade_no?: unknown }) => ok(await notifyProvideGoods(deps, params)),
+  /** closes an unpaid order at the provider, then here; server code only */
+  closeOrder: (deps: PayDeps) => async (params: { out_trade_no?: unknown }) => ok(await closeOrder(deps, params)),
+  /** refund (vk-uni-pay): the amount is reserved on the order before the provider is asked; server code only */
+  refund: (deps: PayDeps) => async (params: RefundParams) => refundAnswer(await refund(deps, params)),
+  /** the provider's word on a refund; settles PROCESSING / UNKNOWN, releases a failed one */
+  queryRefund: (deps: PayDeps) => async (params: QueryRefundParams) => refundAnswer(await queryRefund(deps, params)),
+  /** Apple IAP: verify a receipt or signed transaction, then settle the order (vk appleiap.verifyReceipt) */
+  verifyApplePurchase: (deps: PayDeps) => async (params: ApplePurchaseParams) => ok(await verifyApplePurchase(deps, params)),
+  /** mini-program login: openid back, session_key kept on the server */
+  code2SessionWeixinMP: (deps: PayDeps) => async (params: LoginParams) => ok(await login(deps, 'code2SessionWeixinMP', params)),
+  /** official-account OAuth code → openid (JSAPI in the WeChat browser) */
+  code2SessionWeixinH5: (deps: PayDeps) => async (params: LoginParams) => ok(await login(deps, 'code2SessionWeixinH5', params)),
+  /** Alipay mini-program auth code → buyer id */
+  code2SessionAlipay: (deps: PayDeps) => async (params: LoginParams) => ok(await login(deps, 'code2SessionAlipay', params)),
+  /** checks the merchant config (the `pid` merchant's, or config.js); server code only, never a client */
+  doctor:
+    (deps: PayDeps) =>
+    async (params: DoctorParams = {}) => {
+      const spaceId = deps.spaceId();
+      const report = await runDoctor(
+        await deps.configs.load(params.pid),
+        { http: deps.http, clock: deps.clock, pid: params.pid },
+        { online: params.online === true, spaceIds: spaceId ? [spaceId] : [] },
+      );
+      return ok(report, report.ok ? 'ok' : `${report.errors} error(s)`);
+    },
+} satisfies Record<string, (deps: PayDeps) => (params: never) => Promise<object>>;
+
+type ApiRows = typeof API;
+/** each row's method, answering a coded error result instead of throwing */
+export type VkPayApi = {
+  [K in keyof ApiRows]: ReturnType<ApiRows[K]> extends (...a: infer A) => Promise<infer R> ? (...a: A) => Promise<R | ErrorResult> : never;
+};
+export const API_METHODS = Object.keys(API) as Array<keyof ApiRows>;
+
 export interface VkPayOptions extends Partial<PayDeps> {
   /** folder(s) of the `pay-notify/<type>.js` handlers; the first that has the file wins */
   handlersDir?: string | string[];
@@ -55,56 +127,27 @@ export function createVkPay(options: VkPayOptions = {}) {
   const { handlersDir, ...overrides } = options;
   const deps = createDeps({ ...overrides, ...(handlersDir && !overrides.handlers ? { handlers: handlersFromDir(handlersDir) } : {}) });
   const safe =
-    <A extends unknown[], R>(fn: (...a: A) => Promise<R>) =>
-    async (...a: A): Promise<R | ErrorResult> => {
+    (fn: (...a: unknown[]) => Promise<unknown>) =>
+    async (...a: unknown[]): Promise<unknown> => {
       try {
         return await fn(...a);
       } catch (e) {
         return errorResult(e, deps);
       }
     };
+  const methods = Object.fromEntries(
+    API_METHODS.map((name) => [name, safe(API[name](deps) as (...a: unknown[]) => Promise<unknown>)]),
+  ) as VkPayApi;
   return {
     deps,
-    /** vk-uni-pay createPayment (seed contract) */
-    createPayment: safe((options: unknown) => createPayment(deps, options)),
-    /** vk-uni-pay queryPayment */
-    queryPayment: safe((params: QueryPaymentParams) => queryPayment(deps, params)),
-    /** WeChat virtual payment: have WeChat push the delivery notification again; server code only */
-    notifyProvideGoods: safe((params: { out_trade_no?: unknown }) => notifyProvideGoods(deps, params)),
-    /** closes an unpaid order at the provider, then here; server code only */
-    closeOrder: safe((params: { out_trade_no?: unknown }) => closeOrder(deps, params)),
-    /** refund (vk-uni-pay): the amount is reserved on the order before the provider is asked; server code only */
-    refund: safe((params: RefundParams) => refund(deps, params)),
-    /** the provider's word on a refund; settles PROCESSING / UNKNOWN, releases a failed one */
-    queryRefund: safe((params: QueryRefundParams) => queryRefund(deps, params)),
+    ...methods,
     /** a URL化 notification (`this.getHttpInfo()`) → the integrated response the provider expects */
     paymentNotify: (http: HttpInfo): Promise<IntegratedResponse> => paymentNotify(deps, httpInfoToRequest(http)),
     /** fixed-URL notifications: WeChat virtual-payment message push, App Store Server Notifications V2 */
-    pushNotify: (provider: 'wxpay-virtual' | 'appleiap', http: HttpInfo): Promise<IntegratedResponse> =>
+    pushNotify: (provider: ProviderName, http: HttpInfo): Promise<IntegratedResponse> =>
       pushNotify(deps, provider, httpInfoToRequest(http)),
-    /** Apple IAP: verify a receipt or signed transaction, then settle the order (vk appleiap.verifyReceipt) */
-    verifyApplePurchase: safe((params: ApplePurchaseParams) => verifyApplePurchase(deps, params)),
-    /** mini-program login: openid back, session_key kept on the server */
-    code2SessionWeixinMP: safe((params: LoginParams) => code2SessionWeixinMP(deps, params)),
-    /** official-account OAuth code → openid (JSAPI in the WeChat browser) */
-    code2SessionWeixinH5: safe((params: LoginParams) => code2SessionWeixinH5(deps, params)),
-    /** Alipay mini-program auth code → buyer id */
-    code2SessionAlipay: safe((params: LoginParams) => code2SessionAlipay(deps, params)),
-    /** one reconciliation timer run (vk-pay's `_timing`); throws a coded error for a bad `timer` config */
+    /** one reconciliation timer run (vk-pay's `_timing`, not a public API row); throws a coded error for a bad `timer` config */
     runTimer: () => runTimer(deps),
-    /** checks the merchant config (the `pid` merchant's, or config.js); server code only, never a client */
-    doctor: safe(async (params: DoctorParams = {}) => {
-      const spaceId = deps.spaceId();
-      const report = await runDoctor(
-        await deps.configs.load(params.pid),
-        { http: deps.http, clock: deps.clock, pid: params.pid },
-        {
-          online: params.online === true,
-          spaceIds: spaceId ? [spaceId] : [],
-        },
-      );
-      return { code: 0, msg: report.ok ? 'ok' : `${report.errors} error(s)`, ...report };
-    }),
   };
 }
 
@@ -121,19 +164,5 @@ let defaultInstance: VkPay | undefined;
 export function instance(): VkPay {
   return (defaultInstance ??= createVkPay());
 }
-
-export const createPaymentApi = (options: unknown) => instance().createPayment(options);
-export const queryPaymentApi = (params: QueryPaymentParams) => instance().queryPayment(params);
-export const refundApi = (params: RefundParams) => instance().refund(params);
-export const wxpayVirtualApi = { notifyProvideGoods: (params: { out_trade_no?: unknown }) => instance().notifyProvideGoods(params) };
-export const closeOrderApi = (params: { out_trade_no?: unknown }) => instance().closeOrder(params);
-export const queryRefundApi = (params: QueryRefundParams) => instance().queryRefund(params);
-export const code2SessionApi = {
-  weixinMP: (params: LoginParams) => instance().code2SessionWeixinMP(params),
-  weixinH5: (params: LoginParams) => instance().code2SessionWeixinH5(params),
-  alipay: (params: LoginParams) => instance().code2SessionAlipay(params),
-};
-export const doctorApi = (params?: DoctorParams) => instance().doctor(params);
-export const appleiapApi = { verifyReceipt: (params: ApplePurchaseParams) => instance().verifyApplePurchase(params) };
 
 export { PayError, ERRORS, isPayError };

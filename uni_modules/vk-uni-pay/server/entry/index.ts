@@ -1,47 +1,21 @@
 /** `require('vk-uni-pay')` — the common module's public surface (vk-uni-pay compatible names). */
-import {
-  appleiapApi,
-  closeOrderApi,
-  code2SessionApi,
-  createPaymentApi,
-  createVkPay,
-  doctorApi,
-  ERRORS,
-  instance,
-  isPayError,
-  PayError,
-  wxpayVirtualApi,
-} from './common';
+import { API_METHODS, createVkPay, ERRORS, instance, isPayError, PayError, type VkPayApi } from './common';
 import { vkCompatApi } from './vk-compat';
+
+/** every row of the API table, on the default instance (built on first call) */
+const api = Object.fromEntries(
+  API_METHODS.map((name) => [name, (...a: unknown[]) => (instance()[name] as (...a: unknown[]) => unknown)(...a)]),
+) as VkPayApi;
 
 /** vk-uni-pay's own entry points and answer shapes (drop-in for vk-uni-pay projects) */
 const vk = vkCompatApi(instance);
 
 export = {
-  createPayment: createPaymentApi,
-  queryPayment: vk.queryPayment,
-  closeOrder: closeOrderApi,
-  refund: vk.refund,
-  queryRefund: vk.queryRefund,
-  paymentNotify: vk.paymentNotify,
-  crypto: vk.crypto,
-  checkTokenReturnUserId: vk.checkTokenReturnUserId,
-  getUserNickname: vk.getUserNickname,
-  wxpay: vk.wxpay,
-  initUniPayInstance: vk.initUniPayInstance,
-  transfer: vk.transfer,
-  cancelTransfer: vk.cancelTransfer,
-  queryTransfer: vk.queryTransfer,
-  transferNotify: vk.transferNotify,
-  verifyTransferNotify: vk.verifyTransferNotify,
-  queryAccountBalance: vk.queryAccountBalance,
-  getWxpayVirtualManager: vk.getWxpayVirtualManager,
-  code2SessionWeixinMP: code2SessionApi.weixinMP,
-  code2SessionWeixinH5: code2SessionApi.weixinH5,
-  code2SessionAlipay: code2SessionApi.alipay,
-  appleiap: appleiapApi,
-  wxpayVirtual: wxpayVirtualApi,
-  doctor: doctorApi,
+  ...api,
+  ...vk,
+  /** vk-uni-pay's namespaces for the same methods */
+  appleiap: { verifyReceipt: api.verifyApplePurchase },
+  wxpayVirtual: { notifyProvideGoods: api.notifyProvideGoods },
   createVkPay,
   PayError,
   ERRORS,

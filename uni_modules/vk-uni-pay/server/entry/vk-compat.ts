@@ -6,6 +6,7 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { ERRORS, PayError } from '../core/errors';
 import type { HttpInfo, IntegratedResponse } from '../../../../types/unicloud-server';
+import { userNickname } from '../store/users';
 import { createVkPay, errorResult, type ErrorResult, type VkPay } from './common';
 
 /** refund / queryRefund answers with vk-uni-pay's names next to ours. */
@@ -194,12 +195,7 @@ export function vkCompatApi(instance: () => VkPay) {
           : { code: 0, msg: res?.errMsg ?? 'invalid token', user_id: undefined };
       }),
     /** the nickname in uni-id-users (order statistics); undefined when the user is unknown */
-    getUserNickname: async (user_id: unknown): Promise<string | undefined> => {
-      if (typeof user_id !== 'string' || !user_id) return undefined;
-      const { data } = await deps().db().collection('uni-id-users').doc(user_id).get();
-      const user = data[0] as { nickname?: string; username?: string } | undefined;
-      return user?.nickname ?? user?.username;
-    },
+    getUserNickname: (user_id: unknown): Promise<string | undefined> => userNickname(deps().db, user_id),
     wxpay: {
       fetchCertificates: replaced(
         'wxpay.fetchCertificates',

@@ -10,7 +10,7 @@
  * - a verified answer that cannot be parsed: GATEWAY_RESPONSE_INVALID, retryable.
  */
 import { GatewayFailure, isGatewayFailure } from '../core/gateway-failure';
-import type { HttpRequest, HttpResponse, HttpTransport } from '../transport/http';
+import type { HttpRequest, HttpResponse, HttpTransport } from '../ports';
 
 export { GatewayFailure, isGatewayFailure, isFinalRefusal } from '../core/gateway-failure';
 

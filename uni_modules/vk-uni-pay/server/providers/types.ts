@@ -3,19 +3,13 @@
  * Adapters are pure protocol code: they receive everything they need (merchant config node,
  * HTTP transport, clock, cache) in a ProviderContext and never touch uniCloud globals.
  */
-import type { HttpTransport } from '../transport/http';
-import type { Clock } from '../core/time';
-import type { KeyValueCache } from '../store/cache';
+import type { Clock, HttpTransport, KeyValueCache } from '../ports';
+import type { Capability, PayType, PlatformKey, ProviderName } from '../core/catalog';
 import type { IntegratedResponse } from '../../../../types/unicloud-server';
 import type { DoctorInput, Finding } from '../core/doctor';
 
-export type ProviderName = 'wxpay' | 'alipay' | 'appleiap' | 'vkspay' | 'wxpay-virtual';
-
-/** vk-uni-pay platform keys; also the config node names (`config[provider][platformKey]`). */
-export type PlatformKey = 'mp-weixin' | 'mp-alipay' | 'app-plus' | 'h5' | 'h5-weixin' | 'mweb';
-
-/** `<provider>_<platformKey>`, e.g. `wxpay_mp-weixin`, `alipay_h5`. */
-export type PayType = `${ProviderName}_${PlatformKey}`;
+// the names live in the core catalog; re-exported so adapters keep one import
+export type { PayType, PlatformKey, ProviderName };
 
 /** Raw HTTP request as the notify route receives it (body exactly as sent, never re-serialised). */
 export interface RawHttpRequest {
@@ -122,13 +116,85 @@ export type NotifyEvent =
       /** normalised provider fields kept on the order as notify_info */
       info: Record<string, unknown>;
     }
-  | { kind: 'refund'; out_trade_no: string; out_refund_no?: string; refund_fee?: number; info: Record<string, unknown> }
+  | {
+      kind: 'refund';
+      /** '' when the provider does not know our order number: then `transaction_id` finds the order */
+      out_trade_no: string;
+      out_refund_no?: string;
+      refund_fee?: number;
+      /** the provider's transaction, for providers whose purchases are bound to orders (Apple) */
+      transaction_id?: string;
+      /** the provider took the remaining money back on its own (Apple REFUND/REVOKE): record it as refunded */
+      providerRefunded?: boolean;
+      info: Record<string, unknown>;
+    }
   /** verified but irrelevant (e.g. Alipay partial-refund notice on the pay URL) */
   | { kind: 'ignore'; reason: string }
   /** a protocol handshake that must be answered as-is (e.g. message-push echostr) */
   | { kind: 'challenge'; reply: IntegratedResponse }
   /** provider notification that is only a hint (VksPay): the service must query to confirm */
   | { kind: 'hint'; out_trade_no: string };
+
+/** createPayment asks the adapter, before the order is stored, what only this provider knows about it. */
+export interface PrepareCreateInput {
+  payType: PayType;
+  platformKey: PlatformKey;
+  out_trade_no: string;
+  openid?: string;
+  /** provider specific input (CreateOrderInput.extra) */
+  extra: Record<string, unknown>;
+}
+
+export interface PrepareCreateResult {
+  /** fields stored with the new order (e.g. the App Store product id in expand_data) */
+  orderFields?: Record<string, unknown>;
+  /** more provider input for createOrder (e.g. the session_key a WeChat virtual payment is signed with) */
+  extra?: Record<string, unknown>;
+}
+
+/** Server-side records a hook may read (the service owns the store). */
+export interface PrepareCreateLookups {
+  /** the WeChat session_key stored at login for this mini program and user */
+  sessionKey(appid: string, openid: string): Promise<string | undefined>;
+}
+
+/** What a login code resolves to. `session_key` stays on the server (the service stores it, never returns it). */
+export interface LoginIds {
+  openid: string;
+  unionid?: string;
+  /** Alipay's 2088… buyer id */
+  user_id?: string;
+  session_key?: string;
+}
+
+/** A purchase proof handed over by the client: a legacy receipt with its transaction, or a signed transaction (JWS). */
+export type PurchaseProof = { signedTransaction: string } | { receipt: string; transactionId: string };
+
+export interface VerifiedPurchase {
+  transactionId: string;
+  originalTransactionId: string;
+  productId: string;
+  quantity: number;
+  purchaseDate: number;
+  environment: string;
+  /** integer fen the purchase is worth, when the config's price list knows the product */
+  total_fee?: number;
+}
+
+/**
+ * The adapter member behind each catalog capability: a provider lists a capability in its catalog
+ * row exactly when its adapter has this member (test/unit/catalog.test.ts).
+ */
+export const CAPABILITY_MEMBER = {
+  close: 'closeOrder',
+  refund: 'refund',
+  queryRefund: 'queryRefund',
+  login: 'login',
+  verifyPurchase: 'verifyPurchase',
+  provideGoods: 'provideGoods',
+  transfer: 'transfer',
+  codepay: 'codepay',
+} as const satisfies Record<Capability, string>;
 
 export interface ProviderAdapter<C = Record<string, any>> {
   readonly provider: ProviderName;
@@ -152,4 +218,14 @@ export interface ProviderAdapter<C = Record<string, any>> {
   diagnose?(input: DoctorInput): Finding[];
   /** `doctor --online`: one signed read-only call; absent: the service asks queryOrder about an unused order number */
   diagnoseOnline?(name: string, ctx: ProviderContext<C>): Promise<Finding[]>;
+
+  // ---- optional hooks, where a provider needs something special (services never test a provider's name)
+  /** createPayment: order fields and createOrder input only this provider needs, before the order is stored */
+  prepareCreate?(input: PrepareCreateInput, ctx: ProviderContext<C>, lookups: PrepareCreateLookups): Promise<PrepareCreateResult>;
+  /** capability `login`: a login code from the client (scene `platformKey`) → the payer's ids */
+  login?(code: string, platformKey: PlatformKey, ctx: ProviderContext<C>): Promise<LoginIds>;
+  /** capability `verifyPurchase`: checks a purchase proof (signature, bundle, product, age) */
+  verifyPurchase?(proof: PurchaseProof, ctx: ProviderContext<C>, opts: { expectedProductIds?: string[] }): Promise<VerifiedPurchase>;
+  /** capability `provideGoods`: asks the provider to push its delivery notification again */
+  provideGoods?(q: { out_trade_no: string }, ctx: ProviderContext<C>): Promise<void>;
 }

@@ -12,10 +12,7 @@ import { loadAdapter } from '../providers/registry';
 import { orderProviderContext, requireOrder, type PayDeps } from './deps';
 import { reconcile } from './query-payment';
 
-export async function closeOrder(
-  deps: PayDeps,
-  params: { out_trade_no?: unknown },
-): Promise<{ code: 0; msg: string; out_trade_no: string; status: number }> {
+export async function closeOrder(deps: PayDeps, params: { out_trade_no?: unknown }): Promise<{ out_trade_no: string; status: number }> {
   let order = await requireOrder(deps, params.out_trade_no);
   const { out_trade_no } = order;
   const adapter = loadAdapter(order.provider);
@@ -33,12 +30,12 @@ export async function closeOrder(
       // a refusal (paid in between?) or an answer that proves nothing: a verified query decides
       const now = await reconcile(deps, order).catch(() => order);
       if (PAID_STATUSES.includes(now.status)) throw new PayError('ORDER_PAID');
-      if (now.status === ORDER_STATUS.CLOSED) return { code: 0, msg: 'ok', out_trade_no, status: ORDER_STATUS.CLOSED };
+      if (now.status === ORDER_STATUS.CLOSED) return { out_trade_no, status: ORDER_STATUS.CLOSED };
       throw e;
     }
     if (!closed) throw new PayError('ORDER_CLOSE_LATER');
     await deps.orders.markClosed(out_trade_no, deps.clock.now());
     deps.log.info('order.closed', { out_trade_no });
   }
-  return { code: 0, msg: 'ok', out_trade_no, status: ORDER_STATUS.CLOSED };
+  return { out_trade_no, status: ORDER_STATUS.CLOSED };
 }

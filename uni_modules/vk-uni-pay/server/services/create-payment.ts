@@ -4,18 +4,16 @@
  */
 import { PayError } from '../core/errors';
 import { ORDER_STATUS, type PayOrder } from '../core/order';
-import { configNodePath, detectPayType, legacyPlatform, needsOpenid, normalizeContext } from '../core/platform';
+import { configNodePath, sceneFacts } from '../core/catalog';
+import { detectPayType, legacyPlatform, normalizeContext } from '../core/platform';
 import { checkTimeExpire, validateCreatePayment } from '../core/validate';
 import { loadAdapter } from '../providers/registry';
-import type { CreateOrderInput } from '../providers/types';
+import type { CreateOrderInput, PrepareCreateLookups } from '../providers/types';
 import { configNode, notifyBaseUrl } from '../store/config';
 import { providerContext, type PayDeps } from './deps';
-import { requireSessionKey } from './sessions';
 import { checkVkConfig } from './vk-config';
 
 export interface CreatePaymentResult {
-  code: 0;
-  msg: string;
   orderInfo: Record<string, unknown> | string;
   out_trade_no: string;
   provider: string;
@@ -46,12 +44,23 @@ export async function createPayment(deps: PayDeps, raw: unknown): Promise<Create
   const { payType, platformKey } = decision;
   const now = deps.clock.now();
   checkTimeExpire(provider, payType, data.time_expire, now);
-  const openidByOther = provider === 'alipay' && typeof data.other?.op_buyer_open_id === 'string';
-  if (needsOpenid(payType) && !data.openid && !openidByOther) throw new PayError('OPENID_REQUIRED', { pay_type: payType });
+  const scene = sceneFacts(payType);
+  const openidByOther = !!scene?.openidFromOther && typeof data.other?.[scene.openidFromOther] === 'string';
+  if (scene?.needsOpenid && !data.openid && !openidByOther) throw new PayError('OPENID_REQUIRED', { pay_type: payType });
 
   const node = configNode<Record<string, any>>(config, configNodePath(provider, platformKey));
   const notify_url = notifyBaseUrl(config, client.spaceId ?? deps.spaceId());
   const notify_path = `/paymentNotify/${payType}/${data.out_trade_no}`;
+  // what only this provider needs (e.g. the session_key of a virtual payment), before anything is stored
+  const adapter = loadAdapter(provider);
+  const ctx = providerContext(deps, node, data.pid);
+  const extra: Record<string, unknown> = { provider_pay_method: opts.provider_pay_method };
+  for (const k of EXTRA_KEYS) if (data[k] !== undefined) extra[k] = data[k];
+  const lookups: PrepareCreateLookups = { sessionKey: (appid, openid) => deps.sessions.sessionKey(appid, openid) };
+  const prepared = adapter.prepareCreate
+    ? await adapter.prepareCreate({ payType, platformKey, out_trade_no: data.out_trade_no, openid: data.openid, extra }, ctx, lookups)
+    : {};
+  Object.assign(extra, prepared.extra);
   const order: PayOrder = {
     out_trade_no: data.out_trade_no,
     total_fee: data.total_fee,
@@ -72,9 +81,7 @@ export async function createPayment(deps: PayDeps, raw: unknown): Promise<Create
     ...(data.time_expire ? { time_expire: data.time_expire } : {}),
     ...(node.appId ? { provider_appid: node.appId } : {}),
     ...(node.mchId ? { mch_id: node.mchId } : {}),
-    ...(provider === 'appleiap' && (data.productid || data.product_id)
-      ? { expand_data: { product_id: data.productid ?? data.product_id } }
-      : {}),
+    ...prepared.orderFields,
     client_ip: client.clientIP,
     custom: data.custom ?? {},
     notify_url,
@@ -89,10 +96,6 @@ export async function createPayment(deps: PayDeps, raw: unknown): Promise<Create
   };
   if ((await deps.orders.insert(order)) === 'duplicate') await reuseUnpaidOrder(deps, order);
 
-  const extra: Record<string, unknown> = { provider_pay_method: opts.provider_pay_method };
-  for (const k of EXTRA_KEYS) if (data[k] !== undefined) extra[k] = data[k];
-  // WeChat virtual payment signs with the user's session_key, which only the server holds
-  if (provider === 'wxpay-virtual') extra.session_key = await requireSessionKey(deps, node.appId, data.openid);
   const input: CreateOrderInput = {
     payType,
     platformKey,
@@ -108,13 +111,11 @@ export async function createPayment(deps: PayDeps, raw: unknown): Promise<Create
     other: data.other ?? {},
     extra,
   };
-  const result = await loadAdapter(provider).createOrder(input, providerContext(deps, node, data.pid));
+  const result = await adapter.createOrder(input, ctx);
   const patch = changedFields(result.orderPatch, order);
   if (patch) await deps.orders.updateUnpaid(order.out_trade_no, order.total_fee, patch);
   const codeUrl = result.codeUrl ?? (typeof result.orderInfo === 'object' ? (result.orderInfo.codeUrl as string | undefined) : undefined);
   return {
-    code: 0,
-    msg: 'ok',
     orderInfo: result.orderInfo,
     out_trade_no: order.out_trade_no,
     provider,

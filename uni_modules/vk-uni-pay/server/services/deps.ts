@@ -1,21 +1,22 @@
 /** Everything a use case needs, built once per warm instance; tests and benchmarks swap pieces. */
 import * as path from 'node:path';
-import type { Clock } from '../core/time';
+import type { Clock, HttpTransport, KeyValueCache, Logger } from '../ports';
 import { systemClock } from '../core/time';
-import type { HttpTransport } from '../transport/http';
 import { uniCloudTransport } from '../transport/http';
-import type { KeyValueCache } from '../store/cache';
 import { databaseCache } from '../store/cache';
 import type { DatabaseSource } from '../store/db';
 import { uniCloudDatabase } from '../store/db';
 import { OrdersRepo } from '../store/orders';
+import { RefundsRepo } from '../store/refunds';
+import { SessionsRepo } from '../store/sessions';
+import { PurchasesRepo } from '../store/purchases';
 import type { ConfigSource } from '../store/config';
 import { configCenterSource, configNode, withMerchants } from '../store/config';
-import type { PlatformKey, ProviderContext } from '../providers/types';
+import type { ProviderContext } from '../providers/types';
 import type { PayOrder } from '../core/order';
 import { PayError } from '../core/errors';
-import { configNodePath } from '../core/platform';
-import { createLogger, type Logger } from './log';
+import { configNodePath, splitPayType } from '../core/catalog';
+import { createLogger } from './log';
 
 /** A `pay-notify/<type>` module: `(obj, originalParam) => true | false` (vk-uni-pay contract). */
 export type NotifyHandler = (obj: { data: Record<string, unknown> }, originalParam: { db: unknown; _: unknown }) => unknown;
@@ -24,6 +25,12 @@ export type HandlerResolver = (type: string) => NotifyHandler | undefined;
 export interface PayDeps {
   db: DatabaseSource;
   orders: OrdersRepo;
+  /** the refund ledger (vk-pay-refunds) */
+  refunds: RefundsRepo;
+  /** WeChat session keys (vk-pay-sessions) */
+  sessions: SessionsRepo;
+  /** in-app purchase transactions bound to orders (vk-pay-apple-transactions) */
+  purchases: PurchasesRepo;
   configs: ConfigSource;
   http: HttpTransport;
   clock: Clock;
@@ -99,6 +106,9 @@ export function createDeps(overrides: Partial<PayDeps> = {}): PayDeps {
   return {
     db,
     orders: overrides.orders ?? new OrdersRepo(db),
+    refunds: overrides.refunds ?? new RefundsRepo(db),
+    sessions: overrides.sessions ?? new SessionsRepo(db),
+    purchases: overrides.purchases ?? new PurchasesRepo(db),
     configs: overrides.configs ?? withMerchants(configCenterSource(), db, 60_000, () => clock.now()),
     http: overrides.http ?? uniCloudTransport(),
     clock,
@@ -126,7 +136,7 @@ export async function requireOrder(deps: PayDeps, out_trade_no: unknown): Promis
 
 /** The provider context of an existing order: its merchant (`pid`) and the config node of its pay type. */
 export async function orderProviderContext(deps: PayDeps, order: PayOrder): Promise<ProviderContext<Record<string, any>>> {
-  const platformKey = order.pay_type.slice(order.provider.length + 1) as PlatformKey;
+  const { platformKey } = splitPayType(order.pay_type);
   const config = await deps.configs.load(order.pid);
   return providerContext(deps, configNode<Record<string, any>>(config, configNodePath(order.provider, platformKey)), order.pid);
 }

@@ -10,8 +10,8 @@ import { toDateTimeShanghai, type Clock } from '../core/time';
 import { loadAdapter } from '../providers/registry';
 import type { PlatformKey, ProviderContext, ProviderName } from '../providers/types';
 import { readNodeFiles, type PayConfig } from '../store/config';
-import type { KeyValueCache } from '../store/cache';
-import { fetchTransport, type HttpTransport } from '../transport/http';
+import { fetchTransport } from '../transport/http';
+import type { HttpTransport, KeyValueCache } from '../ports';
 
 export interface DoctorOptions {
   /** one signed read-only call per node, and the clock against the gateways' Date headers */

@@ -2,11 +2,9 @@
  * Structured log lines. Only whitelisted, non-secret fields are printed; anything that looks like
  * a key, certificate, session key or raw body is masked before it reaches a log line.
  */
-export interface Logger {
-  info(event: string, fields?: Record<string, unknown>): void;
-  warn(event: string, fields?: Record<string, unknown>): void;
-  error(event: string, fields?: Record<string, unknown>): void;
-}
+import type { Logger } from '../ports';
+
+export type { Logger };
 
 const SECRET_KEY = /key|secret|sign|cert|token|password|authorization|session|body|raw|pem|private/i;
 

@@ -6,17 +6,16 @@
  */
 import { PayError, isPayError } from '../core/errors';
 import { ORDER_STATUS, type PayOrder } from '../core/order';
-import { PROVIDERS, configNodePath } from '../core/platform';
+import { PLATFORM_KEYS, PROVIDERS, PUSH_ROUTES, configNodePath } from '../core/catalog';
 import { loadAdapter } from '../providers/registry';
 import type { NotifyEvent, PayType, PlatformKey, ProviderAdapter, ProviderContext, ProviderName, RawHttpRequest } from '../providers/types';
 import { configNode } from '../store/config';
 import type { IntegratedResponse } from '../../../../types/unicloud-server';
 import { providerContext, type PayDeps } from './deps';
 import { settlePaid } from './settle';
-import { orderOfAppleTransaction } from './apple';
+import { orderOfTransaction } from './apple';
 import { queryRefund } from './refund';
 
-const PLATFORM_KEYS: PlatformKey[] = ['mp-weixin', 'mp-alipay', 'app-plus', 'h5', 'h5-weixin', 'mweb'];
 const OUT_TRADE_NO = /^[0-9A-Za-z_\-|*]{6,32}$/;
 
 export interface NotifyRoute {
@@ -183,21 +182,18 @@ export function paymentMismatch(
   return undefined;
 }
 
-const PUSH_NODE: Record<'wxpay-virtual' | 'appleiap', [string, PlatformKey]> = {
-  'wxpay-virtual': ['wxpay-virtual', 'mp-weixin'],
-  appleiap: ['appleiap', 'app-plus'],
-};
-
 /**
  * Notifications sent to one fixed URL per app, with no order in the path: the WeChat mini-program
  * message push (virtual payment; also its echostr handshake) and App Store Server Notifications V2.
  * The order is found from the verified content.
  */
-export async function pushNotify(deps: PayDeps, provider: 'wxpay-virtual' | 'appleiap', req: RawHttpRequest): Promise<IntegratedResponse> {
+export async function pushNotify(deps: PayDeps, provider: ProviderName, req: RawHttpRequest): Promise<IntegratedResponse> {
+  const route = PUSH_ROUTES.find((r) => r.provider === provider);
+  if (!route) throw new PayError('OPERATION_UNSUPPORTED', { provider, operation: 'pushNotify' });
+  const { platformKey } = route;
   const adapter = answeringTo(loadAdapter(provider), req);
-  const [name, platformKey] = PUSH_NODE[provider];
   return answering(deps, adapter, { provider }, async (refuse) => {
-    const ctx = providerContext(deps, configNode<Record<string, any>>(await deps.configs.load(), [name, platformKey]));
+    const ctx = providerContext(deps, configNode<Record<string, any>>(await deps.configs.load(), configNodePath(provider, platformKey)));
     const event = await adapter.verifyNotify(req, ctx);
     if (event.kind === 'challenge') return event.reply;
     if (event.kind === 'ignore') {
@@ -205,11 +201,10 @@ export async function pushNotify(deps: PayDeps, provider: 'wxpay-virtual' | 'app
       return adapter.notifyReply(true);
     }
     if (event.kind === 'refund') {
-      const order =
-        provider === 'appleiap'
-          ? await orderOfAppleTransaction(deps, event.info.transactionId as string | undefined)
-          : await deps.orders.findByOutTradeNo(event.out_trade_no);
-      if (order && provider === 'appleiap') await recordStoreRefund(deps, order, event.info);
+      const order = event.out_trade_no
+        ? await deps.orders.findByOutTradeNo(event.out_trade_no)
+        : await orderOfTransaction(deps, event.transaction_id);
+      if (order && event.providerRefunded) await recordStoreRefund(deps, order, event.info);
       deps.log.info('notify.refund', { provider, out_trade_no: order?.out_trade_no });
       return adapter.notifyReply(true);
     }
@@ -219,7 +214,7 @@ export async function pushNotify(deps: PayDeps, provider: 'wxpay-virtual' | 'app
   });
 }
 
-/** Apple refunded or revoked the purchase: the whole remaining amount is recorded as refunded. */
+/** The provider refunded or revoked the purchase itself (Apple): the whole remaining amount is recorded as refunded. */
 async function recordStoreRefund(deps: PayDeps, order: PayOrder, info: Record<string, unknown>): Promise<void> {
   const remaining = order.total_fee - order.refund_fee;
   if (remaining <= 0) return;

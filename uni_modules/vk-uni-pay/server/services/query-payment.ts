@@ -3,8 +3,9 @@
  * provider says paid before its notification arrived, the same gate as the notification settles
  * it (active callback, notify_mode 0), so the handler still runs exactly once.
  */
-import { ERRORS, PayError } from '../core/errors';
+import { PayError } from '../core/errors';
 import { ORDER_STATUS, PAID_STATUSES, publicOrder, type PayOrder } from '../core/order';
+import { supports } from '../core/catalog';
 import { loadAdapter } from '../providers/registry';
 import { orderProviderContext, type PayDeps } from './deps';
 import { runHandler, settlePaid } from './settle';
@@ -26,9 +27,6 @@ export interface QueryPaymentParams {
 }
 
 export interface QueryPaymentResult {
-  code: number;
-  msg: string;
-  msg_en: string;
   orderPaid: boolean;
   user_order_success?: boolean;
   status: number;
@@ -56,8 +54,6 @@ export async function queryPayment(deps: PayDeps, params: QueryPaymentParams): P
   const caller = params.caller;
   const full = !caller || (!!caller.uid && caller.uid === order.user_id);
   return {
-    code: paid ? 0 : -1,
-    ...notPaidMessage(paid, order.status),
     orderPaid: paid,
     user_order_success: order.user_order_success,
     status: order.status,
@@ -65,13 +61,6 @@ export async function queryPayment(deps: PayDeps, params: QueryPaymentParams): P
     ...(full && paid && order.transaction_id ? { transaction_id: order.transaction_id } : {}),
     ...(full && params.pay_order_info ? { payOrder: publicOrder(order) } : {}),
   };
-}
-
-/** vk-uni-pay's not-paid answer (code -1), in both languages */
-function notPaidMessage(paid: boolean, status: number): { msg: string; msg_en: string } {
-  if (paid) return { msg: 'ok', msg_en: 'ok' };
-  const [, zh, en] = status === ORDER_STATUS.CLOSED ? ERRORS.ORDER_CLOSED : ERRORS.ORDER_NOT_PAID;
-  return { msg: zh, msg_en: en };
 }
 
 async function findOrder(deps: PayDeps, params: QueryPaymentParams): Promise<PayOrder> {
@@ -83,7 +72,11 @@ async function findOrder(deps: PayDeps, params: QueryPaymentParams): Promise<Pay
   return order;
 }
 
-/** Asks the provider about an unpaid order: paid → settle; closed or expired → close. */
+/**
+ * Asks the provider about an unpaid order: paid → settle; closed → close. Past its time_expire, an
+ * order the provider has no trade for is closed too, and so is a NOTPAY one when the provider cannot
+ * close (nothing more to do there); one it can close is closed there first (closeOrder, the timer).
+ */
 export async function reconcile(deps: PayDeps, order: PayOrder): Promise<PayOrder> {
   const adapter = loadAdapter(order.provider);
   const ctx = await orderProviderContext(deps, order);
@@ -95,8 +88,10 @@ export async function reconcile(deps: PayDeps, order: PayOrder): Promise<PayOrde
       return order;
     }
     await settlePaid(deps, order, { transaction_id: q.transaction_id ?? '', pay_date: q.pay_date, openid: q.openid, notify_mode: 0 });
-  } else if (q.state === 'CLOSED' || (expired && (q.state === 'NOT_FOUND' || (q.state === 'NOTPAY' && !adapter.closeOrder)))) {
-    // an expired trade the provider can close is closed there first (closeOrder, the timer): never closed here while payable
+  } else if (
+    q.state === 'CLOSED' ||
+    (expired && (q.state === 'NOT_FOUND' || (q.state === 'NOTPAY' && !supports(order.provider, 'close'))))
+  ) {
     await deps.orders.markClosed(order.out_trade_no, deps.clock.now());
   } else {
     return order;

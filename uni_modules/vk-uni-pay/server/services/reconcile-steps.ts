@@ -3,6 +3,7 @@
  * API (the notification gate, closeOrder, the handler lease, queryRefund), so the timer adds no
  * second way for an order to change state.
  */
+import { supports } from '../core/catalog';
 import { isPayError } from '../core/errors';
 import { ORDER_STATUS, PAID_STATUSES, type PayOrder } from '../core/order';
 import type { RefundLedgerDoc, RefundLedgerState } from '../store/refunds';
@@ -52,7 +53,7 @@ export const pendingStep: TimerStep<PayOrder> = {
 /**
  * (b) Unpaid orders past their time_expire are closed provider first (closeOrder): a trade the
  * provider reports paid is settled instead, and nothing is marked closed without the provider's
- * verified word. Outcomes: closed, paid, later (the provider cannot close it yet), unsupported.
+ * verified word. Outcomes: closed, paid, later (the provider cannot close it yet), unpaid.
  */
 export const expiredStep: TimerStep<PayOrder> = {
   name: 'expired',
@@ -61,6 +62,8 @@ export const expiredStep: TimerStep<PayOrder> = {
   claim: claimOrder,
   settle: (ctx, order) =>
     withGate(ctx, order, async () => {
+      // a provider without a close API: its verified answer (no trade, or unpaid past expiry) closes it here
+      if (!supports(order.provider, 'close')) return orderOutcome(await reconcile(ctx.deps, order));
       try {
         await closeOrder(ctx.deps, { out_trade_no: order.out_trade_no });
         return 'closed';
@@ -68,7 +71,6 @@ export const expiredStep: TimerStep<PayOrder> = {
         if (!isPayError(e)) throw e;
         if (e.key === 'ORDER_PAID') return 'paid';
         if (e.key === 'ORDER_CLOSE_LATER') return 'later';
-        if (e.key === 'OPERATION_UNSUPPORTED') return 'unsupported';
         throw e;
       }
     }),

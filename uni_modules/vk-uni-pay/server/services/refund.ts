@@ -18,7 +18,7 @@ import { isFinalRefusal, isGatewayFailure } from '../core/gateway-failure';
 import { PAID_STATUSES, type PayOrder, type RefundRecord } from '../core/order';
 import { loadAdapter } from '../providers/registry';
 import type { ProviderAdapter, RefundInput, RefundResult } from '../providers/types';
-import { FINAL_REFUND_STATES, RefundsRepo, type RefundLedgerDoc, type RefundLedgerState } from '../store/refunds';
+import { FINAL_REFUND_STATES, type RefundsRepo, type RefundLedgerDoc, type RefundLedgerState } from '../store/refunds';
 import { orderProviderContext, requireOrder, type PayDeps } from './deps';
 
 export type { RefundLedgerState } from '../store/refunds';
@@ -33,8 +33,6 @@ export interface RefundParams {
 }
 
 export interface RefundReply {
-  code: 0;
-  msg: string;
   out_trade_no: string;
   out_refund_no: string;
   refund_fee: number;
@@ -65,14 +63,6 @@ const RELEASE_ATTEMPTS = 10;
 const DESC_MAX = 80;
 const OPEN_STATES: readonly RefundLedgerState[] = ['PENDING', 'UNKNOWN', 'PROCESSING'];
 
-const MESSAGES: Record<RefundLedgerState, string> = {
-  SUCCESS: '退款成功',
-  PROCESSING: '退款处理中，请稍后调用 queryRefund 查询结果',
-  PENDING: '退款请求正在处理，请稍后调用 queryRefund 查询结果',
-  UNKNOWN: '退款结果未知（已保留退款额度），请稍后调用 queryRefund 确认',
-  FAIL: '退款失败',
-};
-
 /** unsettled: the provider may or may not have the refund */
 const UNSETTLED_STATES: readonly RefundLedgerState[] = ['PENDING', 'UNKNOWN'];
 /** refusals decided here before the provider is asked; kept in the ledger as FAIL and repeated as such */
@@ -80,7 +70,7 @@ const LOCAL_REFUSALS = new Set<string>(['ORDER_NOT_PAID', 'REFUND_FEE_INVALID'])
 
 export async function refund(deps: PayDeps, params: RefundParams): Promise<RefundReply> {
   const p = checkRefundParams(params);
-  const refunds = new RefundsRepo(deps.db);
+  const refunds = deps.refunds;
   let order = await requireOrder(deps, p.out_trade_no);
   const adapter = refundAdapter(order);
 
@@ -196,7 +186,7 @@ export async function queryRefund(deps: PayDeps, params: QueryRefundParams): Pro
   if (params.out_refund_no !== undefined && (typeof params.out_refund_no !== 'string' || !OUT_REFUND_NO.test(params.out_refund_no))) {
     throw new PayError('FIELD_INVALID', { field: 'out_refund_no', reason: '1-64 letters, digits or _-|*@' });
   }
-  const refunds = new RefundsRepo(deps.db);
+  const refunds = deps.refunds;
   const order = await requireOrder(deps, out_trade_no);
   const doc = params.out_refund_no ? await refunds.find(params.out_refund_no) : await refunds.latest(out_trade_no);
   if (!doc || doc.out_trade_no !== out_trade_no)
@@ -343,7 +333,7 @@ function failInfo(e: PayError): { fail_code: string; fail_msg: string } {
 }
 
 function reply(out_trade_no: string, out_refund_no: string, refund_fee: number, state: RefundLedgerState, refund_id?: string): RefundReply {
-  return { code: 0, msg: MESSAGES[state], out_trade_no, out_refund_no, refund_fee, state, ...(refund_id ? { refund_id } : {}) };
+  return { out_trade_no, out_refund_no, refund_fee, state, ...(refund_id ? { refund_id } : {}) };
 }
 
 function checkOutTradeNo(v: unknown): string {

@@ -1,9 +1,7 @@
-/** A small persistent key/value cache port (platform certificates, access tokens). */
-export interface KeyValueCache {
-  get<T = unknown>(key: string): Promise<T | undefined>;
-  set(key: string, value: unknown, ttlMs: number): Promise<void>;
-  delete(key: string): Promise<void>;
-}
+/** KeyValueCache implementations (the port itself is in ports.ts). */
+import type { KeyValueCache } from '../ports';
+
+export type { KeyValueCache };
 
 /** Process-local cache; used in tests and as the warm layer in front of the database cache. */
 export function memoryCache(now: () => number = Date.now): KeyValueCache {

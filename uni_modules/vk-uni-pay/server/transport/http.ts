@@ -1,27 +1,10 @@
 /**
- * The HTTP port. Adapters speak to gateways only through this, so the sandbox, a test double or
- * the benchmark's in-process gateway can stand in. Production: uniCloud.httpclient (urllib).
+ * The production HTTP transport (uniCloud.httpclient, urllib) behind the `HttpTransport` port
+ * (ports.ts), so the sandbox, a test double or the benchmark's in-process gateway can stand in.
  */
-export interface HttpRequest {
-  method: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
-  url: string;
-  headers?: Record<string, string>;
-  /** sent byte-exactly (signatures cover these bytes) */
-  body?: string | Buffer;
-  timeoutMs?: number;
-}
+import type { HttpRequest, HttpResponse, HttpTransport } from '../ports';
 
-export interface HttpResponse {
-  status: number;
-  /** lower-case names */
-  headers: Record<string, string>;
-  /** raw bytes: signatures are verified over them, never over a re-serialisation */
-  body: Buffer;
-}
-
-export interface HttpTransport {
-  request(req: HttpRequest): Promise<HttpResponse>;
-}
+export type { HttpRequest, HttpResponse, HttpTransport };
 
 const DEFAULT_TIMEOUT_MS = 10_000;
 

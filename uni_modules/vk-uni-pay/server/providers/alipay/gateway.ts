@@ -6,7 +6,7 @@
  * See docs/alipay-protocol.md.
  */
 import { toDateTimeShanghai } from '../../core/time';
-import type { HttpRequest, HttpResponse } from '../../transport/http';
+import type { HttpRequest, HttpResponse } from '../../ports';
 import { callGateway, GatewayFailure, type GatewayRefusal } from '../gateway';
 import type { ProviderContext } from '../types';
 import { getAlipayRuntime, type AlipayNodeConfig, type AlipayRuntime } from './config';

@@ -21,6 +21,7 @@ import { getAlipayRuntime, type AlipayNodeConfig } from './config';
 import { callAlipay, signedParamString, type CommonParams } from './gateway';
 import { verifyAndParseNotify } from './notify';
 import { diagnoseAlipay } from './doctor';
+import { alipayLogin } from './oauth';
 
 export type { AlipayNodeConfig } from './config';
 export { alipayOauthToken, type AlipayOauthIds } from './oauth';
@@ -234,4 +235,7 @@ export const alipayAdapter: ProviderAdapter<AlipayNodeConfig> = {
     return verifyAndParseNotify(req, getAlipayRuntime(ctx.config));
   },
   notifyReply,
+  login: (code, _platformKey, ctx) => alipayLogin(code, ctx),
 };
+
+export const adapter = alipayAdapter;

@@ -5,7 +5,7 @@
  * signed, verified answer is accepted. The access and refresh tokens never leave this function.
  */
 import { PayError } from '../../core/errors';
-import type { ProviderContext } from '../types';
+import type { LoginIds, ProviderContext } from '../types';
 import type { AlipayNodeConfig } from './config';
 import { callAlipay } from './gateway';
 
@@ -37,4 +37,12 @@ export async function alipayOauthToken(code: string, ctx: ProviderContext<Alipay
       return { ...(user_id ? { user_id } : {}), ...(open_id ? { open_id } : {}) };
     },
   });
+}
+
+/** The `login` hook: the buyer id used as openid (user_id 2088…, or open_id in openid mode). */
+export async function alipayLogin(code: string, ctx: ProviderContext<AlipayNodeConfig>): Promise<LoginIds> {
+  const ids = await alipayOauthToken(code, ctx);
+  const openid = ids.user_id ?? ids.open_id;
+  if (!openid) throw new PayError('GATEWAY_RESPONSE_INVALID');
+  return { openid, ...(ids.user_id ? { user_id: ids.user_id } : {}) };
 }

@@ -12,8 +12,9 @@ import { PayError } from '../../core/errors';
 import type { IntegratedResponse } from '../../../../../types/unicloud-server';
 import type { CreateOrderInput, NotifyEvent, ProviderAdapter, ProviderContext, RawHttpRequest } from '../types';
 import { AppleIapConfig, checkProduct } from './config';
-import { verifyNotificationV2 } from './jws';
 import { diagnoseAppleIap, probeAppleIap } from './doctor';
+import { verifyNotificationV2, verifySignedTransaction } from './jws';
+import { verifyReceipt } from './receipt';
 
 export * from './config';
 export { verifyReceipt, verifyReceiptUrls, APPLE_PRODUCTION_VERIFY_URL, APPLE_SANDBOX_VERIFY_URL } from './receipt';
@@ -91,6 +92,8 @@ export const appleiapAdapter: ProviderAdapter<AppleIapConfig> = {
           revocationDate: n.transaction.revocationDate,
           revocationReason: n.transaction.revocationReason,
         },
+        transaction_id: n.transaction.transactionId,
+        providerRefunded: true,
       };
     }
     return { kind: 'ignore', reason: `apple notification ${n.notificationType}${n.subtype ? `/${n.subtype}` : ''}` };
@@ -100,6 +103,19 @@ export const appleiapAdapter: ProviderAdapter<AppleIapConfig> = {
   notifyReply(ok) {
     return ok ? reply(200) : reply(500, 'retry');
   },
+
+  /** the product the client will buy is kept on the order: verifyPurchase accepts only that product */
+  async prepareCreate(input) {
+    const product_id = input.extra.productid ?? input.extra.product_id;
+    return product_id ? { orderFields: { expand_data: { product_id } } } : {};
+  },
+
+  verifyPurchase(proof, ctx, opts) {
+    return 'signedTransaction' in proof
+      ? verifySignedTransaction(proof.signedTransaction, ctx, opts)
+      : verifyReceipt({ receipt: proof.receipt, transactionId: proof.transactionId, ...opts }, ctx);
+  },
 };
 
 export default appleiapAdapter;
+export const adapter = appleiapAdapter;

@@ -291,3 +291,4 @@ export const vkspayAdapter: ProviderAdapter<VksPayConfig> = {
 };
 
 export default vkspayAdapter;
+export const adapter = vkspayAdapter;

@@ -1,14 +1,17 @@
 /**
- * api.weixin.qq.com client for xpay: stable access token (cached in ctx.cache), `jscode2session`,
- * and signed `/xpay/*` calls (`pay_sig` over the exact body, https://developers.weixin.qq.com/miniprogram/dev/platform-capabilities/industry/virtual-payment.html).
+ * xpay on api.weixin.qq.com: stable access token (cached in ctx.cache), the mini-program login of
+ * this node, and signed `/xpay/*` calls (`pay_sig` over the exact body). The HTTP + errcode step and
+ * the login call are the shared WeChat API module's (providers/wechat-api).
  */
 import { PayError } from '../../core/errors';
-import { callGateway, isGatewayFailure, jsonObject, verifyJsonAnswer, type GatewayRefusal } from '../gateway';
+import { isGatewayFailure } from '../gateway';
 import type { ProviderContext } from '../types';
+import { DEFAULT_API_BASE, code2Session as wechatCode2Session, send, type Code2SessionResult } from '../wechat-api';
 import { apiPaySig } from './sign';
 
+export { DEFAULT_API_BASE };
+export type { Code2SessionResult };
 export const WXPAY_VIRTUAL_NODE = 'wxpay-virtual.mp-weixin';
-export const DEFAULT_API_BASE = 'https://api.weixin.qq.com';
 
 export interface WxpayVirtualConfig {
   appId?: string;
@@ -47,35 +50,6 @@ export const appKeyOf = (config: WxpayVirtualConfig): string =>
 /** `apiBase`, or `gateway` like every other provider node (the sandbox stands in here) */
 const baseOf = (config: WxpayVirtualConfig) => (config.apiBase ?? config.gateway ?? DEFAULT_API_BASE).replace(/\/+$/, '');
 
-/** The refusal in an api.weixin.qq.com answer: a non-zero `errcode` (-1 "system busy" may be asked again). */
-function errcodeRefusal(json: Record<string, any> | undefined): GatewayRefusal | undefined {
-  const errcode = json?.errcode;
-  if (errcode === undefined || errcode === 0) return undefined;
-  return { code: String(errcode), message: String(json?.errmsg ?? ''), retryable: errcode === -1, detail: { errcode } };
-}
-
-/** One api.weixin.qq.com call through the gateway step; a non-zero errcode is a GatewayFailure. */
-export function send(
-  ctx: ProviderContext<WxpayVirtualConfig>,
-  method: 'GET' | 'POST',
-  url: string,
-  body?: string,
-): Promise<Record<string, any>> {
-  return callGateway(ctx.http, {
-    request: {
-      method,
-      url,
-      headers: body !== undefined ? { 'content-type': 'application/json' } : {},
-      body,
-      timeoutMs: ctx.config.timeout,
-    },
-    // these answers are not signed (TLS only): a 200 JSON object is WeChat's answer
-    verify: verifyJsonAnswer(),
-    refusal: (res) => errcodeRefusal(jsonObject(res.body)),
-    parse: (res) => jsonObject(res.body) as Record<string, any>,
-  });
-}
-
 const tokenKey = (config: WxpayVirtualConfig) => `wxpay-virtual:access_token:${config.appId}`;
 
 /** `/cgi-bin/stable_token`, cached until 5 minutes before expiry. */
@@ -97,26 +71,9 @@ export async function getAccessToken(ctx: ProviderContext<WxpayVirtualConfig>, f
   return json.access_token;
 }
 
-export interface Code2SessionResult {
-  openid: string;
-  unionid?: string;
-  /** keep server-side only (it signs requestVirtualPayment); never return it to the client */
-  session_key: string;
-}
-
-/** `/sns/jscode2session` for a mini-program `wx.login` code. */
-export async function code2Session(code: string, ctx: ProviderContext<WxpayVirtualConfig>): Promise<Code2SessionResult> {
-  if (typeof code !== 'string' || !/^[\w-]{1,128}$/.test(code))
-    throw new PayError('FIELD_INVALID', { field: 'code', reason: 'must be a wx.login code' });
-  const q = new URLSearchParams({
-    appid: need(ctx.config, 'appId'),
-    secret: need(ctx.config, 'secret'),
-    js_code: code,
-    grant_type: 'authorization_code',
-  });
-  const json = await send(ctx, 'GET', `${baseOf(ctx.config)}/sns/jscode2session?${q}`);
-  if (typeof json.openid !== 'string' || typeof json.session_key !== 'string') throw new PayError('GATEWAY_RESPONSE_INVALID');
-  return { openid: json.openid, session_key: json.session_key, ...(typeof json.unionid === 'string' ? { unionid: json.unionid } : {}) };
+/** `/sns/jscode2session` with this node's app (wx.login code → openid + session_key). */
+export function code2Session(code: string, ctx: ProviderContext<WxpayVirtualConfig>): Promise<Code2SessionResult> {
+  return wechatCode2Session(code, ctx, baseOf(ctx.config), WXPAY_VIRTUAL_NODE);
 }
 
 /**

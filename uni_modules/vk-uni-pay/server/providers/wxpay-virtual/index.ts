@@ -20,7 +20,7 @@ import type {
   RefundResult,
   TradeState,
 } from '../types';
-import { WxpayVirtualConfig, WXPAY_VIRTUAL_NODE, appKeyOf, envOf, need, xpayRequest } from './api';
+import { WxpayVirtualConfig, WXPAY_VIRTUAL_NODE, appKeyOf, code2Session, envOf, need, xpayRequest } from './api';
 import { decryptPushMessage, hexEqual, pushMsgSignature, pushSignature, userSignature, virtualPaySig } from './sign';
 import { diagnoseWxpayVirtual, probeWxpayVirtual } from './doctor';
 
@@ -365,6 +365,15 @@ export const wxpayVirtualAdapter: ProviderAdapter<WxpayVirtualConfig> = {
   queryOrder: (q: WxpayVirtualQuery, ctx) => queryVirtualOrder(q, ctx),
   refund: (input: WxpayVirtualRefundInput, ctx) => refundVirtualOrder(input, ctx),
   verifyNotify: verifyVirtualPush,
+  provideGoods: notifyProvideGoods,
+  login: (code, _platformKey, ctx) => code2Session(code, ctx),
+
+  /** the payment is signed with the user's session_key, which only the server holds (stored at login) */
+  async prepareCreate(input, ctx, lookups) {
+    const session_key = input.openid ? await lookups.sessionKey(need(ctx.config, 'appId'), input.openid) : undefined;
+    if (!session_key) throw new PayError('SESSION_KEY_MISSING');
+    return { extra: { session_key } };
+  },
 
   notifyReply(ok, message) {
     return textReply(
@@ -375,3 +384,4 @@ export const wxpayVirtualAdapter: ProviderAdapter<WxpayVirtualConfig> = {
 };
 
 export default wxpayVirtualAdapter;
+export const adapter = wxpayVirtualAdapter;

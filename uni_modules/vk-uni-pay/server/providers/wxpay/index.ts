@@ -24,6 +24,8 @@ import { isGatewayFailure } from '../gateway';
 import { WxpayV2Client, v2Key, v2SignType } from './v2';
 import { decryptRefundReqInfo, decryptResource, nonceStr, parseXml, signLines, signV2, verifyV2 } from './crypto';
 import { diagnoseWxpay } from './doctor';
+import type { LoginIds, PlatformKey } from '../types';
+import { DEFAULT_API_BASE, code2Session, officialAccountOpenid } from '../wechat-api';
 
 type Ctx = ProviderContext<WxpayNodeConfig>;
 
@@ -358,6 +360,12 @@ function notifyReply(ok: boolean, message?: string, req?: RawHttpRequest): Integ
   };
 }
 
+/** Mini-program login (wx.login code) or official-account OAuth (JSAPI in the WeChat browser), on api.weixin.qq.com. */
+async function login(code: string, platformKey: PlatformKey, ctx: ProviderContext<WxpayNodeConfig>): Promise<LoginIds> {
+  if (platformKey === 'h5-weixin') return officialAccountOpenid(code, ctx);
+  return code2Session(code, ctx, (ctx.config.apiBase || DEFAULT_API_BASE).replace(/\/+$/, ''), `wxpay.${platformKey}`);
+}
+
 export const wxpayAdapter: ProviderAdapter<WxpayNodeConfig> = {
   provider: 'wxpay',
   diagnose: diagnoseWxpay,
@@ -368,8 +376,10 @@ export const wxpayAdapter: ProviderAdapter<WxpayNodeConfig> = {
   queryRefund,
   verifyNotify: (req, ctx) => (isV2(ctx.config) ? verifyNotifyV2(req, ctx) : verifyNotifyV3(req, ctx)),
   notifyReply,
+  login,
 };
 
 export default wxpayAdapter;
 export type { WxpayNodeConfig };
-export { officialAccountOpenid, type OfficialAccountIds } from './oauth';
+export { officialAccountOpenid, type OfficialAccountIds } from '../wechat-api';
+export const adapter = wxpayAdapter;

@@ -5,7 +5,7 @@
  */
 import { PayError } from '../../core/errors';
 import type { ProviderContext } from '../types';
-import type { HttpResponse } from '../../transport/http';
+import type { HttpResponse } from '../../ports';
 import { callGateway, gatewayUrl, jsonObject, type GatewayRefusal } from '../gateway';
 import type { WxpayNodeConfig } from './config';
 import { WXPAY_DEFAULT_GATEWAY } from './config';

@@ -286,6 +286,11 @@ declare namespace vkPay {
     code2SessionWeixinMP(options: LoginOptions): Result<LoginResult>;
     code2SessionWeixinH5(options: LoginOptions): Result<LoginResult>;
     code2SessionAlipay(options: LoginOptions): Result<LoginResult>;
+    /** Apple IAP: verify a receipt or StoreKit 2 signed transaction, then settle the order */
+    verifyApplePurchase(options: AppleVerifyOptions): Result<AppleVerifyResult>;
+    /** WeChat virtual payment, server code only: have WeChat push the delivery notification again */
+    notifyProvideGoods(options: { out_trade_no: string }): Result<{ code: 0; msg: string; out_trade_no: string }>;
+    /** vk-uni-pay's namespaces for the two methods above */
     appleiap: { verifyReceipt(options: AppleVerifyOptions): Result<AppleVerifyResult> };
     wxpayVirtual: { notifyProvideGoods(options: { out_trade_no: string }): Result<{ code: 0; msg: string; out_trade_no: string }> };
     /**
