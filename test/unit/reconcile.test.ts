@@ -82,7 +82,14 @@ describe('runs against the sandbox', () => {
   let wx: WxpaySandbox;
   let config: Record<string, any>;
   const lines: Array<Record<string, any>> = [];
-  const http = countingTransport(loopbackTransport());
+  /** requests whose URL matches are lost before they reach the gateway (a reset connection) */
+  let lose: RegExp | undefined;
+  const http = countingTransport({
+    async request(req) {
+      if (lose?.test(req.url)) throw new Error('socket hang up (simulated)');
+      return loopbackTransport().request(req);
+    },
+  });
   const counted = { db: undefined as unknown as ReturnType<typeof countingDatabase> };
   let handled: string[] = [];
 
@@ -133,7 +140,7 @@ describe('runs against the sandbox', () => {
 
   let seq = 0;
   /** an unpaid wxpay order here and at the sandbox (notifications go nowhere); `paid`: the payer paid */
-  async function lostOrder(deps: PayDeps, paid: boolean): Promise<string> {
+  async function lostOrder(deps: PayDeps, paid: boolean, extra: Partial<PayOrder> = {}): Promise<string> {
     const out_trade_no = `RT${Date.now().toString(36)}${(seq++).toString(36)}`;
     const ctx = {
       config: configNode(config as any, ['wxpay', 'h5']),
@@ -161,6 +168,7 @@ describe('runs against the sandbox', () => {
       handler_lock_until: 0,
       handler_attempts: 0,
       status: 0,
+      ...extra,
     } as PayOrder);
     if (paid) await wx.pay(out_trade_no);
     return out_trade_no;
@@ -200,6 +208,28 @@ describe('runs against the sandbox', () => {
         expect(roundTrips).toBe(DEFAULT_TIMER_STEPS.length - 1 + perOrder[outcome] * n);
         process.stdout.write(`timer cost, ${n} ${outcome} orders: ${gateway} gateway calls, ${roundTrips} DB round trips, ${run.ms} ms\n`);
       }
+  });
+
+  test('an answer that proves nothing changes nothing: a lost query or close leaves the order unpaid, looked at again later', async () => {
+    const deps = depsWith({});
+    await runTimer(deps);
+    const pending = await lostOrder(deps, false);
+    const expired = await lostOrder(deps, false, { time_expire: Date.now() - 1000 });
+    lose = /\/v3\/pay\/transactions\/out-trade-no\/[^/]+\?/; // every query
+    let run = await runTimer(deps);
+    expect(run.counts).toEqual({ 'pending.error': 1, 'expired.error': 1 });
+    for (const no of [pending, expired]) expect(await deps.orders.findByOutTradeNo(no)).toMatchObject({ status: 0, reconcile_attempts: 1 });
+    // the query answers, the close does not: still payable, so not closed
+    lose = /\/close$/;
+    await deps.db().collection('vk-pay-orders').where({ out_trade_no: expired }).update({ reconcile_next_at: 0 });
+    run = await runTimer(deps);
+    expect(run.counts).toEqual({ 'expired.error': 1 });
+    expect(wx.order(expired)!.trade_state).toBe('NOTPAY');
+    expect(await deps.orders.findByOutTradeNo(expired)).toMatchObject({ status: 0, reconcile_attempts: 2 });
+    lose = undefined;
+    await deps.db().collection('vk-pay-orders').where({ out_trade_no: expired }).update({ reconcile_next_at: 0 });
+    expect((await runTimer(deps)).counts).toEqual({ 'expired.closed': 1 });
+    expect(wx.order(expired)!.trade_state).toBe('CLOSED');
   });
 
   test('the wall-time budget: no new item after maxSeconds; the summary says so', async () => {
