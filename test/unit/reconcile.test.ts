@@ -264,8 +264,32 @@ describe('runs against the sandbox', () => {
         return 'ok';
       },
     };
-    const run = await runTimer(deps, [step]);
-    expect(run.counts).toEqual({ 'mixed.error': 1, 'mixed.ok': 1, 'mixed.busy': 1 });
+    // batch steps (a service that walks its own items) report their counts; one that throws is an error
+    let budget = 0;
+    const batch: TimerStep = {
+      name: 'batch',
+      batch: async (ctx, limit) => {
+        budget = limit;
+        expect(ctx.deadline).toBeGreaterThan(Date.now());
+        return { settled: 2, failed: 0, checked: 3 };
+      },
+    };
+    const broken: TimerStep = {
+      name: 'broken',
+      batch: async () => {
+        throw new Error('down');
+      },
+    };
+    const run = await runTimer(deps, [step, batch, broken]);
+    expect(run.counts).toEqual({
+      'mixed.error': 1,
+      'mixed.ok': 1,
+      'mixed.busy': 1,
+      'batch.settled': 2,
+      'batch.checked': 3,
+      'broken.error': 1,
+    });
+    expect(budget).toBe(20);
     expect(lines).toContainEqual(expect.objectContaining({ event: 'timer.item_error', step: 'mixed', id: '1', error: 'boom' }));
   });
 

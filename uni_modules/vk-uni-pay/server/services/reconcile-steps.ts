@@ -11,7 +11,7 @@ import { closeOrder } from './close-order';
 import { CLIENT_QUERY_INTERVAL_MS, QUERY_HOLD_MS, reconcile } from './query-payment';
 import { queryRefund } from './refund';
 import { runHandler } from './settle';
-import type { TimerContext, TimerStep } from './reconcile';
+import type { TimerContext, TimerItemStep, TimerStep } from './reconcile';
 
 /** the outcome word of an order after it was settled */
 function orderOutcome(order: PayOrder): string {
@@ -39,7 +39,7 @@ async function withGate<R>(ctx: TimerContext, order: PayOrder, work: () => Promi
  * they have a time_expire): the provider's verified answer settles a lost notification through
  * the same gate, so the handler runs once.
  */
-export const pendingStep: TimerStep<PayOrder> = {
+export const pendingStep: TimerItemStep<PayOrder> = {
   name: 'pending',
   candidates: (ctx, limit) => {
     const { now, settings } = ctx;
@@ -55,7 +55,7 @@ export const pendingStep: TimerStep<PayOrder> = {
  * provider reports paid is settled instead, and nothing is marked closed without the provider's
  * verified word. Outcomes: closed, paid, later (the provider cannot close it yet), unpaid.
  */
-export const expiredStep: TimerStep<PayOrder> = {
+export const expiredStep: TimerItemStep<PayOrder> = {
   name: 'expired',
   candidates: (ctx, limit) => ctx.repo.expiredOrders(ctx.now, limit),
   id: (o) => o.out_trade_no,
@@ -81,7 +81,7 @@ export const expiredStep: TimerStep<PayOrder> = {
  * provider's retries are over or never came): re-run under the handler lease; a failure waits
  * with backoff before the timer tries again. Outcomes: done, failed, busy.
  */
-export const handlersStep: TimerStep<PayOrder> = {
+export const handlersStep: TimerItemStep<PayOrder> = {
   name: 'handlers',
   candidates: (ctx, limit) => {
     // without the pay-notify handlers (the common module outside vk-pay) there is nothing to run
@@ -103,7 +103,7 @@ const OPEN_REFUND_STATES: readonly RefundLedgerState[] = ['UNKNOWN', 'PROCESSING
  * (d) Refunds left UNKNOWN / PROCESSING (or PENDING after a crash) for `refundAfterSeconds`: a
  * verified query through queryRefund settles them. Outcome: the ledger state after the query.
  */
-export const refundsStep: TimerStep<RefundLedgerDoc & { check_attempts?: number }> = {
+export const refundsStep: TimerItemStep<RefundLedgerDoc & { check_attempts?: number }> = {
   name: 'refunds',
   candidates: (ctx, limit) => ctx.repo.openRefunds(ctx.now, OPEN_REFUND_STATES, ctx.now - ctx.settings.refundAfterMs, limit),
   id: (r) => r.out_refund_no,
@@ -119,7 +119,7 @@ export const refundsStep: TimerStep<RefundLedgerDoc & { check_attempts?: number 
  * deleted. Only closed ones: an unpaid order is first closed provider first by (b), so nothing
  * still payable is ever deleted.
  */
-export const deleteStep: TimerStep<PayOrder> = {
+export const deleteStep: TimerItemStep<PayOrder> = {
   name: 'delete',
   enabled: (settings) => settings.deleteAfterDays > 0,
   candidates: (ctx, limit) => ctx.repo.closedOrders(ctx.now - ctx.settings.deleteAfterDays * 86_400_000, limit),

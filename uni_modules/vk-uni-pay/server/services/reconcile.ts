@@ -5,12 +5,14 @@
  * any provider is asked, so runs that overlap split the work instead of repeating it. Each run
  * prints exactly one summary line: `timer.run` with a count per `<step>.<outcome>`.
  *
- * Step contract (to add one, append it to TIMER_STEPS; see CONTRIBUTING):
+ * Step contract (to add one, append it to DEFAULT_TIMER_STEPS; see CONTRIBUTING). An item step:
  * - `candidates(ctx, limit)`: at most `limit` items that are due, in one database read;
  * - `claim(ctx, item)` (optional): ONE conditional update that takes the item for this run and
  *   schedules its next look (backoff); false when another run has it (counted as `busy`);
  * - `settle(ctx, item)`: does the work and names the outcome (a short lowercase word). A thrown
  *   error is counted as `error` and logged with its code; the run goes on with the next item.
+ * A batch step (a service that walks its own items, e.g. a daily download) has `batch(ctx, limit)`
+ * instead, returning its counts by outcome; it claims its own items and respects `ctx.deadline`.
  */
 import { randomBytes } from 'node:crypto';
 import { isPayError } from '../core/errors';
@@ -27,19 +29,31 @@ export interface TimerContext {
   now: number;
   /** the schedule of an item's next look after this one (`attempts` looks so far) */
   nextLook(attempts: number | undefined): CheckSchedule;
+  /** no new item after this (ms, Date.now()) */
+  deadline: number;
 }
 
-export interface TimerStep<T = any> {
+interface StepBase {
   /** names the step in the summary line (`<name>.<outcome>`) */
   name: string;
   /** off for this run (e.g. a setting is 0) */
   enabled?(settings: TimerSettings): boolean;
+}
+
+export interface TimerItemStep<T = any> extends StepBase {
   candidates(ctx: TimerContext, limit: number): Promise<T[]>;
   /** a short id of the item for log lines (never a secret) */
   id(item: T): string;
   claim?(ctx: TimerContext, item: T): Promise<boolean>;
   settle(ctx: TimerContext, item: T): Promise<string>;
 }
+
+export interface TimerBatchStep extends StepBase {
+  /** at most `limit` items, none started after `ctx.deadline`; never throws for one item; outcome → count */
+  batch(ctx: TimerContext, limit: number): Promise<Record<string, number>>;
+}
+
+export type TimerStep<T = any> = TimerItemStep<T> | TimerBatchStep;
 
 export interface TimerSummary {
   run_id: string;
@@ -81,38 +95,43 @@ async function runSteps(deps: PayDeps, settings: TimerSettings, steps: readonly 
     repo: new TimerRepo(deps.db),
     now,
     nextLook: (attempts = 0) => ({ next_at: now + backoffAfter(settings, attempts + 1), attempts: attempts + 1 }),
+    deadline,
   };
-  const count = (key: string) => (summary.counts[key] = (summary.counts[key] ?? 0) + 1);
+  const count = (key: string, n = 1) => (summary.counts[key] = (summary.counts[key] ?? 0) + n);
   for (const step of steps) {
     if (step.enabled && !step.enabled(settings)) continue;
     if (Date.now() >= deadline) {
       summary.stopped = 'deadline';
       break;
     }
-    let items: unknown[];
     try {
-      items = await step.candidates(ctx, settings.maxItems);
+      if ('batch' in step) {
+        for (const [outcome, n] of Object.entries(await step.batch(ctx, settings.maxItems))) if (n) count(`${step.name}.${outcome}`, n);
+      } else await runItems(ctx, step, count, summary);
     } catch (e) {
       count(`${step.name}.error`);
       logItemError(deps, step.name, '', e);
-      continue;
     }
-    for (const item of items) {
-      if (Date.now() >= deadline) {
-        summary.stopped = 'deadline';
-        break;
+  }
+}
+
+/** An item step: its candidates one by one, each claimed first, until the deadline. */
+async function runItems(ctx: TimerContext, step: TimerItemStep, count: (key: string) => void, summary: TimerSummary) {
+  for (const item of await step.candidates(ctx, ctx.settings.maxItems)) {
+    if (Date.now() >= ctx.deadline) {
+      summary.stopped = 'deadline';
+      return;
+    }
+    try {
+      if (step.claim && !(await step.claim(ctx, item))) {
+        count(`${step.name}.busy`);
+        continue;
       }
-      try {
-        if (step.claim && !(await step.claim(ctx, item))) {
-          count(`${step.name}.busy`);
-          continue;
-        }
-        summary.items++;
-        count(`${step.name}.${await step.settle(ctx, item)}`);
-      } catch (e) {
-        count(`${step.name}.error`);
-        logItemError(deps, step.name, step.id(item), e);
-      }
+      summary.items++;
+      count(`${step.name}.${await step.settle(ctx, item)}`);
+    } catch (e) {
+      count(`${step.name}.error`);
+      logItemError(ctx.deps, step.name, step.id(item), e);
     }
   }
 }
