@@ -3,6 +3,7 @@
  * each run's summary line (`timer.run`) from the plugin's log.
  */
 import nodeConsole from 'node:console';
+import { runInThisContext } from 'node:vm';
 import type { Stack } from '../../tools/stack';
 import { tradeNo, type TestStack } from './project';
 
@@ -10,10 +11,11 @@ export type TimerRun = { run_id: string; ms: number; items: number; stopped?: st
 
 /** Collects every `timer.run` line the plugin prints while installed (other lines are swallowed). */
 export function captureTimerRuns(): { runs: TimerRun[]; restore(): void } {
-  const previous = process.env.VK_PAY_LOG_LEVEL;
-  process.env.VK_PAY_LOG_LEVEL = 'info';
+  // the runtime loads the plugin outside jest's sandbox: it reads Node's own process.env and console
+  const env = (runInThisContext('process') as NodeJS.Process).env;
+  const previous = env.VK_PAY_LOG_LEVEL;
+  env.VK_PAY_LOG_LEVEL = 'info';
   const runs: TimerRun[] = [];
-  // the runtime loads the plugin outside jest's sandbox: its `console` is Node's own
   const spy = jest.spyOn(nodeConsole as Console, 'log').mockImplementation((line?: unknown) => {
     if (typeof line !== 'string' || !line.includes('"timer.run"')) return;
     const parsed = JSON.parse(line);
@@ -23,7 +25,8 @@ export function captureTimerRuns(): { runs: TimerRun[]; restore(): void } {
     runs,
     restore() {
       spy.mockRestore();
-      process.env.VK_PAY_LOG_LEVEL = previous;
+      if (previous === undefined) delete env.VK_PAY_LOG_LEVEL;
+      else env.VK_PAY_LOG_LEVEL = previous;
     },
   };
 }
