@@ -40,6 +40,8 @@ export interface RuntimeHandle {
   clientSecret: string;
   database: Database;
   close(): Promise<void>;
+  /** fires the function's timer trigger now (a cloud object's `_timing`), as `POST /__runtime/timing/<name>` does; rejects with {code, message} on failure */
+  fireTiming(name: string): Promise<void>;
   /** in-process, same pipeline as a client call (source 'client'); rejects with {code, message} on failure */
   callObject(name: string, method: string, params: unknown[], opts?: { clientInfo?: ClientInfo; uniIdToken?: string }): Promise<unknown>;
 }
@@ -126,6 +128,10 @@ export async function startRuntime(opts: RuntimeOptions): Promise<RuntimeHandle>
       if (!outcome.ok) throw new CloudCallError(outcome.code, outcome.message);
       const text = serialise(outcome.value);
       return text === undefined ? undefined : JSON.parse(text);
+    },
+    async fireTiming(name) {
+      const outcome = await core.fireTiming(name);
+      if (!outcome.ok) throw new CloudCallError(outcome.code, outcome.message);
     },
     async close() {
       if (closed) return;

@@ -351,6 +351,28 @@ export class RuntimeCore {
     return req.source === 'timing' ? undefined : value;
   }
 
+  /**
+   * Fires a function's timer trigger now, as uniCloud's scheduler does: a cloud object's `_timing`
+   * (no `_before`/`_after`) or a cloud function's `main`, source 'timing', with the timer event.
+   */
+  async fireTiming(name: string): Promise<InvokeOutcome> {
+    const fn = this.functionByName(name);
+    if (!fn) return { ok: false, code: 'FUNCTION_NOT_FOUND', message: `cloud function ${name} not found`, status: 404 };
+    const now = new Date();
+    const trigger = Array.isArray(fn.config.triggers) ? fn.config.triggers[0] : undefined;
+    const event = {
+      Time: now.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      TriggerName: trigger?.name || 'timer',
+      Type: 'Timer',
+      triggerName: 'TIMER_LATEST',
+      triggerTime: now.toISOString(),
+    };
+    const clientInfo: ClientInfo = { clientIP: '127.0.0.1', userAgent: '', source: 'timing', requestId: newRequestId() };
+    return fn.kind === 'object'
+      ? this.invoke({ fn, source: 'timing', method: '_timing', params: [event], clientInfo })
+      : this.invoke({ fn, source: 'timing', event, clientInfo });
+  }
+
   functionByName(name: string): FunctionDef | undefined {
     return this.layout.functions.get(name);
   }

@@ -320,26 +320,7 @@ export function createServer(opts: ServerOptions): http.Server {
   }
 
   async function handleTiming(res: http.ServerResponse, name: string) {
-    const fn = core.functionByName(name);
-    if (!fn) {
-      sendJson(res, 404, { ok: false, error: { code: 'FUNCTION_NOT_FOUND', message: `cloud function ${name} not found` } });
-      return;
-    }
-    const now = new Date();
-    const trigger = Array.isArray(fn.config.triggers) ? fn.config.triggers[0] : undefined;
-    const event = {
-      Time: now.toISOString().replace(/\.\d{3}Z$/, 'Z'),
-      TriggerName: trigger?.name || 'timer',
-      Type: 'Timer',
-      triggerName: 'TIMER_LATEST',
-      triggerTime: now.toISOString(),
-    };
-    const requestId = newRequestId();
-    const clientInfo: ClientInfo = { clientIP: '127.0.0.1', userAgent: '', source: 'timing', requestId };
-    const outcome =
-      fn.kind === 'object'
-        ? await core.invoke({ fn, source: 'timing', method: '_timing', params: [event], clientInfo })
-        : await core.invoke({ fn, source: 'timing', event, clientInfo });
+    const outcome = await core.fireTiming(name);
     if (outcome.ok) sendJson(res, 200, { ok: true });
     else sendJson(res, outcome.status, { ok: false, error: { code: outcome.code, message: outcome.message } });
   }

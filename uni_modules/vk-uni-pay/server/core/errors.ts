@@ -39,6 +39,11 @@ export const ERRORS = {
     'vk-uni-pay 配置项 {key} 在本插件中的用法不同：{fix}',
     'The vk-uni-pay config key {key} works differently in this plugin: {fix}',
   ],
+  TIMER_CONFIG_INVALID: [
+    120,
+    '定时对账配置 {field} 无效：应为 {reason}（uni-pay/config.js）',
+    'The reconciliation timer setting {field} is invalid: expected {reason} (uni-pay/config.js)',
+  ],
 
   // ---- createPayment input (10xx)
   // the choices are the catalog's rows

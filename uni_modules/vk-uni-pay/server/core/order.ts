@@ -123,6 +123,11 @@ export interface PayOrder extends PartnerIds {
   query_lock_until?: number;
   /** payments beyond the first (e.g. paid with two providers): refund these */
   duplicate_payments?: DuplicatePayment[];
+  /** reconciliation timer: when it may next ask the provider about this unpaid order (ms), and how often it has */
+  reconcile_next_at?: number;
+  reconcile_attempts?: number;
+  /** reconciliation timer: when it may next re-run a failed handler (ms) */
+  handler_retry_at?: number;
 }
 
 /** Order fields a `custom` key may not shadow (custom is flattened into the handler's data). */
@@ -178,12 +183,24 @@ export const ORDER_FIELDS: ReadonlySet<string> = new Set([
   'query_lock_until',
   'duplicate_payments',
   ...PARTNER_FIELDS,
+  'reconcile_next_at',
+  'reconcile_attempts',
+  'handler_retry_at',
   'other',
   'out_refund_no',
 ]);
 
 /** Bookkeeping of the lease and query gate: never shown to a handler or a client. */
-const INTERNAL_FIELDS = ['handler_lock_until', 'handler_lease', 'handler_attempts', 'handler_error', 'query_lock_until'];
+const INTERNAL_FIELDS = [
+  'handler_lock_until',
+  'handler_lease',
+  'handler_attempts',
+  'handler_error',
+  'query_lock_until',
+  'reconcile_next_at',
+  'reconcile_attempts',
+  'handler_retry_at',
+];
 
 function without(order: PayOrder, fields: string[]): Record<string, unknown> {
   const rest: Record<string, unknown> = { ...order };

@@ -172,6 +172,14 @@ export function createCloudObject(options: { handlersDir: string | string[]; ref
 
     ...methods,
 
+    /**
+     * The reconciliation timer (`cloudfunction-config.triggers` in vk-pay's package.json). uniCloud
+     * calls it without `_before`/`_after` and discards what it returns; the run logs one summary line.
+     */
+    async _timing(this: Ctx) {
+      await vkPay().runTimer();
+    },
+
     _after(this: Ctx, error: unknown, result: unknown) {
       if (!error) return result;
       if (isPayError(error)) return toResponse(this, { code: error.code, msg: error.msgZh, msg_en: error.msgEn });

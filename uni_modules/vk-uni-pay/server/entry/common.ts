@@ -32,6 +32,7 @@ import { queryAccountBalance, type BalanceParams } from '../services/balance';
 import { coinOperation } from '../services/coins';
 import { fenToYuan } from '../core/money';
 import type { AccountBalance } from '../providers/hooks';
+import { runTimer } from '../services/reconcile';
 import type { HttpInfo, IntegratedResponse } from '../../../../types/unicloud-server';
 import type { RawHttpRequest } from '../providers/types';
 
@@ -208,6 +209,8 @@ export function createVkPay(options: VkPayOptions = {}) {
     transferNotify: (http: HttpInfo): Promise<IntegratedResponse> => transferNotify(deps, httpInfoToRequest(http)),
     /** for the reconciliation timer: settles open transfers by query and finishes their handlers (docs/transfers.md) */
     settlePendingTransfers: (opts?: { limit?: number; olderThanMs?: number }) => settlePendingTransfers(deps, opts),
+    /** one reconciliation timer run (vk-pay's `_timing`, not a public API row); throws a coded error for a bad `timer` config */
+    runTimer: () => runTimer(deps),
   };
 }
 

@@ -5,6 +5,7 @@
  */
 import { PayError } from '../core/errors';
 import { ORDER_STATUS, PAID_STATUSES, publicOrder, type PayOrder } from '../core/order';
+import { supports } from '../core/catalog';
 import { loadAdapter } from '../providers/registry';
 import { orderProviderContext, type PayDeps } from './deps';
 import { runHandler, settlePaid } from './settle';
@@ -71,7 +72,11 @@ async function findOrder(deps: PayDeps, params: QueryPaymentParams): Promise<Pay
   return order;
 }
 
-/** Asks the provider about an unpaid order: paid → settle; closed or expired → close. */
+/**
+ * Asks the provider about an unpaid order: paid → settle; closed → close. Past its time_expire, an
+ * order the provider has no trade for is closed too, and so is a NOTPAY one when the provider cannot
+ * close (nothing more to do there); one it can close is closed there first (closeOrder, the timer).
+ */
 export async function reconcile(deps: PayDeps, order: PayOrder): Promise<PayOrder> {
   const adapter = loadAdapter(order.provider);
   const ctx = await orderProviderContext(deps, order);
@@ -89,7 +94,10 @@ export async function reconcile(deps: PayDeps, order: PayOrder): Promise<PayOrde
       notify_mode: 0,
       provider_pay_method: q.provider_pay_method,
     });
-  } else if (q.state === 'CLOSED' || (expired && (q.state === 'NOTPAY' || q.state === 'NOT_FOUND'))) {
+  } else if (
+    q.state === 'CLOSED' ||
+    (expired && (q.state === 'NOT_FOUND' || (q.state === 'NOTPAY' && !supports(order.provider, 'close'))))
+  ) {
     await deps.orders.markClosed(order.out_trade_no, deps.clock.now());
   } else {
     return order;

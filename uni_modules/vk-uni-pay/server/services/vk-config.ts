@@ -1,6 +1,6 @@
 /**
  * vk-uni-pay config keys at createPayment (vk-uni-pay docs §3.3, §1.1): `userWhitelist` is carried
- * out; keys this plugin does not carry out are refused with a coded error naming the key and the fix,
+ * out (`autoDeleteExpiredOrders` too, by vk-pay's timer: core/timer-settings.ts); keys this plugin does not carry out are refused with a coded error naming the key and the fix,
  * never silently ignored.
  */
 import { PayError } from '../core/errors';
@@ -18,17 +18,10 @@ export const LEGACY_CONFIG_KEYS: Record<string, string> = {
   aliConfigH5: 'alipay.h5',
 };
 
-/** vk config keys we do not carry out, with the fix the error gives. */
-const REFUSED_TOP_KEYS: Record<string, string> = {
-  autoDeleteExpiredOrders: '删除该项；用你自己的定时任务删除过期未支付订单 / remove it; delete expired unpaid orders with your own timer',
-};
-
 /** The first vk config key this plugin refuses, as an error (or undefined). */
 export function refusedConfigKey(config: PayConfig): PayError | undefined {
   for (const [key, node] of Object.entries(LEGACY_CONFIG_KEYS))
     if (config[key] !== undefined) return new PayError('VK_CONFIG_UNSUPPORTED', { key, fix: `改名为 / rename to ${node}` });
-  for (const [key, fix] of Object.entries(REFUSED_TOP_KEYS))
-    if (config[key] !== undefined && config[key] !== 0 && config[key] !== false) return new PayError('VK_CONFIG_UNSUPPORTED', { key, fix });
   // a v2 node written before vk 1.16.1 made v3 the default: API key, no APIv3 key, no version
   for (const [name, node] of Object.entries<any>(config.wxpay ?? {}))
     if (node && typeof node === 'object' && node.version === undefined && node.key && !node.v3Key)
