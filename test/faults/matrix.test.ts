@@ -629,7 +629,8 @@ describe('regression (issue 8 §1): a WeChat v3 refund forwarded to the gateway,
     // before: a final FAIL with the reservation released, while the provider had refunded 400
     expect(first).toMatchObject({ state: 'UNKNOWN', refund_fee: 400 });
     expect(wx.order(no)!.refunded).toBe(400);
-    expect(await order(env, no)).toMatchObject({ refund_fee: 400, status: ORDER_STATUS.PART_REFUNDED });
+    // reserved, not confirmed: the status follows confirmed refunds only
+    expect(await order(env, no)).toMatchObject({ refund_fee: 0, refund_reserved: 400, status: ORDER_STATUS.PAID });
     // a second refund of "everything left" can only take the 600 that is left
     const second = await refund(env.deps, { out_trade_no: no, out_refund_no: `${no}-2` });
     expect(second).toMatchObject({ state: 'SUCCESS', refund_fee: 600 });
@@ -640,7 +641,7 @@ describe('regression (issue 8 §1): a WeChat v3 refund forwarded to the gateway,
       order: { refund_fee: 1000, status: ORDER_STATUS.REFUNDED },
     });
     const book = await refundBook(env, no);
-    expect(book).toEqual({ ledger: 1000, succeeded: 1000, order: 1000, total: 1000 });
+    expect(book).toEqual({ ledger: 1000, succeeded: 1000, order: 1000, confirmed: 1000, total: 1000 });
     expect(wx.order(no)!.refunded).toBe(1000);
   });
 });

@@ -8,6 +8,8 @@ import { PayError } from './errors';
 export interface TimerSettings {
   /** false: `_timing` does nothing */
   enable: boolean;
+  /** false: no daily statement (对账单) check (e.g. an account without statement permission) */
+  statements: boolean;
   /** items each step handles per run at most (each item costs a few gateway calls) */
   maxItems: number;
   /** a run starts no new item after this long (ms); keep it well below vk-pay's timeout */
@@ -40,6 +42,9 @@ const NUMBERS: Record<string, [number, number, number, number]> = {
   refundAfterSeconds: [60, 0, 7 * 86_400, 1000],
 };
 
+/** on/off keys in `timer` (default on) */
+const SWITCHES = ['enable', 'statements'];
+
 function invalid(field: string, reason: string): PayError {
   return new PayError('TIMER_CONFIG_INVALID', { field, reason });
 }
@@ -63,12 +68,13 @@ export function timerSettings(config: Record<string, unknown>): TimerSettings {
   if (!node || typeof node !== 'object' || Array.isArray(node)) throw invalid('timer', 'an object');
   const t = node as Record<string, unknown>;
   for (const key of Object.keys(t))
-    if (key !== 'enable' && !(key in NUMBERS))
-      throw invalid(`timer.${key}`, `unknown key; known: enable, ${Object.keys(NUMBERS).join(', ')}`);
-  if (t.enable !== undefined && typeof t.enable !== 'boolean') throw invalid('timer.enable', 'true or false');
+    if (!SWITCHES.includes(key) && !(key in NUMBERS))
+      throw invalid(`timer.${key}`, `unknown key; known: ${[...SWITCHES, ...Object.keys(NUMBERS)].join(', ')}`);
+  for (const key of SWITCHES) if (t[key] !== undefined && typeof t[key] !== 'boolean') throw invalid(`timer.${key}`, 'true or false');
   const n = (key: string) => integerIn(t, key, NUMBERS[key], 'timer.') * NUMBERS[key][3];
   const settings: TimerSettings = {
     enable: t.enable !== false,
+    statements: t.statements !== false,
     maxItems: n('maxItems'),
     maxMs: n('maxSeconds'),
     queryAfterMs: n('queryAfterSeconds'),

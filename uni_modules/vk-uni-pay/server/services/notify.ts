@@ -118,8 +118,9 @@ async function handleEvent(
       deps.log.info('notify.ignored', { out_trade_no: order.out_trade_no, reason: event.reason });
       return adapter.notifyReply(true);
     case 'refund': {
-      // the ledger and the refund-notify hook (a notification without a final state prompts a query)
-      if (event.out_trade_no !== order.out_trade_no) throw new PayError('NOTIFY_MISMATCH', { field: 'out_trade_no' });
+      // the ledger and the refund-notify hook (a notification without a final state prompts a query);
+      // a notice that names only the refund (Huawei) is matched to the order by the ledger entry
+      if (event.out_trade_no && event.out_trade_no !== order.out_trade_no) throw new PayError('NOTIFY_MISMATCH', { field: 'out_trade_no' });
       const mismatch = idMismatch(event.info, ctx.config);
       if (mismatch) throw new PayError('NOTIFY_MISMATCH', { field: mismatch });
       return adapter.notifyReply((await settleRefundNotice(deps, order, event)) === 'done');

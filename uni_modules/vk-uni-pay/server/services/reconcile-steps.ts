@@ -143,6 +143,7 @@ export const transfersStep: TimerBatchStep = {
 /** the day's statements (对账单), once a day after 10:00 Beijing time (services/statements.ts) */
 export const statementsStep: TimerBatchStep = {
   name: 'statements',
+  enabled: (settings) => settings.statements,
   batch: (ctx, limit) => dailyStatements(ctx.deps, { limit, deadline: ctx.deadline }),
 };
 
