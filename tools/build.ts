@@ -74,12 +74,17 @@ export async function build(): Promise<void> {
   const missing = PROVIDERS.filter((name) => !existsSync(path.join(server, `providers/${name}/index.ts`)));
   if (missing.length && process.env.VK_BUILD_ALLOW_MISSING !== '1') throw new Error(`provider sources missing: ${missing.join(', ')}`);
   await Promise.all([
-    esbuild.build({ ...common, entryPoints: [path.join(server, 'entry/index.ts')], outfile: path.join(commonDist, 'index.js') }),
+    // minified (the shipped plugin must stay within 1 MB); PayError sets its own name, so nothing depends on class names
+    esbuild.build({
+      ...common,
+      minify: true,
+      entryPoints: [path.join(server, 'entry/index.ts')],
+      outfile: path.join(commonDist, 'index.js'),
+    }),
     ...PROVIDERS.filter((name) => !missing.includes(name)).map((name) =>
       esbuild.build({
         ...common,
-        minify: name !== 'wxpay',
-        keepNames: true,
+        minify: true,
         entryPoints: [path.join(server, `providers/${name}/index.ts`)],
         outfile: path.join(commonDist, `providers/${name}.js`),
       }),
@@ -97,9 +102,19 @@ export async function build(): Promise<void> {
       entryPoints: [require.resolve('@apple/app-store-server-library')],
       outfile: path.join(commonDist, 'vendor/app-store-server-library.js'),
     }),
-    esbuild.build({ ...common, entryPoints: [path.join(server, 'entry/cloud-object.ts')], outfile: path.join(objectDist, 'index.obj.js') }),
+    esbuild.build({
+      ...common,
+      minify: true,
+      entryPoints: [path.join(server, 'entry/cloud-object.ts')],
+      outfile: path.join(objectDist, 'index.obj.js'),
+    }),
     // the doctor CLI (bin/vk-uni-pay.js); not loaded by uniCloud
-    esbuild.build({ ...common, entryPoints: [path.join(server, 'entry/doctor-cli.ts')], outfile: path.join(commonDist, 'doctor-cli.js') }),
+    esbuild.build({
+      ...common,
+      minify: true,
+      entryPoints: [path.join(server, 'entry/doctor-cli.ts')],
+      outfile: path.join(commonDist, 'doctor-cli.js'),
+    }),
   ]);
 }
 

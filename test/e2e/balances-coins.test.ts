@@ -40,7 +40,7 @@ describe('queryAccountBalance', () => {
     [{ provider: 'paypal', platform: 'h5' }, 1001],
     [{ provider: 'alipay' }, 1021],
     [{ provider: 'alipay', platform: '../x' }, 1021],
-    [{ provider: 'alipay', platform: 'transfer' }, 103],
+    [{ provider: 'alipay', platform: 'mp-toutiao' }, 103], // an alipay node the stack does not configure,
   ])('%j → coded error %i, no gateway call', async (params, code) => {
     const calls = s.alipay.requests.length;
     expect(await balance(params)).toMatchObject({ code });
