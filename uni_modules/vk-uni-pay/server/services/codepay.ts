@@ -52,7 +52,9 @@ export async function runCodepay(deps: PayDeps, run: CodepayRun): Promise<Codepa
       break;
     }
   }
-  // the buyer may have confirmed during the last pause
+  // the last look is at the deadline itself, never before it (the buyer gets the whole wait), and may
+  // see a confirmation made during the last pause
+  if (!providerSays) await sleep(Math.max(deadline - Date.now(), 0));
   const last = await query(adapter, order, ctx);
   if (last?.state === 'PAID') return settle(deps, order, last);
   return cancel(deps, run, providerSays);
